@@ -1,0 +1,123 @@
+package io.skymesh.codec;
+
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decodes Skymesh frames into protobuf messages of one type. Copes with frames split across reads
+ * and with many frames in one read; parses each body in place from the received buffer.
+ *
+ * <p>On a protocol error (a length over the maximum, a body that does not parse, or the connection
+ * ending mid-frame) it logs the cause once, fires the typed {@link FrameException} down the
+ * pipeline, writes the optional last-words frame, and closes the connection. Everything that
+ * arrives after the error is discarded. Nothing else is affected.
+ *
+ * <p>One instance per channel: it holds the partial frame of its connection.
+ *
+ * @param <T> the message type of the frames
+ */
+public final class FrameDecoder<T extends MessageLite> extends ByteToMessageDecoder {
+
+  private static final Logger log = LoggerFactory.getLogger(FrameDecoder.class);
+
+  private final Parser<T> parser;
+  private final int maxFrameLength;
+  private final Function<? super FrameException, ? extends MessageLite> lastWords;
+  private boolean failed;
+
+  /**
+   * Creates a decoder that closes the connection on a protocol error without a last frame.
+   *
+   * @param parser the parser of the frames' message type, for example {@code PeerFrame.parser()}
+   * @param maxFrameLength the largest body length accepted, see {@link
+   *     Frames#DEFAULT_MAX_FRAME_LENGTH}
+   */
+  public FrameDecoder(Parser<T> parser, int maxFrameLength) {
+    this(parser, maxFrameLength, null);
+  }
+
+  /**
+   * Creates a decoder that, on a protocol error, sends the message {@code lastWords} makes of the
+   * error before it closes the connection.
+   *
+   * @param parser the parser of the frames' message type, for example {@code PeerFrame.parser()}
+   * @param maxFrameLength the largest body length accepted
+   * @param lastWords makes the frame to send on a protocol error, or {@code null} for none
+   */
+  public FrameDecoder(
+      Parser<T> parser,
+      int maxFrameLength,
+      Function<? super FrameException, ? extends MessageLite> lastWords) {
+    this.parser = Objects.requireNonNull(parser, "parser");
+    this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
+    this.lastWords = lastWords;
+  }
+
+  @Override
+  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    if (failed) {
+      in.skipBytes(in.readableBytes());
+      return;
+    }
+    int readable = in.readableBytes();
+    if (readable < Frames.LENGTH_FIELD_LENGTH) {
+      return;
+    }
+    int start = in.readerIndex();
+    long bodyLength = in.getUnsignedInt(start);
+    if (bodyLength > maxFrameLength) {
+      in.skipBytes(readable);
+      fail(ctx, new FrameTooLargeException(bodyLength, maxFrameLength));
+      return;
+    }
+    int frameLength = Frames.LENGTH_FIELD_LENGTH + (int) bodyLength;
+    if (readable < frameLength) {
+      return;
+    }
+    T message;
+    try {
+      message = Frames.parseBody(parser, in, start + Frames.LENGTH_FIELD_LENGTH, (int) bodyLength);
+    } catch (CorruptFrameException e) {
+      in.skipBytes(readable);
+      fail(ctx, e);
+      return;
+    }
+    in.readerIndex(start + frameLength);
+    out.add(message);
+  }
+
+  @Override
+  protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    if (in.isReadable()) {
+      decode(ctx, in, out);
+    }
+    if (in.isReadable() && !failed) {
+      int pending = in.readableBytes();
+      in.skipBytes(pending);
+      // Fired here, not thrown, so that it reaches the pipeline before channelInactive does.
+      fail(ctx, new TruncatedFrameException(pending));
+    }
+  }
+
+  private void fail(ChannelHandlerContext ctx, FrameException error) {
+    failed = true;
+    log.warn("Closing {} after a protocol error: {}", ctx.channel(), error.getMessage());
+    ctx.fireExceptionCaught(error);
+    if (lastWords != null && ctx.channel().isActive()) {
+      MessageLite words = lastWords.apply(error);
+      ctx.writeAndFlush(Frames.encode(ctx.alloc(), words, Frames.MAX_FRAME_LENGTH_LIMIT))
+          .addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ctx.close();
+    }
+  }
+}

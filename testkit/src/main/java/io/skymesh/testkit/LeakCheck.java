@@ -1,0 +1,83 @@
+package io.skymesh.testkit;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.ResourceLeakDetector;
+import java.lang.ref.PhantomReference;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
+import java.util.List;
+
+/**
+ * Finds the Netty buffers that became garbage without being released.
+ *
+ * <p>Netty reports a leak only when a tracked buffer has been garbage-collected and a later
+ * allocation polls the collector's queue. {@link #collectLeaks()} makes both happen now: it runs
+ * the collector until a sentinel object of its own has been enqueued (so reference processing of
+ * that cycle is done), then allocates and releases a buffer, which makes the detector report.
+ */
+public final class LeakCheck {
+
+  private static final int MAX_GC_ROUNDS = 20;
+
+  private LeakCheck() {}
+
+  /**
+   * Collects garbage, lets Netty report what leaked, and returns the reports (and forgets them).
+   *
+   * @return one report per leaked buffer, with the access records Netty kept; empty if none
+   * @throws IllegalStateException if the JVM does not run with the recording detector at paranoid
+   */
+  public static List<String> collectLeaks() {
+    requireInstalled();
+    awaitCollection();
+    ByteBuf probe = ByteBufAllocator.DEFAULT.buffer(1);
+    probe.release();
+    ByteBuf heapProbe = ByteBufAllocator.DEFAULT.heapBuffer(1);
+    heapProbe.release();
+    return RecordingLeakDetector.drain();
+  }
+
+  /**
+   * Fails with every leak report if any buffer leaked since the last check.
+   *
+   * @throws AssertionError listing the leaks
+   */
+  public static void assertNoLeaks() {
+    List<String> leaks = collectLeaks();
+    if (!leaks.isEmpty()) {
+      throw new AssertionError(
+          leaks.size() + " Netty buffer(s) leaked:\n" + String.join("\n\n", leaks));
+    }
+  }
+
+  private static void requireInstalled() {
+    // Touching a buffer class creates the ByteBuf detector if no test has done so yet.
+    ByteBufAllocator.DEFAULT.buffer(1).release();
+    if (!RecordingLeakDetector.installed()
+        || ResourceLeakDetector.getLevel() != ResourceLeakDetector.Level.PARANOID) {
+      throw new IllegalStateException(
+          "Tests must run with -Dio.netty.leakDetection.level=paranoid and"
+              + " -Dio.netty.customResourceLeakDetector="
+              + RecordingLeakDetector.class.getName()
+              + " (the parent pom's surefire argLine sets both)");
+    }
+  }
+
+  private static void awaitCollection() {
+    ReferenceQueue<Object> queue = new ReferenceQueue<>();
+    PhantomReference<Object> sentinel = new PhantomReference<>(new Object(), queue);
+    try {
+      for (int round = 0; round < MAX_GC_ROUNDS; round++) {
+        System.gc();
+        if (queue.remove(50) != null) {
+          return;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      Reference.reachabilityFence(sentinel);
+    }
+  }
+}

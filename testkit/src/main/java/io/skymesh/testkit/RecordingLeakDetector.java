@@ -1,0 +1,71 @@
+package io.skymesh.testkit;
+
+import io.netty.util.ResourceLeakDetector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * A Netty {@link ResourceLeakDetector} that records every leak it reports, so that {@link
+ * LeakCheck} can fail the test that leaked.
+ *
+ * <p>Installed with the system properties {@code
+ * -Dio.netty.customResourceLeakDetector=io.skymesh.testkit.RecordingLeakDetector} and {@code
+ * -Dio.netty.leakDetection.level=paranoid}, which the parent pom's surefire configuration sets.
+ *
+ * @param <T> the type of resource tracked
+ */
+public final class RecordingLeakDetector<T> extends ResourceLeakDetector<T> {
+
+  private static final Queue<String> LEAKS = new ConcurrentLinkedQueue<>();
+  private static volatile boolean installed;
+
+  /**
+   * Called by Netty's {@code ResourceLeakDetectorFactory} through reflection.
+   *
+   * @param resourceType the type of resource tracked
+   * @param samplingInterval how often to sample at the simple and advanced levels
+   */
+  public RecordingLeakDetector(Class<?> resourceType, int samplingInterval) {
+    super(resourceType, samplingInterval);
+    installed = true;
+  }
+
+  /** Whether Netty created at least one detector of this class in this JVM. */
+  static boolean installed() {
+    return installed;
+  }
+
+  /** Removes and returns the leaks recorded so far. */
+  static List<String> drain() {
+    List<String> drained = new ArrayList<>();
+    for (String leak; (leak = LEAKS.poll()) != null; ) {
+      drained.add(leak);
+    }
+    return drained;
+  }
+
+  @Override
+  protected boolean needReport() {
+    // Record even when the logger is off: the test must fail whatever the logging setup.
+    return true;
+  }
+
+  @Override
+  protected void reportTracedLeak(String resourceType, String records) {
+    LEAKS.add(
+        "LEAK: "
+            + resourceType
+            + ".release() was not called before it was garbage-collected."
+            + records);
+    super.reportTracedLeak(resourceType, records);
+  }
+
+  @Override
+  protected void reportUntracedLeak(String resourceType) {
+    LEAKS.add(
+        "LEAK: " + resourceType + ".release() was not called before it was garbage-collected.");
+    super.reportUntracedLeak(resourceType);
+  }
+}
