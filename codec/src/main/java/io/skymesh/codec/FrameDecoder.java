@@ -3,6 +3,7 @@ package io.skymesh.codec;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -20,6 +21,11 @@ import org.slf4j.LoggerFactory;
  * ending mid-frame) it logs the cause once, fires the typed {@link FrameException} down the
  * pipeline, writes the optional last-words frame, and closes the connection. Everything that
  * arrives after the error is discarded. Nothing else is affected.
+ *
+ * <p>With Reactor Netty, an error inside the stream (too large, corrupt) also ends the connection's
+ * {@code receiveObject()} with the typed exception. A truncation is found only when the channel
+ * closes, after Reactor Netty has completed its inbound: handlers after this one in the pipeline
+ * see it, the inbound flux does not.
  *
  * <p>One instance per channel: it holds the partial frame of its connection.
  *
@@ -111,12 +117,16 @@ public final class FrameDecoder<T extends MessageLite> extends ByteToMessageDeco
   private void fail(ChannelHandlerContext ctx, FrameException error) {
     failed = true;
     log.warn("Closing {} after a protocol error: {}", ctx.channel(), error.getMessage());
-    ctx.fireExceptionCaught(error);
     if (lastWords != null && ctx.channel().isActive()) {
       MessageLite words = lastWords.apply(error);
-      ctx.writeAndFlush(Frames.encode(ctx.alloc(), words, Frames.MAX_FRAME_LENGTH_LIMIT))
-          .addListener(ChannelFutureListener.CLOSE);
+      ChannelFuture written =
+          ctx.writeAndFlush(Frames.encode(ctx.alloc(), words, Frames.MAX_FRAME_LENGTH_LIMIT));
+      // The error travels on while the channel is still open, so that an inbound subscriber gets
+      // it as onError rather than a plain completion; the close waits for the last words.
+      ctx.fireExceptionCaught(error);
+      written.addListener(ChannelFutureListener.CLOSE);
     } else {
+      ctx.fireExceptionCaught(error);
       ctx.close();
     }
   }

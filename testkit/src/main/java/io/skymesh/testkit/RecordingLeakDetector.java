@@ -32,6 +32,18 @@ public final class RecordingLeakDetector<T> extends ResourceLeakDetector<T> {
     installed = true;
   }
 
+  /**
+   * Also called by Netty through reflection: it looks for this constructor first and logs an error
+   * when it is missing. The limit on active resources is not used.
+   *
+   * @param resourceType the type of resource tracked
+   * @param samplingInterval how often to sample at the simple and advanced levels
+   * @param maxActive ignored
+   */
+  public RecordingLeakDetector(Class<?> resourceType, int samplingInterval, long maxActive) {
+    this(resourceType, samplingInterval);
+  }
+
   /** Whether Netty created at least one detector of this class in this JVM. */
   static boolean installed() {
     return installed;
