@@ -1,0 +1,5 @@
+/**
+ * The names of the mesh: {@link io.skymesh.core.ServiceName} and {@link
+ * io.skymesh.core.ServiceUrl}.
+ */
+package io.skymesh.core;
