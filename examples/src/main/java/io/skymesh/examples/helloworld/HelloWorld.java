@@ -1,0 +1,90 @@
+package io.skymesh.examples.helloworld;
+
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.Mesh;
+import io.skymesh.nameserver.NameServer;
+import java.time.Duration;
+import java.util.List;
+import reactor.core.publisher.Flux;
+
+/**
+ * Runs helloworld.
+ *
+ * <ul>
+ *   <li>{@code demo} (default): an embedded name server, a greeter mesh and a client mesh in one
+ *       process, talking over loopback TCP.
+ *   <li>{@code server NAMESERVER} and {@code client NAMESERVER [NAME...]}: the two sides as separate
+ *       processes, against a standalone name server ({@code java -jar
+ *       nameserver-reactive/target/nameserver.jar serve --port 9099}).
+ * </ul>
+ */
+public final class HelloWorld {
+
+  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+  private HelloWorld() {}
+
+  /**
+   * Runs the mode {@code args[0]}.
+   *
+   * @param args {@code demo}, {@code server host:port} or {@code client host:port [names]}
+   */
+  public static void main(String[] args) {
+    String mode = args.length > 0 ? args[0] : "demo";
+    switch (mode) {
+      case "demo" -> runDemo(List.of("world", "mesh", "reactor")).forEach(System.out::println);
+      case "server" -> {
+        Mesh mesh = mesh(argument(args, 1)).closeOnShutdown(Duration.ofSeconds(5));
+        GreeterServer.register(mesh, GreeterServer.URL).block(TIMEOUT);
+        System.out.println("Greeter " + GreeterServer.URL + " listening on " + mesh.listenAddress());
+        mesh.router(GreeterServer.URL.serviceName()).views().blockLast();
+      }
+      case "client" -> {
+        Mesh mesh = mesh(argument(args, 1));
+        List<String> names =
+            args.length > 2 ? List.of(args).subList(2, args.length) : List.of("world");
+        GreeterClient.greet(mesh, GreeterServer.URL, Flux.fromIterable(names), TIMEOUT)
+            .doOnNext(System.out::println)
+            .then(mesh.closeGracefully(Duration.ofSeconds(5)))
+            .block(TIMEOUT);
+      }
+      default -> throw new IllegalArgumentException(
+          "mode: " + mode + " (expected: demo, server or client)");
+    }
+  }
+
+  /**
+   * The whole demo in one process: starts an embedded name server on a free loopback port, a
+   * greeter and a client in two meshes, greets each name, and closes everything.
+   *
+   * @param names who to greet
+   * @return the greeter's answers, in order
+   */
+  public static List<String> runDemo(List<String> names) {
+    NameServer nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
+    String address = "127.0.0.1:" + nameServer.port();
+    Mesh server = mesh(address);
+    Mesh client = mesh(address);
+    try {
+      GreeterServer.register(server, GreeterServer.URL).block(TIMEOUT);
+      return GreeterClient.greet(client, GreeterServer.URL, Flux.fromIterable(names), TIMEOUT)
+          .collectList()
+          .block(TIMEOUT);
+    } finally {
+      client.closeGracefully(Duration.ofSeconds(5)).block(TIMEOUT);
+      server.closeGracefully(Duration.ofSeconds(5)).block(TIMEOUT);
+      nameServer.closeNow(TIMEOUT);
+    }
+  }
+
+  private static Mesh mesh(String nameServer) {
+    return Mesh.builder("hello").nameServer(nameServer).start().block(TIMEOUT);
+  }
+
+  private static String argument(String[] args, int index) {
+    if (args.length <= index) {
+      throw new IllegalArgumentException("expected the name server's host:port after " + args[0]);
+    }
+    return args[index];
+  }
+}

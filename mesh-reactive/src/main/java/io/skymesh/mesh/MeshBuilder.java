@@ -1,0 +1,130 @@
+package io.skymesh.mesh;
+
+import io.skymesh.codec.Frames;
+import io.skymesh.mesh.internal.DefaultMesh;
+import io.skymesh.mesh.internal.MeshConfig;
+import java.time.Duration;
+import java.util.Objects;
+import reactor.core.publisher.Mono;
+
+/**
+ * Configures and starts a {@link Mesh}. Each setter checks its argument and returns this builder.
+ *
+ * <pre>{@code
+ * Mesh mesh = Mesh.builder("game")
+ *     .nameServer("127.0.0.1:9099")
+ *     .sessionTtl(Duration.ofSeconds(10))
+ *     .start()
+ *     .block();
+ * }</pre>
+ */
+public final class MeshBuilder {
+
+  private final String appId;
+  private String nameServer = "127.0.0.1:9099";
+  private String host = "127.0.0.1";
+  private int port;
+  private Duration sessionTtl = Duration.ofSeconds(10);
+  private Duration requestTimeout = Duration.ofSeconds(10);
+  private Duration reconnectMinBackoff = Duration.ofMillis(100);
+  private Duration reconnectMaxBackoff = Duration.ofSeconds(5);
+  private Duration startTimeout = Duration.ofSeconds(30);
+  private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
+
+  MeshBuilder(String appId) {
+    // Validated the same way as a ServiceName part, so that a bad appId fails here.
+    new io.skymesh.core.ServiceName(Objects.requireNonNull(appId, "appId"), "env", "service");
+    this.appId = appId;
+  }
+
+  /** The name server's address, {@code host:port}; default {@code 127.0.0.1:9099}. */
+  public MeshBuilder nameServer(String hostPort) {
+    MeshConfig.parseHostPort("nameServer", hostPort);
+    this.nameServer = hostPort;
+    return this;
+  }
+
+  /** The host the peer listener binds to and registers; default {@code 127.0.0.1}. */
+  public MeshBuilder host(String host) {
+    this.host = Objects.requireNonNull(host, "host");
+    return this;
+  }
+
+  /** The peer listener's port; default 0, any free port. */
+  public MeshBuilder port(int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("port: " + port + " (expected: 0..65535)");
+    }
+    this.port = port;
+    return this;
+  }
+
+  /** The session TTL asked of the name server; default 10 s. KeepAlives go at a third of it. */
+  public MeshBuilder sessionTtl(Duration ttl) {
+    this.sessionTtl = positive("sessionTtl", ttl);
+    return this;
+  }
+
+  /** How long a name-server request may wait, reconnection included; default 10 s. */
+  public MeshBuilder requestTimeout(Duration timeout) {
+    this.requestTimeout = positive("requestTimeout", timeout);
+    return this;
+  }
+
+  /** The backoff between name-server reconnection attempts; default 100 ms growing to 5 s. */
+  public MeshBuilder reconnectBackoff(Duration min, Duration max) {
+    positive("min", min);
+    positive("max", max);
+    if (max.compareTo(min) < 0) {
+      throw new IllegalArgumentException("max: " + max + " (expected: >= min " + min + ")");
+    }
+    this.reconnectMinBackoff = min;
+    this.reconnectMaxBackoff = max;
+    return this;
+  }
+
+  /**
+   * How long {@link #start()} keeps retrying an unreachable name server before it fails with {@code
+   * PeerUnavailableException}; default 30 s.
+   */
+  public MeshBuilder startTimeout(Duration timeout) {
+    this.startTimeout = positive("startTimeout", timeout);
+    return this;
+  }
+
+  /** The largest frame body accepted or sent; default {@link Frames#DEFAULT_MAX_FRAME_LENGTH}. */
+  public MeshBuilder maxFrameLength(int maxFrameLength) {
+    this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
+    return this;
+  }
+
+  /**
+   * Starts the mesh: binds the peer listener and opens the session with the name server, retrying
+   * with backoff while it is unreachable. Lazy: each subscription starts a new mesh.
+   *
+   * @return the started mesh
+   */
+  public Mono<Mesh> start() {
+    MeshConfig config =
+        new MeshConfig(
+            appId,
+            nameServer,
+            host,
+            port,
+            sessionTtl,
+            requestTimeout,
+            reconnectMinBackoff,
+            reconnectMaxBackoff,
+            startTimeout,
+            maxFrameLength);
+    return Mono.defer(() -> DefaultMesh.start(config));
+  }
+
+  private static Duration positive(String name, Duration value) {
+    Objects.requireNonNull(value, name);
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(name + ": " + value + " (expected: > 0)");
+    }
+    return value;
+  }
+}

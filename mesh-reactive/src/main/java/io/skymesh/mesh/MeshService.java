@@ -1,0 +1,67 @@
+package io.skymesh.mesh;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceName;
+import io.skymesh.core.ServiceUrl;
+import java.util.Map;
+import reactor.core.publisher.Mono;
+
+/**
+ * One registered instance in the mesh: it sends to other instances, and its {@link MessageHandler}
+ * receives what they send to it.
+ *
+ * <pre>{@code
+ * MeshService lobby = mesh.register(ServiceUrl.parse("game.zone1.lobby/1"), handler).block();
+ * lobby.sendTo(ServiceUrl.parse("game.zone1.chat/7"), ByteString.copyFromUtf8("hi")).subscribe();
+ * }</pre>
+ *
+ * <p>Every method is lazy: nothing is sent until the returned {@code Mono} is subscribed, and each
+ * subscription sends again.
+ */
+public interface MeshService {
+
+  /** This instance's ServiceUrl. */
+  ServiceUrl url();
+
+  /**
+   * Sends a fire-and-forget message to one live instance. Messages from this instance to one
+   * destination arrive in the order their {@code Mono}s were subscribed.
+   *
+   * @param destination the receiving instance
+   * @param payload the payload
+   * @return completes when the frame is written to the connection (or handed to the handler, for an
+   *     instance in this process); fails with {@code ServiceNotFoundException} if the destination
+   *     is not alive, {@code PeerUnavailableException} if its process cannot be reached, {@code
+   *     MeshClosedException} if this service is closed
+   */
+  default Mono<Void> sendTo(ServiceUrl destination, ByteString payload) {
+    return sendTo(destination, Map.of(), payload);
+  }
+
+  /**
+   * Sends a fire-and-forget message with headers to one live instance.
+   *
+   * @param destination the receiving instance
+   * @param headers application metadata
+   * @param payload the payload
+   * @return as {@link #sendTo(ServiceUrl, ByteString)}
+   */
+  Mono<Void> sendTo(ServiceUrl destination, Map<String, String> headers, ByteString payload);
+
+  /**
+   * Sends a message to every live instance of a service, this one excluded.
+   *
+   * @param serviceName the service
+   * @param payload the payload
+   * @return the number of instances it was sent to, once every frame is written; 0 if none is alive
+   */
+  Mono<Integer> broadcast(ServiceName serviceName, ByteString payload);
+
+  /**
+   * Leaves the mesh: deregisters with the name server (completing once it has acknowledged) and
+   * stops delivering messages to the handler. Idempotent.
+   *
+   * @return completes when deregistered
+   */
+  Mono<Void> close();
+}

@@ -1,0 +1,264 @@
+package io.skymesh.mesh.internal;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceName;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.AlreadyRegisteredException;
+import io.skymesh.core.exceptions.MeshClosedException;
+import io.skymesh.core.exceptions.ServiceNotFoundException;
+import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.MembershipEvent;
+import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.Message;
+import io.skymesh.mesh.MessageHandler;
+import io.skymesh.mesh.NameRouter;
+import io.skymesh.mesh.ServiceOptions;
+import io.skymesh.mesh.internal.naming.NameServerClient;
+import io.skymesh.proto.Data;
+import io.skymesh.proto.PeerFrame;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/** The mesh: a name-server session, a peer transport, local services and routers. */
+public final class DefaultMesh implements Mesh {
+
+  private static final Logger log = LoggerFactory.getLogger(DefaultMesh.class);
+
+  private final MeshConfig config;
+  private final String processId;
+  private final NameServerClient names;
+  private final PeerLinks peers;
+  private final Map<ServiceUrl, DefaultMeshService> local = new ConcurrentHashMap<>();
+  private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
+  private volatile String listenAddress;
+  private volatile boolean closed;
+
+  private DefaultMesh(MeshConfig config, String processId, PeerLinks peers) {
+    this.config = config;
+    this.processId = processId;
+    this.names = new NameServerClient(config);
+    this.peers = peers;
+  }
+
+  /**
+   * Starts a mesh: binds the peer listener, then opens the name-server session.
+   *
+   * @param config the configuration
+   * @return the started mesh
+   */
+  public static Mono<Mesh> start(MeshConfig config) {
+    return Mono.defer(
+        () -> {
+          String processId = UUID.randomUUID().toString();
+          DefaultMesh mesh =
+              new DefaultMesh(config, processId, TransportPeerLinks.create(config, processId));
+          return mesh.peers
+              .bind(mesh::dispatch)
+              .doOnNext(address -> mesh.listenAddress = address)
+              .then(mesh.names.start())
+              .thenReturn((Mesh) mesh)
+              .onErrorResume(error -> mesh.close().then(Mono.error(error)));
+        });
+  }
+
+  @Override
+  public String appId() {
+    return config.appId();
+  }
+
+  @Override
+  public String processId() {
+    return processId;
+  }
+
+  @Override
+  public String listenAddress() {
+    return listenAddress;
+  }
+
+  @Override
+  public Mono<MeshService> register(
+      ServiceUrl url, MessageHandler handler, ServiceOptions options) {
+    Objects.requireNonNull(url, "url");
+    Objects.requireNonNull(handler, "handler");
+    Objects.requireNonNull(options, "options");
+    if (!url.appId().equals(config.appId())) {
+      throw new IllegalArgumentException(
+          "url: " + url + " (expected: a ServiceUrl of appId " + config.appId() + ")");
+    }
+    return Mono.defer(
+        () -> {
+          if (closed) {
+            return Mono.error(new MeshClosedException("mesh is closed"));
+          }
+          DefaultMeshService service = new DefaultMeshService(this, url, handler);
+          if (local.putIfAbsent(url, service) != null) {
+            return Mono.error(
+                new AlreadyRegisteredException(url + " is already registered in this process"));
+          }
+          io.skymesh.proto.Instance wire =
+              io.skymesh.proto.Instance.newBuilder()
+                  .setUrl(url.toString())
+                  .setAddress(listenAddress)
+                  .setWeight(options.weight())
+                  .putAllAttributes(options.attributes())
+                  .setProcessId(processId)
+                  .build();
+          return names
+              .register(wire)
+              .thenReturn((MeshService) service)
+              .doOnError(error -> local.remove(url, service));
+        });
+  }
+
+  @Override
+  public NameRouter router(ServiceName serviceName) {
+    Objects.requireNonNull(serviceName, "serviceName");
+    return routers.computeIfAbsent(
+        serviceName,
+        name -> {
+          DefaultNameRouter router =
+              new DefaultNameRouter(name, names.watch(name.toString()), config.requestTimeout());
+          router.changes().subscribe(this::releaseDeparted);
+          return router;
+        });
+  }
+
+  @Override
+  public Mono<Void> closeGracefully(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    return Mono.defer(
+        () -> {
+          closed = true;
+          return Flux.fromIterable(local.values())
+              .flatMap(DefaultMeshService::close)
+              .then(peers.closeGracefully(timeout))
+              .timeout(timeout, Mono.empty())
+              .then(shutDown());
+        });
+  }
+
+  @Override
+  public Mono<Void> close() {
+    return Mono.defer(
+        () -> {
+          closed = true;
+          local.values().forEach(service -> service.close().subscribe(null, e -> {}));
+          return peers.close().then(shutDown());
+        });
+  }
+
+  @Override
+  public Mesh closeOnShutdown(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> closeGracefully(timeout).block(timeout.plusSeconds(1)), "skymesh-shutdown"));
+    return this;
+  }
+
+  private Mono<Void> shutDown() {
+    routers.values().forEach(DefaultNameRouter::dispose);
+    return names.close();
+  }
+
+  Mono<Void> deregister(DefaultMeshService service) {
+    return names
+        .deregister(service.url().toString())
+        .doFinally(signal -> local.remove(service.url(), service));
+  }
+
+  Mono<Void> send(
+      ServiceUrl source, ServiceUrl destination, Map<String, String> headers, ByteString payload) {
+    DefaultMeshService inProcess = local.get(destination);
+    if (inProcess != null && !inProcess.isClosed()) {
+      return inProcess.deliver(new Message(source, destination, headers, payload));
+    }
+    return router(destination.serviceName())
+        .firstView()
+        .flatMap(
+            view ->
+                view.instance(destination)
+                    .map(
+                        instance ->
+                            peers.send(
+                                instance.address(), data(source, destination, headers, payload)))
+                    .orElseGet(
+                        () ->
+                            Mono.error(
+                                new ServiceNotFoundException(
+                                    destination + " is not alive in the mesh"))));
+  }
+
+  Mono<Integer> broadcast(ServiceUrl source, ServiceName serviceName, ByteString payload) {
+    return router(serviceName)
+        .firstView()
+        .flatMapMany(view -> Flux.fromIterable(view.instances()))
+        .filter(instance -> !instance.url().equals(source))
+        .flatMap(instance -> send(source, instance.url(), Map.of(), payload).thenReturn(1))
+        .reduce(0, Integer::sum);
+  }
+
+  private Mono<Void> dispatch(PeerFrame frame) {
+    if (frame.getBodyCase() != PeerFrame.BodyCase.DATA) {
+      log.debug("Ignoring peer frame {}", frame.getBodyCase());
+      return Mono.empty();
+    }
+    Data data = frame.getData();
+    ServiceUrl destination;
+    ServiceUrl source;
+    try {
+      destination = ServiceUrl.parse(data.getDestination());
+      source = ServiceUrl.parse(data.getSource());
+    } catch (IllegalArgumentException e) {
+      log.warn("Dropping a message with a bad ServiceUrl: {}", e.getMessage());
+      return Mono.empty();
+    }
+    DefaultMeshService service = local.get(destination);
+    if (service == null) {
+      log.debug("Dropping a message for {}: not registered here", destination);
+      return Mono.empty();
+    }
+    return service.deliver(
+        new Message(source, destination, data.getHeadersMap(), data.getPayload()));
+  }
+
+  /** Closes the connection to a process once no watched instance lives there any more. */
+  private void releaseDeparted(DefaultNameRouter.ViewChange change) {
+    for (MembershipEvent event : change.delta()) {
+      if (event.type() != MembershipEvent.Type.REMOVED) {
+        continue;
+      }
+      String address = event.instance().address();
+      boolean stillUsed =
+          routers.values().stream()
+              .flatMap(router -> router.currentView().instances().stream())
+              .map(Instance::address)
+              .anyMatch(address::equals);
+      if (!stillUsed && !address.equals(listenAddress)) {
+        peers.release(address);
+      }
+    }
+  }
+
+  private static PeerFrame data(
+      ServiceUrl source, ServiceUrl destination, Map<String, String> headers, ByteString payload) {
+    return PeerFrame.newBuilder()
+        .setData(
+            Data.newBuilder()
+                .setSource(source.toString())
+                .setDestination(destination.toString())
+                .putAllHeaders(headers)
+                .setPayload(payload))
+        .build();
+  }
+}

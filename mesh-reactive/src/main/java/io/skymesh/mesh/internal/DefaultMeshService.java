@@ -1,0 +1,85 @@
+package io.skymesh.mesh.internal;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceName;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.MeshClosedException;
+import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.Message;
+import io.skymesh.mesh.MessageHandler;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
+
+/** A registered instance of a {@link DefaultMesh}. */
+final class DefaultMeshService implements MeshService {
+
+  private static final Logger log = LoggerFactory.getLogger(DefaultMeshService.class);
+
+  private final DefaultMesh mesh;
+  private final ServiceUrl url;
+  private final MessageHandler handler;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  DefaultMeshService(DefaultMesh mesh, ServiceUrl url, MessageHandler handler) {
+    this.mesh = mesh;
+    this.url = url;
+    this.handler = handler;
+  }
+
+  @Override
+  public ServiceUrl url() {
+    return url;
+  }
+
+  @Override
+  public Mono<Void> sendTo(
+      ServiceUrl destination, Map<String, String> headers, ByteString payload) {
+    Objects.requireNonNull(destination, "destination");
+    Objects.requireNonNull(headers, "headers");
+    Objects.requireNonNull(payload, "payload");
+    return Mono.defer(
+        () ->
+            closed.get()
+                ? Mono.error(new MeshClosedException(url + " is closed"))
+                : mesh.send(url, destination, headers, payload));
+  }
+
+  @Override
+  public Mono<Integer> broadcast(ServiceName serviceName, ByteString payload) {
+    Objects.requireNonNull(serviceName, "serviceName");
+    Objects.requireNonNull(payload, "payload");
+    return Mono.defer(
+        () ->
+            closed.get()
+                ? Mono.error(new MeshClosedException(url + " is closed"))
+                : mesh.broadcast(url, serviceName, payload));
+  }
+
+  @Override
+  public Mono<Void> close() {
+    return Mono.defer(
+        () -> closed.compareAndSet(false, true) ? mesh.deregister(this) : Mono.empty());
+  }
+
+  boolean isClosed() {
+    return closed.get();
+  }
+
+  /** Hands a message to the handler; its errors are logged, not propagated to the connection. */
+  Mono<Void> deliver(Message message) {
+    if (closed.get()) {
+      log.debug("Dropping a message to closed {}", url);
+      return Mono.empty();
+    }
+    return Mono.defer(() -> handler.handle(message))
+        .onErrorResume(
+            error -> {
+              log.warn("Handler of {} failed on a message from {}", url, message.source(), error);
+              return Mono.empty();
+            });
+  }
+}

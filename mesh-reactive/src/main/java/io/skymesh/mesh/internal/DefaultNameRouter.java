@@ -1,0 +1,210 @@
+package io.skymesh.mesh.internal;
+
+import io.skymesh.core.ServiceName;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.MeshTimeoutException;
+import io.skymesh.core.exceptions.OverloadedException;
+import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.MembershipEvent;
+import io.skymesh.mesh.NameRouter;
+import io.skymesh.mesh.ServiceView;
+import io.skymesh.proto.WatchEvent;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.Exceptions;
+import reactor.core.publisher.BufferOverflowStrategy;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+/**
+ * Folds a service's watch events into immutable views and serves them as hot streams.
+ *
+ * <p>Events are applied by one thread at a time (the name-server connection's event loop), so the
+ * mutable member map needs no lock; readers only see the published immutable {@link ServiceView}.
+ */
+final class DefaultNameRouter implements NameRouter, Disposable {
+
+  private static final Logger log = LoggerFactory.getLogger(DefaultNameRouter.class);
+
+  /** How far a members() subscriber may fall behind before it is told it is too slow. */
+  static final int MEMBER_EVENTS_BUFFER = 4096;
+
+  private final ServiceName serviceName;
+  private final Duration firstViewTimeout;
+  private final Map<ServiceUrl, Instance> members = new HashMap<>();
+  private final Sinks.Many<ViewChange> changes = Sinks.many().replay().latest();
+  private final Disposable subscription;
+  private volatile ServiceView view;
+  private boolean initialized;
+
+  DefaultNameRouter(ServiceName serviceName, Flux<WatchEvent> events, Duration firstViewTimeout) {
+    this.serviceName = serviceName;
+    this.firstViewTimeout = firstViewTimeout;
+    this.view = ServiceView.empty(serviceName);
+    this.subscription =
+        events.subscribe(
+            this::apply, error -> log.warn("Watch of {} ended: {}", serviceName, error.toString()));
+  }
+
+  /** A new view and the events that led to it from the previous one. */
+  record ViewChange(ServiceView view, List<MembershipEvent> delta) {}
+
+  @Override
+  public ServiceName serviceName() {
+    return serviceName;
+  }
+
+  @Override
+  public Flux<MembershipEvent> members() {
+    return changes
+        .asFlux()
+        .index()
+        .concatMapIterable(
+            indexed ->
+                indexed.getT1() == 0
+                    ? everyoneAdded(indexed.getT2().view())
+                    : indexed.getT2().delta())
+        .onBackpressureBuffer(MEMBER_EVENTS_BUFFER, dropped -> {}, BufferOverflowStrategy.ERROR)
+        .onErrorMap(
+            Exceptions::isOverflow,
+            e ->
+                new OverloadedException(
+                    "members() subscriber of "
+                        + serviceName
+                        + " fell more than "
+                        + MEMBER_EVENTS_BUFFER
+                        + " events behind",
+                    e));
+  }
+
+  @Override
+  public Flux<ServiceView> views() {
+    return changes.asFlux().map(ViewChange::view).onBackpressureLatest();
+  }
+
+  /** Every view change with its delta; hot, latest replayed. */
+  Flux<ViewChange> changes() {
+    return changes.asFlux();
+  }
+
+  @Override
+  public ServiceView currentView() {
+    return view;
+  }
+
+  @Override
+  public Mono<ServiceView> firstView() {
+    return views()
+        .next()
+        .timeout(
+            firstViewTimeout,
+            Mono.error(
+                () ->
+                    new MeshTimeoutException(
+                        "no membership of " + serviceName + " within " + firstViewTimeout)));
+  }
+
+  @Override
+  public void dispose() {
+    subscription.dispose();
+  }
+
+  @Override
+  public boolean isDisposed() {
+    return subscription.isDisposed();
+  }
+
+  private void apply(WatchEvent event) {
+    List<MembershipEvent> delta = new ArrayList<>();
+    long revision = event.getRevision();
+    switch (event.getEventCase()) {
+      case SNAPSHOT -> {
+        Map<ServiceUrl, Instance> next = new HashMap<>();
+        for (io.skymesh.proto.Instance wire : event.getSnapshot().getInstancesList()) {
+          Instance instance = Instances.fromWire(wire);
+          next.put(instance.url(), instance);
+        }
+        for (Instance old : members.values()) {
+          if (!next.containsKey(old.url())) {
+            delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
+          }
+        }
+        for (Instance instance : next.values()) {
+          Instance old = members.get(instance.url());
+          if (old == null) {
+            delta.add(new MembershipEvent(MembershipEvent.Type.ADDED, instance, revision));
+          } else if (!Instances.sameContent(old, instance)) {
+            delta.add(new MembershipEvent(MembershipEvent.Type.UPDATED, instance, revision));
+          }
+        }
+        members.clear();
+        members.putAll(next);
+      }
+      case INSTANCE_ADDED, INSTANCE_UPDATED -> {
+        Instance instance =
+            Instances.fromWire(
+                event.hasInstanceAdded() ? event.getInstanceAdded() : event.getInstanceUpdated());
+        Instance old = members.put(instance.url(), instance);
+        MembershipEvent.Type type =
+            old == null ? MembershipEvent.Type.ADDED : MembershipEvent.Type.UPDATED;
+        delta.add(new MembershipEvent(type, instance, revision));
+      }
+      case INSTANCE_REMOVED -> {
+        Instance old = members.remove(ServiceUrl.parse(event.getInstanceRemoved().getUrl()));
+        if (old != null) {
+          delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
+        }
+      }
+      default -> {
+        return; // leadership events belong to elections, not membership
+      }
+    }
+    if (initialized && delta.isEmpty()) {
+      return;
+    }
+    initialized = true;
+    ServiceView next = new ServiceView(serviceName, members.values(), revision);
+    view = next;
+    changes.emitNext(
+        new ViewChange(next, List.copyOf(delta)),
+        Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+  }
+
+  private static List<MembershipEvent> everyoneAdded(ServiceView view) {
+    List<MembershipEvent> added = new ArrayList<>(view.size());
+    for (Instance instance : view.instances()) {
+      added.add(new MembershipEvent(MembershipEvent.Type.ADDED, instance, view.revision()));
+    }
+    return added;
+  }
+
+  /** Conversions between wire and API instances. */
+  static final class Instances {
+    private Instances() {}
+
+    static Instance fromWire(io.skymesh.proto.Instance wire) {
+      return new Instance(
+          ServiceUrl.parse(wire.getUrl()),
+          wire.getAddress(),
+          Math.max(1, wire.getWeight()),
+          wire.getAttributesMap(),
+          wire.getProcessId(),
+          wire.getModRevision());
+    }
+
+    static boolean sameContent(Instance a, Instance b) {
+      return a.address().equals(b.address())
+          && a.weight() == b.weight()
+          && a.attributes().equals(b.attributes())
+          && Objects.equals(a.processId(), b.processId());
+    }
+  }
+}

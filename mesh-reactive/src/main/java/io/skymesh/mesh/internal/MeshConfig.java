@@ -1,0 +1,65 @@
+package io.skymesh.mesh.internal;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/**
+ * A mesh's validated configuration, built by {@code MeshBuilder}.
+ *
+ * @param appId the application
+ * @param nameServer the name server's {@code host:port}
+ * @param host the peer listener's host
+ * @param port the peer listener's port, 0 for any
+ * @param sessionTtl the session TTL asked of the name server
+ * @param requestTimeout how long a name-server request may wait
+ * @param reconnectMinBackoff the first reconnection delay
+ * @param reconnectMaxBackoff the largest reconnection delay
+ * @param startTimeout how long start keeps retrying an unreachable name server
+ * @param maxFrameLength the largest frame body
+ */
+public record MeshConfig(
+    String appId,
+    String nameServer,
+    String host,
+    int port,
+    Duration sessionTtl,
+    Duration requestTimeout,
+    Duration reconnectMinBackoff,
+    Duration reconnectMaxBackoff,
+    Duration startTimeout,
+    int maxFrameLength) {
+
+  /** The name server's address. */
+  public InetSocketAddress nameServerAddress() {
+    return parseHostPort("nameServer", nameServer);
+  }
+
+  /**
+   * Parses {@code host:port} without resolving it.
+   *
+   * @param name the argument's name, for the message
+   * @param hostPort the text
+   * @return the unresolved address
+   * @throws IllegalArgumentException naming the argument and the expectation
+   */
+  public static InetSocketAddress parseHostPort(String name, String hostPort) {
+    if (hostPort == null) {
+      throw new NullPointerException(name);
+    }
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0 || colon == hostPort.length() - 1) {
+      throw new IllegalArgumentException(name + ": \"" + hostPort + "\" (expected: host:port)");
+    }
+    int port;
+    try {
+      port = Integer.parseInt(hostPort.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + ": \"" + hostPort + "\" (expected: host:port)", e);
+    }
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException(
+          name + ": \"" + hostPort + "\" (expected: a port in 1..65535)");
+    }
+    return InetSocketAddress.createUnresolved(hostPort.substring(0, colon), port);
+  }
+}

@@ -1,0 +1,482 @@
+package io.skymesh.mesh.internal.naming;
+
+import io.netty.channel.ChannelPipeline;
+import io.skymesh.codec.FrameDecoder;
+import io.skymesh.codec.FrameEncoder;
+import io.skymesh.core.exceptions.MeshClosedException;
+import io.skymesh.core.exceptions.MeshTimeoutException;
+import io.skymesh.core.exceptions.PeerUnavailableException;
+import io.skymesh.core.exceptions.ServiceNotFoundException;
+import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.mesh.internal.MeshConfig;
+import io.skymesh.proto.Ack;
+import io.skymesh.proto.Deregister;
+import io.skymesh.proto.Instance;
+import io.skymesh.proto.KeepAlive;
+import io.skymesh.proto.NameClientFrame;
+import io.skymesh.proto.NameServerFrame;
+import io.skymesh.proto.OpenSession;
+import io.skymesh.proto.Register;
+import io.skymesh.proto.Unwatch;
+import io.skymesh.proto.Watch;
+import io.skymesh.proto.WatchEvent;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.netty.Connection;
+import reactor.netty.NettyPipeline;
+import reactor.netty.tcp.TcpClient;
+import reactor.util.retry.Retry;
+
+/**
+ * The mesh's session with the name server.
+ *
+ * <p>It remembers what it registered and watched, so that after the connection is lost it
+ * reconnects with backoff, opens a new session, registers the same instances again and resumes
+ * every watch from the last revision it delivered. Requests made while disconnected wait for the
+ * next session, up to the request timeout.
+ *
+ * <p>Threading: frames are handled on the connection's event loop; nothing blocks; the maps are
+ * concurrent because requests come from any thread.
+ */
+public final class NameServerClient {
+
+  private static final Logger log = LoggerFactory.getLogger(NameServerClient.class);
+  private static final int PROTOCOL_VERSION = 1;
+
+  private final MeshConfig config;
+  private final AtomicLong requestIds = new AtomicLong();
+  private final AtomicLong watchIds = new AtomicLong();
+  private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+  private final Map<String, Instance> registrations = new ConcurrentHashMap<>();
+  private final Map<Long, WatchState> watches = new ConcurrentHashMap<>();
+  private final Sinks.Many<Session> sessions = Sinks.many().replay().latest();
+  private final Disposable.Swap reconnecting = Disposables.swap();
+  private volatile boolean closed;
+  private volatile Session current;
+
+  /**
+   * Creates a client; {@link #start()} connects it.
+   *
+   * @param config the mesh's configuration
+   */
+  public NameServerClient(MeshConfig config) {
+    this.config = config;
+  }
+
+  /**
+   * Connects and opens a session, retrying with backoff while the name server is unreachable, up to
+   * the start timeout.
+   *
+   * @return completes when the first session is open
+   */
+  public Mono<Void> start() {
+    return openSession()
+        .retryWhen(
+            Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
+                .maxBackoff(config.reconnectMaxBackoff())
+                .filter(e -> e instanceof PeerUnavailableException && !closed)
+                .doBeforeRetry(
+                    signal ->
+                        log.info(
+                            "Name server {} not reachable yet ({}), retrying",
+                            config.nameServer(),
+                            signal.failure().getMessage())))
+        .timeout(
+            config.startTimeout(),
+            Mono.error(
+                () ->
+                    new PeerUnavailableException(
+                        "name server "
+                            + config.nameServer()
+                            + " unreachable for "
+                            + config.startTimeout())))
+        .doOnNext(this::ready)
+        .then();
+  }
+
+  /**
+   * Registers an instance, and keeps it registered across reconnections until {@link #deregister}.
+   *
+   * @param instance the instance, with url, address, weight, attributes and process id
+   * @return the revision of the registration
+   */
+  public Mono<Long> register(Instance instance) {
+    return Mono.defer(
+        () -> {
+          registrations.put(instance.getUrl(), instance);
+          return request(
+                  NameClientFrame.newBuilder()
+                      .setRegister(Register.newBuilder().setInstance(instance)),
+                  instance.getUrl())
+              .map(Ack::getRevision)
+              .doOnError(e -> registrations.remove(instance.getUrl(), instance));
+        });
+  }
+
+  /**
+   * Deregisters an instance; completes once the name server has acknowledged it (or did not know
+   * it).
+   *
+   * @param url the canonical ServiceUrl
+   * @return completes when deregistered
+   */
+  public Mono<Void> deregister(String url) {
+    return Mono.defer(
+        () -> {
+          registrations.remove(url);
+          return request(
+                  NameClientFrame.newBuilder().setDeregister(Deregister.newBuilder().setUrl(url)),
+                  url)
+              .onErrorResume(ServiceNotFoundException.class, e -> Mono.empty())
+              .then();
+        });
+  }
+
+  /**
+   * Watches one service. The stream starts with a snapshot, then every change; after a reconnection
+   * it resumes from the last revision delivered (with a resync snapshot if the server no longer has
+   * the gap). Single subscriber; cancelling stops the watch.
+   *
+   * @param serviceName the canonical service name
+   * @return the events
+   */
+  public Flux<WatchEvent> watch(String serviceName) {
+    return Flux.defer(
+        () -> {
+          WatchState watch = new WatchState(watchIds.incrementAndGet(), serviceName);
+          watches.put(watch.id, watch);
+          currentSession()
+              .flatMap(session -> sendWatch(session, watch))
+              .subscribe(
+                  null, e -> log.debug("Watch of {} deferred: {}", serviceName, e.toString()));
+          return watch.events.asFlux().doFinally(signal -> stopWatch(watch));
+        });
+  }
+
+  /**
+   * Closes the session and stops reconnecting. Pending requests fail with {@code
+   * MeshClosedException}.
+   *
+   * @return completes when the connection is closed
+   */
+  public Mono<Void> close() {
+    return Mono.defer(
+        () -> {
+          closed = true;
+          reconnecting.dispose();
+          Session session = current;
+          failPending(null, new MeshClosedException("name-server client closed"));
+          if (session == null) {
+            return Mono.empty();
+          }
+          session.connection.dispose();
+          return session.connection.onDispose();
+        });
+  }
+
+  /** Whether a session is open now. */
+  public boolean connected() {
+    Session session = current;
+    return session != null && !session.closed;
+  }
+
+  private Mono<Ack> request(NameClientFrame.Builder body, String context) {
+    return currentSession()
+        .flatMap(session -> exchange(session, body, context))
+        .retryWhen(
+            Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
+                .maxBackoff(config.reconnectMaxBackoff())
+                .filter(e -> e instanceof PeerUnavailableException && !closed))
+        .timeout(
+            config.requestTimeout(),
+            Mono.error(
+                () ->
+                    new MeshTimeoutException(
+                        context
+                            + ": no answer from name server "
+                            + config.nameServer()
+                            + " within "
+                            + config.requestTimeout())));
+  }
+
+  private Mono<Session> currentSession() {
+    return Mono.defer(
+        () -> {
+          if (closed) {
+            return Mono.error(new MeshClosedException("name-server client closed"));
+          }
+          return sessions.asFlux().filter(session -> !session.closed).next();
+        });
+  }
+
+  private Mono<Ack> exchange(Session session, NameClientFrame.Builder body, String context) {
+    return Mono.defer(
+        () -> {
+          if (session.closed) {
+            return Mono.error(new PeerUnavailableException("name-server connection lost"));
+          }
+          long id = requestIds.incrementAndGet();
+          Pending request = new Pending(session, Sinks.one());
+          pending.put(id, request);
+          session
+              .connection
+              .channel()
+              .writeAndFlush(body.setRequestId(id).build())
+              .addListener(
+                  future -> {
+                    if (!future.isSuccess() && pending.remove(id) != null) {
+                      request.reply.tryEmitError(
+                          new PeerUnavailableException(
+                              "name-server write failed: " + future.cause(), future.cause()));
+                    }
+                  });
+          return request
+              .reply
+              .asMono()
+              .doFinally(signal -> pending.remove(id))
+              .flatMap(
+                  frame ->
+                      frame.hasAck()
+                          ? Mono.just(frame.getAck())
+                          : Mono.error(
+                              Statuses.toException(frame.getError().getStatus(), context)));
+        });
+  }
+
+  private Mono<Session> openSession() {
+    InetSocketAddress address = config.nameServerAddress();
+    return TcpClient.create()
+        .host(address.getHostString())
+        .port(address.getPort())
+        .doOnChannelInit((observer, channel, remote) -> installCodec(channel.pipeline()))
+        .connect()
+        .onErrorMap(
+            e -> !(e instanceof PeerUnavailableException),
+            e ->
+                new PeerUnavailableException(
+                    "name server " + config.nameServer() + " unreachable: " + e.getMessage(), e))
+        .flatMap(
+            connection -> {
+              Session session = new Session(connection);
+              connection
+                  .inbound()
+                  .receiveObject()
+                  .cast(NameServerFrame.class)
+                  .subscribe(this::onFrame, error -> log.debug("Name-server inbound: {}", error));
+              connection.onDispose(() -> onDisconnected(session));
+              OpenSession open =
+                  OpenSession.newBuilder()
+                      .setProtocolVersion(PROTOCOL_VERSION)
+                      .setAppId(config.appId())
+                      .setTtlMillis(
+                          (int) Math.min(Integer.MAX_VALUE, config.sessionTtl().toMillis()))
+                      .build();
+              return exchange(
+                      session, NameClientFrame.newBuilder().setOpenSession(open), "open session")
+                  .flatMap(ack -> restore(session, ack))
+                  .doOnError(e -> connection.dispose());
+            });
+  }
+
+  private Mono<Session> restore(Session session, Ack opened) {
+    session.ttl = Duration.ofMillis(Math.max(1, opened.getSessionOpened().getTtlMillis()));
+    Flux<Ack> registered =
+        Flux.fromIterable(registrations.values())
+            .concatMap(
+                instance ->
+                    exchange(
+                            session,
+                            NameClientFrame.newBuilder()
+                                .setRegister(Register.newBuilder().setInstance(instance)),
+                            instance.getUrl())
+                        // The old session may hold the url until its TTL lapses on the server.
+                        .retryWhen(
+                            Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
+                                .maxBackoff(config.reconnectMaxBackoff())
+                                .filter(
+                                    e ->
+                                        e
+                                            instanceof
+                                            io.skymesh.core.exceptions.AlreadyRegisteredException))
+                        .timeout(config.sessionTtl().multipliedBy(3))
+                        .onErrorResume(
+                            e -> {
+                              log.error(
+                                  "Could not register {} again: {}",
+                                  instance.getUrl(),
+                                  e.toString());
+                              return Mono.empty();
+                            }));
+    Flux<Ack> watched = Flux.fromIterable(watches.values()).concatMap(w -> sendWatch(session, w));
+    return registered.thenMany(watched).then(Mono.just(session));
+  }
+
+  private Mono<Ack> sendWatch(Session session, WatchState watch) {
+    if (watch.sentOn.getAndSet(session) == session) {
+      return Mono.empty();
+    }
+    Watch.Builder body =
+        Watch.newBuilder()
+            .setWatchId(watch.id)
+            .setServiceName(watch.serviceName)
+            .setFromRevision(watch.lastRevision);
+    return exchange(session, NameClientFrame.newBuilder().setWatch(body), watch.serviceName)
+        .doOnError(
+            e -> {
+              if (!(e instanceof PeerUnavailableException)) {
+                watch.events.tryEmitError(e);
+              }
+            })
+        .onErrorResume(PeerUnavailableException.class, e -> Mono.empty());
+  }
+
+  private void stopWatch(WatchState watch) {
+    if (watches.remove(watch.id) == null) {
+      return;
+    }
+    Session session = watch.sentOn.get();
+    if (session != null && !session.closed) {
+      exchange(
+              session,
+              NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(watch.id)),
+              "unwatch")
+          .subscribe(null, e -> log.debug("Unwatch failed: {}", e.toString()));
+    }
+  }
+
+  private void ready(Session session) {
+    log.info("Session open with name server {}", config.nameServer());
+    Duration interval = session.ttl.dividedBy(3);
+    session.keepAlive =
+        Flux.interval(interval, interval)
+            .onBackpressureDrop()
+            .concatMap(
+                tick ->
+                    exchange(
+                            session,
+                            NameClientFrame.newBuilder()
+                                .setKeepAlive(KeepAlive.getDefaultInstance()),
+                            "keepalive")
+                        .onErrorResume(e -> Mono.empty()))
+            .subscribe();
+    current = session;
+    sessions.emitNext(session, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+  }
+
+  private void onFrame(NameServerFrame frame) {
+    switch (frame.getBodyCase()) {
+      case ACK -> complete(frame.getAck().getRequestId(), frame);
+      case ERROR -> {
+        if (frame.getError().getRequestId() == 0) {
+          log.warn("Name server closes the session: {}", frame.getError().getStatus());
+        } else {
+          complete(frame.getError().getRequestId(), frame);
+        }
+      }
+      case WATCH_EVENT -> {
+        WatchState watch = watches.get(frame.getWatchEvent().getWatchId());
+        if (watch != null) {
+          watch.deliver(frame.getWatchEvent());
+        }
+      }
+      default -> log.debug("Ignoring name-server frame {}", frame.getBodyCase());
+    }
+  }
+
+  private void complete(long requestId, NameServerFrame frame) {
+    Pending request = pending.remove(requestId);
+    if (request != null) {
+      request.reply.tryEmitValue(frame);
+    }
+  }
+
+  private void onDisconnected(Session session) {
+    session.closed = true;
+    if (session.keepAlive != null) {
+      session.keepAlive.dispose();
+    }
+    failPending(session, new PeerUnavailableException("name-server connection lost"));
+    if (closed || !session.opened()) {
+      return;
+    }
+    log.warn("Lost the name server {}; reconnecting", config.nameServer());
+    reconnecting.update(
+        openSession()
+            .retryWhen(
+                Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
+                    .maxBackoff(config.reconnectMaxBackoff())
+                    .filter(e -> !closed))
+            .subscribe(this::ready, e -> log.error("Gave up reconnecting: {}", e.toString())));
+  }
+
+  private void failPending(Session session, RuntimeException error) {
+    pending.forEach(
+        (id, request) -> {
+          if ((session == null || request.session == session) && pending.remove(id, request)) {
+            request.reply.tryEmitError(error);
+          }
+        });
+  }
+
+  private void installCodec(ChannelPipeline pipeline) {
+    pipeline.addBefore(
+        NettyPipeline.ReactiveBridge,
+        "skymesh.frameDecoder",
+        new FrameDecoder<>(NameServerFrame.parser(), config.maxFrameLength()));
+    pipeline.addBefore(
+        NettyPipeline.ReactiveBridge,
+        "skymesh.frameEncoder",
+        new FrameEncoder(config.maxFrameLength()));
+  }
+
+  private record Pending(Session session, Sinks.One<NameServerFrame> reply) {}
+
+  /** One connection's session. */
+  private static final class Session {
+    final Connection connection;
+    volatile boolean closed;
+    volatile Duration ttl;
+    volatile Disposable keepAlive;
+
+    Session(Connection connection) {
+      this.connection = connection;
+    }
+
+    boolean opened() {
+      return ttl != null;
+    }
+  }
+
+  /** One watch, kept across sessions. */
+  private static final class WatchState {
+    final long id;
+    final String serviceName;
+    final Sinks.Many<WatchEvent> events = Sinks.many().unicast().onBackpressureBuffer();
+    final AtomicReference<Session> sentOn = new AtomicReference<>();
+    volatile long lastRevision;
+
+    WatchState(long id, String serviceName) {
+      this.id = id;
+      this.serviceName = serviceName;
+    }
+
+    void deliver(WatchEvent event) {
+      if (!event.hasSnapshot() && event.getRevision() <= lastRevision) {
+        return; // already delivered before a reconnection
+      }
+      lastRevision = Math.max(lastRevision, event.getRevision());
+      events.tryEmitNext(event);
+    }
+  }
+}

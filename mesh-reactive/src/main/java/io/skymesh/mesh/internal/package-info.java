@@ -1,0 +1,2 @@
+/** The mesh client's implementation. Internal: no compatibility promise. */
+package io.skymesh.mesh.internal;
