@@ -1,0 +1,31 @@
+package io.skymesh.mesh.internal.transport;
+
+import reactor.core.publisher.Mono;
+
+/**
+ * Receives the frames peers send: {@code Data}, {@code Request}, {@code Response}, {@code Cancel}
+ * and {@code GoAway}. ({@code Hello}, {@code Ping} and {@code Pong} are handled by the transport.)
+ *
+ * <p>Threading: called serially per connection, always on that connection's event loop, in the
+ * order the frames arrived; never block. The next frame of the same connection is dispatched only
+ * when the returned {@code Mono} completes, so the dispatcher paces reading: a dispatcher that
+ * completes slowly makes the transport stop reading from the socket, which slows the sender down.
+ * Return {@link Mono#empty()} when the frame is fully handled at once (the cheapest path). An
+ * error, thrown or signalled, is logged and the connection goes on with the next frame.
+ */
+@FunctionalInterface
+public interface InboundDispatcher {
+
+  /**
+   * Handles one frame.
+   *
+   * @param frame the frame and the connection it came on
+   * @return completes when the connection may dispatch its next frame
+   */
+  Mono<Void> dispatch(InboundFrame frame);
+
+  /** A dispatcher that drops every frame, for a transport that only sends. */
+  static InboundDispatcher discarding() {
+    return frame -> Mono.empty();
+  }
+}

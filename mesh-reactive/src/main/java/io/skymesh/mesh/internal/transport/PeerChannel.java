@@ -1,0 +1,846 @@
+package io.skymesh.mesh.internal.transport;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.skymesh.codec.FrameException;
+import io.skymesh.codec.Frames;
+import io.skymesh.core.exceptions.OverloadedException;
+import io.skymesh.core.exceptions.PeerUnavailableException;
+import io.skymesh.core.exceptions.SkymeshException;
+import io.skymesh.proto.GoAway;
+import io.skymesh.proto.Hello;
+import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Pong;
+import io.skymesh.proto.StatusCode;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import reactor.core.CoreSubscriber;
+import reactor.core.Exceptions;
+import reactor.core.Fuseable;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
+import reactor.core.publisher.Sinks;
+import reactor.netty.Connection;
+import reactor.util.Logger;
+import reactor.util.Loggers;
+import reactor.util.concurrent.Queues;
+
+/**
+ * One peer connection: the Netty handler that sits after the frame decoder for the channel's whole
+ * life, and the {@link PeerConnection} the layers above use.
+ *
+ * <p>Outbound: sends go into a lock-free multi-producer queue; the event loop drains it, encoding
+ * frames back to back into pooled direct buffers of {@value #BATCH_BYTES} bytes, writes each buffer
+ * with one promise, and flushes once per drain. It stops when {@code outboundQueueLimit} frames are
+ * written but not yet on the socket, or when the channel is over its high water mark, and resumes
+ * when a write completes or the channel turns writable: waiting sends stay in the queue, unencoded.
+ *
+ * <p>Inbound: Reactor Netty's {@code receiveObject()} feeds a {@code concatMap} with the configured
+ * prefetch, so the socket is read only as fast as the dispatcher completes.
+ *
+ * <p>Fields without {@code volatile} are touched only on the channel's event loop.
+ */
+final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConnection {
+
+  static final String NAME = "skymesh.peer";
+
+  private static final Logger log = Loggers.getLogger(PeerChannel.class);
+
+  /** The size of a batch buffer; a larger frame gets a buffer of its own size. */
+  static final int BATCH_BYTES = 16 * 1024;
+
+  /** Frames written in one turn of the event loop before it yields to other channels. */
+  private static final int MAX_FRAMES_PER_TURN = 16 * 1024;
+
+  private static final int OPEN = 0;
+  private static final int DRAINING = 1;
+  private static final int CLOSED = 2;
+
+  private static final int WRITE_EMPTY = 0;
+  private static final int WRITE_BLOCKED = 1;
+  private static final int WRITE_YIELD = 2;
+
+  private final PeerTransport transport;
+  private final Channel channel;
+  private final boolean inbound;
+  private final int maxFrameLength;
+  private final int outboundLimit;
+  private final int inboundPrefetch;
+
+  /** The pool entry that opened this connection; null for an accepted connection. */
+  final PeerTransport.Dial dial;
+
+  private ChannelHandlerContext ctx;
+
+  // Handshake.
+  private volatile String remoteAddress;
+  private volatile String remoteProcessId = "";
+  private volatile String remoteAppId = "";
+  private boolean handshakeDone;
+  private final Sinks.One<PeerChannel> handshake = Sinks.one();
+  private ScheduledFuture<?> handshakeTimer;
+
+  // Lifecycle.
+  private volatile int lifecycle = OPEN;
+  private volatile boolean remoteGoingAway;
+  private volatile SkymeshException closeError;
+  private boolean aborted;
+  private final Sinks.Empty<Void> closed = Sinks.empty();
+
+  // Outbound.
+  private final Queue<PendingSend> queue = Queues.<PendingSend>unboundedMultiproducer().get();
+  private final AtomicInteger wip = new AtomicInteger();
+  private final AtomicInteger pending = new AtomicInteger();
+  private final Runnable drainTask = this::drain;
+  private int inSocket;
+  private int framesThisTurn;
+  private boolean draining;
+  private boolean again;
+  private boolean blocked;
+  private boolean goAwayWritten;
+  private boolean closeRequested;
+
+  // Inbound.
+  private long received;
+  private long processed;
+  private final AtomicLong receivedCount = new AtomicLong();
+  private final AtomicLong processedCount = new AtomicLong();
+
+  // Ping.
+  private final AtomicLong pingSequence = new AtomicLong();
+  private final Map<Long, PendingPing> pings = new ConcurrentHashMap<>();
+
+  PeerChannel(
+      PeerTransport transport,
+      Channel channel,
+      boolean inbound,
+      PeerTransport.Dial dial,
+      String remoteAddress) {
+    this.transport = transport;
+    this.channel = channel;
+    this.inbound = inbound;
+    this.dial = dial;
+    this.remoteAddress = remoteAddress;
+    PeerTransportConfig config = transport.config();
+    this.maxFrameLength = config.maxFrameLength();
+    this.outboundLimit = config.outboundQueueLimit();
+    this.inboundPrefetch = config.inboundPrefetch();
+    channel.closeFuture().addListener(future -> onClosed());
+  }
+
+  /** The handler installed in {@code connection}'s pipeline. */
+  static PeerChannel of(Connection connection) {
+    PeerChannel peer = connection.channel().pipeline().get(PeerChannel.class);
+    if (peer == null) {
+      throw new IllegalStateException("no " + NAME + " in the pipeline of " + connection.channel());
+    }
+    return peer;
+  }
+
+  EventLoop eventLoop() {
+    return channel.eventLoop();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // PeerConnection
+
+  @Override
+  public String remoteAddress() {
+    return remoteAddress;
+  }
+
+  @Override
+  public String remoteProcessId() {
+    return remoteProcessId;
+  }
+
+  @Override
+  public String remoteAppId() {
+    return remoteAppId;
+  }
+
+  @Override
+  public boolean isInbound() {
+    return inbound;
+  }
+
+  @Override
+  public boolean isOpen() {
+    return lifecycle == OPEN && !remoteGoingAway && channel.isActive();
+  }
+
+  @Override
+  public Mono<Void> send(PeerFrame frame) {
+    Objects.requireNonNull(frame, "frame");
+    return new SendMono(this, frame);
+  }
+
+  @Override
+  public Mono<Duration> ping() {
+    return Mono.create(this::startPing);
+  }
+
+  @Override
+  public Mono<Void> onClose() {
+    return closed.asMono();
+  }
+
+  @Override
+  public int pendingOutboundFrames() {
+    return pending.get();
+  }
+
+  @Override
+  public long inboundBacklog() {
+    return Math.max(0, receivedCount.get() - processedCount.get());
+  }
+
+  @Override
+  public String toString() {
+    return (inbound ? "inbound" : "outbound")
+        + " peer connection "
+        + remoteAddress
+        + (remoteProcessId.isEmpty() ? "" : " (process " + remoteProcessId + ")");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Netty handler
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    receivedCount.lazySet(++received);
+    ctx.fireChannelRead(msg);
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      drain();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    // Handled here, not passed on: the frame decoder has logged a protocol error and closes the
+    // channel after its last words; an I/O error closes it too. Either way the inbound flux then
+    // completes, and every pending send fails with the cause.
+    if (closeError == null) {
+      closeError = new PeerUnavailableException(this + ": " + cause.getMessage(), cause);
+    }
+    if (!(cause instanceof FrameException)) {
+      if (cause instanceof IOException) {
+        log.debug("{}: {}", this, cause.toString());
+      } else {
+        log.warn("Closing " + this + " after an unexpected error", cause);
+      }
+      ctx.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Start and handshake
+
+  /**
+   * Starts reading and the handshake. Called once, on the event loop, when Reactor Netty has made
+   * the connection; a dialed connection sends its {@code Hello} first.
+   */
+  void start(Connection connection) {
+    if (!channel.eventLoop().inEventLoop()) {
+      channel.eventLoop().execute(() -> start(connection));
+      return;
+    }
+    connection
+        .inbound()
+        .receiveObject()
+        .concatMapDelayError(message -> onFrame((PeerFrame) message), true, inboundPrefetch)
+        .subscribe(null, this::inboundFailed);
+    Duration timeout = transport.config().handshakeTimeout();
+    handshakeTimer =
+        channel
+            .eventLoop()
+            .schedule(this::handshakeTimedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
+    if (inbound && transport.isClosing()) {
+      abort(StatusCode.UNAVAILABLE, "the peer transport is shutting down");
+    } else if (!inbound) {
+      enqueueInternal(transport.hello());
+    }
+  }
+
+  /** Completes with this connection when the {@code Hello}s have been exchanged. */
+  Mono<PeerChannel> handshake() {
+    return handshake.asMono();
+  }
+
+  private void handshakeTimedOut() {
+    if (!handshakeDone) {
+      abort(
+          StatusCode.DEADLINE_EXCEEDED,
+          "no Hello within " + transport.config().handshakeTimeout().toMillis() + " ms");
+    }
+  }
+
+  private Mono<Void> onHandshakeFrame(PeerFrame frame) {
+    switch (frame.getBodyCase()) {
+      case HELLO -> onHello(frame.getHello());
+      case GO_AWAY -> {
+        GoAway goAway = frame.getGoAway();
+        remoteGoingAway = true;
+        SkymeshException error =
+            new PeerUnavailableException(
+                this
+                    + " refused the connection: "
+                    + goAway.getStatus().getCode()
+                    + " "
+                    + goAway.getStatus().getMessage());
+        closeNow(error, null);
+      }
+      default ->
+          abort(StatusCode.FAILED_PRECONDITION, "expected Hello first, got " + frame.getBodyCase());
+    }
+    return Mono.empty();
+  }
+
+  private void onHello(Hello hello) {
+    if (hello.getProtocolVersion() != PeerFrames.PROTOCOL_VERSION) {
+      abort(
+          StatusCode.FAILED_PRECONDITION,
+          "protocol version "
+              + hello.getProtocolVersion()
+              + " is not supported (expected: "
+              + PeerFrames.PROTOCOL_VERSION
+              + ")");
+      return;
+    }
+    if (hello.getProcessId().isEmpty()) {
+      abort(StatusCode.FAILED_PRECONDITION, "Hello without a process_id");
+      return;
+    }
+    remoteProcessId = hello.getProcessId();
+    remoteAppId = hello.getAppId();
+    if (inbound) {
+      remoteAddress = hello.getListenAddress();
+      if (transport.isClosing()) {
+        abort(StatusCode.UNAVAILABLE, "the peer transport is shutting down");
+        return;
+      }
+      enqueueInternal(transport.hello());
+    }
+    handshakeDone = true;
+    if (handshakeTimer != null) {
+      handshakeTimer.cancel(false);
+      handshakeTimer = null;
+    }
+    log.debug("{}: handshake done", this);
+    handshake.tryEmitValue(this);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inbound
+
+  private Mono<Void> onFrame(PeerFrame frame) {
+    processedCount.lazySet(++processed);
+    if (aborted) {
+      return Mono.empty();
+    }
+    if (!handshakeDone) {
+      return onHandshakeFrame(frame);
+    }
+    switch (frame.getBodyCase()) {
+      case PING -> {
+        enqueueInternal(PeerFrames.pong(frame.getPing()));
+        return Mono.empty();
+      }
+      case PONG -> {
+        onPong(frame.getPong());
+        return Mono.empty();
+      }
+      case HELLO -> {
+        abort(StatusCode.FAILED_PRECONDITION, "a second Hello");
+        return Mono.empty();
+      }
+      case GO_AWAY -> {
+        onGoAway(frame.getGoAway());
+        return dispatch(frame);
+      }
+      case BODY_NOT_SET -> {
+        // A frame kind from a newer protocol, or an empty frame: nothing to do.
+        return Mono.empty();
+      }
+      default -> {
+        return dispatch(frame);
+      }
+    }
+  }
+
+  private void onGoAway(GoAway goAway) {
+    remoteGoingAway = true;
+    if (goAway.getStatus().getCode() == StatusCode.OK) {
+      log.debug("{}: the peer is going away", this);
+    } else {
+      log.warn(
+          "{}: the peer is closing the connection: {} {}",
+          this,
+          goAway.getStatus().getCode(),
+          goAway.getStatus().getMessage());
+    }
+    transport.onRemoteGoAway(this);
+  }
+
+  private Mono<Void> dispatch(PeerFrame frame) {
+    Mono<Void> done;
+    try {
+      done = transport.dispatcher().dispatch(new InboundFrame(frame, this));
+    } catch (Throwable t) {
+      Exceptions.throwIfJvmFatal(t);
+      dispatchFailed(frame, t);
+      return Mono.empty();
+    }
+    if (done == null) {
+      dispatchFailed(frame, new NullPointerException("the dispatcher returned null"));
+      return Mono.empty();
+    }
+    if (done instanceof Fuseable.ScalarCallable<?> scalar) {
+      // Mono.empty(), Mono.error(...): settled already; no subscription, no thread question.
+      try {
+        scalar.call();
+      } catch (Throwable t) {
+        Exceptions.throwIfJvmFatal(t);
+        dispatchFailed(frame, Exceptions.unwrap(t));
+      }
+      return Mono.empty();
+    }
+    return new DispatchCompletion(done, this, frame);
+  }
+
+  void dispatchFailed(PeerFrame frame, Throwable error) {
+    log.warn(
+        "The dispatcher failed on a " + frame.getBodyCase() + " frame from " + this + "; going on",
+        error);
+  }
+
+  private void inboundFailed(Throwable error) {
+    // The decoder and exceptionCaught have reported it; the channel is closing.
+    log.debug("{}: inbound ended with {}", this, error.toString());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ping
+
+  private void startPing(MonoSink<Duration> sink) {
+    if (lifecycle == CLOSED) {
+      sink.error(closeError());
+      return;
+    }
+    long sequence = pingSequence.incrementAndGet();
+    long sentNanos = System.nanoTime();
+    pings.put(sequence, new PendingPing(sink, sentNanos));
+    sink.onDispose(() -> pings.remove(sequence));
+    enqueueInternal(PeerFrames.ping(sequence, sentNanos));
+    if (lifecycle == CLOSED) {
+      failPings();
+    }
+  }
+
+  private void onPong(Pong pong) {
+    PendingPing ping = pings.remove(pong.getSequence());
+    if (ping != null) {
+      ping.sink.success(Duration.ofNanos(Math.max(1, System.nanoTime() - ping.sentNanos)));
+    }
+  }
+
+  private void failPings() {
+    for (Long sequence : pings.keySet()) {
+      PendingPing ping = pings.remove(sequence);
+      if (ping != null) {
+        ping.sink.error(closeError());
+      }
+    }
+  }
+
+  private record PendingPing(MonoSink<Duration> sink, long sentNanos) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Outbound: queueing
+
+  void subscribeSend(PeerFrame frame, CoreSubscriber<? super Void> actual) {
+    PendingSend send = new PendingSend(this, frame, actual);
+    pending.incrementAndGet();
+    actual.onSubscribe(send);
+    SkymeshException refused = refusal(frame);
+    if (refused != null) {
+      send.fail(refused);
+      return;
+    }
+    int size = frame.getSerializedSize();
+    if (size > maxFrameLength) {
+      send.fail(
+          new OverloadedException(
+              "frame of "
+                  + size
+                  + " bytes is over the maximum of "
+                  + maxFrameLength
+                  + " for "
+                  + this));
+      return;
+    }
+    enqueue(send);
+  }
+
+  /** Why a frame cannot be sent now, or null if it can. */
+  private SkymeshException refusal(PeerFrame frame) {
+    int state = lifecycle;
+    if (state == CLOSED) {
+      return closeError();
+    }
+    if (PeerFrames.startsWork(frame)) {
+      if (state == DRAINING) {
+        return closeError();
+      }
+      if (remoteGoingAway) {
+        return new PeerUnavailableException(this + " is going away: it sent GoAway");
+      }
+    }
+    return null;
+  }
+
+  /** Queues a frame of the transport's own (Hello, Pong, Ping, GoAway) or the close marker. */
+  private void enqueueInternal(PeerFrame frame) {
+    PendingSend send = new PendingSend(this, frame, null);
+    pending.incrementAndGet();
+    if (lifecycle == CLOSED) {
+      send.fail(closeError());
+      return;
+    }
+    enqueue(send);
+  }
+
+  private void enqueue(PendingSend send) {
+    queue.offer(send);
+    if (wip.getAndIncrement() == 0) {
+      // Always through the task queue, even on the event loop: sends made while handling a batch
+      // of reads then leave in one flush after it.
+      try {
+        channel.eventLoop().execute(drainTask);
+      } catch (RejectedExecutionException e) {
+        send.fail(closeError());
+      }
+    }
+  }
+
+  void sendDone() {
+    pending.decrementAndGet();
+  }
+
+  void internalSendFailed(PeerFrame frame, Throwable error) {
+    if (frame != null) {
+      log.debug("{}: could not send {}: {}", this, frame.getBodyCase(), error.toString());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outbound: the drain, on the event loop
+
+  private void drain() {
+    if (draining) {
+      again = true;
+      return;
+    }
+    draining = true;
+    framesThisTurn = 0;
+    try {
+      int missed = wip.get();
+      for (; ; ) {
+        again = false;
+        int result = writeQueued();
+        if (again) {
+          continue;
+        }
+        if (result == WRITE_BLOCKED) {
+          // Keep wip above zero: producers need not wake the loop; the write that completes or
+          // the channel turning writable will.
+          return;
+        }
+        if (result == WRITE_YIELD) {
+          // Let the loop serve other channels; wip stays above zero until the task runs.
+          try {
+            channel.eventLoop().execute(drainTask);
+          } catch (RejectedExecutionException e) {
+            channel.close();
+          }
+          return;
+        }
+        missed = wip.addAndGet(-missed);
+        if (missed == 0) {
+          return;
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  }
+
+  private int writeQueued() {
+    WriteBatch batch = null;
+    boolean wrote = false;
+    int result = WRITE_EMPTY;
+    try {
+      for (; ; ) {
+        if (closeRequested || lifecycle == CLOSED) {
+          failQueued(closeError());
+          break;
+        }
+        if (inSocket >= outboundLimit || !channel.isWritable()) {
+          result = WRITE_BLOCKED;
+          break;
+        }
+        if (framesThisTurn >= MAX_FRAMES_PER_TURN) {
+          result = WRITE_YIELD;
+          break;
+        }
+        PendingSend send = queue.poll();
+        if (send == null) {
+          break;
+        }
+        PeerFrame frame = send.frame;
+        if (frame == null) {
+          closeRequested = true;
+          continue;
+        }
+        if (!send.start()) {
+          continue;
+        }
+        if (goAwayWritten && PeerFrames.startsWork(frame)) {
+          send.written(closeError());
+          continue;
+        }
+        int bodyLength = frame.getSerializedSize();
+        int frameBytes = Frames.LENGTH_FIELD_LENGTH + bodyLength;
+        if (batch != null && !batch.hasRoom(frameBytes)) {
+          wrote |= writeBatch(batch);
+          batch = null;
+        }
+        if (batch == null) {
+          batch = WriteBatch.allocate(this, ctx.alloc(), Math.max(BATCH_BYTES, frameBytes));
+        }
+        try {
+          batch.add(send, frame, bodyLength);
+        } catch (IOException | RuntimeException e) {
+          // Only a message that changes while it is serialized gets here; the batch is unusable.
+          dropBatch(batch, new OverloadedException(this + ": cannot encode a frame", e));
+          send.written(new OverloadedException(this + ": cannot encode the frame", e));
+          batch = null;
+          continue;
+        }
+        inSocket++;
+        framesThisTurn++;
+        if (frame.hasGoAway()) {
+          goAwayWritten = true;
+        }
+      }
+      if (batch != null) {
+        WriteBatch last = batch;
+        batch = null;
+        wrote |= writeBatch(last);
+      }
+    } finally {
+      if (batch != null) {
+        dropBatch(batch, closeError());
+      }
+    }
+    // Set before the flush: writes that complete inside it re-enter drain() through `again`.
+    blocked = result == WRITE_BLOCKED;
+    if (wrote) {
+      ctx.flush();
+    }
+    closeIfRequestedAndWritten();
+    return result;
+  }
+
+  /** Writes a batch's buffer, unflushed; false (and nothing written) if the batch is empty. */
+  private boolean writeBatch(WriteBatch batch) {
+    if (batch.isEmpty()) {
+      batch.releaseBuffer();
+      return false;
+    }
+    ByteBuf buffer;
+    try {
+      buffer = batch.takeBuffer();
+    } catch (IOException | RuntimeException e) {
+      dropBatch(batch, new OverloadedException(this + ": cannot encode a frame", e));
+      return false;
+    }
+    ChannelPromise promise = ctx.newPromise();
+    promise.addListener(batch);
+    ctx.write(buffer, promise);
+    return true;
+  }
+
+  private void dropBatch(WriteBatch batch, Throwable error) {
+    batch.releaseBuffer();
+    inSocket -= batch.count();
+    batch.fail(error);
+  }
+
+  private void failQueued(SkymeshException error) {
+    PendingSend send;
+    while ((send = queue.poll()) != null) {
+      send.fail(error);
+    }
+  }
+
+  /** A batch's write finished: its frames leave the socket's share of the queue. */
+  void batchWritten(int frames) {
+    inSocket -= frames;
+  }
+
+  /** After a batch's sends were told: resume a drain that waited for room, or finish a close. */
+  void afterBatchWritten() {
+    if (closeRequested) {
+      closeIfRequestedAndWritten();
+    } else if (blocked) {
+      drain();
+    }
+  }
+
+  private void closeIfRequestedAndWritten() {
+    if (closeRequested && inSocket == 0 && channel.isOpen()) {
+      ctx.close();
+    }
+  }
+
+  Throwable writeFailure(Throwable cause) {
+    if (lifecycle != OPEN || closeError != null) {
+      return closeError();
+    }
+    return new PeerUnavailableException(
+        this + ": the connection failed before the frame was written", cause);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Closing
+
+  /**
+   * Closes gracefully: refuses new {@code Data} and {@code Request} frames, sends {@code
+   * GoAway(OK)} after what is queued, then a {@code Ping}; its {@code Pong} proves the peer has
+   * dispatched everything sent before, and that everything it sent before has been dispatched here.
+   * Then the connection closes once every queued frame is written. At {@code timeout} it closes
+   * anyway.
+   */
+  Mono<Void> closeGracefully(Duration timeout, SkymeshException reason) {
+    Mono<Void> drain =
+        Mono.<Boolean>create(sink -> onEventLoop(() -> sink.success(beginGoAway(reason))))
+            .flatMap(
+                graceful ->
+                    graceful
+                        ? ping().then().onErrorResume(e -> Mono.empty())
+                        : Mono.<Void>fromRunnable(() -> closeNow(reason, null)))
+            .then(Mono.fromRunnable(() -> enqueueInternal(null)))
+            .then(onClose());
+    return drain.timeout(
+        timeout,
+        Mono.defer(
+            () -> {
+              closeNow(reason, null);
+              return onClose();
+            }));
+  }
+
+  private boolean beginGoAway(SkymeshException reason) {
+    if (lifecycle != OPEN) {
+      return lifecycle == DRAINING;
+    }
+    if (!handshakeDone) {
+      return false;
+    }
+    closeError = reason;
+    lifecycle = DRAINING;
+    enqueueInternal(PeerFrames.goAway(StatusCode.OK, "going away"));
+    return true;
+  }
+
+  /**
+   * Closes at once: fails what is queued with {@code reason}, writes {@code lastWords} if given,
+   * best effort, and closes the channel.
+   */
+  void closeNow(SkymeshException reason, PeerFrame lastWords) {
+    onEventLoop(
+        () -> {
+          if (closeError == null) {
+            closeError = reason;
+          }
+          lifecycle = CLOSED;
+          handshake.tryEmitError(closeError());
+          if (lastWords != null && channel.isActive()) {
+            ctx.writeAndFlush(Frames.encode(ctx.alloc(), lastWords, Frames.MAX_FRAME_LENGTH_LIMIT));
+          }
+          ctx.close();
+          drain();
+        });
+  }
+
+  /** A protocol violation by the peer: last words, then close. */
+  private void abort(StatusCode code, String message) {
+    if (lifecycle == CLOSED) {
+      return;
+    }
+    aborted = true;
+    log.warn("Closing {}: {}", this, message);
+    closeNow(new PeerUnavailableException(this + ": " + message), PeerFrames.goAway(code, message));
+  }
+
+  private void onClosed() {
+    lifecycle = CLOSED;
+    if (handshakeTimer != null) {
+      handshakeTimer.cancel(false);
+      handshakeTimer = null;
+    }
+    SkymeshException error = closeError();
+    handshake.tryEmitError(error);
+    drain();
+    failPings();
+    transport.onChannelClosed(this);
+    closed.tryEmitEmpty();
+    log.debug("{}: closed", this);
+  }
+
+  private SkymeshException closeError() {
+    SkymeshException error = closeError;
+    if (error == null) {
+      error = new PeerUnavailableException(this + ": the connection is closed");
+      closeError = error;
+    }
+    return error;
+  }
+
+  private void onEventLoop(Runnable task) {
+    EventLoop loop = channel.eventLoop();
+    if (loop.inEventLoop()) {
+      task.run();
+    } else {
+      try {
+        loop.execute(task);
+      } catch (RejectedExecutionException e) {
+        channel.close();
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package io.skymesh.mesh.internal.transport;
+
+import io.skymesh.proto.PeerFrame;
+import java.time.Duration;
+import reactor.core.publisher.Mono;
+
+/**
+ * One multiplexed connection to a remote mesh process, after a completed {@code Hello} exchange.
+ * Carries the traffic of every instance of both processes. Thread-safe: any thread may send.
+ */
+public interface PeerConnection {
+
+  /**
+   * The remote process's listen address, {@code host:port}: the address this side dialed, or, for a
+   * connection the peer opened, the address its {@code Hello} announced (not verified).
+   */
+  String remoteAddress();
+
+  /** The remote process's id, from its {@code Hello}. */
+  String remoteProcessId();
+
+  /** The remote process's appId, from its {@code Hello}. */
+  String remoteAppId();
+
+  /** Whether the peer opened this connection (it was accepted by this side's listener). */
+  boolean isInbound();
+
+  /**
+   * Whether the connection takes new work: it is open, and neither side has sent {@code GoAway}.
+   */
+  boolean isOpen();
+
+  /**
+   * Sends one frame. Lazy: nothing happens until subscription, and each subscription sends the
+   * frame once more.
+   *
+   * <p>Completes, on the connection's event loop, when the frame has been written to the socket
+   * (not when the peer has read it). Frames are written in the order their {@code Mono}s were
+   * subscribed. When more than {@link PeerTransportConfig#outboundQueueLimit()} frames are waiting
+   * for the socket, or the socket's write buffer is over its high water mark, the {@code Mono}
+   * waits, without holding a thread, until there is room: that is the backpressure. Cancelling
+   * before the frame is taken for writing withdraws it; after that, it is written anyway.
+   *
+   * <p>Errors: {@code PeerUnavailableException} if the connection is closed or closes before the
+   * frame is written, or if it is a {@code Data} or {@code Request} and the peer has sent {@code
+   * GoAway}; {@code MeshClosedException} if the local transport is closing; {@code
+   * OverloadedException} if the frame is larger than the maximum frame length. Never a silent drop.
+   *
+   * @param frame the frame, usually {@code Data}, {@code Request}, {@code Response} or {@code
+   *     Cancel}
+   * @return completes when the frame is written
+   */
+  Mono<Void> send(PeerFrame frame);
+
+  /**
+   * Measures a round trip: sends a {@code Ping} and completes with the time until its {@code Pong}.
+   * The peer answers after dispatching the frames that arrived before the {@code Ping}, so a busy
+   * peer shows a longer round trip. No timeout is applied: add one with {@code timeout}.
+   *
+   * @return the round-trip time, positive; {@code PeerUnavailableException} if the connection
+   *     closes first
+   */
+  Mono<Duration> ping();
+
+  /** Completes when the connection has closed, for whatever reason. Never errors. */
+  Mono<Void> onClose();
+
+  /** Sends subscribed and not yet written, failed or cancelled; an instant reading. */
+  int pendingOutboundFrames();
+
+  /** Frames received and not yet passed to the dispatcher; an instant, approximate reading. */
+  long inboundBacklog();
+}

@@ -1,0 +1,69 @@
+package io.skymesh.mesh.internal.transport;
+
+import io.skymesh.codec.FrameException;
+import io.skymesh.codec.FrameTooLargeException;
+import io.skymesh.proto.GoAway;
+import io.skymesh.proto.Hello;
+import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Ping;
+import io.skymesh.proto.Pong;
+import io.skymesh.proto.Status;
+import io.skymesh.proto.StatusCode;
+
+/** Factories for the frames the transport itself sends, and the rules about frame kinds. */
+final class PeerFrames {
+
+  /** The peer protocol version this transport speaks. */
+  static final int PROTOCOL_VERSION = 1;
+
+  private PeerFrames() {}
+
+  static PeerFrame hello(String processId, String listenAddress, String appId) {
+    return PeerFrame.newBuilder()
+        .setHello(
+            Hello.newBuilder()
+                .setProtocolVersion(PROTOCOL_VERSION)
+                .setProcessId(processId)
+                .setListenAddress(listenAddress)
+                .setAppId(appId))
+        .build();
+  }
+
+  static PeerFrame goAway(StatusCode code, String message) {
+    return PeerFrame.newBuilder()
+        .setGoAway(
+            GoAway.newBuilder().setStatus(Status.newBuilder().setCode(code).setMessage(message)))
+        .build();
+  }
+
+  static PeerFrame ping(long sequence, long sentNanos) {
+    return PeerFrame.newBuilder()
+        .setPing(Ping.newBuilder().setSequence(sequence).setSentNanos(sentNanos))
+        .build();
+  }
+
+  static PeerFrame pong(Ping ping) {
+    return PeerFrame.newBuilder()
+        .setPong(
+            Pong.newBuilder().setSequence(ping.getSequence()).setSentNanos(ping.getSentNanos()))
+        .build();
+  }
+
+  /** The last words of a connection closed for a frame that could not be decoded. */
+  static PeerFrame lastWords(FrameException error) {
+    StatusCode code =
+        error instanceof FrameTooLargeException
+            ? StatusCode.RESOURCE_EXHAUSTED
+            : StatusCode.DATA_LOSS;
+    return goAway(code, String.valueOf(error.getMessage()));
+  }
+
+  /**
+   * Whether the frame starts new work at the receiver (a {@code Data} or a {@code Request}). After
+   * a GoAway only frames that finish work already started (responses, cancels, pongs) still go.
+   */
+  static boolean startsWork(PeerFrame frame) {
+    PeerFrame.BodyCase body = frame.getBodyCase();
+    return body == PeerFrame.BodyCase.DATA || body == PeerFrame.BodyCase.REQUEST;
+  }
+}

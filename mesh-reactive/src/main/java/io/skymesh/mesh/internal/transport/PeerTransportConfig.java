@@ -1,0 +1,300 @@
+package io.skymesh.mesh.internal.transport;
+
+import io.skymesh.codec.Frames;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * The immutable configuration of a {@link PeerTransport}. Build one with {@link #builder()}; every
+ * setting has a default, so {@code PeerTransportConfig.builder().build()} is a working loopback
+ * transport on a free port.
+ *
+ * <pre>{@code
+ * PeerTransportConfig config =
+ *     PeerTransportConfig.builder().host("10.0.0.5").appId("game").outboundQueueLimit(4096).build();
+ * }</pre>
+ */
+public final class PeerTransportConfig {
+
+  /** The default number of frames per connection handed to the socket but not yet written. */
+  public static final int DEFAULT_OUTBOUND_QUEUE_LIMIT = 1024;
+
+  /** The default number of inbound frames read ahead of the dispatcher, per connection. */
+  public static final int DEFAULT_INBOUND_PREFETCH = 128;
+
+  private final String host;
+  private final int port;
+  private final String advertisedHost;
+  private final String processId;
+  private final String appId;
+  private final int maxFrameLength;
+  private final int outboundQueueLimit;
+  private final int inboundPrefetch;
+  private final int writeBufferLowWaterMark;
+  private final int writeBufferHighWaterMark;
+  private final Duration handshakeTimeout;
+  private final Duration connectTimeout;
+
+  private PeerTransportConfig(Builder b) {
+    this.host = b.host;
+    this.port = b.port;
+    this.advertisedHost = b.advertisedHost != null ? b.advertisedHost : b.host;
+    this.processId = b.processId != null ? b.processId : UUID.randomUUID().toString();
+    this.appId = b.appId;
+    this.maxFrameLength = b.maxFrameLength;
+    this.outboundQueueLimit = b.outboundQueueLimit;
+    this.inboundPrefetch = b.inboundPrefetch;
+    this.writeBufferLowWaterMark = b.writeBufferLowWaterMark;
+    this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
+    this.handshakeTimeout = b.handshakeTimeout;
+    this.connectTimeout = b.connectTimeout;
+  }
+
+  /** A builder with every setting at its default. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this configuration's settings, to derive a changed copy. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.host = host;
+    b.port = port;
+    b.advertisedHost = advertisedHost;
+    b.processId = processId;
+    b.appId = appId;
+    b.maxFrameLength = maxFrameLength;
+    b.outboundQueueLimit = outboundQueueLimit;
+    b.inboundPrefetch = inboundPrefetch;
+    b.writeBufferLowWaterMark = writeBufferLowWaterMark;
+    b.writeBufferHighWaterMark = writeBufferHighWaterMark;
+    b.handshakeTimeout = handshakeTimeout;
+    b.connectTimeout = connectTimeout;
+    return b;
+  }
+
+  /** The address the listener binds to; default {@code 127.0.0.1}. */
+  public String host() {
+    return host;
+  }
+
+  /** The port the listener binds to; default 0, a free port chosen at bind time. */
+  public int port() {
+    return port;
+  }
+
+  /** The host peers are told to dial, in {@code Hello} and {@code listenAddress()}. */
+  public String advertisedHost() {
+    return advertisedHost;
+  }
+
+  /** The unique id of this transport's process; default a random UUID. */
+  public String processId() {
+    return processId;
+  }
+
+  /** The appId announced in {@code Hello}; default empty. */
+  public String appId() {
+    return appId;
+  }
+
+  /** The largest frame body sent or accepted, in bytes; default 16 MiB. */
+  public int maxFrameLength() {
+    return maxFrameLength;
+  }
+
+  /**
+   * The most frames per connection encoded and handed to the socket but not yet written; sends
+   * beyond it wait, unencoded, until the socket drains. Default {@value
+   * #DEFAULT_OUTBOUND_QUEUE_LIMIT}.
+   */
+  public int outboundQueueLimit() {
+    return outboundQueueLimit;
+  }
+
+  /** How many inbound frames per connection are read ahead of the dispatcher. */
+  public int inboundPrefetch() {
+    return inboundPrefetch;
+  }
+
+  /** Netty's low write-buffer water mark, in bytes: the socket is writable again below it. */
+  public int writeBufferLowWaterMark() {
+    return writeBufferLowWaterMark;
+  }
+
+  /** Netty's high write-buffer water mark, in bytes: the socket stops taking frames above it. */
+  public int writeBufferHighWaterMark() {
+    return writeBufferHighWaterMark;
+  }
+
+  /** How long a new connection may take to exchange {@code Hello}s; default 10 s. */
+  public Duration handshakeTimeout() {
+    return handshakeTimeout;
+  }
+
+  /** How long a TCP connect may take; default 5 s. */
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  @Override
+  public String toString() {
+    return "PeerTransportConfig{host="
+        + host
+        + ", port="
+        + port
+        + ", advertisedHost="
+        + advertisedHost
+        + ", processId="
+        + processId
+        + ", appId="
+        + appId
+        + ", maxFrameLength="
+        + maxFrameLength
+        + ", outboundQueueLimit="
+        + outboundQueueLimit
+        + ", inboundPrefetch="
+        + inboundPrefetch
+        + ", writeBufferWaterMark="
+        + writeBufferLowWaterMark
+        + ".."
+        + writeBufferHighWaterMark
+        + ", handshakeTimeout="
+        + handshakeTimeout
+        + ", connectTimeout="
+        + connectTimeout
+        + '}';
+  }
+
+  /** Builds a {@link PeerTransportConfig}; each setter checks its argument at once. */
+  public static final class Builder {
+
+    private String host = "127.0.0.1";
+    private int port;
+    private String advertisedHost;
+    private String processId;
+    private String appId = "";
+    private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
+    private int outboundQueueLimit = DEFAULT_OUTBOUND_QUEUE_LIMIT;
+    private int inboundPrefetch = DEFAULT_INBOUND_PREFETCH;
+    private int writeBufferLowWaterMark = 256 * 1024;
+    private int writeBufferHighWaterMark = 512 * 1024;
+    private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private Duration connectTimeout = Duration.ofSeconds(5);
+
+    private Builder() {}
+
+    /** Sets the address to bind; default {@code 127.0.0.1}. */
+    public Builder host(String host) {
+      this.host = requireNonEmpty(host, "host");
+      return this;
+    }
+
+    /** Sets the port to bind, 0 for any free port; default 0. */
+    public Builder port(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port: " + port + " (expected: 0..65535)");
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** Sets the host peers dial; default the bind host. Needed when binding {@code 0.0.0.0}. */
+    public Builder advertisedHost(String advertisedHost) {
+      this.advertisedHost = requireNonEmpty(advertisedHost, "advertisedHost");
+      return this;
+    }
+
+    /** Sets the process id; default a random UUID. It must be unique per running Mesh. */
+    public Builder processId(String processId) {
+      this.processId = requireNonEmpty(processId, "processId");
+      return this;
+    }
+
+    /** Sets the appId announced in {@code Hello}; default empty. */
+    public Builder appId(String appId) {
+      this.appId = Objects.requireNonNull(appId, "appId");
+      return this;
+    }
+
+    /** Sets the largest frame body, see {@link Frames#checkMaxFrameLength}. */
+    public Builder maxFrameLength(int maxFrameLength) {
+      this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
+      return this;
+    }
+
+    /** Sets the per-connection outbound queue limit in frames, at least 1. */
+    public Builder outboundQueueLimit(int outboundQueueLimit) {
+      if (outboundQueueLimit < 1) {
+        throw new IllegalArgumentException(
+            "outboundQueueLimit: " + outboundQueueLimit + " (expected: >= 1)");
+      }
+      this.outboundQueueLimit = outboundQueueLimit;
+      return this;
+    }
+
+    /** Sets how many inbound frames are read ahead of the dispatcher, at least 1. */
+    public Builder inboundPrefetch(int inboundPrefetch) {
+      if (inboundPrefetch < 1) {
+        throw new IllegalArgumentException(
+            "inboundPrefetch: " + inboundPrefetch + " (expected: >= 1)");
+      }
+      this.inboundPrefetch = inboundPrefetch;
+      return this;
+    }
+
+    /** Sets Netty's write-buffer water marks in bytes; default 256 KiB and 512 KiB. */
+    public Builder writeBufferWaterMark(int low, int high) {
+      if (low < 1 || high < low) {
+        throw new IllegalArgumentException(
+            "writeBufferWaterMark: " + low + ".." + high + " (expected: 1 <= low <= high)");
+      }
+      this.writeBufferLowWaterMark = low;
+      this.writeBufferHighWaterMark = high;
+      return this;
+    }
+
+    /** Sets how long the {@code Hello} exchange may take; positive. */
+    public Builder handshakeTimeout(Duration handshakeTimeout) {
+      this.handshakeTimeout = requirePositive(handshakeTimeout, "handshakeTimeout");
+      return this;
+    }
+
+    /** Sets how long a TCP connect may take; positive, at most {@code Integer.MAX_VALUE} ms. */
+    public Builder connectTimeout(Duration connectTimeout) {
+      requirePositive(connectTimeout, "connectTimeout");
+      if (connectTimeout.toMillis() > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(
+            "connectTimeout: "
+                + connectTimeout
+                + " (expected: at most "
+                + Integer.MAX_VALUE
+                + " ms)");
+      }
+      this.connectTimeout = connectTimeout;
+      return this;
+    }
+
+    /** Builds the configuration. */
+    public PeerTransportConfig build() {
+      return new PeerTransportConfig(this);
+    }
+
+    private static String requireNonEmpty(String value, String name) {
+      Objects.requireNonNull(value, name);
+      if (value.isEmpty()) {
+        throw new IllegalArgumentException(name + ": \"\" (expected: not empty)");
+      }
+      return value;
+    }
+
+    private static Duration requirePositive(Duration value, String name) {
+      Objects.requireNonNull(value, name);
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(name + ": " + value + " (expected: > 0)");
+      }
+      return value;
+    }
+  }
+}

@@ -1,0 +1,292 @@
+package io.skymesh.mesh.internal.transport;
+
+import static io.skymesh.mesh.internal.transport.TestPeers.DEADLINE;
+import static io.skymesh.mesh.internal.transport.TestPeers.data;
+import static io.skymesh.mesh.internal.transport.TestPeers.sequence;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.skymesh.core.exceptions.MeshClosedException;
+import io.skymesh.core.exceptions.OverloadedException;
+import io.skymesh.core.exceptions.PeerUnavailableException;
+import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.StatusCode;
+import java.net.ServerSocket;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import reactor.test.StepVerifier;
+
+/** Two or more transports talking over real TCP on loopback. */
+class PeerTransportTest {
+
+  private final TestPeers peers = new TestPeers();
+
+  @AfterEach
+  void closeTransports() {
+    peers.close();
+  }
+
+  @Test
+  void handshakeExchangesIdentitiesAndDataFlowsBothWaysOnOneConnection() {
+    TestPeers.Recorder atA = new TestPeers.Recorder();
+    PeerTransport a = peers.start(c -> c.appId("game"), atA);
+    // B answers every Data on the connection it came on: the one A opened.
+    PeerTransport b =
+        peers.start(
+            c -> c.appId("game"),
+            in ->
+                in.frame().hasData()
+                    ? in.connection().send(data(sequence(in.frame()) + 1000))
+                    : Mono.empty());
+
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+
+    assertThat(toB.remoteProcessId()).isEqualTo(b.processId());
+    assertThat(toB.remoteAppId()).isEqualTo("game");
+    assertThat(toB.remoteAddress()).isEqualTo(b.listenAddress());
+    assertThat(toB.isInbound()).isFalse();
+    assertThat(toB.isOpen()).isTrue();
+
+    StepVerifier.create(toB.send(data(1)).then(toB.send(data(2))))
+        .expectComplete()
+        .verify(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> atA.frames.size() == 2);
+    assertThat(atA.frames).extracting(in -> sequence(in.frame())).containsExactly(1001L, 1002L);
+    assertThat(atA.frames).allSatisfy(in -> assertThat(in.connection()).isSameAs(toB));
+    assertThat(b.acceptedConnections()).isEqualTo(1);
+    assertThat(a.acceptedConnections()).isZero();
+  }
+
+  @Test
+  void theAcceptedConnectionKnowsTheDialerAndCarriesReplies() {
+    TestPeers.Recorder atA = new TestPeers.Recorder();
+    TestPeers.Recorder atB = new TestPeers.Recorder();
+    PeerTransport a = peers.start(c -> c.appId("left"), atA);
+    PeerTransport b = peers.start(atB);
+
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+    toB.send(data(7)).block(DEADLINE);
+    await().atMost(DEADLINE).until(() -> !atB.frames.isEmpty());
+
+    PeerConnection fromA = atB.frames.peek().connection();
+    assertThat(fromA.isInbound()).isTrue();
+    assertThat(fromA.remoteProcessId()).isEqualTo(a.processId());
+    assertThat(fromA.remoteAddress()).isEqualTo(a.listenAddress());
+    assertThat(fromA.remoteAppId()).isEqualTo("left");
+
+    StepVerifier.create(fromA.send(data(8))).expectComplete().verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> !atA.frames.isEmpty());
+    assertThat(sequence(atA.frames.peek().frame())).isEqualTo(8);
+    assertThat(a.acceptedConnections()).isZero();
+  }
+
+  @Test
+  void concurrentFirstSendsShareOneConnection() {
+    TestPeers.Recorder atB = new TestPeers.Recorder();
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    PeerTransport b = peers.start(atB);
+    Set<PeerConnection> used = ConcurrentHashMap.newKeySet();
+
+    Flux.range(0, 100)
+        .parallel(8)
+        .runOn(Schedulers.parallel())
+        .flatMap(
+            i ->
+                a.connection(b.listenAddress())
+                    .doOnNext(used::add)
+                    .flatMap(connection -> connection.send(data(i))))
+        .then()
+        .block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> atB.frames.size() == 100);
+    assertThat(b.acceptedConnections()).isEqualTo(1);
+    assertThat(used).hasSize(1);
+  }
+
+  @Test
+  void connectingToAPortNobodyListensOnFailsWithPeerUnavailable() throws Exception {
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    int port;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    String address = "127.0.0.1:" + port;
+
+    StepVerifier.create(a.connection(address))
+        .expectErrorSatisfies(
+            error ->
+                assertThat(error)
+                    .isInstanceOf(PeerUnavailableException.class)
+                    .hasMessageContaining(address))
+        .verify(DEADLINE);
+    // The failure is not cached: the next use dials again, and fails again.
+    StepVerifier.create(a.connection(address))
+        .expectError(PeerUnavailableException.class)
+        .verify(DEADLINE);
+  }
+
+  @Test
+  void aBadAddressIsRefusedAtOnce() {
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+
+    assertThatThrownBy(() -> a.connection("no-port"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("no-port");
+    assertThatThrownBy(() -> a.connection("host:99999"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("99999");
+  }
+
+  @Test
+  void releaseClosesTheConnectionAndTheNextUseReconnects() {
+    TestPeers.Recorder atB = new TestPeers.Recorder();
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    PeerTransport b = peers.start(atB);
+
+    PeerConnection first = a.connection(b.listenAddress()).block(DEADLINE);
+    first.send(data(1)).block(DEADLINE);
+
+    StepVerifier.create(a.release(b.listenAddress())).expectComplete().verify(DEADLINE);
+    StepVerifier.create(first.onClose()).expectComplete().verify(DEADLINE);
+    assertThat(first.isOpen()).isFalse();
+    StepVerifier.create(first.send(data(2)))
+        .expectError(PeerUnavailableException.class)
+        .verify(DEADLINE);
+
+    PeerConnection second = a.connection(b.listenAddress()).block(DEADLINE);
+    assertThat(second).isNotSameAs(first);
+    second.send(data(3)).block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> frames(atB, PeerFrame.BodyCase.DATA).size() == 2);
+    assertThat(frames(atB, PeerFrame.BodyCase.DATA))
+        .extracting(TestPeers::sequence)
+        .containsExactly(1L, 3L);
+    // B saw the first connection leave gracefully.
+    assertThat(frames(atB, PeerFrame.BodyCase.GO_AWAY))
+        .singleElement()
+        .satisfies(f -> assertThat(f.getGoAway().getStatus().getCode()).isEqualTo(StatusCode.OK));
+    assertThat(b.acceptedConnections()).isEqualTo(2);
+  }
+
+  @Test
+  void closeGracefullyDeliversWhatWasQueuedAndSaysGoAway() {
+    TestPeers.Recorder atB = new TestPeers.Recorder();
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    PeerTransport b = peers.start(atB);
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+    int count = 10_000;
+
+    // Queue everything without waiting, then close at once.
+    Mono<Void> sent = Flux.range(0, count).flatMap(i -> toB.send(data(i)), count).then().cache();
+    sent.subscribe(v -> {}, e -> {});
+    long t0 = System.nanoTime();
+    StepVerifier.create(a.closeGracefully(DEADLINE)).expectComplete().verify(DEADLINE);
+    System.out.println("closeGracefully took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+
+    StepVerifier.create(sent).expectComplete().verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> frames(atB, PeerFrame.BodyCase.DATA).size() == count);
+    assertThat(frames(atB, PeerFrame.BodyCase.DATA))
+        .extracting(TestPeers::sequence)
+        .isSorted()
+        .hasSize(count);
+    await().atMost(DEADLINE).until(() -> !frames(atB, PeerFrame.BodyCase.GO_AWAY).isEmpty());
+    assertThat(frames(atB, PeerFrame.BodyCase.GO_AWAY).get(0).getGoAway().getStatus().getCode())
+        .isEqualTo(StatusCode.OK);
+    StepVerifier.create(toB.onClose()).expectComplete().verify(DEADLINE);
+    // Closed means closed: new work is refused with a typed error, not dropped.
+    StepVerifier.create(toB.send(data(-1))).expectError(MeshClosedException.class).verify(DEADLINE);
+    StepVerifier.create(a.connection(b.listenAddress()))
+        .expectError(MeshClosedException.class)
+        .verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> b.openConnections() == 0);
+  }
+
+  @Test
+  void aPeerThatSaysGoAwayGetsNoNewWorkAndTheNextUseDialsAgain() {
+    TestPeers.Recorder atA = new TestPeers.Recorder();
+    TestPeers.Recorder atB = new TestPeers.Recorder();
+    PeerTransport a = peers.start(atA);
+    PeerTransport b = peers.start(atB);
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+    toB.send(data(1)).block(DEADLINE);
+    await().atMost(DEADLINE).until(() -> !atB.frames.isEmpty());
+    PeerConnection fromA = atB.frames.peek().connection();
+
+    // B's side of that one connection leaves gracefully (as a release would from B).
+    ((PeerChannel) fromA)
+        .closeGracefully(DEADLINE, new PeerUnavailableException("test"))
+        .block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> !frames(atA, PeerFrame.BodyCase.GO_AWAY).isEmpty());
+    StepVerifier.create(toB.send(data(2)))
+        .expectError(PeerUnavailableException.class)
+        .verify(DEADLINE);
+    PeerConnection again = a.connection(b.listenAddress()).block(DEADLINE);
+    assertThat(again).isNotSameAs(toB);
+    StepVerifier.create(again.send(data(3))).expectComplete().verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> frames(atB, PeerFrame.BodyCase.DATA).size() == 2);
+  }
+
+  @Test
+  void pingMeasuresAPositiveRoundTrip() {
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    PeerTransport b = peers.start(InboundDispatcher.discarding());
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+
+    StepVerifier.create(toB.ping())
+        .assertNext(rtt -> assertThat(rtt).isPositive().isLessThan(DEADLINE))
+        .expectComplete()
+        .verify(DEADLINE);
+  }
+
+  @Test
+  void aFrameOverTheLimitFailsItsSendOnlyAndTheConnectionGoesOn() {
+    TestPeers.Recorder atB = new TestPeers.Recorder();
+    PeerTransport a = peers.start(c -> c.maxFrameLength(1024), InboundDispatcher.discarding());
+    PeerTransport b = peers.start(atB);
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+    PeerFrame big =
+        PeerFrame.newBuilder()
+            .setData(
+                data(1).getData().toBuilder()
+                    .setPayload(com.google.protobuf.ByteString.copyFrom(new byte[2048])))
+            .build();
+
+    StepVerifier.create(toB.send(big)).expectError(OverloadedException.class).verify(DEADLINE);
+    StepVerifier.create(toB.send(data(2))).expectComplete().verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> atB.frames.size() == 1);
+  }
+
+  @Test
+  void aClosedTransportRefusesEverythingWithMeshClosed() {
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    PeerTransport b = peers.start(InboundDispatcher.discarding());
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+
+    StepVerifier.create(a.close()).expectComplete().verify(DEADLINE);
+
+    StepVerifier.create(toB.send(data(1))).expectError(MeshClosedException.class).verify(DEADLINE);
+    StepVerifier.create(toB.ping()).expectError(MeshClosedException.class).verify(DEADLINE);
+    StepVerifier.create(a.connection(b.listenAddress()))
+        .expectError(MeshClosedException.class)
+        .verify(DEADLINE);
+    StepVerifier.create(a.bind()).expectError(MeshClosedException.class).verify(DEADLINE);
+    StepVerifier.create(a.onClose()).expectComplete().verify(DEADLINE);
+    assertThat(a.openConnections()).isZero();
+  }
+
+  private static List<PeerFrame> frames(TestPeers.Recorder recorder, PeerFrame.BodyCase kind) {
+    return recorder.frames.stream()
+        .map(InboundFrame::frame)
+        .filter(f -> f.getBodyCase() == kind)
+        .toList();
+  }
+}
