@@ -57,8 +57,8 @@ public abstract class NameServer {
   }
 
   /**
-   * The current revision: the revision of the latest change, 0 before any. Published by the writer
-   * after each batch of work, so it may trail a change whose answer is being sent.
+   * The current revision: the revision of the latest change, 0 before any. Updated as soon as a
+   * change is applied, before its answer is sent.
    *
    * @return the current revision
    */

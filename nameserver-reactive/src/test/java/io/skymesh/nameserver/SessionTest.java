@@ -207,8 +207,8 @@ class SessionTest extends NameServerTestSupport {
         .concatMap(tick -> client.keepAlive())
         .blockLast(TIMEOUT);
 
-    assertThat(server.metrics().instances()).isOne();
-    assertThat(server.metrics().sessions()).isOne();
+    await().atMost(TIMEOUT).until(() -> server.metrics().instances() == 1);
+    await().atMost(TIMEOUT).until(() -> server.metrics().sessions() == 1);
   }
 
   @Test

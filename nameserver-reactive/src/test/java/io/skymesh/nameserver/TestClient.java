@@ -19,6 +19,7 @@ import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.reactivestreams.Subscription;
 import reactor.core.publisher.BaseSubscriber;
@@ -42,6 +43,7 @@ final class TestClient implements AutoCloseable {
   private final Sinks.Many<NameServerFrame> received = Sinks.many().replay().all();
   private final AtomicLong requestIds = new AtomicLong();
   private final Reader reader = new Reader();
+  private final Map<Long, Sinks.One<NameServerFrame>> pending = new ConcurrentHashMap<>();
 
   private TestClient(Connection connection) {
     this.connection = connection;
@@ -103,10 +105,15 @@ final class TestClient implements AutoCloseable {
 
   /** Sends a request with the next request id; gives its answer (Ack or Error). */
   Mono<NameServerFrame> call(NameClientFrame.Builder request) {
-    long id = requestIds.incrementAndGet();
-    return send(request.setRequestId(id).build())
-        .then(frames().filter(f -> answers(f, id)).next())
-        .switchIfEmpty(Mono.error(() -> new AssertionError("closed before answering " + id)));
+    return Mono.defer(
+        () -> {
+          long id = requestIds.incrementAndGet();
+          Sinks.One<NameServerFrame> answer = Sinks.one();
+          pending.put(id, answer);
+          return send(request.setRequestId(id).build())
+              .then(answer.asMono())
+              .switchIfEmpty(Mono.error(() -> new AssertionError("closed before answering " + id)));
+        });
   }
 
   /** Sends a request and expects an Ack. */
@@ -213,9 +220,20 @@ final class TestClient implements AutoCloseable {
     connection.disposeNow(TIMEOUT);
   }
 
-  private static boolean answers(NameServerFrame frame, long requestId) {
-    return (frame.hasAck() && frame.getAck().getRequestId() == requestId)
-        || (frame.hasError() && frame.getError().getRequestId() == requestId);
+  private void answer(NameServerFrame frame) {
+    long id =
+        frame.hasAck()
+            ? frame.getAck().getRequestId()
+            : frame.hasError() ? frame.getError().getRequestId() : 0;
+    Sinks.One<NameServerFrame> answer = id == 0 ? null : pending.remove(id);
+    if (answer != null) {
+      answer.tryEmitValue(frame);
+    }
+  }
+
+  private void closed() {
+    received.tryEmitComplete();
+    pending.values().forEach(Sinks.One::tryEmitEmpty);
   }
 
   /** Reads frames in batches while not paused; runs on the connection's event loop. */
@@ -232,6 +250,7 @@ final class TestClient implements AutoCloseable {
     @Override
     protected void hookOnNext(Object frame) {
       received.tryEmitNext((NameServerFrame) frame);
+      answer((NameServerFrame) frame);
       outstanding--;
       if (!paused && outstanding == 0) {
         outstanding = READ_BATCH;
@@ -249,12 +268,12 @@ final class TestClient implements AutoCloseable {
 
     @Override
     protected void hookOnComplete() {
-      received.tryEmitComplete();
+      closed();
     }
 
     @Override
     protected void hookOnError(Throwable error) {
-      received.tryEmitComplete();
+      closed();
     }
   }
 }

@@ -105,7 +105,7 @@ public final class DefaultNameServer extends NameServer {
 
   @Override
   public long revision() {
-    return registry.metrics().revision();
+    return registry.revision();
   }
 
   @Override

@@ -71,6 +71,10 @@ final class Registry {
   private final String serverId;
 
   private long revision;
+
+  /** The revision, for other threads; written as soon as a change is applied. */
+  private volatile long publishedRevision;
+
   private final AtomicLong sessionNumbers = new AtomicLong();
   private boolean closed;
   private volatile boolean closedFlag;
@@ -101,6 +105,11 @@ final class Registry {
   /** Any thread. The counters as of the writer's latest batch. */
   NameServerMetrics metrics() {
     return metrics;
+  }
+
+  /** Any thread. The revision of the latest change applied. */
+  long revision() {
+    return publishedRevision;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -361,7 +370,7 @@ final class Registry {
                   + "); it is free again once that session deregisters it, closes or expires"));
       return;
     }
-    long changed = ++revision;
+    long changed = nextRevision();
     Instance stored =
         instance.toBuilder()
             .setUrl(key)
@@ -397,7 +406,7 @@ final class Registry {
       return;
     }
     Live live = instances.get(key);
-    long changed = ++revision;
+    long changed = nextRevision();
     Instance.Builder updated = live.instance.toBuilder().setModRevision(changed);
     if (!request.getMerge()) {
       updated.clearAttributes();
@@ -513,7 +522,7 @@ final class Registry {
   private long removeInstance(String key, String reason) {
     Live live = instances.remove(key);
     live.owner.owned.remove(key);
-    long changed = ++revision;
+    long changed = nextRevision();
     publish(
         serviceNameOf(key),
         WatchEvent.newBuilder()
@@ -521,6 +530,11 @@ final class Registry {
             .setInstanceRemoved(InstanceRemoved.newBuilder().setUrl(key).setReason(reason))
             .build());
     return changed;
+  }
+
+  private long nextRevision() {
+    publishedRevision = ++revision;
+    return revision;
   }
 
   /** Records a change in the history and offers it to every watch that matches. */
