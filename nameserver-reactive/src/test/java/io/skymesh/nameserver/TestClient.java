@@ -60,6 +60,8 @@ final class TestClient implements AutoCloseable {
         TcpClient.create()
             .host("127.0.0.1")
             .port(port)
+            // Reactor Netty's TcpClient leaves Nagle on; requests are small and latency-bound.
+            .option(ChannelOption.TCP_NODELAY, true)
             .doOnChannelInit(
                 (observer, channel, address) -> {
                   channel

@@ -1,5 +1,7 @@
 package io.skymesh.nameserver.internal;
 
+import io.netty.util.ReferenceCountUtil;
+import io.skymesh.codec.FrameException;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.nameserver.NameServerMetrics;
@@ -136,7 +138,18 @@ final class Registry {
               executor.execute(() -> session.attach(sink));
             },
             FluxSink.OverflowStrategy.ERROR);
-    return out.sendObject(outbound).then();
+    return out.sendObject(outbound)
+        .then()
+        .onErrorResume(
+            error -> {
+              // Completing closes the connection, which ends the session.
+              if (error instanceof FrameException) {
+                log.warn("{} closed: a frame could not be sent: {}", session, error.getMessage());
+              } else {
+                log.debug("{} outbound ended: {}", session, error.toString());
+              }
+              return Mono.empty();
+            });
   }
 
   private Session newSession(Connection connection) {
@@ -183,6 +196,14 @@ final class Registry {
     protected void hookOnNext(Object frame) {
       if (frame instanceof NameClientFrame request) {
         executor.execute(() -> onRequest(session, request));
+      } else {
+        // Only the frame decoder feeds this pipeline; anything else is dropped, but still counted.
+        ReferenceCountUtil.release(frame);
+        executor.execute(
+            () -> {
+              session.requestReceived();
+              session.drain();
+            });
       }
     }
 
