@@ -1,0 +1,207 @@
+package io.skymesh.nameserver;
+
+import io.skymesh.codec.Frames;
+import io.skymesh.nameserver.internal.DefaultNameServer;
+import io.skymesh.nameserver.internal.NameServerConfig;
+import java.time.Duration;
+import java.util.Objects;
+import reactor.core.publisher.Mono;
+
+/**
+ * Configures and starts a {@link NameServer}. Every setter checks its argument at once and throws
+ * {@link IllegalArgumentException} naming it and the expected range.
+ *
+ * <pre>{@code
+ * NameServer server =
+ *     NameServer.builder()
+ *         .host("0.0.0.0")
+ *         .port(9099)
+ *         .sessionTtl(Duration.ofSeconds(10))
+ *         .start()
+ *         .block(Duration.ofSeconds(5));
+ * }</pre>
+ *
+ * <p>A builder is not thread-safe; {@link #start()} takes a copy of the configuration, so later
+ * changes to the builder do not affect a server already being started.
+ */
+public final class NameServerBuilder {
+
+  /** The default session TTL: 10 seconds. */
+  public static final Duration DEFAULT_SESSION_TTL = Duration.ofSeconds(10);
+
+  /** The default longest TTL a client may ask for: 60 seconds. */
+  public static final Duration DEFAULT_MAX_SESSION_TTL = Duration.ofSeconds(60);
+
+  /** The default bound of each session's outbound queue, in frames: 1024. */
+  public static final int DEFAULT_WATCHER_QUEUE_LIMIT = 1024;
+
+  /** The default number of past events kept for watches that resume: 10,000. */
+  public static final int DEFAULT_HISTORY_LIMIT = 10_000;
+
+  /** The largest {@link #watcherQueueLimit(int)}. */
+  public static final int MAX_WATCHER_QUEUE_LIMIT = 1 << 20;
+
+  /** The largest {@link #historyLimit(int)}. */
+  public static final int MAX_HISTORY_LIMIT = 10_000_000;
+
+  /** The TTL is sent in a uint32 number of milliseconds. */
+  private static final long MAX_TTL_MILLIS = 0xFFFF_FFFFL;
+
+  private String host = "127.0.0.1";
+  private int port;
+  private Duration sessionTtl = DEFAULT_SESSION_TTL;
+  private Duration maxSessionTtl = DEFAULT_MAX_SESSION_TTL;
+  private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
+  private int watcherQueueLimit = DEFAULT_WATCHER_QUEUE_LIMIT;
+  private int historyLimit = DEFAULT_HISTORY_LIMIT;
+
+  NameServerBuilder() {}
+
+  /**
+   * The host name or address to listen on. Default {@code 127.0.0.1}; use {@code 0.0.0.0} to listen
+   * on every interface.
+   *
+   * @param host the host
+   * @return this builder
+   * @throws IllegalArgumentException if {@code host} is empty
+   */
+  public NameServerBuilder host(String host) {
+    Objects.requireNonNull(host, "host");
+    if (host.isBlank()) {
+      throw new IllegalArgumentException("host: \"" + host + "\" (expected: a host name or IP)");
+    }
+    this.host = host;
+    return this;
+  }
+
+  /**
+   * The TCP port to listen on. Default 0: any free port, see {@link NameServer#port()}.
+   *
+   * @param port the port
+   * @return this builder
+   * @throws IllegalArgumentException if {@code port} is not in {@code 0..65535}
+   */
+  public NameServerBuilder port(int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException(String.format("port: %s (expected: 0..65535)", port));
+    }
+    this.port = port;
+    return this;
+  }
+
+  /**
+   * The session TTL granted to a client that asks for none (OpenSession.ttl_millis 0), and the time
+   * a new connection has to send its OpenSession. Default 10 seconds. A session that sends no frame
+   * for this long is expired: its instances are removed and its connection closed. A client that
+   * asks for its own TTL gets it clamped to 100 ms .. {@link #maxSessionTtl(Duration)}.
+   *
+   * @param sessionTtl the TTL
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 1 ms..2^32-1 ms}; {@link #start()} also
+   *     refuses a TTL longer than the {@link #maxSessionTtl(Duration)}
+   */
+  public NameServerBuilder sessionTtl(Duration sessionTtl) {
+    Objects.requireNonNull(sessionTtl, "sessionTtl");
+    if (sessionTtl.toMillis() < 1 || sessionTtl.toMillis() > MAX_TTL_MILLIS) {
+      throw new IllegalArgumentException(
+          String.format("sessionTtl: %s (expected: 1ms..%sms)", sessionTtl, MAX_TTL_MILLIS));
+    }
+    this.sessionTtl = sessionTtl;
+    return this;
+  }
+
+  /**
+   * The longest TTL a client may ask for; a longer request is granted this. Default 60 seconds.
+   * Bounds how long a half-open connection keeps its instances registered.
+   *
+   * @param maxSessionTtl the longest TTL
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 100 ms..2^32-1 ms}; {@link #start()}
+   *     also refuses one shorter than the {@link #sessionTtl(Duration)}
+   */
+  public NameServerBuilder maxSessionTtl(Duration maxSessionTtl) {
+    Objects.requireNonNull(maxSessionTtl, "maxSessionTtl");
+    if (maxSessionTtl.toMillis() < 100 || maxSessionTtl.toMillis() > MAX_TTL_MILLIS) {
+      throw new IllegalArgumentException(
+          String.format(
+              "maxSessionTtl: %s (expected: 100ms..%sms)", maxSessionTtl, MAX_TTL_MILLIS));
+    }
+    this.maxSessionTtl = maxSessionTtl;
+    return this;
+  }
+
+  /**
+   * The largest frame body accepted from a client and sent to one, in bytes. Default {@link
+   * Frames#DEFAULT_MAX_FRAME_LENGTH} (16 MiB). A client frame over it closes that connection after
+   * an {@code Error(RESOURCE_EXHAUSTED)} with request id 0.
+   *
+   * @param maxFrameLength the limit
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 1..Frames.MAX_FRAME_LENGTH_LIMIT}
+   */
+  public NameServerBuilder maxFrameLength(int maxFrameLength) {
+    this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
+    return this;
+  }
+
+  /**
+   * The bound of each session's outbound queue, in frames (answers and watch events together).
+   * Default 1024. When a watch's event finds its session's queue full, the watch's queued events
+   * are dropped and, once the client has read enough for a quarter of the queue to be free, it gets
+   * a {@code Snapshot} with {@code resync = true} at the then-current revision, then live events
+   * again. Answers are never dropped: while the queue is full the server stops reading that
+   * session's requests.
+   *
+   * @param watcherQueueLimit the bound
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 4..MAX_WATCHER_QUEUE_LIMIT}
+   */
+  public NameServerBuilder watcherQueueLimit(int watcherQueueLimit) {
+    if (watcherQueueLimit < 4 || watcherQueueLimit > MAX_WATCHER_QUEUE_LIMIT) {
+      throw new IllegalArgumentException(
+          String.format(
+              "watcherQueueLimit: %s (expected: 4..%s)",
+              watcherQueueLimit, MAX_WATCHER_QUEUE_LIMIT));
+    }
+    this.watcherQueueLimit = watcherQueueLimit;
+    return this;
+  }
+
+  /**
+   * How many past changes are kept so that a watch can resume from a revision. Default 10,000. A
+   * watch resuming from a revision older than that gets a {@code Snapshot} with {@code resync =
+   * true} first. The history is allocated up front (one reference per entry).
+   *
+   * @param historyLimit the number of changes kept
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 1..MAX_HISTORY_LIMIT}
+   */
+  public NameServerBuilder historyLimit(int historyLimit) {
+    if (historyLimit < 1 || historyLimit > MAX_HISTORY_LIMIT) {
+      throw new IllegalArgumentException(
+          String.format("historyLimit: %s (expected: 1..%s)", historyLimit, MAX_HISTORY_LIMIT));
+    }
+    this.historyLimit = historyLimit;
+    return this;
+  }
+
+  /**
+   * Starts a name server with this configuration when subscribed. Each subscription starts a new
+   * server. Fails with the bind error if the address cannot be bound (for example the port is
+   * taken).
+   *
+   * @return a {@code Mono} of the started server, bound and accepting connections
+   * @throws IllegalArgumentException if the session TTL is longer than the longest session TTL
+   */
+  public Mono<NameServer> start() {
+    if (sessionTtl.compareTo(maxSessionTtl) > 0) {
+      throw new IllegalArgumentException(
+          String.format(
+              "sessionTtl: %s (expected: at most maxSessionTtl %s)", sessionTtl, maxSessionTtl));
+    }
+    NameServerConfig config =
+        new NameServerConfig(
+            host, port, sessionTtl, maxSessionTtl, maxFrameLength, watcherQueueLimit, historyLimit);
+    return DefaultNameServer.start(config);
+  }
+}

@@ -1,0 +1,111 @@
+package io.skymesh.nameserver.cli;
+
+import io.skymesh.nameserver.NameServer;
+import io.skymesh.nameserver.NameServerBuilder;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import reactor.core.publisher.Mono;
+
+/** {@code serve}: runs a name server until SIGINT or SIGTERM, then closes it gracefully. */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Runs a name server until SIGINT or SIGTERM.")
+final class ServeCommand implements Callable<Integer> {
+
+  private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+  /** How long a graceful close may take on shutdown. */
+  static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(10);
+
+  @Option(
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description =
+          "Host or IP to listen on; 0.0.0.0 for every interface. Default: ${DEFAULT-VALUE}.")
+  String host;
+
+  @Option(
+      names = "--port",
+      defaultValue = "9099",
+      description = "TCP port; 0 picks a free one. Default: ${DEFAULT-VALUE}.")
+  int port;
+
+  @Option(
+      names = "--session-ttl",
+      defaultValue = "10s",
+      converter = DurationConverter.class,
+      description =
+          "TTL of a session that asks for none (e.g. 10s, 500ms, 1m). Default: ${DEFAULT-VALUE}.")
+  Duration sessionTtl;
+
+  @Option(
+      names = "--max-session-ttl",
+      defaultValue = "60s",
+      converter = DurationConverter.class,
+      description = "Longest TTL a client may ask for. Default: ${DEFAULT-VALUE}.")
+  Duration maxSessionTtl;
+
+  @Option(
+      names = "--watcher-queue-limit",
+      defaultValue = "" + NameServerBuilder.DEFAULT_WATCHER_QUEUE_LIMIT,
+      description = "Frames queued per session before a watch resyncs. Default: ${DEFAULT-VALUE}.")
+  int watcherQueueLimit;
+
+  @Option(
+      names = "--history-limit",
+      defaultValue = "" + NameServerBuilder.DEFAULT_HISTORY_LIMIT,
+      description = "Changes kept for watches that resume. Default: ${DEFAULT-VALUE}.")
+  int historyLimit;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    Mono<NameServer> starting;
+    try {
+      starting = start();
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+    NameServer server = starting.block(SHUTDOWN_TIMEOUT);
+    Thread hook =
+        new Thread(
+            () -> {
+              log.info("Shutting down the name server on {}", server.address());
+              try {
+                server.closeNow(SHUTDOWN_TIMEOUT);
+              } catch (RuntimeException e) {
+                log.warn("The name server did not close cleanly", e);
+              }
+            },
+            "skymesh-nameserver-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    server.onClose().block();
+    return 0;
+  }
+
+  /**
+   * Starts the server these options describe, without waiting for a signal: what {@link #call()}
+   * does first, for tests.
+   *
+   * @throws IllegalArgumentException naming a bad option value
+   */
+  Mono<NameServer> start() {
+    return NameServer.builder()
+        .host(host)
+        .port(port)
+        .maxSessionTtl(maxSessionTtl)
+        .sessionTtl(sessionTtl)
+        .watcherQueueLimit(watcherQueueLimit)
+        .historyLimit(historyLimit)
+        .start();
+  }
+}

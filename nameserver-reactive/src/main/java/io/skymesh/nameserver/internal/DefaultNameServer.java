@@ -1,0 +1,162 @@
+package io.skymesh.nameserver.internal;
+
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.skymesh.codec.FrameDecoder;
+import io.skymesh.codec.FrameEncoder;
+import io.skymesh.nameserver.NameServer;
+import io.skymesh.nameserver.NameServerMetrics;
+import io.skymesh.proto.NameClientFrame;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
+import reactor.netty.Connection;
+import reactor.netty.DisposableServer;
+import reactor.netty.NettyPipeline;
+import reactor.netty.tcp.TcpServer;
+
+/** The name server over Reactor Netty's {@link TcpServer}, with a {@link Registry} as its state. */
+public final class DefaultNameServer extends NameServer {
+
+  private static final Logger log = LoggerFactory.getLogger(DefaultNameServer.class);
+
+  /** The handler names in each connection's pipeline. */
+  static final String DECODER = "skymesh.frameDecoder";
+
+  static final String ENCODER = "skymesh.frameEncoder";
+
+  /** A safety net over the per-connection grace, should a connection never report its close. */
+  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+
+  private final DisposableServer server;
+  private final Registry registry;
+  private final Scheduler writer;
+  private final InetSocketAddress address;
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private final Sinks.Empty<Void> closed = Sinks.empty();
+
+  private DefaultNameServer(DisposableServer server, Registry registry, Scheduler writer) {
+    this.server = server;
+    this.registry = registry;
+    this.writer = writer;
+    this.address = (InetSocketAddress) server.address();
+  }
+
+  /**
+   * Starts a name server when subscribed.
+   *
+   * @param config the checked configuration
+   * @return the started server
+   */
+  public static Mono<NameServer> start(NameServerConfig config) {
+    return Mono.defer(
+        () -> {
+          Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);
+          Registry registry = new Registry(config, writer);
+          FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
+          return TcpServer.create()
+              .host(config.host())
+              .port(config.port())
+              .option(ChannelOption.SO_REUSEADDR, true)
+              .childOption(ChannelOption.TCP_NODELAY, true)
+              .doOnChannelInit(
+                  (observer, channel, remote) -> {
+                    // Installed for the channel's whole life, before the reactive bridge, so the
+                    // decoder still sees the close (see codec/README.md).
+                    ChannelPipeline pipeline = channel.pipeline();
+                    pipeline.addBefore(
+                        NettyPipeline.ReactiveBridge,
+                        DECODER,
+                        new FrameDecoder<>(
+                            NameClientFrame.parser(), config.maxFrameLength(), Replies::lastWords));
+                    pipeline.addBefore(NettyPipeline.ReactiveBridge, ENCODER, encoder);
+                  })
+              .handle(registry::handle)
+              .bind()
+              .<NameServer>map(
+                  bound -> {
+                    DefaultNameServer started = new DefaultNameServer(bound, registry, writer);
+                    log.info(
+                        "Name server listening on {} (session TTL {} ms, {} frames queued per"
+                            + " session at most, {} changes of history)",
+                        started.address,
+                        config.sessionTtl().toMillis(),
+                        config.watcherQueueLimit(),
+                        config.historyLimit());
+                    return started;
+                  })
+              .doOnError(error -> writer.dispose())
+              .doOnCancel(writer::dispose);
+        });
+  }
+
+  @Override
+  public InetSocketAddress address() {
+    return address;
+  }
+
+  @Override
+  public long revision() {
+    return registry.revision();
+  }
+
+  @Override
+  public NameServerMetrics metrics() {
+    return registry.metrics();
+  }
+
+  @Override
+  public Mono<Void> close() {
+    return Mono.defer(
+        () -> {
+          if (closing.compareAndSet(false, true)) {
+            doClose()
+                .subscribe(
+                    null,
+                    error -> {
+                      log.warn("Name server on {} closed with an error", address, error);
+                      closed.tryEmitEmpty();
+                    },
+                    () -> {
+                      log.info("Name server on {} closed", address);
+                      closed.tryEmitEmpty();
+                    });
+          }
+          return closed.asMono();
+        });
+  }
+
+  @Override
+  public Mono<Void> onClose() {
+    return closed.asMono();
+  }
+
+  private Mono<Void> doClose() {
+    return Mono.fromRunnable(server::dispose)
+        .then(server.onDispose())
+        .then(registry.closeAll())
+        .flatMap(this::awaitClosed)
+        .doFinally(signal -> writer.dispose());
+  }
+
+  private Mono<Void> awaitClosed(List<Connection> connections) {
+    return Flux.fromIterable(connections)
+        .flatMap(Connection::onDispose)
+        .then()
+        .timeout(CLOSE_TIMEOUT, Mono.fromRunnable(() -> connections.forEach(Connection::dispose)))
+        .onErrorResume(error -> Mono.empty());
+  }
+
+  @Override
+  public String toString() {
+    return "NameServer[" + address + "]";
+  }
+}

@@ -1,0 +1,41 @@
+package io.skymesh.nameserver.internal;
+
+import java.time.Duration;
+
+/**
+ * A name server's configuration, already checked by {@code NameServerBuilder}.
+ *
+ * @param host the host to listen on
+ * @param port the port to listen on, 0 for any
+ * @param sessionTtl the TTL granted when the client asks for none, and the time to OpenSession
+ * @param maxSessionTtl the longest TTL granted
+ * @param maxFrameLength the largest frame body, in and out
+ * @param watcherQueueLimit the bound of each session's outbound queue, in frames
+ * @param historyLimit the number of past changes kept for resuming watches
+ */
+public record NameServerConfig(
+    String host,
+    int port,
+    Duration sessionTtl,
+    Duration maxSessionTtl,
+    int maxFrameLength,
+    int watcherQueueLimit,
+    int historyLimit) {
+
+  /** The shortest TTL granted to a client that asks for one. */
+  public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);
+
+  /**
+   * The TTL granted to a client that asks for {@code requestedMillis}.
+   *
+   * @param requestedMillis the client's OpenSession.ttl_millis, as an unsigned int
+   * @return the granted TTL in milliseconds
+   */
+  public long grantTtlMillis(int requestedMillis) {
+    long requested = Integer.toUnsignedLong(requestedMillis);
+    if (requested == 0) {
+      return sessionTtl.toMillis();
+    }
+    return Math.max(MIN_REQUESTED_TTL.toMillis(), Math.min(requested, maxSessionTtl.toMillis()));
+  }
+}

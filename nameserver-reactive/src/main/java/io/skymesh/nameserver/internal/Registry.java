@@ -1,0 +1,853 @@
+package io.skymesh.nameserver.internal;
+
+import io.netty.util.ReferenceCountUtil;
+import io.skymesh.codec.FrameException;
+import io.skymesh.core.ServiceName;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.nameserver.NameServerMetrics;
+import io.skymesh.proto.Ack;
+import io.skymesh.proto.ClearServices;
+import io.skymesh.proto.Deregister;
+import io.skymesh.proto.Instance;
+import io.skymesh.proto.InstanceRemoved;
+import io.skymesh.proto.NameClientFrame;
+import io.skymesh.proto.NameServerFrame;
+import io.skymesh.proto.OpenSession;
+import io.skymesh.proto.Register;
+import io.skymesh.proto.SessionOpened;
+import io.skymesh.proto.SetAttributes;
+import io.skymesh.proto.Snapshot;
+import io.skymesh.proto.StatusCode;
+import io.skymesh.proto.Unwatch;
+import io.skymesh.proto.Watch;
+import io.skymesh.proto.WatchEvent;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import org.reactivestreams.Publisher;
+import org.reactivestreams.Subscription;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.FluxSink;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
+import reactor.netty.Connection;
+import reactor.netty.NettyInbound;
+import reactor.netty.NettyOutbound;
+
+/**
+ * The name server's state and the one writer that changes it. Every method whose name does not say
+ * otherwise runs on the writer, through {@link #executor}; the state (instances, sessions, watches,
+ * history, revision) is plain, unsynchronized and confined to it. Frames leave it as immutable
+ * protobuf messages; other threads read only the published {@link #metrics()}.
+ */
+final class Registry {
+
+  private static final Logger log = LoggerFactory.getLogger(Registry.class);
+
+  /** The name-server protocol version this server speaks. */
+  static final int PROTOCOL_VERSION = 1;
+
+  /** How long a closing connection may take to write its last frame before it is cut. */
+  static final long CLOSE_GRACE_MILLIS = 1000;
+
+  private static final Pattern APP_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+
+  /** One live instance and the session that holds it. */
+  private record Live(Instance instance, Session owner) {}
+
+  private final NameServerConfig config;
+  private final Scheduler scheduler;
+  private final SerialExecutor executor;
+  private final String serverId;
+
+  private long revision;
+
+  /** The revision, for other threads; written as soon as a change is applied. */
+  private volatile long publishedRevision;
+
+  private final AtomicLong sessionNumbers = new AtomicLong();
+  private boolean closed;
+  private volatile boolean closedFlag;
+
+  /** Live instances by canonical ServiceUrl; sorted, so a service or prefix is a range. */
+  private final TreeMap<String, Live> instances = new TreeMap<>();
+
+  private final History history;
+  private final Set<Session> sessions = new LinkedHashSet<>();
+  private final Map<String, List<WatchState>> serviceWatches = new HashMap<>();
+  private final List<WatchState> prefixWatches = new ArrayList<>();
+
+  private int openSessions;
+  private int watchCount;
+  private long queuedFrames;
+  private int peakQueuedFrames;
+  private long resyncs;
+  private volatile NameServerMetrics metrics = NameServerMetrics.EMPTY;
+
+  Registry(NameServerConfig config, Scheduler scheduler) {
+    this.config = config;
+    this.scheduler = scheduler;
+    this.executor = new SerialExecutor(scheduler, this::publishMetrics);
+    this.history = new History(config.historyLimit());
+    this.serverId = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+  }
+
+  /** Any thread. The counters as of the writer's latest batch. */
+  NameServerMetrics metrics() {
+    return metrics;
+  }
+
+  /** Any thread. The revision of the latest change applied. */
+  long revision() {
+    return publishedRevision;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connections. handle() runs on the connection's event loop; the rest on the writer.
+
+  /** Event loop. Serves one client connection until it closes. */
+  Publisher<Void> handle(NettyInbound in, NettyOutbound out) {
+    Connection[] holder = new Connection[1];
+    in.withConnection(connection -> holder[0] = connection);
+    Connection connection = holder[0];
+    if (closedFlag) {
+      connection.dispose();
+      return Mono.empty();
+    }
+    Session session = newSession(connection);
+    // Submitted before anything else of this connection, so it is applied first.
+    executor.execute(() -> connected(session));
+    connection.onDispose(() -> executor.execute(() -> disconnected(session)));
+    in.receiveObject().subscribe(new InboundSubscriber(session));
+    Flux<NameServerFrame> outbound =
+        Flux.create(
+            sink -> {
+              sink.onRequest(n -> executor.execute(session::drain));
+              executor.execute(() -> session.attach(sink));
+            },
+            FluxSink.OverflowStrategy.ERROR);
+    return out.sendObject(outbound)
+        .then()
+        .onErrorResume(
+            error -> {
+              // Completing closes the connection, which ends the session.
+              if (error instanceof FrameException) {
+                log.warn("{} closed: a frame could not be sent: {}", session, error.getMessage());
+              } else {
+                log.debug("{} outbound ended: {}", session, error.toString());
+              }
+              return Mono.empty();
+            });
+  }
+
+  private Session newSession(Connection connection) {
+    long number = sessionNumbers.incrementAndGet();
+    return new Session(
+        number, serverId + "-" + number, connection, this, config.watcherQueueLimit());
+  }
+
+  private void connected(Session session) {
+    if (closed) {
+      session.close(closingError());
+      forceCloseLater(session);
+      return;
+    }
+    sessions.add(session);
+    session.ttlNanos = TimeUnit.MILLISECONDS.toNanos(config.sessionTtl().toMillis());
+    session.lastSeenNanos = System.nanoTime();
+    scheduleExpiryCheck(session, session.ttlNanos);
+    log.debug("{} connected from {}", session, session.connection.channel().remoteAddress());
+  }
+
+  private void disconnected(Session session) {
+    if (!session.ended) {
+      endSession(session, "session closed");
+    }
+    session.close(null);
+    sessions.remove(session);
+  }
+
+  /** Subscribes to a connection's request frames, as many at a time as its session grants. */
+  private final class InboundSubscriber extends BaseSubscriber<Object> {
+    private final Session session;
+
+    InboundSubscriber(Session session) {
+      this.session = session;
+    }
+
+    @Override
+    protected void hookOnSubscribe(Subscription subscription) {
+      executor.execute(() -> session.attachInbound(subscription));
+    }
+
+    @Override
+    protected void hookOnNext(Object frame) {
+      if (frame instanceof NameClientFrame request) {
+        executor.execute(() -> onRequest(session, request));
+      } else {
+        // Only the frame decoder feeds this pipeline; anything else is dropped, but still counted.
+        ReferenceCountUtil.release(frame);
+        executor.execute(
+            () -> {
+              session.requestReceived();
+              session.drain();
+            });
+      }
+    }
+
+    @Override
+    protected void hookOnError(Throwable error) {
+      // Frame errors are logged once by the decoder, which also closes the connection.
+      log.debug("{} inbound ended: {}", session, error.toString());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Requests.
+
+  private void onRequest(Session session, NameClientFrame frame) {
+    session.requestReceived();
+    if (session.ended || session.closing) {
+      return;
+    }
+    // Any well-formed frame shows the client is alive, not only KeepAlive.
+    session.lastSeenNanos = System.nanoTime();
+    long requestId = frame.getRequestId();
+    try {
+      if (requestId == 0) {
+        closeWith(
+            session,
+            Replies.error(
+                0,
+                StatusCode.INVALID_ARGUMENT,
+                "request_id 0 is reserved (expected: a non-zero id unique among requests in"
+                    + " flight); closing the connection"));
+      } else if (!session.opened) {
+        if (frame.getBodyCase() == NameClientFrame.BodyCase.OPEN_SESSION) {
+          openSession(session, requestId, frame.getOpenSession());
+        } else {
+          closeWith(
+              session,
+              Replies.error(
+                  requestId,
+                  StatusCode.FAILED_PRECONDITION,
+                  "the first frame of a session must be OpenSession, not "
+                      + bodyName(frame)
+                      + "; closing the connection"));
+        }
+      } else {
+        dispatch(session, requestId, frame);
+      }
+    } catch (RuntimeException e) {
+      log.error("{} request {} ({}) failed", session, requestId, bodyName(frame), e);
+      session.respond(Replies.error(requestId, StatusCode.INTERNAL, "internal error: " + e));
+    }
+    session.drain();
+  }
+
+  private void dispatch(Session session, long requestId, NameClientFrame frame) {
+    switch (frame.getBodyCase()) {
+      case OPEN_SESSION ->
+          session.respond(
+              Replies.error(
+                  requestId,
+                  StatusCode.FAILED_PRECONDITION,
+                  "the session is already open (id " + session.id + ")"));
+      case KEEP_ALIVE -> session.respond(Replies.ack(requestId, revision));
+      case REGISTER -> register(session, requestId, frame.getRegister());
+      case DEREGISTER -> deregister(session, requestId, frame.getDeregister());
+      case SET_ATTRIBUTES -> setAttributes(session, requestId, frame.getSetAttributes());
+      case WATCH -> watch(session, requestId, frame.getWatch());
+      case UNWATCH -> unwatch(session, requestId, frame.getUnwatch());
+      case CLEAR_SERVICES -> clearServices(session, requestId, frame.getClearServices());
+      case CAMPAIGN, RESIGN, KV_GET, KV_PUT, KV_DELETE, KV_LIST, KV_WATCH ->
+          session.respond(
+              Replies.error(
+                  requestId,
+                  StatusCode.UNIMPLEMENTED,
+                  bodyName(frame)
+                      + " is not implemented by this name server yet: it arrives with the"
+                      + " elections/KV issue"));
+      case BODY_NOT_SET -> {
+        if (frame.getUnknownFields().asMap().isEmpty()) {
+          session.respond(
+              Replies.error(
+                  requestId, StatusCode.INVALID_ARGUMENT, "the frame has no request body"));
+        } else {
+          session.respond(
+              Replies.error(
+                  requestId,
+                  StatusCode.UNIMPLEMENTED,
+                  "unknown request (field "
+                      + frame.getUnknownFields().asMap().keySet()
+                      + "); this server speaks protocol version "
+                      + PROTOCOL_VERSION));
+        }
+      }
+    }
+  }
+
+  private void openSession(Session session, long requestId, OpenSession open) {
+    if (open.getProtocolVersion() != PROTOCOL_VERSION) {
+      closeWith(
+          session,
+          Replies.error(
+              requestId,
+              StatusCode.FAILED_PRECONDITION,
+              "protocol_version "
+                  + Integer.toUnsignedString(open.getProtocolVersion())
+                  + " is not spoken here (expected: "
+                  + PROTOCOL_VERSION
+                  + ")"));
+      return;
+    }
+    if (!APP_ID.matcher(open.getAppId()).matches()) {
+      closeWith(
+          session,
+          Replies.error(
+              requestId,
+              StatusCode.INVALID_ARGUMENT,
+              "app_id \"" + open.getAppId() + "\" must be 1 to 64 of [A-Za-z0-9_-]"));
+      return;
+    }
+    long ttlMillis = config.grantTtlMillis(open.getTtlMillis());
+    session.opened = true;
+    session.appId = open.getAppId();
+    session.ttlNanos = TimeUnit.MILLISECONDS.toNanos(ttlMillis);
+    openSessions++;
+    if (session.expiryCheck != null) {
+      session.expiryCheck.dispose();
+    }
+    scheduleExpiryCheck(session, session.ttlNanos);
+    session.respond(
+        Replies.ack(
+            Ack.newBuilder()
+                .setRequestId(requestId)
+                .setRevision(revision)
+                .setSessionOpened(
+                    SessionOpened.newBuilder()
+                        .setSessionId(session.id)
+                        .setTtlMillis((int) ttlMillis))));
+    log.debug("{} opened, TTL {} ms", session, ttlMillis);
+  }
+
+  private void register(Session session, long requestId, Register request) {
+    if (!request.hasInstance()) {
+      invalid(session, requestId, "Register.instance is missing");
+      return;
+    }
+    Instance instance = request.getInstance();
+    ServiceUrl url;
+    try {
+      url = ServiceUrl.parse(instance.getUrl());
+    } catch (IllegalArgumentException e) {
+      invalid(session, requestId, e.getMessage());
+      return;
+    }
+    String key = url.toString();
+    if (!url.appId().equals(session.appId)) {
+      session.respond(
+          Replies.error(
+              requestId,
+              StatusCode.PERMISSION_DENIED,
+              "a session of app \""
+                  + session.appId
+                  + "\" may not register "
+                  + key
+                  + " of app \""
+                  + url.appId()
+                  + "\""));
+      return;
+    }
+    String addressProblem = checkAddress(instance.getAddress());
+    if (addressProblem != null) {
+      invalid(
+          session,
+          requestId,
+          "Invalid address \"" + instance.getAddress() + "\" of " + key + ": " + addressProblem);
+      return;
+    }
+    Live existing = instances.get(key);
+    if (existing != null && existing.owner != session) {
+      session.respond(
+          Replies.error(
+              requestId,
+              StatusCode.ALREADY_EXISTS,
+              key
+                  + " is already registered by another live session ("
+                  + existing.owner.id
+                  + "); it is free again once that session deregisters it, closes or expires"));
+      return;
+    }
+    long changed = nextRevision();
+    Instance stored =
+        instance.toBuilder()
+            .setUrl(key)
+            .setCreateRevision(existing == null ? changed : existing.instance.getCreateRevision())
+            .setModRevision(changed)
+            .build();
+    instances.put(key, new Live(stored, session));
+    session.owned.add(key);
+    WatchEvent.Builder event = WatchEvent.newBuilder().setRevision(changed);
+    if (existing == null) {
+      event.setInstanceAdded(stored);
+    } else {
+      event.setInstanceUpdated(stored);
+    }
+    publish(url.serviceName().toString(), event.build());
+    session.respond(Replies.ack(requestId, changed));
+  }
+
+  private void deregister(Session session, long requestId, Deregister request) {
+    String key = heldBy(session, requestId, request.getUrl());
+    if (key == null) {
+      return;
+    }
+    long changed = removeInstance(key, "deregistered");
+    // Sent after the removal is applied and announced, so a client shutting down gracefully knows
+    // the name server has it.
+    session.respond(Replies.ack(requestId, changed));
+  }
+
+  private void setAttributes(Session session, long requestId, SetAttributes request) {
+    String key = heldBy(session, requestId, request.getUrl());
+    if (key == null) {
+      return;
+    }
+    Live live = instances.get(key);
+    long changed = nextRevision();
+    Instance.Builder updated = live.instance.toBuilder().setModRevision(changed);
+    if (!request.getMerge()) {
+      updated.clearAttributes();
+    }
+    updated.putAllAttributes(request.getAttributesMap());
+    Instance stored = updated.build();
+    instances.put(key, new Live(stored, session));
+    publish(
+        serviceNameOf(key),
+        WatchEvent.newBuilder().setRevision(changed).setInstanceUpdated(stored).build());
+    session.respond(Replies.ack(requestId, changed));
+  }
+
+  private void watch(Session session, long requestId, Watch request) {
+    long watchId = request.getWatchId();
+    if (watchId == 0) {
+      invalid(session, requestId, "watch_id 0 is reserved (expected: a non-zero id)");
+      return;
+    }
+    if (session.watches.containsKey(watchId)) {
+      session.respond(
+          Replies.error(
+              requestId,
+              StatusCode.ALREADY_EXISTS,
+              "watch_id " + Long.toUnsignedString(watchId) + " is already in use on this session"));
+      return;
+    }
+    String serviceName = null;
+    String prefix = null;
+    switch (request.getTargetCase()) {
+      case SERVICE_NAME -> {
+        try {
+          serviceName = ServiceName.parse(request.getServiceName()).toString();
+        } catch (IllegalArgumentException e) {
+          invalid(session, requestId, e.getMessage());
+          return;
+        }
+      }
+      case PREFIX -> {
+        prefix = request.getPrefix();
+        if (prefix.indexOf('/') >= 0) {
+          invalid(
+              session,
+              requestId,
+              "prefix \"" + prefix + "\" is a ServiceName prefix and may not contain '/'");
+          return;
+        }
+      }
+      case TARGET_NOT_SET -> {
+        invalid(session, requestId, "Watch needs a service_name or a prefix (empty: everything)");
+        return;
+      }
+    }
+    long from = request.getFromRevision();
+    WatchState watch = new WatchState(session, watchId, serviceName, prefix, from);
+    session.watches.put(watchId, watch);
+    if (serviceName != null) {
+      serviceWatches.computeIfAbsent(serviceName, name -> new ArrayList<>()).add(watch);
+    } else {
+      prefixWatches.add(watch);
+    }
+    watchCount++;
+    session.respond(Replies.ack(requestId, revision));
+    if (from == 0 || !history.covers(from)) {
+      if (from != 0) {
+        log.debug(
+            "{} watch {} resumes from revision {}, outside the history; resyncing",
+            session,
+            watchId,
+            from);
+      }
+      session.requestSnapshot(watch);
+    } else {
+      for (long next = from + 1; next <= revision && !watch.pendingSnapshot; next++) {
+        History.Change change = history.get(next);
+        if (watch.matches(change.serviceName())) {
+          session.offerEvent(watch, change.event());
+        }
+      }
+    }
+  }
+
+  private void unwatch(Session session, long requestId, Unwatch request) {
+    WatchState watch = session.watches.remove(request.getWatchId());
+    if (watch != null) {
+      unindex(watch);
+      session.dropWatch(watch);
+    }
+    session.respond(Replies.ack(requestId, revision));
+  }
+
+  private void clearServices(Session session, long requestId, ClearServices request) {
+    String prefix = request.getPrefix();
+    List<String> cleared = new ArrayList<>(urlsStartingWith(prefix).keySet());
+    for (String key : cleared) {
+      removeInstance(key, "cleared");
+    }
+    if (!cleared.isEmpty()) {
+      log.info("{} cleared {} instance(s) under \"{}\"", session, cleared.size(), prefix);
+    }
+    session.respond(
+        Replies.ack(
+            Ack.newBuilder()
+                .setRequestId(requestId)
+                .setRevision(revision)
+                .setCount(cleared.size())));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Changes, events, snapshots.
+
+  /** Removes a live instance and announces it; returns the revision of the removal. */
+  private long removeInstance(String key, String reason) {
+    Live live = instances.remove(key);
+    live.owner.owned.remove(key);
+    long changed = nextRevision();
+    publish(
+        serviceNameOf(key),
+        WatchEvent.newBuilder()
+            .setRevision(changed)
+            .setInstanceRemoved(InstanceRemoved.newBuilder().setUrl(key).setReason(reason))
+            .build());
+    return changed;
+  }
+
+  private long nextRevision() {
+    publishedRevision = ++revision;
+    return revision;
+  }
+
+  /** Records a change in the history and offers it to every watch that matches. */
+  private void publish(String serviceName, WatchEvent event) {
+    history.add(new History.Change(serviceName, event));
+    List<WatchState> exact = serviceWatches.get(serviceName);
+    if (exact != null) {
+      for (WatchState watch : exact) {
+        watch.session.offerEvent(watch, event);
+      }
+    }
+    for (WatchState watch : prefixWatches) {
+      if (watch.matches(serviceName)) {
+        watch.session.offerEvent(watch, event);
+      }
+    }
+  }
+
+  /** The snapshot frame of a watch, at the current revision. */
+  NameServerFrame snapshotFrame(WatchState watch) {
+    Snapshot.Builder snapshot = Snapshot.newBuilder().setResync(watch.snapshotIsResync());
+    NavigableMap<String, Live> range =
+        watch.serviceName != null
+            // Every url of the service is "name/id"; '0' is the character after '/'.
+            ? instances.subMap(watch.serviceName + "/", true, watch.serviceName + "0", false)
+            : urlsStartingWith(watch.prefix);
+    for (Live live : range.values()) {
+      snapshot.addInstances(live.instance);
+    }
+    return NameServerFrame.newBuilder()
+        .setWatchEvent(
+            WatchEvent.newBuilder()
+                .setWatchId(watch.id)
+                .setRevision(revision)
+                .setSnapshot(snapshot))
+        .build();
+  }
+
+  /** The live instances whose url starts with {@code prefix}, in url order. */
+  private NavigableMap<String, Live> urlsStartingWith(String prefix) {
+    if (prefix.isEmpty()) {
+      return instances;
+    }
+    char last = prefix.charAt(prefix.length() - 1);
+    if (last == Character.MAX_VALUE) {
+      return instances.tailMap(prefix, true);
+    }
+    String end = prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
+    return instances.subMap(prefix, true, end, false);
+  }
+
+  void overflowed(Session session, WatchState watch) {
+    resyncs++;
+    log.debug(
+        "{} watch {} of {} overflowed its queue ({} frames); it resyncs when the client catches up",
+        session,
+        watch.id,
+        watch.target(),
+        config.watcherQueueLimit());
+  }
+
+  void enqueued(int sessionQueueSize) {
+    queuedFrames++;
+    if (sessionQueueSize > peakQueuedFrames) {
+      peakQueuedFrames = sessionQueueSize;
+    }
+  }
+
+  void dequeued(int count) {
+    queuedFrames -= count;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Session ends.
+
+  private void scheduleExpiryCheck(Session session, long delayNanos) {
+    session.expiryCheck =
+        scheduler.schedule(
+            () -> executor.execute(() -> checkExpiry(session)),
+            Math.max(1, delayNanos),
+            TimeUnit.NANOSECONDS);
+  }
+
+  private void checkExpiry(Session session) {
+    if (session.ended || session.closing) {
+      return;
+    }
+    long idle = System.nanoTime() - session.lastSeenNanos;
+    if (idle < session.ttlNanos) {
+      scheduleExpiryCheck(session, session.ttlNanos - idle);
+      return;
+    }
+    long ttlMillis = TimeUnit.NANOSECONDS.toMillis(session.ttlNanos);
+    if (session.opened) {
+      log.info("{} expired: no frame within its TTL of {} ms", session, ttlMillis);
+      endSession(session, "session expired");
+      closeWith(
+          session,
+          Replies.error(
+              0,
+              StatusCode.DEADLINE_EXCEEDED,
+              "session "
+                  + session.id
+                  + " expired: no KeepAlive within its TTL of "
+                  + ttlMillis
+                  + " ms"));
+    } else {
+      log.info("{} sent no OpenSession within {} ms; closing it", session, ttlMillis);
+      closeWith(
+          session,
+          Replies.error(
+              0,
+              StatusCode.DEADLINE_EXCEEDED,
+              "no OpenSession within " + ttlMillis + " ms of connecting"));
+    }
+  }
+
+  /** Removes everything the session holds and announces the removals. */
+  private void endSession(Session session, String reason) {
+    session.ended = true;
+    if (session.opened) {
+      openSessions--;
+    }
+    if (session.expiryCheck != null) {
+      session.expiryCheck.dispose();
+    }
+    for (WatchState watch : session.watches.values()) {
+      unindex(watch);
+      session.dropWatch(watch);
+    }
+    session.watches.clear();
+    for (String key : new ArrayList<>(session.owned)) {
+      removeInstance(key, reason);
+    }
+    if (session.opened) {
+      log.debug("{} ended: {}", session, reason);
+    }
+  }
+
+  /** Sends {@code lastWords} and closes the connection; a session still open ends as closed. */
+  private void closeWith(Session session, NameServerFrame lastWords) {
+    if (!session.ended) {
+      endSession(session, "session closed");
+    }
+    session.close(lastWords);
+    forceCloseLater(session);
+  }
+
+  private void forceCloseLater(Session session) {
+    scheduler.schedule(session.connection::dispose, CLOSE_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  private void unindex(WatchState watch) {
+    if (watch.serviceName != null) {
+      List<WatchState> list = serviceWatches.get(watch.serviceName);
+      if (list != null && list.remove(watch) && list.isEmpty()) {
+        serviceWatches.remove(watch.serviceName);
+      }
+    } else {
+      prefixWatches.remove(watch);
+    }
+    watchCount--;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Closing the whole server.
+
+  /** Any thread. Closes every session; the Mono gives their connections, to wait for. */
+  Mono<List<Connection>> closeAll() {
+    closedFlag = true;
+    return Mono.create(
+        sink ->
+            executor.execute(
+                () -> {
+                  closed = true;
+                  List<Connection> connections = new ArrayList<>();
+                  for (Session session : new ArrayList<>(sessions)) {
+                    connections.add(session.connection);
+                    session.ended = true;
+                    if (session.expiryCheck != null) {
+                      session.expiryCheck.dispose();
+                    }
+                    session.close(closingError());
+                    forceCloseLater(session);
+                  }
+                  sink.success(connections);
+                }));
+  }
+
+  private static NameServerFrame closingError() {
+    return Replies.error(0, StatusCode.UNAVAILABLE, "the name server is closing");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers.
+
+  /** The canonical url if the session holds it; otherwise answers the error and returns null. */
+  private String heldBy(Session session, long requestId, String url) {
+    String key;
+    try {
+      key = ServiceUrl.parse(url).toString();
+    } catch (IllegalArgumentException e) {
+      invalid(session, requestId, e.getMessage());
+      return null;
+    }
+    Live live = instances.get(key);
+    if (live == null || live.owner != session) {
+      session.respond(
+          Replies.error(
+              requestId,
+              StatusCode.NOT_FOUND,
+              "this session holds no instance "
+                  + key
+                  + (live == null ? "" : " (another session registered it)")));
+      return null;
+    }
+    return key;
+  }
+
+  private static void invalid(Session session, long requestId, String message) {
+    session.respond(Replies.error(requestId, StatusCode.INVALID_ARGUMENT, message));
+  }
+
+  private static String serviceNameOf(String url) {
+    return url.substring(0, url.indexOf('/'));
+  }
+
+  private static String bodyName(NameClientFrame frame) {
+    return switch (frame.getBodyCase()) {
+      case OPEN_SESSION -> "OpenSession";
+      case KEEP_ALIVE -> "KeepAlive";
+      case REGISTER -> "Register";
+      case DEREGISTER -> "Deregister";
+      case SET_ATTRIBUTES -> "SetAttributes";
+      case WATCH -> "Watch";
+      case UNWATCH -> "Unwatch";
+      case CAMPAIGN -> "Campaign";
+      case RESIGN -> "Resign";
+      case KV_GET -> "KvGet";
+      case KV_PUT -> "KvPut";
+      case KV_DELETE -> "KvDelete";
+      case KV_LIST -> "KvList";
+      case KV_WATCH -> "KvWatch";
+      case CLEAR_SERVICES -> "ClearServices";
+      case BODY_NOT_SET -> "a frame without a body";
+    };
+  }
+
+  /** Why {@code address} is not "host:port", or null if it is. */
+  static String checkAddress(String address) {
+    if (address.isEmpty()) {
+      return "the address is empty (expected: host:port)";
+    }
+    int colon = address.lastIndexOf(':');
+    if (colon <= 0) {
+      return "expected host:port";
+    }
+    String host = address.substring(0, colon);
+    String port = address.substring(colon + 1);
+    if (host.startsWith("[") != host.endsWith("]") || host.equals("[]")) {
+      return "host \"" + host + "\" has unbalanced brackets (IPv6: [addr]:port)";
+    }
+    if (!host.startsWith("[") && host.indexOf(':') >= 0) {
+      return "an IPv6 host must be in brackets: [addr]:port";
+    }
+    for (int i = 0; i < host.length(); i++) {
+      if (Character.isWhitespace(host.charAt(i))) {
+        return "host \"" + host + "\" contains whitespace";
+      }
+    }
+    int number;
+    try {
+      number = Integer.parseInt(port);
+    } catch (NumberFormatException e) {
+      return "port \"" + port + "\" is not a number";
+    }
+    if (number < 1 || number > 65535) {
+      return "port " + number + " (expected: 1..65535)";
+    }
+    return null;
+  }
+
+  private void publishMetrics() {
+    metrics =
+        new NameServerMetrics(
+            openSessions,
+            sessions.size(),
+            instances.size(),
+            watchCount,
+            revision,
+            queuedFrames,
+            peakQueuedFrames,
+            resyncs);
+  }
+}

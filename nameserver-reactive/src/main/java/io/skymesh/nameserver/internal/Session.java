@@ -1,0 +1,244 @@
+package io.skymesh.nameserver.internal;
+
+import io.skymesh.proto.NameServerFrame;
+import io.skymesh.proto.WatchEvent;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import org.reactivestreams.Subscription;
+import reactor.core.Disposable;
+import reactor.core.publisher.FluxSink;
+import reactor.netty.Connection;
+
+/**
+ * One client connection and, once it has sent OpenSession, its session: the instances it holds, its
+ * watches, and its bounded outbound queue. Every field but the final ones is confined to the
+ * writer.
+ *
+ * <p>The outbound queue holds the answers and watch events not yet handed to the connection. Frames
+ * leave it only on demand from Reactor Netty's {@code sendObject}, which asks for more only as
+ * earlier frames reach the socket, so a client that does not read stops the flow. The queue and the
+ * requests read but not yet answered together never exceed the limit:
+ *
+ * <ul>
+ *   <li>The server reads requests only while there is room for their answers (a window of at most
+ *       32 frames read ahead), so an answer is never refused or dropped.
+ *   <li>A watch event that finds no room is not queued: the watch's queued events are dropped
+ *       instead and the watch waits for a snapshot with {@code resync = true}, sent once the client
+ *       has read enough for a quarter of the queue to be free. While it waits it queues nothing,
+ *       since the snapshot is taken at the revision of the moment it is sent.
+ * </ul>
+ */
+final class Session {
+
+  /** A queued frame, and the watch it belongs to, if any. */
+  private record Outbound(NameServerFrame frame, WatchState watch) {}
+
+  private static final int MAX_READ_AHEAD = 32;
+
+  final long number;
+  final String id;
+  final Connection connection;
+  private final Registry registry;
+  private final int queueLimit;
+  private final int readAhead;
+
+  String appId;
+  boolean opened;
+
+  /** The session's instances and watches are gone; frames from it are ignored. */
+  boolean ended;
+
+  /** The outbound side is finishing: nothing but the last words is sent any more. */
+  boolean closing;
+
+  long ttlNanos;
+  long lastSeenNanos;
+  Disposable expiryCheck;
+
+  final Set<String> owned = new LinkedHashSet<>();
+  final Map<Long, WatchState> watches = new HashMap<>();
+
+  private final ArrayDeque<Outbound> queue = new ArrayDeque<>();
+  private final Set<WatchState> pendingSnapshots = new LinkedHashSet<>();
+  private FluxSink<NameServerFrame> sink;
+  private boolean completeWhenEmpty;
+  private boolean completed;
+  private Subscription inbound;
+
+  /** Requests asked of the connection and not yet processed. */
+  private int outstanding;
+
+  Session(long number, String id, Connection connection, Registry registry, int queueLimit) {
+    this.number = number;
+    this.id = id;
+    this.connection = connection;
+    this.registry = registry;
+    this.queueLimit = queueLimit;
+    this.readAhead = Math.max(1, Math.min(MAX_READ_AHEAD, queueLimit / 4));
+  }
+
+  /** Attaches the sink of the connection's outbound flux. */
+  void attach(FluxSink<NameServerFrame> sink) {
+    this.sink = sink;
+    drain();
+  }
+
+  /** Attaches the subscription to the connection's inbound frames, and asks for the first. */
+  void attachInbound(Subscription subscription) {
+    this.inbound = subscription;
+    grantInbound();
+  }
+
+  /** Accounts for one request frame taken from the connection. */
+  void requestReceived() {
+    outstanding--;
+  }
+
+  int queued() {
+    return queue.size();
+  }
+
+  /** Queues an answer; there is always room, reserved when the request was read. */
+  void respond(NameServerFrame frame) {
+    if (closing) {
+      return;
+    }
+    add(new Outbound(frame, null));
+    emit();
+  }
+
+  /** Queues a watch event, or switches the watch to a resync snapshot if there is no room. */
+  void offerEvent(WatchState watch, WatchEvent event) {
+    if (closing || watch.pendingSnapshot) {
+      return;
+    }
+    if (free() > 0) {
+      add(new Outbound(withWatchId(event, watch.id), watch));
+      emit();
+    } else {
+      removeQueued(watch);
+      watch.pendingSnapshot = true;
+      pendingSnapshots.add(watch);
+      registry.overflowed(this, watch);
+    }
+  }
+
+  /** Makes {@code watch} wait for a snapshot, sent now if there is room. */
+  void requestSnapshot(WatchState watch) {
+    watch.pendingSnapshot = true;
+    pendingSnapshots.add(watch);
+    sendPendingSnapshots(1);
+  }
+
+  /** Forgets a watch: its queued events and pending snapshot. */
+  void dropWatch(WatchState watch) {
+    pendingSnapshots.remove(watch);
+    watch.pendingSnapshot = false;
+    removeQueued(watch);
+  }
+
+  /**
+   * Hands queued frames to the connection as far as it asks for them, sends pending snapshots if a
+   * quarter of the queue is free, and reads more requests if there is room for their answers.
+   */
+  void drain() {
+    emit();
+    sendPendingSnapshots(Math.max(1, queueLimit / 4));
+    grantInbound();
+  }
+
+  /**
+   * Finishes the outbound side: drops everything queued, queues {@code lastWords} (if not null),
+   * and completes the outbound flux once it is written, which closes the connection.
+   */
+  void close(NameServerFrame lastWords) {
+    if (closing) {
+      return;
+    }
+    closing = true;
+    registry.dequeued(queue.size());
+    queue.clear();
+    pendingSnapshots.clear();
+    if (lastWords != null) {
+      add(new Outbound(lastWords, null));
+    }
+    completeWhenEmpty = true;
+    emit();
+  }
+
+  private int free() {
+    return queueLimit - queue.size() - outstanding;
+  }
+
+  private void add(Outbound outbound) {
+    queue.add(outbound);
+    registry.enqueued(queue.size());
+  }
+
+  private void emit() {
+    if (sink == null || completed) {
+      return;
+    }
+    int emitted = 0;
+    while (!queue.isEmpty() && sink.requestedFromDownstream() > 0) {
+      Outbound next = queue.poll();
+      emitted++;
+      if (next.watch != null) {
+        next.watch.emittedAny = true;
+      }
+      sink.next(next.frame);
+    }
+    registry.dequeued(emitted);
+    if (completeWhenEmpty && queue.isEmpty()) {
+      completed = true;
+      sink.complete();
+    }
+  }
+
+  private void sendPendingSnapshots(int minFree) {
+    if (pendingSnapshots.isEmpty() || closing || free() < minFree) {
+      return;
+    }
+    Iterator<WatchState> waiting = pendingSnapshots.iterator();
+    while (waiting.hasNext() && free() > 0) {
+      WatchState watch = waiting.next();
+      waiting.remove();
+      watch.pendingSnapshot = false;
+      add(new Outbound(registry.snapshotFrame(watch), watch));
+    }
+    emit();
+  }
+
+  private void grantInbound() {
+    if (inbound == null || closing || outstanding > readAhead / 2) {
+      return;
+    }
+    int n = Math.min(readAhead - outstanding, free());
+    if (n > 0) {
+      outstanding += n;
+      inbound.request(n);
+    }
+  }
+
+  private void removeQueued(WatchState watch) {
+    int before = queue.size();
+    if (before > 0 && queue.removeIf(outbound -> outbound.watch == watch)) {
+      registry.dequeued(before - queue.size());
+    }
+  }
+
+  private static NameServerFrame withWatchId(WatchEvent event, long watchId) {
+    return NameServerFrame.newBuilder()
+        .setWatchEvent(event.toBuilder().setWatchId(watchId))
+        .build();
+  }
+
+  @Override
+  public String toString() {
+    return "session " + id + (appId != null ? " (" + appId + ")" : "");
+  }
+}

@@ -1,0 +1,2 @@
+/** The Skymesh name server: sessions, the instance registry, watches and attributes, embedded. */
+package io.skymesh.nameserver;

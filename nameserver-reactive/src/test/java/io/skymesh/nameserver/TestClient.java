@@ -1,0 +1,281 @@
+package io.skymesh.nameserver;
+
+import io.netty.channel.ChannelOption;
+import io.skymesh.codec.FrameDecoder;
+import io.skymesh.codec.FrameEncoder;
+import io.skymesh.codec.Frames;
+import io.skymesh.proto.Ack;
+import io.skymesh.proto.Deregister;
+import io.skymesh.proto.Instance;
+import io.skymesh.proto.KeepAlive;
+import io.skymesh.proto.NameClientFrame;
+import io.skymesh.proto.NameServerFrame;
+import io.skymesh.proto.OpenSession;
+import io.skymesh.proto.Register;
+import io.skymesh.proto.SessionOpened;
+import io.skymesh.proto.SetAttributes;
+import io.skymesh.proto.Status;
+import io.skymesh.proto.Watch;
+import io.skymesh.proto.WatchEvent;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.reactivestreams.Subscription;
+import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.netty.Connection;
+import reactor.netty.NettyPipeline;
+import reactor.netty.tcp.TcpClient;
+
+/**
+ * A small name-server protocol client for tests: Reactor Netty's TcpClient and the codec. Every
+ * frame received is replayed to late subscribers. Reading can be paused, to play a slow watcher.
+ */
+final class TestClient implements AutoCloseable {
+
+  static final Duration TIMEOUT = Duration.ofSeconds(10);
+  private static final int READ_BATCH = 64;
+
+  private final Connection connection;
+  private final Sinks.Many<NameServerFrame> received = Sinks.many().replay().all();
+  private final AtomicLong requestIds = new AtomicLong();
+  private final Reader reader = new Reader();
+  private final Map<Long, Sinks.One<NameServerFrame>> pending = new ConcurrentHashMap<>();
+
+  private TestClient(Connection connection) {
+    this.connection = connection;
+    connection.inbound().receiveObject().subscribe(reader);
+  }
+
+  static TestClient connect(int port) {
+    return connect(port, 0);
+  }
+
+  /** Connects; a receive buffer > 0 makes the socket's buffer that small, to fill it quickly. */
+  static TestClient connect(int port, int receiveBuffer) {
+    TcpClient client =
+        TcpClient.create()
+            .host("127.0.0.1")
+            .port(port)
+            // Reactor Netty's TcpClient leaves Nagle on; requests are small and latency-bound.
+            .option(ChannelOption.TCP_NODELAY, true)
+            .doOnChannelInit(
+                (observer, channel, address) -> {
+                  channel
+                      .pipeline()
+                      .addBefore(
+                          NettyPipeline.ReactiveBridge,
+                          "decoder",
+                          new FrameDecoder<>(
+                              NameServerFrame.parser(), Frames.DEFAULT_MAX_FRAME_LENGTH))
+                      .addBefore(
+                          NettyPipeline.ReactiveBridge,
+                          "encoder",
+                          new FrameEncoder(Frames.DEFAULT_MAX_FRAME_LENGTH));
+                });
+    if (receiveBuffer > 0) {
+      client = client.option(ChannelOption.SO_RCVBUF, receiveBuffer);
+    }
+    return new TestClient(client.connectNow(TIMEOUT));
+  }
+
+  /** Connects and opens a session for {@code appId}. */
+  static TestClient open(int port, String appId) {
+    TestClient client = connect(port);
+    client.openSession(appId, 0).block(TIMEOUT);
+    return client;
+  }
+
+  Connection connection() {
+    return connection;
+  }
+
+  /** Every frame received, from the first; completes when the connection closes. */
+  Flux<NameServerFrame> frames() {
+    return received.asFlux();
+  }
+
+  /** The events of one watch, from the first. */
+  Flux<WatchEvent> events(long watchId) {
+    return frames()
+        .filter(f -> f.hasWatchEvent() && f.getWatchEvent().getWatchId() == watchId)
+        .map(NameServerFrame::getWatchEvent);
+  }
+
+  /** Sends a request with the next request id; gives its answer (Ack or Error). */
+  Mono<NameServerFrame> call(NameClientFrame.Builder request) {
+    return Mono.defer(
+        () -> {
+          long id = requestIds.incrementAndGet();
+          Sinks.One<NameServerFrame> answer = Sinks.one();
+          pending.put(id, answer);
+          return send(request.setRequestId(id).build())
+              .then(answer.asMono())
+              .switchIfEmpty(Mono.error(() -> new AssertionError("closed before answering " + id)));
+        });
+  }
+
+  /** Sends a request and expects an Ack. */
+  Mono<Ack> ack(NameClientFrame.Builder request) {
+    return call(request)
+        .map(
+            answer -> {
+              if (!answer.hasAck()) {
+                throw new AssertionError("expected an Ack, got " + answer);
+              }
+              return answer.getAck();
+            });
+  }
+
+  /** Sends a request and expects an Error. */
+  Mono<Status> error(NameClientFrame.Builder request) {
+    return call(request)
+        .map(
+            answer -> {
+              if (!answer.hasError()) {
+                throw new AssertionError("expected an Error, got " + answer);
+              }
+              return answer.getError().getStatus();
+            });
+  }
+
+  /** Sends one frame as it is. */
+  Mono<Void> send(NameClientFrame frame) {
+    return connection.outbound().sendObject(frame).then();
+  }
+
+  Mono<SessionOpened> openSession(String appId, int ttlMillis) {
+    return ack(NameClientFrame.newBuilder()
+            .setOpenSession(
+                OpenSession.newBuilder()
+                    .setProtocolVersion(1)
+                    .setAppId(appId)
+                    .setTtlMillis(ttlMillis)))
+        .map(Ack::getSessionOpened);
+  }
+
+  Mono<Ack> keepAlive() {
+    return ack(NameClientFrame.newBuilder().setKeepAlive(KeepAlive.getDefaultInstance()));
+  }
+
+  Mono<Ack> register(String url, String address) {
+    return ack(register(url, address, Map.of()));
+  }
+
+  static NameClientFrame.Builder register(String url, String address, Map<String, String> attrs) {
+    return NameClientFrame.newBuilder()
+        .setRegister(
+            Register.newBuilder()
+                .setInstance(
+                    Instance.newBuilder()
+                        .setUrl(url)
+                        .setAddress(address)
+                        .setProcessId("p1")
+                        .putAllAttributes(attrs)));
+  }
+
+  Mono<Ack> deregister(String url) {
+    return ack(NameClientFrame.newBuilder().setDeregister(Deregister.newBuilder().setUrl(url)));
+  }
+
+  static NameClientFrame.Builder setAttributes(
+      String url, Map<String, String> attributes, boolean merge) {
+    return NameClientFrame.newBuilder()
+        .setSetAttributes(
+            SetAttributes.newBuilder().setUrl(url).putAllAttributes(attributes).setMerge(merge));
+  }
+
+  Mono<Ack> watchService(long watchId, String serviceName, long fromRevision) {
+    return ack(
+        NameClientFrame.newBuilder()
+            .setWatch(
+                Watch.newBuilder()
+                    .setWatchId(watchId)
+                    .setServiceName(serviceName)
+                    .setFromRevision(fromRevision)));
+  }
+
+  Mono<Ack> watchPrefix(long watchId, String prefix, long fromRevision) {
+    return ack(
+        NameClientFrame.newBuilder()
+            .setWatch(
+                Watch.newBuilder()
+                    .setWatchId(watchId)
+                    .setPrefix(prefix)
+                    .setFromRevision(fromRevision)));
+  }
+
+  /** Stops asking for frames: the server's writes back up into the socket and then its queue. */
+  void pauseReading() {
+    connection.channel().eventLoop().execute(() -> reader.paused = true);
+  }
+
+  void resumeReading() {
+    connection.channel().eventLoop().execute(reader::resume);
+  }
+
+  @Override
+  public void close() {
+    connection.disposeNow(TIMEOUT);
+  }
+
+  private void answer(NameServerFrame frame) {
+    long id =
+        frame.hasAck()
+            ? frame.getAck().getRequestId()
+            : frame.hasError() ? frame.getError().getRequestId() : 0;
+    Sinks.One<NameServerFrame> answer = id == 0 ? null : pending.remove(id);
+    if (answer != null) {
+      answer.tryEmitValue(frame);
+    }
+  }
+
+  private void closed() {
+    received.tryEmitComplete();
+    pending.values().forEach(Sinks.One::tryEmitEmpty);
+  }
+
+  /** Reads frames in batches while not paused; runs on the connection's event loop. */
+  private final class Reader extends BaseSubscriber<Object> {
+    boolean paused;
+    private int outstanding;
+
+    @Override
+    protected void hookOnSubscribe(Subscription subscription) {
+      outstanding = READ_BATCH;
+      request(READ_BATCH);
+    }
+
+    @Override
+    protected void hookOnNext(Object frame) {
+      received.tryEmitNext((NameServerFrame) frame);
+      answer((NameServerFrame) frame);
+      outstanding--;
+      if (!paused && outstanding == 0) {
+        outstanding = READ_BATCH;
+        request(READ_BATCH);
+      }
+    }
+
+    void resume() {
+      paused = false;
+      if (outstanding == 0) {
+        outstanding = READ_BATCH;
+        request(READ_BATCH);
+      }
+    }
+
+    @Override
+    protected void hookOnComplete() {
+      closed();
+    }
+
+    @Override
+    protected void hookOnError(Throwable error) {
+      closed();
+    }
+  }
+}

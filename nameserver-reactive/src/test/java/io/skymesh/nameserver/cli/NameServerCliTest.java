@@ -1,0 +1,104 @@
+package io.skymesh.nameserver.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.skymesh.nameserver.NameServer;
+import io.skymesh.proto.NameClientFrame;
+import io.skymesh.proto.NameServerFrame;
+import io.skymesh.proto.OpenSession;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import reactor.netty.Connection;
+import reactor.netty.NettyPipeline;
+import reactor.netty.tcp.TcpClient;
+import reactor.test.StepVerifier;
+
+/** The command line: parsing, and the server {@code serve} starts. */
+class NameServerCliTest {
+
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+  @Test
+  void serveStartsANameServerClientsCanUse() {
+    CommandLine cli = NameServerCli.commandLine();
+    CommandLine.ParseResult parsed =
+        cli.parseArgs("serve", "--port", "0", "--session-ttl", "1500ms");
+    ServeCommand serve = (ServeCommand) parsed.subcommand().commandSpec().userObject();
+    NameServer server = serve.start().block(TIMEOUT);
+    try {
+      Connection connection =
+          TcpClient.create()
+              .host("127.0.0.1")
+              .port(server.port())
+              .doOnChannelInit(
+                  (observer, channel, address) ->
+                      channel
+                          .pipeline()
+                          .addBefore(
+                              NettyPipeline.ReactiveBridge,
+                              "decoder",
+                              new io.skymesh.codec.FrameDecoder<>(
+                                  NameServerFrame.parser(), 1 << 20))
+                          .addBefore(
+                              NettyPipeline.ReactiveBridge,
+                              "encoder",
+                              new io.skymesh.codec.FrameEncoder(1 << 20)))
+              .connectNow(TIMEOUT);
+      try {
+        connection
+            .outbound()
+            .sendObject(
+                NameClientFrame.newBuilder()
+                    .setRequestId(1)
+                    .setOpenSession(OpenSession.newBuilder().setProtocolVersion(1).setAppId("cli"))
+                    .build())
+            .then()
+            .subscribe();
+        StepVerifier.create(connection.inbound().receiveObject().cast(NameServerFrame.class).next())
+            .assertNext(
+                frame ->
+                    assertThat(frame.getAck().getSessionOpened().getTtlMillis()).isEqualTo(1500))
+            .expectComplete()
+            .verify(TIMEOUT);
+      } finally {
+        connection.disposeNow(TIMEOUT);
+      }
+    } finally {
+      server.closeNow(TIMEOUT);
+    }
+  }
+
+  @Test
+  void badOptionValuesAreUsageErrors() {
+    StringWriter err = new StringWriter();
+    CommandLine cli = NameServerCli.commandLine().setErr(new PrintWriter(err));
+
+    int status = cli.execute("serve", "--port", "70000");
+
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString()).contains("port: 70000 (expected: 0..65535)");
+  }
+
+  @Test
+  void badDurationIsAUsageError() {
+    StringWriter err = new StringWriter();
+    CommandLine cli = NameServerCli.commandLine().setErr(new PrintWriter(err));
+
+    int status = cli.execute("serve", "--session-ttl", "soon");
+
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString()).contains("'soon' is not a duration");
+  }
+
+  @Test
+  void helpListsServe() {
+    StringWriter out = new StringWriter();
+    CommandLine cli = NameServerCli.commandLine().setOut(new PrintWriter(out));
+
+    assertThat(cli.execute("--help")).isZero();
+    assertThat(out.toString()).contains("serve");
+  }
+}
