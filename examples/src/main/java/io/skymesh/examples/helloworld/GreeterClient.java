@@ -44,7 +44,8 @@ public final class GreeterClient {
                     .flatMapMany(
                         list ->
                             Flux.fromIterable(list)
-                                .concatMap(name -> client.sendTo(greeter, ByteString.copyFromUtf8(name)))
+                                .concatMap(
+                                    name -> client.sendTo(greeter, ByteString.copyFromUtf8(name)))
                                 .thenMany(answers.asFlux().take(list.size())))
                     .timeout(timeout)
                     .concatWith(client.close().then(Mono.empty())));

@@ -8,8 +8,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import reactor.core.publisher.Mono;
 
 /**
- * The greeter: answers every message "name" with a message "Hello, name!" sent back to its
- * source.
+ * The greeter: answers every message "name" with a message "Hello, name!" sent back to its source.
  */
 public final class GreeterServer {
 
@@ -33,7 +32,8 @@ public final class GreeterServer {
                 self.get()
                     .sendTo(
                         message.source(),
-                        ByteString.copyFromUtf8("Hello, " + message.payload().toStringUtf8() + "!")))
+                        ByteString.copyFromUtf8(
+                            "Hello, " + message.payload().toStringUtf8() + "!")))
         .doOnNext(self::set);
   }
 }

@@ -1,6 +1,5 @@
 package io.skymesh.examples.helloworld;
 
-import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.nameserver.NameServer;
 import java.time.Duration;
@@ -13,8 +12,8 @@ import reactor.core.publisher.Flux;
  * <ul>
  *   <li>{@code demo} (default): an embedded name server, a greeter mesh and a client mesh in one
  *       process, talking over loopback TCP.
- *   <li>{@code server NAMESERVER} and {@code client NAMESERVER [NAME...]}: the two sides as separate
- *       processes, against a standalone name server ({@code java -jar
+ *   <li>{@code server NAMESERVER} and {@code client NAMESERVER [NAME...]}: the two sides as
+ *       separate processes, against a standalone name server ({@code java -jar
  *       nameserver-reactive/target/nameserver.jar serve --port 9099}).
  * </ul>
  */
@@ -36,7 +35,8 @@ public final class HelloWorld {
       case "server" -> {
         Mesh mesh = mesh(argument(args, 1)).closeOnShutdown(Duration.ofSeconds(5));
         GreeterServer.register(mesh, GreeterServer.URL).block(TIMEOUT);
-        System.out.println("Greeter " + GreeterServer.URL + " listening on " + mesh.listenAddress());
+        System.out.println(
+            "Greeter " + GreeterServer.URL + " listening on " + mesh.listenAddress());
         mesh.router(GreeterServer.URL.serviceName()).views().blockLast();
       }
       case "client" -> {
@@ -48,8 +48,9 @@ public final class HelloWorld {
             .then(mesh.closeGracefully(Duration.ofSeconds(5)))
             .block(TIMEOUT);
       }
-      default -> throw new IllegalArgumentException(
-          "mode: " + mode + " (expected: demo, server or client)");
+      default ->
+          throw new IllegalArgumentException(
+              "mode: " + mode + " (expected: demo, server or client)");
     }
   }
 

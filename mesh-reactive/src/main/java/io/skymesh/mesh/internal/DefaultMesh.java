@@ -15,6 +15,9 @@ import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.internal.naming.NameServerClient;
+import io.skymesh.mesh.internal.transport.PeerConnection;
+import io.skymesh.mesh.internal.transport.PeerTransport;
+import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
 import java.time.Duration;
@@ -35,17 +38,27 @@ public final class DefaultMesh implements Mesh {
   private final MeshConfig config;
   private final String processId;
   private final NameServerClient names;
-  private final PeerLinks peers;
+  private final PeerTransport peers;
+  private final Map<ServiceUrl, DestinationLane> lanes = new ConcurrentHashMap<>();
   private final Map<ServiceUrl, DefaultMeshService> local = new ConcurrentHashMap<>();
   private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
   private volatile String listenAddress;
   private volatile boolean closed;
 
-  private DefaultMesh(MeshConfig config, String processId, PeerLinks peers) {
+  private DefaultMesh(MeshConfig config, String processId) {
     this.config = config;
     this.processId = processId;
     this.names = new NameServerClient(config);
-    this.peers = peers;
+    this.peers =
+        PeerTransport.create(
+            PeerTransportConfig.builder()
+                .host(config.host())
+                .port(config.port())
+                .processId(processId)
+                .appId(config.appId())
+                .maxFrameLength(config.maxFrameLength())
+                .build(),
+            inbound -> dispatch(inbound.frame()));
   }
 
   /**
@@ -57,12 +70,10 @@ public final class DefaultMesh implements Mesh {
   public static Mono<Mesh> start(MeshConfig config) {
     return Mono.defer(
         () -> {
-          String processId = UUID.randomUUID().toString();
-          DefaultMesh mesh =
-              new DefaultMesh(config, processId, TransportPeerLinks.create(config, processId));
+          DefaultMesh mesh = new DefaultMesh(config, UUID.randomUUID().toString());
           return mesh.peers
-              .bind(mesh::dispatch)
-              .doOnNext(address -> mesh.listenAddress = address)
+              .bind()
+              .doOnNext(transport -> mesh.listenAddress = transport.listenAddress())
               .then(mesh.names.start())
               .thenReturn((Mesh) mesh)
               .onErrorResume(error -> mesh.close().then(Mono.error(error)));
@@ -172,9 +183,9 @@ public final class DefaultMesh implements Mesh {
   }
 
   Mono<Void> deregister(DefaultMeshService service) {
-    return names
-        .deregister(service.url().toString())
-        .doFinally(signal -> local.remove(service.url(), service));
+    // Forget it locally first: the url may be registered again as soon as close() completes.
+    local.remove(service.url(), service);
+    return names.deregister(service.url().toString());
   }
 
   Mono<Void> send(
@@ -183,15 +194,25 @@ public final class DefaultMesh implements Mesh {
     if (inProcess != null && !inProcess.isClosed()) {
       return inProcess.deliver(new Message(source, destination, headers, payload));
     }
+    PeerFrame frame = data(source, destination, headers, payload);
+    DestinationLane lane = lanes.get(destination);
+    if (lane == null) {
+      lane =
+          lanes.computeIfAbsent(
+              destination,
+              url -> new DestinationLane(url, this::connectionTo, () -> lanes.remove(url)));
+    }
+    return lane.send(frame);
+  }
+
+  /** The connection to a live instance's process; {@code ServiceNotFoundException} if none. */
+  private Mono<PeerConnection> connectionTo(ServiceUrl destination) {
     return router(destination.serviceName())
         .firstView()
         .flatMap(
             view ->
                 view.instance(destination)
-                    .map(
-                        instance ->
-                            peers.send(
-                                instance.address(), data(source, destination, headers, payload)))
+                    .map(instance -> peers.connection(instance.address()))
                     .orElseGet(
                         () ->
                             Mono.error(
@@ -235,6 +256,11 @@ public final class DefaultMesh implements Mesh {
   /** Closes the connection to a process once no watched instance lives there any more. */
   private void releaseDeparted(DefaultNameRouter.ViewChange change) {
     for (MembershipEvent event : change.delta()) {
+      if (event.type() == MembershipEvent.Type.ADDED) {
+        continue;
+      }
+      // A departed or moved instance: the next send resolves it afresh.
+      lanes.remove(event.instance().url());
       if (event.type() != MembershipEvent.Type.REMOVED) {
         continue;
       }
@@ -245,7 +271,7 @@ public final class DefaultMesh implements Mesh {
               .map(Instance::address)
               .anyMatch(address::equals);
       if (!stillUsed && !address.equals(listenAddress)) {
-        peers.release(address);
+        peers.release(address).subscribe(null, e -> log.debug("Release of {}: {}", address, e));
       }
     }
   }

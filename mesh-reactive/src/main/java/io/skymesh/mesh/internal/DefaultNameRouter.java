@@ -171,7 +171,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
       return;
     }
     initialized = true;
-    ServiceView next = new ServiceView(serviceName, members.values(), revision);
+    ServiceView next = new ServiceView(serviceName, List.copyOf(members.values()), revision);
     view = next;
     changes.emitNext(
         new ViewChange(next, List.copyOf(delta)),
