@@ -177,6 +177,11 @@ public final class DefaultMesh implements Mesh {
     return this;
   }
 
+  /** The peer transport, for metrics and tests. */
+  public PeerTransport transport() {
+    return peers;
+  }
+
   private Mono<Void> shutDown() {
     routers.values().forEach(DefaultNameRouter::dispose);
     return names.close();

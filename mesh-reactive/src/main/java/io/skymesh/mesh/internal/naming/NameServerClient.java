@@ -35,6 +35,7 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.Connection;
 import reactor.netty.NettyPipeline;
+import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpClient;
 import reactor.util.retry.Retry;
 
@@ -53,6 +54,13 @@ public final class NameServerClient {
 
   private static final Logger log = LoggerFactory.getLogger(NameServerClient.class);
   private static final int PROTOCOL_VERSION = 1;
+
+  /**
+   * The name-server connections of every mesh in the process share one event loop of their own, so
+   * that a flood of peer traffic on the default loops cannot delay keepalives past the TTL.
+   */
+  private static final LoopResources CONTROL_LOOP =
+      LoopResources.create("skymesh-control", 1, true);
 
   private final MeshConfig config;
   private final AtomicLong requestIds = new AtomicLong();
@@ -257,6 +265,7 @@ public final class NameServerClient {
   private Mono<Session> openSession() {
     InetSocketAddress address = config.nameServerAddress();
     return TcpClient.create()
+        .runOn(CONTROL_LOOP)
         .host(address.getHostString())
         .port(address.getPort())
         .doOnChannelInit((observer, channel, remote) -> installCodec(channel.pipeline()))

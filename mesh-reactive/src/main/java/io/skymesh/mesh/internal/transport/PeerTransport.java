@@ -262,6 +262,11 @@ public final class PeerTransport {
     return channels.size();
   }
 
+  /** A snapshot of the open connections, in both directions, for metrics and tests. */
+  public java.util.List<PeerConnection> connections() {
+    return java.util.List.copyOf(channels);
+  }
+
   /** Connections accepted by the listener since it was bound (a counter that only grows). */
   public long acceptedConnections() {
     return acceptedConnections.get();

@@ -1,0 +1,218 @@
+package io.skymesh.mesh.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceName;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.PeerUnavailableException;
+import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.MessageHandler;
+import io.skymesh.nameserver.NameServer;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.test.StepVerifier;
+
+/** Mesh behaviour that needs a look at the transport underneath: bounds, connections, startup. */
+class MeshBehaviourTest {
+
+  private static final Duration DEADLINE = Duration.ofSeconds(30);
+
+  private NameServer nameServer;
+  private final List<Mesh> meshes = new ArrayList<>();
+
+  @AfterEach
+  void closeEverything() {
+    meshes.forEach(mesh -> mesh.close().block(DEADLINE));
+    if (nameServer != null) {
+      nameServer.closeNow(DEADLINE);
+    }
+  }
+
+  @Test
+  void slowHandlerSlowsTheSenderAndMemoryStaysBounded() {
+    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    Mesh sender = mesh();
+    Mesh receiver = mesh();
+    int count = 1_000_000;
+    AtomicLong next = new AtomicLong();
+    AtomicLong outOfOrder = new AtomicLong();
+    // Every 50,000th message makes the handler wait 200 ms: the sender must wait too.
+    register(
+        receiver,
+        "game.zone1.chat/1",
+        message -> {
+          long sequence = message.payload().asReadOnlyByteBuffer().getLong();
+          if (sequence != next.getAndIncrement()) {
+            outOfOrder.incrementAndGet();
+          }
+          return sequence % 50_000 == 49_999
+              ? Mono.delay(Duration.ofMillis(200)).then()
+              : Mono.empty();
+        });
+    MeshService source = register(sender, "game.zone1.lobby/1");
+    ServiceUrl destination = ServiceUrl.parse("game.zone1.chat/1");
+    AtomicInteger maxPendingOutbound = new AtomicInteger();
+    AtomicLong maxInboundBacklog = new AtomicLong();
+
+    Disposable sampler =
+        Flux.interval(Duration.ofMillis(1))
+            .onBackpressureDrop()
+            .subscribe(
+                tick -> sampleBacklogs(sender, receiver, maxPendingOutbound, maxInboundBacklog));
+    long receivedWhenSenderDone;
+    try {
+      Flux.range(0, count)
+          .flatMap(i -> source.sendTo(destination, sequence(i)), 512)
+          .then()
+          .block(Duration.ofSeconds(120));
+      receivedWhenSenderDone = next.get();
+    } finally {
+      sampler.dispose();
+    }
+
+    await().atMost(DEADLINE).until(() -> next.get() == count);
+    assertThat(outOfOrder.get()).isZero();
+    // The sender was held back: when its last send completed, the receiver was close behind
+    // (what is in flight is bounded by the queues and socket buffers, not by the million).
+    assertThat(count - receivedWhenSenderDone).isLessThan(100_000);
+    // Bounded: sends waiting in the transport never exceed what the sender let out (512), and the
+    // receiver's backlog never exceeds the transport's prefetch.
+    assertThat(maxPendingOutbound.get()).isBetween(1, 512);
+    assertThat(maxInboundBacklog.get()).isLessThanOrEqualTo(1024);
+  }
+
+  @Test
+  void connectionClosesWhenNothingBehindItIsAlive() {
+    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    Mesh a = mesh();
+    Mesh b = mesh();
+    MeshService chat = register(b, "game.zone1.chat/1");
+    MeshService lobby = register(a, "game.zone1.lobby/1");
+    lobby.sendTo(chat.url(), sequence(1)).block(DEADLINE);
+    PeerTransportAccess transports = new PeerTransportAccess(a);
+    assertThat(transports.openConnections()).isEqualTo(1);
+
+    chat.close().block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> transports.openConnections() == 0);
+    register(b, "game.zone1.chat/1");
+    a.router(ServiceName.parse("game.zone1.chat"))
+        .views()
+        .filter(v -> v.size() == 1)
+        .blockFirst(DEADLINE);
+    lobby.sendTo(chat.url(), sequence(2)).block(DEADLINE);
+    assertThat(transports.openConnections()).isEqualTo(1);
+  }
+
+  @Test
+  void startRetriesUntilTheNameServerComesUp() throws IOException {
+    int port = freePort();
+    CompletableFuture<Mesh> starting =
+        Mesh.builder("game")
+            .nameServer("127.0.0.1:" + port)
+            .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(200))
+            .start()
+            .toFuture();
+    await().during(Duration.ofMillis(300)).atMost(DEADLINE).until(() -> !starting.isDone());
+
+    nameServer = NameServer.builder().port(port).start().block(DEADLINE);
+
+    Mesh mesh = starting.join();
+    meshes.add(mesh);
+    assertThat(register(mesh, "game.zone1.lobby/1").url().toString())
+        .isEqualTo("game.zone1.lobby/1");
+  }
+
+  @Test
+  void startGivesUpTypedAfterItsTimeout() throws IOException {
+    int port = freePort();
+
+    StepVerifier.create(
+            Mesh.builder("game")
+                .nameServer("127.0.0.1:" + port)
+                .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(100))
+                .startTimeout(Duration.ofMillis(500))
+                .start())
+        .expectError(PeerUnavailableException.class)
+        .verify(DEADLINE);
+  }
+
+  @Test
+  void gracefulCloseDeregistersBeforeItReturnsAndDeliversWhatWasSent() {
+    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    Mesh a = mesh();
+    Mesh b = mesh();
+    AtomicLong received = new AtomicLong();
+    register(b, "game.zone1.chat/1", MessageHandler.of(m -> received.incrementAndGet()));
+    MeshService lobby = register(a, "game.zone1.lobby/1");
+    b.router(ServiceName.parse("game.zone1.lobby"))
+        .views()
+        .filter(v -> v.size() == 1)
+        .blockFirst(DEADLINE);
+
+    Flux.range(0, 1000)
+        .concatMap(i -> lobby.sendTo(ServiceUrl.parse("game.zone1.chat/1"), sequence(i)))
+        .then(a.closeGracefully(Duration.ofSeconds(5)))
+        .block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> received.get() == 1000);
+    await()
+        .atMost(DEADLINE)
+        .until(() -> b.router(ServiceName.parse("game.zone1.lobby")).currentView().isEmpty());
+  }
+
+  private static void sampleBacklogs(
+      Mesh sender, Mesh receiver, AtomicInteger maxPending, AtomicLong maxBacklog) {
+    new PeerTransportAccess(sender)
+        .connections()
+        .forEach(c -> maxPending.accumulateAndGet(c.pendingOutboundFrames(), Math::max));
+    new PeerTransportAccess(receiver)
+        .connections()
+        .forEach(c -> maxBacklog.accumulateAndGet(c.inboundBacklog(), Math::max));
+  }
+
+  private Mesh mesh() {
+    Mesh mesh =
+        Mesh.builder("game")
+            .nameServer("127.0.0.1:" + nameServer.port())
+            .sessionTtl(Duration.ofSeconds(2))
+            .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500))
+            .start()
+            .block(DEADLINE);
+    meshes.add(mesh);
+    return mesh;
+  }
+
+  private static MeshService register(Mesh mesh, String url) {
+    return register(mesh, url, m -> Mono.empty());
+  }
+
+  private static MeshService register(Mesh mesh, String url, MessageHandler handler) {
+    return mesh.register(ServiceUrl.parse(url), handler).block(DEADLINE);
+  }
+
+  private static ByteString sequence(long i) {
+    return ByteString.copyFrom(ByteBuffer.allocate(8).putLong(0, i));
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+}
