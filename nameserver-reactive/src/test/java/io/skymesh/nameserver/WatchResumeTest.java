@@ -110,6 +110,38 @@ class WatchResumeTest extends NameServerTestSupport {
   }
 
   @Test
+  void revisionsOfARestartedServerNeverRepeatThoseOfItsPredecessor() {
+    long before = System.currentTimeMillis() * 1000;
+    NameServer first = NameServer.builder().start().block(TIMEOUT);
+    assertThat(first.revision()).isGreaterThanOrEqualTo(before);
+    TestClient writer = track(TestClient.open(first.port(), "game"));
+    changes(writer, 0, 10);
+    long lastSeen = first.revision();
+    first.closeNow(TIMEOUT);
+
+    NameServer second = NameServer.builder().start().block(TIMEOUT);
+    try {
+      TestClient again = track(TestClient.open(second.port(), "game"));
+      changes(again, 0, 3);
+      assertThat(second.revision()).isGreaterThan(lastSeen);
+      again.watchPrefix(1, PREFIX, lastSeen).block(TIMEOUT);
+
+      // The old revision is not in the new server's history: a resync, not a wrong replay.
+      StepVerifier.create(again.events(1).next())
+          .assertNext(
+              event -> {
+                assertThat(event.getSnapshot().getResync()).isTrue();
+                assertThat(event.getRevision()).isEqualTo(second.revision());
+                assertThat(event.getSnapshot().getInstancesCount()).isEqualTo(3);
+              })
+          .expectComplete()
+          .verify(TIMEOUT);
+    } finally {
+      second.closeNow(TIMEOUT);
+    }
+  }
+
+  @Test
   void resumeFromTheFutureStartsWithAResyncSnapshot() {
     NameServer server = start();
     TestClient writer = open(server, "game");

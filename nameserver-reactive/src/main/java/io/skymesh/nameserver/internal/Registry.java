@@ -100,8 +100,11 @@ final class Registry {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
-    this.history = new History(config.historyLimit());
+    this.revision = config.startRevision();
+    this.publishedRevision = revision;
+    this.history = new History(config.historyLimit(), revision);
     this.serverId = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+    publishMetrics();
   }
 
   /** Any thread. The counters as of the writer's latest batch. */
