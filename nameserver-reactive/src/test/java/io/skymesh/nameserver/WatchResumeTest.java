@@ -68,9 +68,11 @@ class WatchResumeTest extends NameServerTestSupport {
     changes(writer, 5, 20);
     long now = server.revision();
 
+    Map<String, Instance> truth = truth(server, PREFIX);
     TestClient watcher = open(server, "game");
     watcher.watchPrefix(3, PREFIX, lastSeen).block(TIMEOUT);
 
+    // Assertions may run on an event loop: nothing in them may block.
     StepVerifier.create(watcher.events(3).next())
         .assertNext(
             event -> {
@@ -78,7 +80,7 @@ class WatchResumeTest extends NameServerTestSupport {
               assertThat(event.getRevision()).isEqualTo(now);
               View view = new View();
               view.apply(event);
-              assertThat(view.instances).isEqualTo(truth(server, PREFIX));
+              assertThat(view.instances).isEqualTo(truth);
             })
         .expectComplete()
         .verify(TIMEOUT);
