@@ -79,7 +79,7 @@ final class Registry {
 
   private final AtomicLong sessionNumbers = new AtomicLong();
   private boolean closed;
-  private volatile boolean closedFlag;
+  private volatile boolean closeRequested;
 
   /** Live instances by canonical ServiceUrl; sorted, so a service or prefix is a range. */
   private final TreeMap<String, Live> instances = new TreeMap<>();
@@ -125,7 +125,7 @@ final class Registry {
     Connection[] holder = new Connection[1];
     in.withConnection(connection -> holder[0] = connection);
     Connection connection = holder[0];
-    if (closedFlag) {
+    if (closeRequested) {
       connection.dispose();
       return Mono.empty();
     }
@@ -728,7 +728,7 @@ final class Registry {
 
   /** Any thread. Closes every session; the Mono gives their connections, to wait for. */
   Mono<List<Connection>> closeAll() {
-    closedFlag = true;
+    closeRequested = true;
     return Mono.create(
         sink ->
             executor.execute(
