@@ -57,8 +57,9 @@ public abstract class NameServer {
   }
 
   /**
-   * The current revision: the revision of the latest change, 0 before any. Updated as soon as a
-   * change is applied, before its answer is sent.
+   * The current revision: the revision of the latest change, or the initial revision before any
+   * (see {@link NameServerBuilder#initialRevision(long)}). Updated as soon as a change is applied,
+   * before its answer is sent.
    *
    * @return the current revision
    */

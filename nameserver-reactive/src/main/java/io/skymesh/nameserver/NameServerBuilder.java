@@ -54,6 +54,7 @@ public final class NameServerBuilder {
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private int watcherQueueLimit = DEFAULT_WATCHER_QUEUE_LIMIT;
   private int historyLimit = DEFAULT_HISTORY_LIMIT;
+  private long initialRevision = -1;
 
   NameServerBuilder() {}
 
@@ -186,6 +187,27 @@ public final class NameServerBuilder {
   }
 
   /**
+   * The revision the server starts at, before its first change. By default it is derived from the
+   * clock when the server starts (milliseconds since the epoch times 1000), so that a restarted
+   * server never reuses a revision its predecessor handed out, as long as that one averaged under a
+   * million changes a second: a client that resumes a watch with a revision of the old server gets
+   * a resync snapshot instead of a wrong replay. Set 0 for revisions counting from 1, for example
+   * in tests.
+   *
+   * @param initialRevision the revision before the first change
+   * @return this builder
+   * @throws IllegalArgumentException if it is negative
+   */
+  public NameServerBuilder initialRevision(long initialRevision) {
+    if (initialRevision < 0) {
+      throw new IllegalArgumentException(
+          String.format("initialRevision: %s (expected: >= 0)", initialRevision));
+    }
+    this.initialRevision = initialRevision;
+    return this;
+  }
+
+  /**
    * Starts a name server with this configuration when subscribed. Each subscription starts a new
    * server. Fails with the bind error if the address cannot be bound (for example the port is
    * taken).
@@ -201,7 +223,14 @@ public final class NameServerBuilder {
     }
     NameServerConfig config =
         new NameServerConfig(
-            host, port, sessionTtl, maxSessionTtl, maxFrameLength, watcherQueueLimit, historyLimit);
+            host,
+            port,
+            sessionTtl,
+            maxSessionTtl,
+            maxFrameLength,
+            watcherQueueLimit,
+            historyLimit,
+            initialRevision);
     return DefaultNameServer.start(config);
   }
 }

@@ -21,8 +21,10 @@ abstract class NameServerTestSupport {
     return start(UnaryOperator.identity());
   }
 
+  /** Starts a server whose revisions count from 1, so tests can name them. */
   NameServer start(UnaryOperator<NameServerBuilder> configure) {
-    NameServer server = configure.apply(NameServer.builder()).start().block(TIMEOUT);
+    NameServer server =
+        configure.apply(NameServer.builder().initialRevision(0)).start().block(TIMEOUT);
     servers.add(server);
     return server;
   }

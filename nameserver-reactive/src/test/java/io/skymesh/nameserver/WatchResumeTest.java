@@ -68,9 +68,11 @@ class WatchResumeTest extends NameServerTestSupport {
     changes(writer, 5, 20);
     long now = server.revision();
 
+    Map<String, Instance> truth = truth(server, PREFIX);
     TestClient watcher = open(server, "game");
     watcher.watchPrefix(3, PREFIX, lastSeen).block(TIMEOUT);
 
+    // Assertions may run on an event loop: nothing in them may block.
     StepVerifier.create(watcher.events(3).next())
         .assertNext(
             event -> {
@@ -78,7 +80,7 @@ class WatchResumeTest extends NameServerTestSupport {
               assertThat(event.getRevision()).isEqualTo(now);
               View view = new View();
               view.apply(event);
-              assertThat(view.instances).isEqualTo(truth(server, PREFIX));
+              assertThat(view.instances).isEqualTo(truth);
             })
         .expectComplete()
         .verify(TIMEOUT);
@@ -107,6 +109,38 @@ class WatchResumeTest extends NameServerTestSupport {
         .expectNext(lastSeen + 1, lastSeen + 2, lastSeen + 3, lastSeen + 4)
         .expectComplete()
         .verify(TIMEOUT);
+  }
+
+  @Test
+  void revisionsOfARestartedServerNeverRepeatThoseOfItsPredecessor() {
+    long before = System.currentTimeMillis() * 1000;
+    NameServer first = NameServer.builder().start().block(TIMEOUT);
+    assertThat(first.revision()).isGreaterThanOrEqualTo(before);
+    TestClient writer = track(TestClient.open(first.port(), "game"));
+    changes(writer, 0, 10);
+    long lastSeen = first.revision();
+    first.closeNow(TIMEOUT);
+
+    NameServer second = NameServer.builder().start().block(TIMEOUT);
+    try {
+      TestClient again = track(TestClient.open(second.port(), "game"));
+      changes(again, 0, 3);
+      assertThat(second.revision()).isGreaterThan(lastSeen);
+      again.watchPrefix(1, PREFIX, lastSeen).block(TIMEOUT);
+
+      // The old revision is not in the new server's history: a resync, not a wrong replay.
+      StepVerifier.create(again.events(1).next())
+          .assertNext(
+              event -> {
+                assertThat(event.getSnapshot().getResync()).isTrue();
+                assertThat(event.getRevision()).isEqualTo(second.revision());
+                assertThat(event.getSnapshot().getInstancesCount()).isEqualTo(3);
+              })
+          .expectComplete()
+          .verify(TIMEOUT);
+    } finally {
+      second.closeNow(TIMEOUT);
+    }
   }
 
   @Test

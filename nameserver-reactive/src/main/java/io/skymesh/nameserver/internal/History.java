@@ -19,13 +19,15 @@ final class History {
   private final Change[] ring;
 
   /** The oldest revision kept; {@code last + 1} when empty. */
-  private long first = 1;
+  private long first;
 
-  /** The newest revision kept, 0 before any change. */
+  /** The newest revision kept, or the initial revision before any change. */
   private long last;
 
-  History(int limit) {
+  History(int limit, long initialRevision) {
     this.ring = new Change[limit];
+    this.last = initialRevision;
+    this.first = initialRevision + 1;
   }
 
   /** Keeps {@code change}, the change of revision {@code last() + 1}, dropping the oldest. */

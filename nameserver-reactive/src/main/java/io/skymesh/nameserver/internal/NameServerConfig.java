@@ -12,6 +12,7 @@ import java.time.Duration;
  * @param maxFrameLength the largest frame body, in and out
  * @param watcherQueueLimit the bound of each session's outbound queue, in frames
  * @param historyLimit the number of past changes kept for resuming watches
+ * @param initialRevision the revision before the first change, or -1 for one from the clock
  */
 public record NameServerConfig(
     String host,
@@ -20,10 +21,20 @@ public record NameServerConfig(
     Duration maxSessionTtl,
     int maxFrameLength,
     int watcherQueueLimit,
-    int historyLimit) {
+    int historyLimit,
+    long initialRevision) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);
+
+  /**
+   * The revision before the first change of a server starting now.
+   *
+   * @return the configured initial revision, or one from the clock
+   */
+  public long startRevision() {
+    return initialRevision >= 0 ? initialRevision : System.currentTimeMillis() * 1000;
+  }
 
   /**
    * The TTL granted to a client that asks for {@code requestedMillis}.

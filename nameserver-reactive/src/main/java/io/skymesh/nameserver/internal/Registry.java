@@ -79,7 +79,7 @@ final class Registry {
 
   private final AtomicLong sessionNumbers = new AtomicLong();
   private boolean closed;
-  private volatile boolean closedFlag;
+  private volatile boolean closeRequested;
 
   /** Live instances by canonical ServiceUrl; sorted, so a service or prefix is a range. */
   private final TreeMap<String, Live> instances = new TreeMap<>();
@@ -100,8 +100,11 @@ final class Registry {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
-    this.history = new History(config.historyLimit());
+    this.revision = config.startRevision();
+    this.publishedRevision = revision;
+    this.history = new History(config.historyLimit(), revision);
     this.serverId = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+    publishMetrics();
   }
 
   /** Any thread. The counters as of the writer's latest batch. */
@@ -122,7 +125,7 @@ final class Registry {
     Connection[] holder = new Connection[1];
     in.withConnection(connection -> holder[0] = connection);
     Connection connection = holder[0];
-    if (closedFlag) {
+    if (closeRequested) {
       connection.dispose();
       return Mono.empty();
     }
@@ -725,7 +728,7 @@ final class Registry {
 
   /** Any thread. Closes every session; the Mono gives their connections, to wait for. */
   Mono<List<Connection>> closeAll() {
-    closedFlag = true;
+    closeRequested = true;
     return Mono.create(
         sink ->
             executor.execute(
