@@ -6,6 +6,7 @@ import io.netty.util.ResourceLeakDetector;
 import java.lang.ref.PhantomReference;
 import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -14,11 +15,16 @@ import java.util.List;
  * <p>Netty reports a leak only when a tracked buffer has been garbage-collected and a later
  * allocation polls the collector's queue. {@link #collectLeaks()} makes both happen now: it runs
  * the collector until a sentinel object of its own has been enqueued (so reference processing of
- * that cycle is done), then allocates and releases a buffer, which makes the detector report.
+ * that cycle is done), then allocates and releases a buffer, which makes the detector report; and
+ * it does so twice, since on a loaded machine one cycle does not always enqueue every reference.
  */
 public final class LeakCheck {
 
-  private static final int MAX_GC_ROUNDS = 20;
+  /** Collections per check: one is not always enough for Netty's references to be enqueued. */
+  private static final int ROUNDS = 2;
+
+  /** How long to wait for a collection's references to be processed, on a loaded machine too. */
+  private static final long SENTINEL_WAIT_MILLIS = 5_000;
 
   private LeakCheck() {}
 
@@ -30,12 +36,16 @@ public final class LeakCheck {
    */
   public static List<String> collectLeaks() {
     requireInstalled();
-    awaitCollection();
-    ByteBuf probe = ByteBufAllocator.DEFAULT.buffer(1);
-    probe.release();
-    ByteBuf heapProbe = ByteBufAllocator.DEFAULT.heapBuffer(1);
-    heapProbe.release();
-    return RecordingLeakDetector.drain();
+    List<String> leaks = new ArrayList<>();
+    for (int round = 0; round < ROUNDS; round++) {
+      awaitCollection();
+      ByteBuf probe = ByteBufAllocator.DEFAULT.buffer(1);
+      probe.release();
+      ByteBuf heapProbe = ByteBufAllocator.DEFAULT.heapBuffer(1);
+      heapProbe.release();
+      leaks.addAll(RecordingLeakDetector.drain());
+    }
+    return leaks;
   }
 
   /**
@@ -68,7 +78,8 @@ public final class LeakCheck {
     ReferenceQueue<Object> queue = new ReferenceQueue<>();
     PhantomReference<Object> sentinel = new PhantomReference<>(new Object(), queue);
     try {
-      for (int round = 0; round < MAX_GC_ROUNDS; round++) {
+      long deadline = System.nanoTime() + SENTINEL_WAIT_MILLIS * 1_000_000;
+      while (System.nanoTime() < deadline) {
         System.gc();
         if (queue.remove(50) != null) {
           return;

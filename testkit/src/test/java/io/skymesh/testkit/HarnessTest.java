@@ -1,6 +1,7 @@
 package io.skymesh.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import io.netty.buffer.ByteBuf;
@@ -9,6 +10,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -61,7 +63,14 @@ class HarnessTest {
   void leakedBufferIsReportedWithItsAccessRecords() {
     leakOneBuffer();
 
-    List<String> leaks = LeakCheck.collectLeaks();
+    List<String> leaks = new ArrayList<>();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              leaks.addAll(LeakCheck.collectLeaks());
+              return !leaks.isEmpty();
+            });
 
     assertThat(leaks).hasSize(1);
     assertThat(leaks.get(0)).contains("LEAK: ByteBuf.release() was not called").contains("#1:");

@@ -21,6 +21,7 @@ import reactor.core.scheduler.Schedulers;
 import reactor.netty.Connection;
 import reactor.netty.DisposableServer;
 import reactor.netty.NettyPipeline;
+import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpServer;
 
 /** The name server over Reactor Netty's {@link TcpServer}, with a {@link Registry} as its state. */
@@ -56,6 +57,13 @@ public final class DefaultNameServer extends NameServer {
    * @param config the checked configuration
    * @return the started server
    */
+  /**
+   * The name server's connections run on event loops of their own: embedded in a process whose mesh
+   * traffic keeps the default loops busy, sessions must still be read in time to keep their TTL.
+   * Shared by every name server in the process; daemon threads.
+   */
+  private static final LoopResources LOOPS = LoopResources.create("skymesh-nameserver", 1, 2, true);
+
   public static Mono<NameServer> start(NameServerConfig config) {
     return Mono.defer(
         () -> {
@@ -63,6 +71,7 @@ public final class DefaultNameServer extends NameServer {
           Registry registry = new Registry(config, writer);
           FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
           return TcpServer.create()
+              .runOn(LOOPS)
               .host(config.host())
               .port(config.port())
               .option(ChannelOption.SO_REUSEADDR, true)
