@@ -1,8 +1,16 @@
 package io.skymesh.examples;
 
-import io.skymesh.examples.codec.CodecRoundTrip;
+import io.skymesh.examples.helloworld.HelloWorld;
 
-/** The entry point of {@code java -jar examples/target/examples.jar}: runs the demo. */
+/**
+ * The entry point of {@code java -jar examples/target/examples.jar}: runs helloworld (an embedded
+ * name server, a greeter and a client talking over loopback TCP), or the example named first.
+ *
+ * <ul>
+ *   <li>no argument, or {@code helloworld [demo|server NS|client NS names...]}: helloworld
+ *   <li>{@code codec [frames]}: the frame codec's round trip over loopback
+ * </ul>
+ */
 public final class Demo {
 
   private Demo() {}
@@ -10,9 +18,18 @@ public final class Demo {
   /**
    * Runs the demo.
    *
-   * @param args passed to the demo
+   * @param args the example's name, then its arguments
    */
   public static void main(String[] args) {
-    CodecRoundTrip.main(args);
+    String example = args.length > 0 ? args[0] : "helloworld";
+    String[] rest =
+        args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length) : new String[0];
+    switch (example) {
+      case "helloworld" -> HelloWorld.main(rest);
+      case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
+      default ->
+          throw new IllegalArgumentException(
+              "example: " + example + " (expected: helloworld or codec)");
+    }
   }
 }
