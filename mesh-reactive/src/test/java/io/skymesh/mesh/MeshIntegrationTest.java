@@ -1,17 +1,16 @@
 package io.skymesh.mesh;
 
+import static io.skymesh.mesh.TestMeshes.register;
+import static io.skymesh.mesh.TestMeshes.sequence;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 import static org.awaitility.Awaitility.await;
 
-import com.google.protobuf.ByteString;
 import io.netty.buffer.Unpooled;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.AlreadyRegisteredException;
 import io.skymesh.core.exceptions.ServiceNotFoundException;
-import io.skymesh.nameserver.NameServer;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,24 +31,20 @@ import reactor.test.StepVerifier;
 /** Meshes and a real name server talking over loopback TCP. */
 class MeshIntegrationTest {
 
-  private static final Duration DEADLINE = Duration.ofSeconds(20);
+  private static final Duration DEADLINE = TestMeshes.DEADLINE;
   private static final ServiceName LOBBY = ServiceName.parse("game.zone1.lobby");
   private static final ServiceName CHAT = ServiceName.parse("game.zone1.chat");
 
-  private NameServer nameServer;
-  private final List<Mesh> meshes = new ArrayList<>();
+  private TestMeshes fixture;
 
   @BeforeEach
   void startNameServer() {
-    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    fixture = TestMeshes.withNameServer();
   }
 
   @AfterEach
   void closeEverything() {
-    meshes.forEach(mesh -> mesh.close().block(DEADLINE));
-    if (nameServer != null) {
-      nameServer.closeNow(DEADLINE);
-    }
+    fixture.close();
   }
 
   @Test
@@ -206,10 +201,10 @@ class MeshIntegrationTest {
     router.members().subscribe(events::add);
     router.views().subscribe(v -> revisions.add(v.revision()));
     await().atMost(DEADLINE).until(() -> router.currentView().size() == 2);
-    int port = nameServer.port();
+    int port = fixture.nameServer().port();
 
-    nameServer.closeNow(DEADLINE);
-    nameServer = NameServer.builder().port(port).start().block(DEADLINE);
+    fixture.nameServer().closeNow(DEADLINE);
+    fixture.startNameServer(port);
     register(a, "game.zone1.lobby/3");
 
     await()
@@ -244,7 +239,7 @@ class MeshIntegrationTest {
     new Random(3).nextBytes(garbage);
     garbage[0] = 0x7F;
 
-    for (String address : List.of(b.listenAddress(), "127.0.0.1:" + nameServer.port())) {
+    for (String address : List.of(b.listenAddress(), "127.0.0.1:" + fixture.nameServer().port())) {
       int colon = address.lastIndexOf(':');
       Connection attacker =
           TcpClient.create()
@@ -261,26 +256,6 @@ class MeshIntegrationTest {
   }
 
   private Mesh mesh() {
-    Mesh mesh =
-        Mesh.builder("game")
-            .nameServer("127.0.0.1:" + nameServer.port())
-            .sessionTtl(Duration.ofSeconds(2))
-            .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500))
-            .start()
-            .block(DEADLINE);
-    meshes.add(mesh);
-    return mesh;
-  }
-
-  private static MeshService register(Mesh mesh, String url) {
-    return register(mesh, url, m -> Mono.empty());
-  }
-
-  private static MeshService register(Mesh mesh, String url, MessageHandler handler) {
-    return mesh.register(ServiceUrl.parse(url), handler).block(DEADLINE);
-  }
-
-  private static ByteString sequence(long i) {
-    return ByteString.copyFrom(ByteBuffer.allocate(8).putLong(0, i));
+    return fixture.mesh();
   }
 }

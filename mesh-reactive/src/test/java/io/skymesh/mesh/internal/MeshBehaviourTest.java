@@ -1,22 +1,20 @@
 package io.skymesh.mesh.internal;
 
+import static io.skymesh.mesh.TestMeshes.register;
+import static io.skymesh.mesh.TestMeshes.sequence;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.MessageHandler;
-import io.skymesh.nameserver.NameServer;
+import io.skymesh.mesh.TestMeshes;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,22 +28,18 @@ import reactor.test.StepVerifier;
 /** Mesh behaviour that needs a look at the transport underneath: bounds, connections, startup. */
 class MeshBehaviourTest {
 
-  private static final Duration DEADLINE = Duration.ofSeconds(30);
+  private static final Duration DEADLINE = TestMeshes.DEADLINE;
 
-  private NameServer nameServer;
-  private final List<Mesh> meshes = new ArrayList<>();
+  private final TestMeshes fixture = TestMeshes.withoutNameServer();
 
   @AfterEach
   void closeEverything() {
-    meshes.forEach(mesh -> mesh.close().block(DEADLINE));
-    if (nameServer != null) {
-      nameServer.closeNow(DEADLINE);
-    }
+    fixture.close();
   }
 
   @Test
   void slowHandlerSlowsTheSenderAndMemoryStaysBounded() {
-    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    fixture.startNameServer(0);
     Mesh sender = mesh();
     Mesh receiver = mesh();
     int count = 1_000_000;
@@ -99,7 +93,7 @@ class MeshBehaviourTest {
 
   @Test
   void connectionClosesWhenNothingBehindItIsAlive() {
-    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    fixture.startNameServer(0);
     Mesh a = mesh();
     Mesh b = mesh();
     MeshService chat = register(b, "game.zone1.chat/1");
@@ -131,10 +125,10 @@ class MeshBehaviourTest {
             .toFuture();
     await().during(Duration.ofMillis(300)).atMost(DEADLINE).until(() -> !starting.isDone());
 
-    nameServer = NameServer.builder().port(port).start().block(DEADLINE);
+    fixture.startNameServer(port);
 
     Mesh mesh = starting.join();
-    meshes.add(mesh);
+    fixture.adopt(mesh);
     assertThat(register(mesh, "game.zone1.lobby/1").url().toString())
         .isEqualTo("game.zone1.lobby/1");
   }
@@ -155,7 +149,7 @@ class MeshBehaviourTest {
 
   @Test
   void gracefulCloseDeregistersBeforeItReturnsAndDeliversWhatWasSent() {
-    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    fixture.startNameServer(0);
     Mesh a = mesh();
     Mesh b = mesh();
     AtomicLong received = new AtomicLong();
@@ -188,27 +182,7 @@ class MeshBehaviourTest {
   }
 
   private Mesh mesh() {
-    Mesh mesh =
-        Mesh.builder("game")
-            .nameServer("127.0.0.1:" + nameServer.port())
-            .sessionTtl(Duration.ofSeconds(2))
-            .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500))
-            .start()
-            .block(DEADLINE);
-    meshes.add(mesh);
-    return mesh;
-  }
-
-  private static MeshService register(Mesh mesh, String url) {
-    return register(mesh, url, m -> Mono.empty());
-  }
-
-  private static MeshService register(Mesh mesh, String url, MessageHandler handler) {
-    return mesh.register(ServiceUrl.parse(url), handler).block(DEADLINE);
-  }
-
-  private static ByteString sequence(long i) {
-    return ByteString.copyFrom(ByteBuffer.allocate(8).putLong(0, i));
+    return fixture.mesh();
   }
 
   private static int freePort() throws IOException {

@@ -1,0 +1,88 @@
+package io.skymesh.mesh;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.nameserver.NameServer;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import reactor.core.publisher.Mono;
+
+/** A name server and the meshes a test starts against it, closed together. Blocking, for tests. */
+public final class TestMeshes implements AutoCloseable {
+
+  /** The deadline of every blocking step. */
+  public static final Duration DEADLINE = Duration.ofSeconds(30);
+
+  private NameServer nameServer;
+  private final List<Mesh> meshes = new ArrayList<>();
+
+  /** Starts an embedded name server on a free loopback port. */
+  public static TestMeshes withNameServer() {
+    TestMeshes fixture = new TestMeshes();
+    fixture.nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    return fixture;
+  }
+
+  /** No name server yet: the test starts one with {@link #startNameServer(int)}. */
+  public static TestMeshes withoutNameServer() {
+    return new TestMeshes();
+  }
+
+  /** Starts (or restarts) the name server on {@code port}. */
+  public NameServer startNameServer(int port) {
+    nameServer = NameServer.builder().port(port).start().block(DEADLINE);
+    return nameServer;
+  }
+
+  /** The name server. */
+  public NameServer nameServer() {
+    return nameServer;
+  }
+
+  /** Starts a mesh of appId {@code game} with a short TTL and quick reconnection. */
+  public Mesh mesh() {
+    return adopt(
+        Mesh.builder("game")
+            .nameServer("127.0.0.1:" + nameServer.port())
+            .sessionTtl(Duration.ofSeconds(2))
+            .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500))
+            .start()
+            .block(DEADLINE));
+  }
+
+  /** Closes {@code mesh} with the others at the end. */
+  public Mesh adopt(Mesh mesh) {
+    meshes.add(mesh);
+    return mesh;
+  }
+
+  /** Registers {@code url} with a handler that drops everything. */
+  public static MeshService register(Mesh mesh, String url) {
+    return register(mesh, url, message -> Mono.empty());
+  }
+
+  /** Registers {@code url} with {@code handler}. */
+  public static MeshService register(Mesh mesh, String url, MessageHandler handler) {
+    return mesh.register(ServiceUrl.parse(url), handler).block(DEADLINE);
+  }
+
+  /** A payload holding a sequence number. */
+  public static ByteString sequence(long i) {
+    return ByteString.copyFrom(ByteBuffer.allocate(8).putLong(0, i));
+  }
+
+  /** Reads the sequence number of a payload made by {@link #sequence(long)}. */
+  public static long sequenceOf(Message message) {
+    return message.payload().asReadOnlyByteBuffer().getLong();
+  }
+
+  @Override
+  public void close() {
+    meshes.forEach(mesh -> mesh.close().block(DEADLINE));
+    if (nameServer != null) {
+      nameServer.closeNow(DEADLINE);
+    }
+  }
+}
