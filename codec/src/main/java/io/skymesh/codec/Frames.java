@@ -1,12 +1,13 @@
 package io.skymesh.codec;
 
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
+import com.google.protobuf.UnsafeByteOperations;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufUtil;
 import java.io.IOException;
 import java.util.Objects;
 
@@ -89,12 +90,19 @@ public final class Frames {
   public static <T> T parseBody(Parser<T> parser, ByteBuf in, int index, int length) {
     try {
       if (in.hasArray()) {
+        // The pool owns this array, so bytes fields must be copied out of it: no aliasing.
         return parser.parseFrom(in.array(), in.arrayOffset() + index, length);
       }
-      if (in.nioBufferCount() == 1) {
-        return parser.parseFrom(in.internalNioBuffer(index, length));
-      }
-      return parser.parseFrom(ByteBufUtil.getBytes(in, index, length, false));
+      // A direct buffer: copy the body once into an array of the message's own and let bytes
+      // fields point into it. Parsing the buffer itself would copy twice (protobuf-java 4.x has
+      // no in-place direct decoder), and the payload would be copied again.
+      byte[] body = new byte[length];
+      in.getBytes(index, body);
+      CodedInputStream input = UnsafeByteOperations.unsafeWrap(body).newCodedInput();
+      input.enableAliasing(true);
+      T message = parser.parseFrom(input);
+      input.checkLastTagWas(0);
+      return message;
     } catch (InvalidProtocolBufferException e) {
       throw new CorruptFrameException(
           "frame body of " + length + " bytes does not parse: " + e.getMessage(), e);

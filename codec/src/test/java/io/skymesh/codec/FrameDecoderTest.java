@@ -146,6 +146,34 @@ class FrameDecoderTest {
   }
 
   @Test
+  void endGroupTagAtTheTopLevelIsCorruptInDirectAndHeapBuffers() {
+    for (ByteBuf frame :
+        List.of(
+            ByteBufAllocator.DEFAULT.directBuffer().writeInt(1).writeByte(0x0C),
+            ByteBufAllocator.DEFAULT.heapBuffer().writeInt(1).writeByte(0x0C))) {
+      errors.clear();
+      EmbeddedChannel fresh = peerChannel(MAX);
+      fresh.writeInbound(frame);
+      assertThat(errors).singleElement().isInstanceOf(CorruptFrameException.class);
+      fresh.finishAndReleaseAll();
+    }
+  }
+
+  @Test
+  void payloadOfADirectBufferOutlivesTheBuffer() {
+    channel = peerChannel(MAX);
+    PeerFrame frame = SampleFrames.data("a.b.c/1", "a.b.d/1", 500);
+    ByteBuf direct = ByteBufAllocator.DEFAULT.directBuffer();
+    Frames.encode(frame, direct, MAX);
+
+    channel.writeInbound(direct);
+    PeerFrame decoded = channel.readInbound();
+
+    assertThat(direct.refCnt()).isZero();
+    assertThat(decoded).isEqualTo(frame);
+  }
+
+  @Test
   void framesBeforeAnErrorAreDeliveredAndBytesAfterItAreDiscarded() {
     channel = peerChannel(MAX);
     PeerFrame good = SampleFrames.data("a.b.c/1", "a.b.d/1", 10);
