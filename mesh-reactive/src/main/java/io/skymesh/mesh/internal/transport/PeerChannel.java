@@ -210,10 +210,14 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   @Override
   public String toString() {
-    return (inbound ? "inbound" : "outbound")
-        + " peer connection "
-        + remoteAddress
-        + (remoteProcessId.isEmpty() ? "" : " (process " + remoteProcessId + ")");
+    String process = remoteProcessId.isEmpty() ? "" : " (process " + remoteProcessId + ")";
+    if (inbound) {
+      // Before its Hello a peer has no listen address: name its socket.
+      return "inbound peer connection from "
+          + (remoteAddress.isEmpty() ? String.valueOf(channel.remoteAddress()) : remoteAddress)
+          + process;
+    }
+    return "outbound peer connection to " + remoteAddress + process;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -593,13 +597,32 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
           return;
         }
       }
+    } catch (Throwable t) {
+      Exceptions.throwIfJvmFatal(t);
+      failInternally(t);
     } finally {
       draining = false;
     }
   }
 
+  /**
+   * A bug or an environment failure (an allocator refusing, say) in the outbound path: the
+   * connection cannot be trusted to keep its order any more, so it closes, and every pending send
+   * fails with the cause rather than waiting for ever.
+   */
+  private void failInternally(Throwable error) {
+    log.error("Closing " + this + " after an internal error in the outbound path", error);
+    if (closeError == null) {
+      closeError =
+          new PeerUnavailableException(this + ": internal error: " + error.getMessage(), error);
+    }
+    lifecycle = CLOSED;
+    channel.close();
+  }
+
   private int writeQueued() {
     WriteBatch batch = null;
+    PendingSend inHand = null;
     boolean wrote = false;
     int result = WRITE_EMPTY;
     try {
@@ -628,7 +651,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         if (!send.start()) {
           continue;
         }
+        inHand = send;
         if (goAwayWritten && PeerFrames.startsWork(frame)) {
+          inHand = null;
           send.written(closeError());
           continue;
         }
@@ -646,10 +671,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         } catch (IOException | RuntimeException e) {
           // Only a message that changes while it is serialized gets here; the batch is unusable.
           dropBatch(batch, new OverloadedException(this + ": cannot encode a frame", e));
-          send.written(new OverloadedException(this + ": cannot encode the frame", e));
           batch = null;
+          inHand = null;
+          send.written(new OverloadedException(this + ": cannot encode the frame", e));
           continue;
         }
+        inHand = null;
         inSocket++;
         framesThisTurn++;
         if (frame.hasGoAway()) {
@@ -657,14 +684,24 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         }
       }
       if (batch != null) {
-        WriteBatch last = batch;
+        wrote |= writeBatch(batch);
         batch = null;
-        wrote |= writeBatch(last);
       }
-    } finally {
+    } catch (Throwable t) {
+      // Something unexpected (an allocator failing, a bug): fail the sends taken but not written,
+      // make sure what was written does not sit unflushed, and let drain() close the connection.
+      PeerUnavailableException error =
+          new PeerUnavailableException(this + ": internal error: " + t.getMessage(), t);
+      if (inHand != null) {
+        inHand.written(error);
+      }
       if (batch != null) {
-        dropBatch(batch, closeError());
+        dropBatch(batch, error);
       }
+      if (wrote) {
+        ctx.flush();
+      }
+      throw t;
     }
     // Set before the flush: writes that complete inside it re-enter drain() through `again`.
     blocked = result == WRITE_BLOCKED;
@@ -681,6 +718,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       batch.releaseBuffer();
       return false;
     }
+    ChannelPromise promise = ctx.newPromise();
     ByteBuf buffer;
     try {
       buffer = batch.takeBuffer();
@@ -688,7 +726,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       dropBatch(batch, new OverloadedException(this + ": cannot encode a frame", e));
       return false;
     }
-    ChannelPromise promise = ctx.newPromise();
+    // From here the batch's sends are the promise's: it completes them, written or failed.
     promise.addListener(batch);
     ctx.write(buffer, promise);
     return true;

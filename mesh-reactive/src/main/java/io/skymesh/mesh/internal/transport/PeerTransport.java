@@ -103,6 +103,7 @@ public final class PeerTransport {
               .port(config.port())
               .childOption(ChannelOption.TCP_NODELAY, true)
               .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
+              .childOption(ChannelOption.ALLOCATOR, config.allocator())
               .doOnChannelInit((observer, channel, address) -> install(channel, true, null, ""))
               .handle(
                   (in, out) -> {
@@ -399,6 +400,7 @@ public final class PeerTransport {
               .option(
                   ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
               .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
+              .option(ChannelOption.ALLOCATOR, config.allocator())
               .doOnChannelInit((observer, ch, remote) -> install(ch, false, this, address))
               .connect()
               .flatMap(
