@@ -114,6 +114,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private boolean closeRequested;
 
   // Inbound.
+  private long lastRequestStreamId;
   private long received;
   private long processed;
   private final AtomicLong receivedCount = new AtomicLong();
@@ -383,6 +384,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       }
       case GO_AWAY -> {
         onGoAway(frame.getGoAway());
+        return dispatch(frame);
+      }
+      case REQUEST -> {
+        lastRequestStreamId = Math.max(lastRequestStreamId, frame.getRequest().getStreamId());
         return dispatch(frame);
       }
       case BODY_NOT_SET -> {
@@ -811,8 +816,27 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     closeError = reason;
     lifecycle = DRAINING;
-    enqueueInternal(PeerFrames.goAway(StatusCode.OK, "going away"));
+    // Every request received so far will still be answered; the peer starts no new ones.
+    enqueueInternal(PeerFrames.goAway(StatusCode.OK, "going away", lastRequestStreamId));
     return true;
+  }
+
+  /**
+   * Sends {@code GoAway(OK)} after what is queued and refuses new {@code Data} and {@code Request}
+   * sends with {@code reason}, but keeps the connection open, so that responses to requests in
+   * flight still go. Completes once the GoAway is queued.
+   */
+  Mono<Void> goAway(SkymeshException reason) {
+    return Mono.create(
+        sink ->
+            onEventLoop(
+                () -> {
+                  if (!beginGoAway(reason) && lifecycle == OPEN) {
+                    // Still in its handshake: nothing to drain, nothing to say.
+                    closeNow(reason, null);
+                  }
+                  sink.success();
+                }));
   }
 
   /**
@@ -841,7 +865,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       return;
     }
     aborted = true;
-    log.warn("Closing {}: {}", this, message);
+    if (code == StatusCode.UNAVAILABLE) {
+      log.debug("Closing {}: {}", this, message);
+    } else {
+      log.warn("Closing {}: {}", this, message);
+    }
     closeNow(new PeerUnavailableException(this + ": " + message), PeerFrames.goAway(code, message));
   }
 
@@ -867,6 +895,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       closeError = error;
     }
     return error;
+  }
+
+  /** Whether the channel has an event loop yet (a dialed channel gets one as it connects). */
+  boolean isRegistered() {
+    return channel.isRegistered();
   }
 
   private void onEventLoop(Runnable task) {

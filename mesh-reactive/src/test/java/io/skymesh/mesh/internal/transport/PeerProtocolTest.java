@@ -11,6 +11,7 @@ import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
 import io.skymesh.codec.Frames;
+import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.proto.Hello;
 import io.skymesh.proto.PeerFrame;
@@ -196,6 +197,24 @@ class PeerProtocolTest {
                     .isInstanceOf(PeerUnavailableException.class)
                     .hasMessageContaining("no Hello"))
         .verify(DEADLINE);
+  }
+
+  @Test
+  void closingTheTransportDuringAHandshakeFailsTheConnectAndClosesTheSocket() {
+    Queue<Connection> accepted = new ConcurrentLinkedQueue<>();
+    DisposableServer mute =
+        rawServer(
+            (in, out) -> in.withConnection(accepted::add).receiveObject().then(Mono.<Void>never()));
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    Mono<PeerConnection> connecting = a.connection("127.0.0.1:" + mute.port()).cache();
+    connecting.subscribe(c -> {}, e -> {});
+    await().atMost(DEADLINE).until(() -> !accepted.isEmpty());
+
+    StepVerifier.create(a.close()).expectComplete().verify(DEADLINE);
+
+    StepVerifier.create(connecting).expectError(MeshClosedException.class).verify(DEADLINE);
+    StepVerifier.create(accepted.peek().onDispose()).expectComplete().verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> a.openConnections() == 0);
   }
 
   // ---------------------------------------------------------------------------------------------
