@@ -114,6 +114,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private boolean closeRequested;
 
   // Inbound.
+  private long lastRequestStreamId;
   private long received;
   private long processed;
   private final AtomicLong receivedCount = new AtomicLong();
@@ -210,10 +211,14 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   @Override
   public String toString() {
-    return (inbound ? "inbound" : "outbound")
-        + " peer connection "
-        + remoteAddress
-        + (remoteProcessId.isEmpty() ? "" : " (process " + remoteProcessId + ")");
+    String process = remoteProcessId.isEmpty() ? "" : " (process " + remoteProcessId + ")";
+    if (inbound) {
+      // Before its Hello a peer has no listen address: name its socket.
+      return "inbound peer connection from "
+          + (remoteAddress.isEmpty() ? String.valueOf(channel.remoteAddress()) : remoteAddress)
+          + process;
+    }
+    return "outbound peer connection to " + remoteAddress + process;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -379,6 +384,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       }
       case GO_AWAY -> {
         onGoAway(frame.getGoAway());
+        return dispatch(frame);
+      }
+      case REQUEST -> {
+        lastRequestStreamId = Math.max(lastRequestStreamId, frame.getRequest().getStreamId());
         return dispatch(frame);
       }
       case BODY_NOT_SET -> {
@@ -593,13 +602,32 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
           return;
         }
       }
+    } catch (Throwable t) {
+      Exceptions.throwIfJvmFatal(t);
+      failInternally(t);
     } finally {
       draining = false;
     }
   }
 
+  /**
+   * A bug or an environment failure (an allocator refusing, say) in the outbound path: the
+   * connection cannot be trusted to keep its order any more, so it closes, and every pending send
+   * fails with the cause rather than waiting for ever.
+   */
+  private void failInternally(Throwable error) {
+    log.error("Closing " + this + " after an internal error in the outbound path", error);
+    if (closeError == null) {
+      closeError =
+          new PeerUnavailableException(this + ": internal error: " + error.getMessage(), error);
+    }
+    lifecycle = CLOSED;
+    channel.close();
+  }
+
   private int writeQueued() {
     WriteBatch batch = null;
+    PendingSend inHand = null;
     boolean wrote = false;
     int result = WRITE_EMPTY;
     try {
@@ -628,7 +656,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         if (!send.start()) {
           continue;
         }
+        inHand = send;
         if (goAwayWritten && PeerFrames.startsWork(frame)) {
+          inHand = null;
           send.written(closeError());
           continue;
         }
@@ -646,10 +676,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         } catch (IOException | RuntimeException e) {
           // Only a message that changes while it is serialized gets here; the batch is unusable.
           dropBatch(batch, new OverloadedException(this + ": cannot encode a frame", e));
-          send.written(new OverloadedException(this + ": cannot encode the frame", e));
           batch = null;
+          inHand = null;
+          send.written(new OverloadedException(this + ": cannot encode the frame", e));
           continue;
         }
+        inHand = null;
         inSocket++;
         framesThisTurn++;
         if (frame.hasGoAway()) {
@@ -657,14 +689,24 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         }
       }
       if (batch != null) {
-        WriteBatch last = batch;
+        wrote |= writeBatch(batch);
         batch = null;
-        wrote |= writeBatch(last);
       }
-    } finally {
+    } catch (Throwable t) {
+      // Something unexpected (an allocator failing, a bug): fail the sends taken but not written,
+      // make sure what was written does not sit unflushed, and let drain() close the connection.
+      PeerUnavailableException error =
+          new PeerUnavailableException(this + ": internal error: " + t.getMessage(), t);
+      if (inHand != null) {
+        inHand.written(error);
+      }
       if (batch != null) {
-        dropBatch(batch, closeError());
+        dropBatch(batch, error);
       }
+      if (wrote) {
+        ctx.flush();
+      }
+      throw t;
     }
     // Set before the flush: writes that complete inside it re-enter drain() through `again`.
     blocked = result == WRITE_BLOCKED;
@@ -681,6 +723,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       batch.releaseBuffer();
       return false;
     }
+    ChannelPromise promise = ctx.newPromise();
     ByteBuf buffer;
     try {
       buffer = batch.takeBuffer();
@@ -688,7 +731,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       dropBatch(batch, new OverloadedException(this + ": cannot encode a frame", e));
       return false;
     }
-    ChannelPromise promise = ctx.newPromise();
+    // From here the batch's sends are the promise's: it completes them, written or failed.
     promise.addListener(batch);
     ctx.write(buffer, promise);
     return true;
@@ -773,8 +816,27 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     closeError = reason;
     lifecycle = DRAINING;
-    enqueueInternal(PeerFrames.goAway(StatusCode.OK, "going away"));
+    // Every request received so far will still be answered; the peer starts no new ones.
+    enqueueInternal(PeerFrames.goAway(StatusCode.OK, "going away", lastRequestStreamId));
     return true;
+  }
+
+  /**
+   * Sends {@code GoAway(OK)} after what is queued and refuses new {@code Data} and {@code Request}
+   * sends with {@code reason}, but keeps the connection open, so that responses to requests in
+   * flight still go. Completes once the GoAway is queued.
+   */
+  Mono<Void> goAway(SkymeshException reason) {
+    return Mono.create(
+        sink ->
+            onEventLoop(
+                () -> {
+                  if (!beginGoAway(reason) && lifecycle == OPEN) {
+                    // Still in its handshake: nothing to drain, nothing to say.
+                    closeNow(reason, null);
+                  }
+                  sink.success();
+                }));
   }
 
   /**
@@ -803,7 +865,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       return;
     }
     aborted = true;
-    log.warn("Closing {}: {}", this, message);
+    if (code == StatusCode.UNAVAILABLE) {
+      log.debug("Closing {}: {}", this, message);
+    } else {
+      log.warn("Closing {}: {}", this, message);
+    }
     closeNow(new PeerUnavailableException(this + ": " + message), PeerFrames.goAway(code, message));
   }
 
@@ -829,6 +895,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       closeError = error;
     }
     return error;
+  }
+
+  /** Whether the channel has an event loop yet (a dialed channel gets one as it connects). */
+  boolean isRegistered() {
+    return channel.isRegistered();
   }
 
   private void onEventLoop(Runnable task) {

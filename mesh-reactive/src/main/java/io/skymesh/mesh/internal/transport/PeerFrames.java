@@ -30,9 +30,19 @@ final class PeerFrames {
   }
 
   static PeerFrame goAway(StatusCode code, String message) {
+    return goAway(code, message, 0);
+  }
+
+  /**
+   * A GoAway; {@code lastStreamId} is the highest stream id of the receiver's requests that the
+   * sender still answers.
+   */
+  static PeerFrame goAway(StatusCode code, String message, long lastStreamId) {
     return PeerFrame.newBuilder()
         .setGoAway(
-            GoAway.newBuilder().setStatus(Status.newBuilder().setCode(code).setMessage(message)))
+            GoAway.newBuilder()
+                .setStatus(Status.newBuilder().setCode(code).setMessage(message))
+                .setLastStreamId(lastStreamId))
         .build();
   }
 

@@ -56,6 +56,7 @@ public final class PeerTransport {
   private final AtomicLong acceptedConnections = new AtomicLong();
   private final AtomicBoolean bound = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
+  private volatile boolean goingAway;
   private final Sinks.Empty<Void> terminated = Sinks.empty();
   private final MeshClosedException closedError;
   private volatile PeerFrame hello;
@@ -92,7 +93,7 @@ public final class PeerTransport {
   public Mono<PeerTransport> bind() {
     return Mono.defer(
         () -> {
-          if (closing.get()) {
+          if (isClosing()) {
             return Mono.error(closedError);
           }
           if (!bound.compareAndSet(false, true)) {
@@ -103,6 +104,7 @@ public final class PeerTransport {
               .port(config.port())
               .childOption(ChannelOption.TCP_NODELAY, true)
               .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
+              .childOption(ChannelOption.ALLOCATOR, config.allocator())
               .doOnChannelInit((observer, channel, address) -> install(channel, true, null, ""))
               .handle(
                   (in, out) -> {
@@ -115,7 +117,7 @@ public final class PeerTransport {
                     server = disposable;
                     listenAddress = PeerAddress.format(config.advertisedHost(), disposable.port());
                     hello = PeerFrames.hello(config.processId(), listenAddress, config.appId());
-                    if (closing.get()) {
+                    if (isClosing()) {
                       disposable.dispose();
                     }
                     log.debug(
@@ -160,7 +162,7 @@ public final class PeerTransport {
     return Mono.defer(
         () -> {
           for (; ; ) {
-            if (closing.get()) {
+            if (isClosing()) {
               return Mono.error(closedError);
             }
             Dial dial = dials.get(address);
@@ -222,6 +224,39 @@ public final class PeerTransport {
           return dial.result()
               .onErrorResume(e -> Mono.empty())
               .flatMap(c -> ((PeerChannel) c).closeGracefully(drainTimeout, reason));
+        });
+  }
+
+  /**
+   * Starts a graceful shutdown without closing anything: stops accepting connections, refuses new
+   * connects with {@link MeshClosedException}, and on every connection sends {@code GoAway(OK)}
+   * (its {@code last_stream_id} the highest request id received there) and refuses new {@code Data}
+   * and {@code Request} sends with {@link MeshClosedException}. Responses, cancels and pings still
+   * go, so the layer above can finish the requests in flight, then call {@link #closeGracefully}.
+   * Idempotent.
+   *
+   * @return completes when every connection has its GoAway queued and the listener is closed
+   */
+  public Mono<Void> goAway() {
+    return Mono.defer(
+        () -> {
+          goingAway = true;
+          List<Mono<Void>> steps = new ArrayList<>();
+          DisposableServer listener = server;
+          if (listener != null) {
+            listener.dispose();
+            steps.add(listener.onDispose());
+          }
+          for (Dial dial : dials.values()) {
+            dial.cancel();
+          }
+          dials.clear();
+          for (PeerChannel channel : List.copyOf(channels)) {
+            if (channel.isRegistered()) {
+              steps.add(channel.goAway(closedError));
+            }
+          }
+          return Mono.when(steps);
         });
   }
 
@@ -294,8 +329,10 @@ public final class PeerTransport {
               dial.cancel();
             }
             dials.clear();
+            // A channel without an event loop yet belongs to a dial, which cancel() has handled.
             steps.add(
                 Flux.fromIterable(List.copyOf(channels))
+                    .filter(PeerChannel::isRegistered)
                     .flatMap(
                         channel -> {
                           if (timeout == null) {
@@ -321,6 +358,9 @@ public final class PeerTransport {
 
   private void install(Channel channel, boolean inbound, Dial dial, String address) {
     PeerChannel peer = new PeerChannel(this, channel, inbound, dial, address);
+    if (dial != null) {
+      dial.peer = peer;
+    }
     channel
         .pipeline()
         .addBefore(
@@ -357,7 +397,7 @@ public final class PeerTransport {
   }
 
   boolean isClosing() {
-    return closing.get();
+    return goingAway || closing.get();
   }
 
   void onRemoteGoAway(PeerChannel channel) {
@@ -382,7 +422,13 @@ public final class PeerTransport {
     final String address;
     private final PeerAddress target;
     private final Sinks.One<PeerConnection> result = Sinks.one();
+
+    /** The connection once its handshake is done. */
     volatile PeerChannel channel;
+
+    /** The connection from the moment its channel exists, for cancel() to close. */
+    volatile PeerChannel peer;
+
     private volatile Disposable connecting;
 
     Dial(String address, PeerAddress target) {
@@ -404,6 +450,7 @@ public final class PeerTransport {
               .option(
                   ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
               .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
+              .option(ChannelOption.ALLOCATOR, config.allocator())
               .doOnChannelInit((observer, ch, remote) -> install(ch, false, this, address))
               .connect()
               .flatMap(
@@ -416,7 +463,7 @@ public final class PeerTransport {
     }
 
     private void connected(PeerChannel peer) {
-      if (closing.get()) {
+      if (isClosing()) {
         peer.closeNow(closedError, null);
         result.tryEmitError(closedError);
         return;
@@ -429,7 +476,7 @@ public final class PeerTransport {
     private void failed(Throwable error) {
       dials.remove(address, this);
       SkymeshException typed =
-          closing.get()
+          isClosing()
               ? closedError
               : error instanceof SkymeshException skymesh
                   ? skymesh
@@ -438,12 +485,21 @@ public final class PeerTransport {
       result.tryEmitError(typed);
     }
 
+    /** Abandons a connect still in progress: the transport is closing. */
     void cancel() {
-      Disposable pending = connecting;
-      if (pending != null && channel == null) {
-        pending.dispose();
-        result.tryEmitError(closedError);
+      if (channel != null) {
+        return;
       }
+      Disposable pending = connecting;
+      if (pending != null) {
+        pending.dispose();
+      }
+      // Once Reactor Netty has handed the connection over, disposing does not close it.
+      PeerChannel connected = peer;
+      if (connected != null && connected.isRegistered()) {
+        connected.closeNow(closedError, null);
+      }
+      result.tryEmitError(closedError);
     }
   }
 }

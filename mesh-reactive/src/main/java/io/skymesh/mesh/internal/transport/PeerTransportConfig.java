@@ -1,5 +1,7 @@
 package io.skymesh.mesh.internal.transport;
 
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.skymesh.codec.Frames;
 import java.time.Duration;
 import java.util.Objects;
@@ -35,6 +37,7 @@ public final class PeerTransportConfig {
   private final int writeBufferHighWaterMark;
   private final Duration handshakeTimeout;
   private final Duration connectTimeout;
+  private final ByteBufAllocator allocator;
 
   private PeerTransportConfig(Builder b) {
     this.host = b.host;
@@ -49,6 +52,7 @@ public final class PeerTransportConfig {
     this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
     this.handshakeTimeout = b.handshakeTimeout;
     this.connectTimeout = b.connectTimeout;
+    this.allocator = b.allocator;
   }
 
   /** A builder with every setting at its default. */
@@ -71,6 +75,7 @@ public final class PeerTransportConfig {
     b.writeBufferHighWaterMark = writeBufferHighWaterMark;
     b.handshakeTimeout = handshakeTimeout;
     b.connectTimeout = connectTimeout;
+    b.allocator = allocator;
     return b;
   }
 
@@ -138,6 +143,14 @@ public final class PeerTransportConfig {
     return connectTimeout;
   }
 
+  /**
+   * The allocator of every buffer on peer connections, read and write; default Netty's {@link
+   * PooledByteBufAllocator#DEFAULT}.
+   */
+  public ByteBufAllocator allocator() {
+    return allocator;
+  }
+
   @Override
   public String toString() {
     return "PeerTransportConfig{host="
@@ -182,6 +195,7 @@ public final class PeerTransportConfig {
     private int writeBufferHighWaterMark = 512 * 1024;
     private Duration handshakeTimeout = Duration.ofSeconds(10);
     private Duration connectTimeout = Duration.ofSeconds(5);
+    private ByteBufAllocator allocator = PooledByteBufAllocator.DEFAULT;
 
     private Builder() {}
 
@@ -273,6 +287,17 @@ public final class PeerTransportConfig {
                 + " ms)");
       }
       this.connectTimeout = connectTimeout;
+      return this;
+    }
+
+    /**
+     * Sets the allocator of every buffer on peer connections. The default is Netty's classic pooled
+     * allocator rather than Netty 4.2's adaptive one: the adaptive allocator may take a {@code
+     * StampedLock} on an event loop while it grows (BlockHound reports it as blocking, and Netty's
+     * own BlockHound rules do not cover it), while the pooled allocator's locks are covered.
+     */
+    public Builder allocator(ByteBufAllocator allocator) {
+      this.allocator = Objects.requireNonNull(allocator, "allocator");
       return this;
     }
 

@@ -10,7 +10,11 @@ import static org.awaitility.Awaitility.await;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
+import io.skymesh.proto.GoAway;
 import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Request;
+import io.skymesh.proto.Response;
+import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import java.net.ServerSocket;
 import java.util.List;
@@ -187,11 +191,10 @@ class PeerTransportTest {
     // Queue everything without waiting, then close at once.
     Mono<Void> sent = Flux.range(0, count).flatMap(i -> toB.send(data(i)), count).then().cache();
     sent.subscribe(v -> {}, e -> {});
-    long t0 = System.nanoTime();
-    StepVerifier.create(a.closeGracefully(DEADLINE)).expectComplete().verify(DEADLINE);
-    System.out.println("closeGracefully took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+    // block() parks; StepVerifier would poll and take a core from the event loops meanwhile.
+    a.closeGracefully(DEADLINE).block(DEADLINE);
 
-    StepVerifier.create(sent).expectComplete().verify(DEADLINE);
+    sent.block(DEADLINE);
     await().atMost(DEADLINE).until(() -> frames(atB, PeerFrame.BodyCase.DATA).size() == count);
     assertThat(frames(atB, PeerFrame.BodyCase.DATA))
         .extracting(TestPeers::sequence)
@@ -233,6 +236,47 @@ class PeerTransportTest {
     assertThat(again).isNotSameAs(toB);
     StepVerifier.create(again.send(data(3))).expectComplete().verify(DEADLINE);
     await().atMost(DEADLINE).until(() -> frames(atB, PeerFrame.BodyCase.DATA).size() == 2);
+  }
+
+  @Test
+  void goAwayRefusesNewWorkButLetsResponsesFinishBeforeTheClose() {
+    TestPeers.Recorder atA = new TestPeers.Recorder();
+    TestPeers.Recorder atB = new TestPeers.Recorder();
+    PeerTransport a = peers.start(atA);
+    PeerTransport b = peers.start(atB);
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+    toB.send(request(7)).then(toB.send(request(9))).block(DEADLINE);
+    await().atMost(DEADLINE).until(() -> atB.frames.size() == 2);
+    PeerConnection fromA = atB.frames.peek().connection();
+
+    StepVerifier.create(b.goAway()).expectComplete().verify(DEADLINE);
+
+    // A hears it, with the highest request B will still answer, and starts nothing new.
+    await().atMost(DEADLINE).until(() -> !frames(atA, PeerFrame.BodyCase.GO_AWAY).isEmpty());
+    GoAway goAway = frames(atA, PeerFrame.BodyCase.GO_AWAY).get(0).getGoAway();
+    assertThat(goAway.getStatus().getCode()).isEqualTo(StatusCode.OK);
+    assertThat(goAway.getLastStreamId()).isEqualTo(9);
+    StepVerifier.create(toB.send(data(1)))
+        .expectError(PeerUnavailableException.class)
+        .verify(DEADLINE);
+    // B starts nothing new either, but answers what it has.
+    StepVerifier.create(fromA.send(data(2)))
+        .expectError(MeshClosedException.class)
+        .verify(DEADLINE);
+    StepVerifier.create(fromA.send(response(7)).then(fromA.send(response(9))))
+        .expectComplete()
+        .verify(DEADLINE);
+    StepVerifier.create(b.connection(a.listenAddress()))
+        .expectError(MeshClosedException.class)
+        .verify(DEADLINE);
+    // A can still cancel on the connection it has, and B still answers pings.
+    StepVerifier.create(toB.ping()).expectNextCount(1).expectComplete().verify(DEADLINE);
+
+    StepVerifier.create(b.closeGracefully(DEADLINE)).expectComplete().verify(DEADLINE);
+    assertThat(frames(atA, PeerFrame.BodyCase.RESPONSE))
+        .extracting(f -> f.getResponse().getStreamId())
+        .containsExactly(7L, 9L);
+    StepVerifier.create(toB.onClose()).expectComplete().verify(DEADLINE);
   }
 
   @Test
@@ -281,6 +325,26 @@ class PeerTransportTest {
     StepVerifier.create(a.bind()).expectError(MeshClosedException.class).verify(DEADLINE);
     StepVerifier.create(a.onClose()).expectComplete().verify(DEADLINE);
     assertThat(a.openConnections()).isZero();
+  }
+
+  private static PeerFrame request(long streamId) {
+    return PeerFrame.newBuilder()
+        .setRequest(
+            Request.newBuilder()
+                .setStreamId(streamId)
+                .setSource("app.env.caller/1")
+                .setDestination("app.env.callee/1")
+                .setMethod("Echo"))
+        .build();
+  }
+
+  private static PeerFrame response(long streamId) {
+    return PeerFrame.newBuilder()
+        .setResponse(
+            Response.newBuilder()
+                .setStreamId(streamId)
+                .setStatus(Status.newBuilder().setCode(StatusCode.OK)))
+        .build();
   }
 
   private static List<PeerFrame> frames(TestPeers.Recorder recorder, PeerFrame.BodyCase kind) {
