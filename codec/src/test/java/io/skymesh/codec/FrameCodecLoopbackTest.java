@@ -5,9 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.proto.GoAway;
 import io.skymesh.proto.PeerFrame;
@@ -48,6 +50,7 @@ class FrameCodecLoopbackTest {
         TcpServer.create()
             .host("127.0.0.1")
             .port(0)
+            .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
             .doOnChannelInit(
                 (observer, channel, address) -> {
                   addPeerCodec(channel.pipeline());
@@ -158,6 +161,7 @@ class FrameCodecLoopbackTest {
         TcpClient.create()
             .host("127.0.0.1")
             .port(server.port())
+            .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
             .doOnChannelInit((observer, channel, address) -> addPeerCodec(channel.pipeline()))
             .connectNow(DEADLINE);
     if (!withCodec) {

@@ -1,6 +1,8 @@
 package io.skymesh.examples.codec;
 
 import com.google.protobuf.ByteString;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
@@ -64,6 +66,7 @@ public final class CodecRoundTrip {
         TcpServer.create()
             .host("127.0.0.1")
             .port(0)
+            .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
             .doOnChannelInit((observer, channel, address) -> addCodec(channel.pipeline()))
             .handle((in, out) -> out.sendObject(in.receiveObject()))
             .bindNow(TIMEOUT);
@@ -72,6 +75,7 @@ public final class CodecRoundTrip {
           TcpClient.create()
               .host("127.0.0.1")
               .port(server.port())
+              .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
               .doOnChannelInit((observer, channel, address) -> addCodec(channel.pipeline()))
               .connectNow(TIMEOUT);
       try {

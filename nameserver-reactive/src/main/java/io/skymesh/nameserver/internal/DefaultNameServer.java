@@ -1,5 +1,6 @@
 package io.skymesh.nameserver.internal;
 
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
@@ -76,6 +77,9 @@ public final class DefaultNameServer extends NameServer {
               .port(config.port())
               .option(ChannelOption.SO_REUSEADDR, true)
               .childOption(ChannelOption.TCP_NODELAY, true)
+              // Netty 4.2's default adaptive allocator takes a lock on the event loop and has had
+              // corruption bugs; the classic pooled allocator has neither (docs/decisions.md).
+              .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
               .doOnChannelInit(
                   (observer, channel, remote) -> {
                     // Installed for the channel's whole life, before the reactive bridge, so the

@@ -1,5 +1,7 @@
 package io.skymesh.mesh.internal.naming;
 
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
@@ -266,6 +268,8 @@ public final class NameServerClient {
     InetSocketAddress address = config.nameServerAddress();
     return TcpClient.create()
         .runOn(CONTROL_LOOP)
+        .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+        .option(ChannelOption.TCP_NODELAY, true)
         .host(address.getHostString())
         .port(address.getPort())
         .doOnChannelInit((observer, channel, remote) -> installCodec(channel.pipeline()))
