@@ -229,6 +229,31 @@ class MeshIntegrationTest {
   }
 
   @Test
+  void instanceThatDoesNotComeBackAfterARestartIsRemovedAfterTheGrace() {
+    Mesh a = mesh();
+    Mesh b = mesh();
+    register(a, "game.zone1.lobby/1");
+    register(b, "game.zone1.lobby/2");
+    NameRouter router = b.router(LOBBY);
+    await().atMost(DEADLINE).until(() -> router.currentView().size() == 2);
+    int port = fixture.nameServer().port();
+
+    fixture.nameServer().closeNow(DEADLINE);
+    a.close().block(DEADLINE);
+    fixture.startNameServer(port);
+
+    // Kept through the reconnection (its owner might have re-registered), then removed.
+    StepVerifier.create(
+            router.members().filter(e -> e.type() == MembershipEvent.Type.REMOVED).next())
+        .assertNext(e -> assertThat(e.instance().url().toString()).isEqualTo("game.zone1.lobby/1"))
+        .expectComplete()
+        .verify(DEADLINE);
+    assertThat(router.currentView().instances())
+        .extracting(i -> i.url().toString())
+        .containsExactly("game.zone1.lobby/2");
+  }
+
+  @Test
   void randomBytesCloseOnlyThatConnection() {
     Mesh a = mesh();
     Mesh b = mesh();

@@ -137,7 +137,8 @@ public final class DefaultMesh implements Mesh {
         serviceName,
         name -> {
           DefaultNameRouter router =
-              new DefaultNameRouter(name, names.watch(name.toString()), config.requestTimeout());
+              new DefaultNameRouter(
+                  name, names.watch(name.toString()), config.requestTimeout(), config.sessionTtl());
           router.changes().subscribe(this::releaseDeparted);
           return router;
         });

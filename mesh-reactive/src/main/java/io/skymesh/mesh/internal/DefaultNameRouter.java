@@ -8,6 +8,7 @@ import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceView;
+import io.skymesh.mesh.internal.naming.NameServerClient;
 import io.skymesh.proto.WatchEvent;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,17 +42,40 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   private final Duration firstViewTimeout;
   private final Map<ServiceUrl, Instance> members = new HashMap<>();
   private final Sinks.Many<ViewChange> changes = Sinks.many().replay().latest();
+  private final Duration reconnectGrace;
+  private final Map<ServiceUrl, Long> unconfirmed = new HashMap<>();
+  private final Sinks.Many<Long> graceExpiries = Sinks.many().unicast().onBackpressureBuffer();
   private final Disposable subscription;
   private volatile ServiceView view;
   private boolean initialized;
+  private long resyncs;
+  private long lastRevision;
 
-  DefaultNameRouter(ServiceName serviceName, Flux<WatchEvent> events, Duration firstViewTimeout) {
+  /**
+   * Creates a router over a watch.
+   *
+   * @param serviceName the service
+   * @param events the watch's updates
+   * @param firstViewTimeout how long firstView() waits
+   * @param reconnectGrace how long an instance missing from a resync after a reconnection is kept
+   *     before it counts as gone: its owner may not have registered with a restarted name server
+   *     yet
+   */
+  DefaultNameRouter(
+      ServiceName serviceName,
+      Flux<NameServerClient.WatchUpdate> events,
+      Duration firstViewTimeout,
+      Duration reconnectGrace) {
     this.serviceName = serviceName;
     this.firstViewTimeout = firstViewTimeout;
+    this.reconnectGrace = reconnectGrace;
     this.view = ServiceView.empty(serviceName);
+    // Merged so that grace expiries are applied serially with the events, without a lock.
     this.subscription =
-        events.subscribe(
-            this::apply, error -> log.warn("Watch of {} ended: {}", serviceName, error.toString()));
+        Flux.<Object>merge(events, graceExpiries.asFlux())
+            .subscribe(
+                this::apply,
+                error -> log.warn("Watch of {} ended: {}", serviceName, error.toString()));
   }
 
   /** A new view and the events that led to it from the previous one. */
@@ -122,20 +146,46 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     return subscription.isDisposed();
   }
 
-  private void apply(WatchEvent event) {
+  private void apply(Object signal) {
+    if (signal instanceof Long resync) {
+      expireUnconfirmed(resync);
+    } else {
+      NameServerClient.WatchUpdate update = (NameServerClient.WatchUpdate) signal;
+      apply(update.event(), update.resyncAfterReconnect());
+    }
+  }
+
+  private void apply(WatchEvent event, boolean afterReconnect) {
     List<MembershipEvent> delta = new ArrayList<>();
     long revision = event.getRevision();
+    lastRevision = Math.max(lastRevision, revision);
     switch (event.getEventCase()) {
       case SNAPSHOT -> {
         Map<ServiceUrl, Instance> next = new HashMap<>();
         for (io.skymesh.proto.Instance wire : event.getSnapshot().getInstancesList()) {
           Instance instance = Instances.fromWire(wire);
           next.put(instance.url(), instance);
+          unconfirmed.remove(instance.url());
         }
+        long resync = ++resyncs;
         for (Instance old : members.values()) {
-          if (!next.containsKey(old.url())) {
+          if (next.containsKey(old.url())) {
+            continue;
+          }
+          if (afterReconnect && initialized) {
+            // Kept for now: the name server may have restarted before the owner re-registered.
+            next.put(old.url(), old);
+            unconfirmed.put(old.url(), resync);
+          } else {
             delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
           }
+        }
+        if (unconfirmed.containsValue(resync)) {
+          Mono.delay(reconnectGrace)
+              .subscribe(
+                  tick ->
+                      graceExpiries.emitNext(
+                          resync, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1))));
         }
         for (Instance instance : next.values()) {
           Instance old = members.get(instance.url());
@@ -152,13 +202,19 @@ final class DefaultNameRouter implements NameRouter, Disposable {
         Instance instance =
             Instances.fromWire(
                 event.hasInstanceAdded() ? event.getInstanceAdded() : event.getInstanceUpdated());
+        boolean wasUnconfirmed = unconfirmed.remove(instance.url()) != null;
         Instance old = members.put(instance.url(), instance);
+        if (wasUnconfirmed && Instances.sameContent(old, instance)) {
+          break; // back as it was: no change to report
+        }
         MembershipEvent.Type type =
             old == null ? MembershipEvent.Type.ADDED : MembershipEvent.Type.UPDATED;
         delta.add(new MembershipEvent(type, instance, revision));
       }
       case INSTANCE_REMOVED -> {
-        Instance old = members.remove(ServiceUrl.parse(event.getInstanceRemoved().getUrl()));
+        ServiceUrl url = ServiceUrl.parse(event.getInstanceRemoved().getUrl());
+        unconfirmed.remove(url);
+        Instance old = members.remove(url);
         if (old != null) {
           delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
         }
@@ -167,6 +223,31 @@ final class DefaultNameRouter implements NameRouter, Disposable {
         return; // leadership events belong to elections, not membership
       }
     }
+    publish(delta, revision);
+  }
+
+  /** Removes the instances a resync after a reconnection left unconfirmed, if still missing. */
+  private void expireUnconfirmed(long resync) {
+    List<MembershipEvent> delta = new ArrayList<>();
+    unconfirmed
+        .entrySet()
+        .removeIf(
+            entry -> {
+              if (entry.getValue() != resync) {
+                return false;
+              }
+              Instance gone = members.remove(entry.getKey());
+              if (gone != null) {
+                delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, gone, lastRevision));
+              }
+              return true;
+            });
+    if (!delta.isEmpty()) {
+      publish(delta, lastRevision);
+    }
+  }
+
+  private void publish(List<MembershipEvent> delta, long revision) {
     if (initialized && delta.isEmpty()) {
       return;
     }

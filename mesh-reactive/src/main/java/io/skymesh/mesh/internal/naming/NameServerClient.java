@@ -161,7 +161,7 @@ public final class NameServerClient {
    * @param serviceName the canonical service name
    * @return the events
    */
-  public Flux<WatchEvent> watch(String serviceName) {
+  public Flux<WatchUpdate> watch(String serviceName) {
     return Flux.defer(
         () -> {
           WatchState watch = new WatchState(watchIds.incrementAndGet(), serviceName);
@@ -339,6 +339,7 @@ public final class NameServerClient {
     if (watch.sentOn.getAndSet(session) == session) {
       return Mono.empty();
     }
+    watch.resumingAfterReconnect = watch.lastRevision > 0;
     Watch.Builder body =
         Watch.newBuilder()
             .setWatchId(watch.id)
@@ -453,6 +454,15 @@ public final class NameServerClient {
         new FrameEncoder(config.maxFrameLength()));
   }
 
+  /**
+   * A watch event, and whether it is the resync snapshot of a watch resumed on a new session (the
+   * name server may have restarted and not yet heard from every instance again).
+   *
+   * @param event the event
+   * @param resyncAfterReconnect true for a snapshot that follows a reconnection
+   */
+  public record WatchUpdate(WatchEvent event, boolean resyncAfterReconnect) {}
+
   private record Pending(Session session, Sinks.One<NameServerFrame> reply) {}
 
   /** One connection's session. */
@@ -475,9 +485,10 @@ public final class NameServerClient {
   private static final class WatchState {
     final long id;
     final String serviceName;
-    final Sinks.Many<WatchEvent> events = Sinks.many().unicast().onBackpressureBuffer();
+    final Sinks.Many<WatchUpdate> events = Sinks.many().unicast().onBackpressureBuffer();
     final AtomicReference<Session> sentOn = new AtomicReference<>();
     volatile long lastRevision;
+    volatile boolean resumingAfterReconnect;
 
     WatchState(long id, String serviceName) {
       this.id = id;
@@ -489,7 +500,9 @@ public final class NameServerClient {
         return; // already delivered before a reconnection
       }
       lastRevision = Math.max(lastRevision, event.getRevision());
-      events.tryEmitNext(event);
+      boolean afterReconnect = resumingAfterReconnect && event.hasSnapshot();
+      resumingAfterReconnect = false;
+      events.tryEmitNext(new WatchUpdate(event, afterReconnect));
     }
   }
 }
