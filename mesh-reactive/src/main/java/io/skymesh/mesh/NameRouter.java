@@ -1,6 +1,10 @@
 package io.skymesh.mesh;
 
 import io.skymesh.core.ServiceName;
+import io.skymesh.mesh.routing.PeerStatsRecorder;
+import io.skymesh.mesh.routing.Routed;
+import io.skymesh.mesh.routing.RoutingPolicy;
+import java.util.function.Function;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -10,6 +14,17 @@ import reactor.core.publisher.Mono;
  *
  * <p>While the name server is unreachable the router keeps serving the last known view; when the
  * connection comes back it resumes from the last revision it saw.
+ *
+ * <p>Routing applies a {@link RoutingPolicy} to the live view, consulting this router's {@link
+ * #peerStats()}:
+ *
+ * <pre>{@code
+ * NameRouter chat = mesh.router(ServiceName.parse("game.zone1.chat"));
+ * chat.select(RoutingPolicy.roundRobin()).flatMap(i -> lobby.sendTo(i.url(), payload));
+ * messages
+ *     .transform(chat.route(RoutingPolicy.consistentHash(0.25), Message::userId))
+ *     .flatMap(routed -> lobby.sendTo(routed.instance().url(), routed.value().payload()));
+ * }</pre>
  */
 public interface NameRouter {
 
@@ -48,4 +63,68 @@ public interface NameRouter {
    *     the mesh's request timeout
    */
   Mono<ServiceView> firstView();
+
+  /**
+   * The statistics this router's {@code select} and {@code route} give their policies: requests in
+   * flight and latency per instance. Callers record their requests in it ({@link
+   * PeerStatsRecorder#record}); instances that leave the view are forgotten.
+   *
+   * @return the router's statistics, the same object for every call
+   */
+  PeerStatsRecorder peerStats();
+
+  /**
+   * Picks an instance by a policy that needs no key.
+   *
+   * @param policy the policy
+   * @return the chosen instance
+   * @see #select(RoutingPolicy, Object)
+   */
+  Mono<Instance> select(RoutingPolicy policy);
+
+  /**
+   * Picks an instance of the current view by {@code policy} for {@code key}. Lazy: the pick happens
+   * at subscription, on the view current then. Before the name server's first answer it waits for
+   * it, for at most the mesh's request timeout.
+   *
+   * @param policy the policy
+   * @param key the routing key, for the hash policies
+   * @return the chosen instance; fails with {@code NoAvailableInstanceException} naming the service
+   *     if it has no live instance, {@code MeshTimeoutException} if the first view does not arrive
+   *     in time, or whatever the policy throws ({@code IllegalArgumentException} for a missing key,
+   *     {@code UnsupportedOperationException} from {@link RoutingPolicy#leader()})
+   * @throws NullPointerException if {@code policy} or {@code key} is {@code null}
+   */
+  Mono<Instance> select(RoutingPolicy policy, Object key);
+
+  /**
+   * Routes a stream of work without keys.
+   *
+   * @param policy the policy
+   * @param <T> the work's type
+   * @return the operator
+   * @see #route(RoutingPolicy, Function)
+   */
+  <T> Function<Flux<T>, Flux<Routed<T>>> route(RoutingPolicy policy);
+
+  /**
+   * An operator that pairs each element of a stream of work with the instance {@code policy} picks
+   * for its key, on the view current when the element arrives, so the routing follows membership
+   * live. The work is subscribed once the first view is known (waiting at most the mesh's request
+   * timeout). An element arriving while the service has no live instance fails the stream with
+   * {@code NoAvailableInstanceException} (or skips it under {@code onErrorContinue}); so does a
+   * policy's failure.
+   *
+   * <pre>{@code
+   * work.transform(router.route(RoutingPolicy.hash(), Job::customerId))
+   * }</pre>
+   *
+   * @param policy the policy
+   * @param keyFunction each element's routing key ({@code null} for none)
+   * @param <T> the work's type
+   * @return the operator, for {@code Flux.transform}
+   * @throws NullPointerException if an argument is {@code null}
+   */
+  <T> Function<Flux<T>, Flux<Routed<T>>> route(
+      RoutingPolicy policy, Function<? super T, ?> keyFunction);
 }

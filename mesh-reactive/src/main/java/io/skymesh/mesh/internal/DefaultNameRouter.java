@@ -3,12 +3,16 @@ package io.skymesh.mesh.internal;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
+import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceView;
 import io.skymesh.mesh.internal.naming.NameServerClient;
+import io.skymesh.mesh.routing.PeerStatsRecorder;
+import io.skymesh.mesh.routing.Routed;
+import io.skymesh.mesh.routing.RoutingPolicy;
 import io.skymesh.proto.WatchEvent;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.Disposable;
@@ -24,6 +29,7 @@ import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Folds a service's watch events into immutable views and serves them as hot streams.
@@ -50,6 +56,10 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   private boolean initialized;
   private long resyncs;
   private long lastRevision;
+  private final PeerStatsRecorder peerStats = PeerStatsRecorder.create();
+
+  /** Whether {@link #view} holds the name server's answer yet (routing waits until it does). */
+  private volatile boolean hasView;
 
   /**
    * Creates a router over a watch.
@@ -134,6 +144,70 @@ final class DefaultNameRouter implements NameRouter, Disposable {
                 () ->
                     new MeshTimeoutException(
                         "no membership of " + serviceName + " within " + firstViewTimeout)));
+  }
+
+  @Override
+  public PeerStatsRecorder peerStats() {
+    return peerStats;
+  }
+
+  @Override
+  public Mono<Instance> select(RoutingPolicy policy) {
+    Objects.requireNonNull(policy, "policy");
+    return selectFor(policy, null);
+  }
+
+  @Override
+  public Mono<Instance> select(RoutingPolicy policy, Object key) {
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(key, "key");
+    return selectFor(policy, key);
+  }
+
+  private Mono<Instance> selectFor(RoutingPolicy policy, Object key) {
+    return Mono.defer(
+        () ->
+            hasView
+                ? Mono.fromCallable(() -> pick(policy, key))
+                : viewArrived().map(ignored -> pick(policy, key)));
+  }
+
+  @Override
+  public <T> Function<Flux<T>, Flux<Routed<T>>> route(RoutingPolicy policy) {
+    return route(policy, value -> null);
+  }
+
+  @Override
+  public <T> Function<Flux<T>, Flux<Routed<T>>> route(
+      RoutingPolicy policy, Function<? super T, ?> keyFunction) {
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(keyFunction, "keyFunction");
+    return work -> {
+      Flux<Routed<T>> routed =
+          work.map(value -> new Routed<>(value, pick(policy, keyFunction.apply(value))));
+      return Flux.defer(() -> hasView ? routed : viewArrived().flatMapMany(ignored -> routed));
+    };
+  }
+
+  /**
+   * The first view, delivered off the name-server connection's event loop: what the caller does
+   * next (a send, a whole stream of work) must not run on the control plane's thread.
+   */
+  private Mono<ServiceView> viewArrived() {
+    return firstView().publishOn(Schedulers.parallel());
+  }
+
+  /** The policy's pick on the current view; throws, for the operators to deliver as onError. */
+  private Instance pick(RoutingPolicy policy, Object key) {
+    ServiceView current = view;
+    if (current.isEmpty()) {
+      throw new NoAvailableInstanceException("no live instance of " + serviceName);
+    }
+    Instance chosen = policy.select(current, key, peerStats);
+    if (chosen == null) {
+      throw new NoAvailableInstanceException(policy + " chose no instance of " + serviceName);
+    }
+    return chosen;
   }
 
   @Override
@@ -254,6 +328,10 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     initialized = true;
     ServiceView next = new ServiceView(serviceName, List.copyOf(members.values()), revision);
     view = next;
+    hasView = true;
+    if (delta.stream().anyMatch(e -> e.type() == MembershipEvent.Type.REMOVED)) {
+      peerStats.retain(next);
+    }
     changes.emitNext(
         new ViewChange(next, List.copyOf(delta)),
         Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));

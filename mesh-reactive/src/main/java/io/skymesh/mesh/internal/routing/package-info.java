@@ -1,0 +1,2 @@
+/** The routing policies' implementations. Internal: no compatibility promise. */
+package io.skymesh.mesh.internal.routing;
