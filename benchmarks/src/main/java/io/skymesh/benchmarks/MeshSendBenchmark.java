@@ -3,6 +3,7 @@ package io.skymesh.benchmarks;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.BytesValue;
 import com.google.protobuf.Empty;
+import com.sun.management.OperatingSystemMXBean;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
@@ -35,6 +36,7 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Queue;
@@ -112,6 +114,9 @@ public class MeshSendBenchmark {
   static final ServiceUrl SINK = ServiceUrl.parse("bench.local.sink/1");
   static final ServiceUrl SOURCE = ServiceUrl.parse("bench.local.source/1");
 
+  private static final OperatingSystemMXBean OS =
+      (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
   /**
    * Sends {@value #BATCH} messages with Skymesh and waits until they have arrived.
    *
@@ -175,6 +180,9 @@ public class MeshSendBenchmark {
     Arrivals arrivals;
     private Semaphore window;
     private long expected;
+    private long iterationMessages;
+    private long iterationCpuNanos;
+    private long iterationWallNanos;
 
     /** Starts the side, sends one message to open every connection, and waits for it. */
     @Setup(Level.Trial)
@@ -192,6 +200,32 @@ public class MeshSendBenchmark {
       start(payload);
       runBatch(1);
       System.out.printf("%n%s%n", describe());
+    }
+
+    /** Notes where the iteration starts, for {@link #reportIteration()}. */
+    @Setup(Level.Iteration)
+    public void startIteration() {
+      iterationMessages = expected;
+      iterationCpuNanos = OS.getProcessCpuTime();
+      iterationWallNanos = System.nanoTime();
+    }
+
+    /**
+     * Prints the CPU time this process spent per message arrived during the iteration (every thread
+     * counted: sender, receiver, event loops, JIT and GC), and the system load average: on a shared
+     * machine the CPU time per message is steadier than the throughput.
+     */
+    @TearDown(Level.Iteration)
+    public void reportIteration() {
+      long messages = expected - iterationMessages;
+      long cpu = OS.getProcessCpuTime() - iterationCpuNanos;
+      long wall = System.nanoTime() - iterationWallNanos;
+      System.out.printf(
+          " [%,d msgs, process CPU %.2f µs/msg, %.2f CPUs busy, load average %.2f]",
+          messages,
+          messages == 0 ? 0.0 : cpu / 1000.0 / messages,
+          (double) cpu / wall,
+          OS.getSystemLoadAverage());
     }
 
     /** Checks that exactly the messages sent arrived, intact, then stops the side. */
