@@ -241,16 +241,7 @@ public final class PeerTransport {
     return Mono.defer(
         () -> {
           goingAway = true;
-          List<Mono<Void>> steps = new ArrayList<>();
-          DisposableServer listener = server;
-          if (listener != null) {
-            listener.dispose();
-            steps.add(listener.onDispose());
-          }
-          for (Dial dial : dials.values()) {
-            dial.cancel();
-          }
-          dials.clear();
+          List<Mono<Void>> steps = stopListeningAndDialing();
           for (PeerChannel channel : List.copyOf(channels)) {
             if (channel.isRegistered()) {
               steps.add(channel.goAway(closedError));
@@ -287,6 +278,21 @@ public final class PeerTransport {
     return shutdown(timeout);
   }
 
+  /** Stops the listener and cancels pending dials; returns the steps to wait for, to add to. */
+  private List<Mono<Void>> stopListeningAndDialing() {
+    List<Mono<Void>> steps = new ArrayList<>();
+    DisposableServer listener = server;
+    if (listener != null) {
+      listener.dispose();
+      steps.add(listener.onDispose());
+    }
+    for (Dial dial : dials.values()) {
+      dial.cancel();
+    }
+    dials.clear();
+    return steps;
+  }
+
   /** Completes when the transport has closed. */
   public Mono<Void> onClose() {
     return terminated.asMono();
@@ -319,16 +325,7 @@ public final class PeerTransport {
         () -> {
           if (closing.compareAndSet(false, true)) {
             log.debug("Closing peer transport {}", config.processId());
-            List<Mono<Void>> steps = new ArrayList<>();
-            DisposableServer listener = server;
-            if (listener != null) {
-              listener.dispose();
-              steps.add(listener.onDispose());
-            }
-            for (Dial dial : dials.values()) {
-              dial.cancel();
-            }
-            dials.clear();
+            List<Mono<Void>> steps = stopListeningAndDialing();
             // A channel without an event loop yet belongs to a dial, which cancel() has handled.
             steps.add(
                 Flux.fromIterable(List.copyOf(channels))
