@@ -25,10 +25,12 @@ public record ServiceName(String appId, String env, String service)
    * @throws IllegalArgumentException if a part is not 1 to 64 of {@code [A-Za-z0-9_-]}
    */
   public ServiceName {
-    String whole = appId + "." + env + "." + service;
-    Names.checkPart("ServiceName", whole, "appId", appId);
-    Names.checkPart("ServiceName", whole, "env", env);
-    Names.checkPart("ServiceName", whole, "service", service);
+    if (!Names.isPart(appId) || !Names.isPart(env) || !Names.isPart(service)) {
+      String whole = appId + "." + env + "." + service;
+      Names.checkPart("ServiceName", whole, "appId", appId);
+      Names.checkPart("ServiceName", whole, "env", env);
+      Names.checkPart("ServiceName", whole, "service", service);
+    }
   }
 
   /**

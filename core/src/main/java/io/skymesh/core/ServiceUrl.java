@@ -26,7 +26,9 @@ public record ServiceUrl(ServiceName serviceName, String instanceId)
    */
   public ServiceUrl {
     Objects.requireNonNull(serviceName, "serviceName");
-    Names.checkPart("ServiceUrl", serviceName + "/" + instanceId, "instanceId", instanceId);
+    if (!Names.isPart(instanceId)) {
+      Names.checkPart("ServiceUrl", serviceName + "/" + instanceId, "instanceId", instanceId);
+    }
   }
 
   /**

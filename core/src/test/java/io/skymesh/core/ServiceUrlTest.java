@@ -52,6 +52,24 @@ class ServiceUrlTest {
   }
 
   @Test
+  void partCheckAgreesWithTheDocumentedPattern() {
+    java.util.regex.Pattern documented = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    java.util.Random random = new java.util.Random(11);
+    String alphabet = "aZ09_-.:/ ä\u0000\uD83D";
+    for (int i = 0; i < 20_000; i++) {
+      StringBuilder part = new StringBuilder();
+      int length = random.nextInt(67);
+      for (int j = 0; j < length; j++) {
+        part.append(alphabet.charAt(random.nextInt(alphabet.length())));
+      }
+      String candidate = part.toString();
+      assertThat(Names.isPart(candidate))
+          .as(candidate)
+          .isEqualTo(documented.matcher(candidate).matches());
+    }
+  }
+
+  @Test
   void tooLongPartIsRefused() {
     String input = "game.zone1.lobby/" + "x".repeat(65);
     assertThatIllegalArgumentException()
