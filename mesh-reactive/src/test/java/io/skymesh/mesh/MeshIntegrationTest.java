@@ -114,6 +114,31 @@ class MeshIntegrationTest {
   }
 
   @Test
+  void handlerThatThrowsOrFailsDoesNotStopTheMessagesAfterIt() {
+    Mesh a = mesh();
+    Mesh b = mesh();
+    Queue<Long> received = new ConcurrentLinkedQueue<>();
+    register(
+        b,
+        "game.zone1.chat/1",
+        message -> {
+          long sequence = TestMeshes.sequenceOf(message);
+          received.add(sequence);
+          if (sequence == 0) {
+            throw new IllegalStateException("thrown by the handler");
+          }
+          return sequence == 1 ? Mono.error(new IllegalStateException("signalled")) : Mono.empty();
+        });
+    MeshService sender = register(a, "game.zone1.lobby/1");
+    ServiceUrl destination = ServiceUrl.parse("game.zone1.chat/1");
+
+    Flux.range(0, 3).concatMap(i -> sender.sendTo(destination, sequence(i))).then().block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> received.size() == 3);
+    assertThat(received).containsExactly(0L, 1L, 2L);
+  }
+
+  @Test
   void destinationInTheSameProcessIsServedInProcess() {
     Mesh a = mesh();
     Queue<Message> received = new ConcurrentLinkedQueue<>();

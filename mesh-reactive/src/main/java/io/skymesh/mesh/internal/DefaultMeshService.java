@@ -75,11 +75,22 @@ final class DefaultMeshService implements MeshService {
       log.debug("Dropping a message to closed {}", url);
       return Mono.empty();
     }
-    return Mono.defer(() -> handler.handle(message))
-        .onErrorResume(
-            error -> {
-              log.warn("Handler of {} failed on a message from {}", url, message.source(), error);
-              return Mono.empty();
-            });
+    Mono<Void> handled;
+    try {
+      handled = handler.handle(message);
+    } catch (RuntimeException error) {
+      return failed(message, error);
+    }
+    // Mono.empty() is one instance: returned as it is, the transport dispatches the next frame
+    // at once instead of subscribing to a wrapper (this is the per-message path).
+    if (handled == null || handled == Mono.<Void>empty()) {
+      return Mono.empty();
+    }
+    return handled.onErrorResume(error -> failed(message, error));
+  }
+
+  private Mono<Void> failed(Message message, Throwable error) {
+    log.warn("Handler of {} failed on a message from {}", url, message.source(), error);
+    return Mono.empty();
   }
 }

@@ -53,7 +53,6 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   private final Sinks.Many<Long> graceExpiries = Sinks.many().unicast().onBackpressureBuffer();
   private final Disposable subscription;
   private volatile ServiceView view;
-  private boolean initialized;
   private long resyncs;
   private long lastRevision;
   private final PeerStatsRecorder peerStats = PeerStatsRecorder.create();
@@ -246,7 +245,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
           if (next.containsKey(old.url())) {
             continue;
           }
-          if (afterReconnect && initialized) {
+          if (afterReconnect && hasView) {
             // Kept for now: the name server may have restarted before the owner re-registered.
             next.put(old.url(), old);
             unconfirmed.put(old.url(), resync);
@@ -322,10 +321,9 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   }
 
   private void publish(List<MembershipEvent> delta, long revision) {
-    if (initialized && delta.isEmpty()) {
+    if (hasView && delta.isEmpty()) {
       return;
     }
-    initialized = true;
     ServiceView next = new ServiceView(serviceName, List.copyOf(members.values()), revision);
     view = next;
     hasView = true;
