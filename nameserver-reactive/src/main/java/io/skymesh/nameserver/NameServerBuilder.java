@@ -44,6 +44,16 @@ public final class NameServerBuilder {
   /** The largest {@link #historyLimit(int)}. */
   public static final int MAX_HISTORY_LIMIT = 10_000_000;
 
+  /** The default largest KV value: 1 MiB. */
+  public static final int DEFAULT_MAX_VALUE_SIZE = 1 << 20;
+
+  /**
+   * Room a KV value's frame needs beyond the value itself (the key of at most {@code 1024}
+   * characters, up to 3 bytes each in UTF-8, revisions, field tags), so that a value of {@link
+   * #maxValueSize(int)} bytes always fits in a frame of {@link #maxFrameLength(int)}.
+   */
+  public static final int KV_FRAME_OVERHEAD = 4096;
+
   /** The TTL is sent in a uint32 number of milliseconds. */
   private static final long MAX_TTL_MILLIS = 0xFFFF_FFFFL;
 
@@ -55,6 +65,8 @@ public final class NameServerBuilder {
   private int watcherQueueLimit = DEFAULT_WATCHER_QUEUE_LIMIT;
   private int historyLimit = DEFAULT_HISTORY_LIMIT;
   private long initialRevision = -1;
+  private int maxValueSize = DEFAULT_MAX_VALUE_SIZE;
+  private boolean maxValueSizeSet;
 
   NameServerBuilder() {}
 
@@ -208,14 +220,46 @@ public final class NameServerBuilder {
   }
 
   /**
+   * The largest KV value a client may put, in bytes. Default {@link #DEFAULT_MAX_VALUE_SIZE} (1
+   * MiB). A larger {@code KvPut} is refused with {@code INVALID_ARGUMENT} naming the value's size
+   * and this limit; nothing is stored. Must leave room in a frame: {@link #start()} refuses a limit
+   * over {@link #maxFrameLength(int)} minus {@link #KV_FRAME_OVERHEAD}. When not set, the default
+   * is lowered to fit a smaller {@link #maxFrameLength(int)}.
+   *
+   * @param maxValueSize the limit in bytes
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 1..Frames.MAX_FRAME_LENGTH_LIMIT}
+   */
+  public NameServerBuilder maxValueSize(int maxValueSize) {
+    if (maxValueSize < 1 || maxValueSize > Frames.MAX_FRAME_LENGTH_LIMIT) {
+      throw new IllegalArgumentException(
+          String.format(
+              "maxValueSize: %s (expected: 1..%s)", maxValueSize, Frames.MAX_FRAME_LENGTH_LIMIT));
+    }
+    this.maxValueSize = maxValueSize;
+    this.maxValueSizeSet = true;
+    return this;
+  }
+
+  /**
    * Starts a name server with this configuration when subscribed. Each subscription starts a new
    * server. Fails with the bind error if the address cannot be bound (for example the port is
    * taken).
    *
    * @return a {@code Mono} of the started server, bound and accepting connections
-   * @throws IllegalArgumentException if the session TTL is longer than the longest session TTL
+   * @throws IllegalArgumentException if the session TTL is longer than the longest session TTL, or
+   *     the largest KV value does not fit in a frame
    */
   public Mono<NameServer> start() {
+    int valueLimit = maxValueSize;
+    if (!maxValueSizeSet) {
+      valueLimit = Math.max(1, Math.min(maxValueSize, maxFrameLength - KV_FRAME_OVERHEAD));
+    } else if ((long) maxValueSize + KV_FRAME_OVERHEAD > maxFrameLength) {
+      throw new IllegalArgumentException(
+          String.format(
+              "maxValueSize: %s (expected: at most maxFrameLength %s - %s)",
+              maxValueSize, maxFrameLength, KV_FRAME_OVERHEAD));
+    }
     if (sessionTtl.compareTo(maxSessionTtl) > 0) {
       throw new IllegalArgumentException(
           String.format(
@@ -230,7 +274,8 @@ public final class NameServerBuilder {
             maxFrameLength,
             watcherQueueLimit,
             historyLimit,
-            initialRevision);
+            initialRevision,
+            valueLimit);
     return DefaultNameServer.start(config);
   }
 }

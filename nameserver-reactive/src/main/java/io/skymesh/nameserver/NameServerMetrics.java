@@ -7,7 +7,7 @@ package io.skymesh.nameserver;
  * @param sessions open sessions (connections that sent a successful OpenSession and have not ended)
  * @param connections every connection the server holds, sessions and not-yet-opened ones
  * @param instances live instances
- * @param watches active instance watches, summed over every session
+ * @param watches active watches (instance and KV), summed over every session
  * @param revision the current revision: the revision of the latest change
  * @param queuedFrames frames waiting in the sessions' outbound queues now (answers and events not
  *     yet handed to their connection), summed over every session

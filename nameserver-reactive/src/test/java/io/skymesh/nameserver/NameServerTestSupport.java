@@ -1,6 +1,7 @@
 package io.skymesh.nameserver;
 
 import io.skymesh.proto.Instance;
+import io.skymesh.proto.Leader;
 import io.skymesh.proto.WatchEvent;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,6 +52,7 @@ abstract class NameServerTestSupport {
   /** What a watcher knows, built by applying its events in order. */
   static final class View {
     final Map<String, Instance> instances = new TreeMap<>();
+    final Map<String, Leader> leaders = new TreeMap<>();
     long revision;
     int snapshots;
     int resyncs;
@@ -59,7 +61,9 @@ abstract class NameServerTestSupport {
       switch (event.getEventCase()) {
         case SNAPSHOT -> {
           instances.clear();
+          leaders.clear();
           event.getSnapshot().getInstancesList().forEach(i -> instances.put(i.getUrl(), i));
+          event.getSnapshot().getLeadersList().forEach(l -> leaders.put(l.getServiceName(), l));
           snapshots++;
           if (event.getSnapshot().getResync()) {
             resyncs++;
@@ -70,6 +74,8 @@ abstract class NameServerTestSupport {
         case INSTANCE_UPDATED ->
             instances.put(event.getInstanceUpdated().getUrl(), event.getInstanceUpdated());
         case INSTANCE_REMOVED -> instances.remove(event.getInstanceRemoved().getUrl());
+        case LEADER_CHANGED ->
+            leaders.put(event.getLeaderChanged().getServiceName(), event.getLeaderChanged());
         default -> throw new AssertionError("unexpected event " + event);
       }
       revision = event.getRevision();

@@ -1,17 +1,27 @@
 package io.skymesh.nameserver;
 
+import com.google.protobuf.ByteString;
 import io.netty.channel.ChannelOption;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
 import io.skymesh.codec.Frames;
 import io.skymesh.proto.Ack;
+import io.skymesh.proto.Campaign;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.KeepAlive;
+import io.skymesh.proto.KvDelete;
+import io.skymesh.proto.KvGet;
+import io.skymesh.proto.KvGetResult;
+import io.skymesh.proto.KvList;
+import io.skymesh.proto.KvPut;
+import io.skymesh.proto.KvWatch;
+import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
+import io.skymesh.proto.Resign;
 import io.skymesh.proto.SessionOpened;
 import io.skymesh.proto.SetAttributes;
 import io.skymesh.proto.Status;
@@ -22,6 +32,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.reactivestreams.Subscription;
+import reactor.core.Disposable;
 import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -44,6 +55,7 @@ final class TestClient implements AutoCloseable {
   private final AtomicLong requestIds = new AtomicLong();
   private final Reader reader = new Reader();
   private final Map<Long, Sinks.One<NameServerFrame>> pending = new ConcurrentHashMap<>();
+  private volatile Disposable keepAlives;
 
   private TestClient(Connection connection) {
     this.connection = connection;
@@ -208,6 +220,72 @@ final class TestClient implements AutoCloseable {
                     .setFromRevision(fromRevision)));
   }
 
+  /** The events of one KV watch, from the first. */
+  Flux<KvWatchEvent> kvEvents(long watchId) {
+    return frames()
+        .filter(f -> f.hasKvWatchEvent() && f.getKvWatchEvent().getWatchId() == watchId)
+        .map(NameServerFrame::getKvWatchEvent);
+  }
+
+  static NameClientFrame.Builder campaign(String url) {
+    return NameClientFrame.newBuilder().setCampaign(Campaign.newBuilder().setUrl(url));
+  }
+
+  static NameClientFrame.Builder resign(String url) {
+    return NameClientFrame.newBuilder().setResign(Resign.newBuilder().setUrl(url));
+  }
+
+  static NameClientFrame.Builder kvPut(String key, String value) {
+    return NameClientFrame.newBuilder()
+        .setKvPut(KvPut.newBuilder().setKey(key).setValue(ByteString.copyFromUtf8(value)));
+  }
+
+  static NameClientFrame.Builder kvPut(String key, String value, long expectedModRevision) {
+    NameClientFrame.Builder put = kvPut(key, value);
+    put.getKvPutBuilder().setExpectedModRevision(expectedModRevision);
+    return put;
+  }
+
+  static NameClientFrame.Builder kvGet(String key) {
+    return NameClientFrame.newBuilder().setKvGet(KvGet.newBuilder().setKey(key));
+  }
+
+  static NameClientFrame.Builder kvDelete(String key, boolean prefix) {
+    return NameClientFrame.newBuilder()
+        .setKvDelete(KvDelete.newBuilder().setKey(key).setPrefix(prefix));
+  }
+
+  static NameClientFrame.Builder kvList(String prefix) {
+    return NameClientFrame.newBuilder().setKvList(KvList.newBuilder().setPrefix(prefix));
+  }
+
+  static NameClientFrame.Builder kvWatch(long watchId, String prefix, long fromRevision) {
+    return NameClientFrame.newBuilder()
+        .setKvWatch(
+            KvWatch.newBuilder()
+                .setWatchId(watchId)
+                .setPrefix(prefix)
+                .setFromRevision(fromRevision));
+  }
+
+  /** Puts a value; gives the revision of the write. */
+  long put(String key, String value) {
+    return ack(kvPut(key, value)).block(TIMEOUT).getRevision();
+  }
+
+  KvGetResult get(String key) {
+    return ack(kvGet(key)).block(TIMEOUT).getKvGet();
+  }
+
+  /** Sends a KeepAlive every {@code period} until the client is closed. */
+  TestClient keepAliveEvery(Duration period) {
+    keepAlives =
+        Flux.interval(period)
+            .concatMap(tick -> keepAlive().onErrorResume(e -> Mono.empty()))
+            .subscribe();
+    return this;
+  }
+
   /** Stops asking for frames: the server's writes back up into the socket and then its queue. */
   void pauseReading() {
     connection.channel().eventLoop().execute(() -> reader.paused = true);
@@ -219,6 +297,9 @@ final class TestClient implements AutoCloseable {
 
   @Override
   public void close() {
+    if (keepAlives != null) {
+      keepAlives.dispose();
+    }
     connection.disposeNow(TIMEOUT);
   }
 

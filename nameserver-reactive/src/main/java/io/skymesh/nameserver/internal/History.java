@@ -1,20 +1,39 @@
 package io.skymesh.nameserver.internal;
 
+import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.WatchEvent;
 
 /**
  * The most recent changes, one per revision, in a ring, so that a watch can resume from a revision.
+ * Instance, leader and KV changes share the one revision sequence, so the ring holds both kinds.
  * Confined to the writer.
  */
 final class History {
 
   /**
-   * One change: the event (with watch id 0) and the service it concerns.
+   * One change: either an instance or leader change of a service, or a KV change of a key.
    *
-   * @param serviceName the canonical ServiceName of the instance that changed
-   * @param event the event, with its revision set and no watch id
+   * @param revision the revision of the change
+   * @param serviceName the canonical ServiceName the change concerns, or null for a KV change
+   * @param event the instance watch event (no watch id), or null for a KV change
+   * @param key the KV key the change concerns, or null for a service change
+   * @param kvEvent the KV watch event (no watch id), or null for a service change
    */
-  record Change(String serviceName, WatchEvent event) {}
+  record Change(
+      long revision, String serviceName, WatchEvent event, String key, KvWatchEvent kvEvent) {
+
+    static Change service(String serviceName, WatchEvent event) {
+      return new Change(event.getRevision(), serviceName, event, null, null);
+    }
+
+    static Change kv(String key, KvWatchEvent event) {
+      return new Change(event.getRevision(), null, null, key, event);
+    }
+
+    boolean isKv() {
+      return kvEvent != null;
+    }
+  }
 
   private final Change[] ring;
 
@@ -32,7 +51,7 @@ final class History {
 
   /** Keeps {@code change}, the change of revision {@code last() + 1}, dropping the oldest. */
   void add(Change change) {
-    long revision = change.event().getRevision();
+    long revision = change.revision();
     if (revision != last + 1) {
       throw new IllegalStateException(
           "history: revision " + revision + " after " + last + " (expected: " + (last + 1) + ")");

@@ -13,6 +13,7 @@ import java.time.Duration;
  * @param watcherQueueLimit the bound of each session's outbound queue, in frames
  * @param historyLimit the number of past changes kept for resuming watches
  * @param initialRevision the revision before the first change, or -1 for one from the clock
+ * @param maxValueSize the largest KV value accepted, in bytes
  */
 public record NameServerConfig(
     String host,
@@ -22,10 +23,14 @@ public record NameServerConfig(
     int maxFrameLength,
     int watcherQueueLimit,
     int historyLimit,
-    long initialRevision) {
+    long initialRevision,
+    int maxValueSize) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);
+
+  /** The longest KV key, in UTF-16 characters (Java string length). */
+  public static final int MAX_KEY_LENGTH = 1024;
 
   /**
    * The revision before the first change of a server starting now.

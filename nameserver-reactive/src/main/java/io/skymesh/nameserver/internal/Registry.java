@@ -6,14 +6,27 @@ import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.nameserver.NameServerMetrics;
 import io.skymesh.proto.Ack;
+import io.skymesh.proto.Campaign;
 import io.skymesh.proto.ClearServices;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.InstanceRemoved;
+import io.skymesh.proto.KvDelete;
+import io.skymesh.proto.KvEntry;
+import io.skymesh.proto.KvGet;
+import io.skymesh.proto.KvGetResult;
+import io.skymesh.proto.KvList;
+import io.skymesh.proto.KvListResult;
+import io.skymesh.proto.KvPut;
+import io.skymesh.proto.KvSnapshot;
+import io.skymesh.proto.KvWatch;
+import io.skymesh.proto.KvWatchEvent;
+import io.skymesh.proto.Leader;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
+import io.skymesh.proto.Resign;
 import io.skymesh.proto.SessionOpened;
 import io.skymesh.proto.SetAttributes;
 import io.skymesh.proto.Snapshot;
@@ -67,6 +80,35 @@ final class Registry {
   /** One live instance and the session that holds it. */
   private record Live(Instance instance, Session owner) {}
 
+  /**
+   * One service's election: its live campaigners in campaign order (the first leads) and its term.
+   * Kept after the last campaigner leaves, so that the term never goes back.
+   */
+  private static final class Election {
+    final String serviceName;
+
+    /** Canonical ServiceUrls of live campaigners, earliest first. */
+    final LinkedHashSet<String> candidates = new LinkedHashSet<>();
+
+    /** The leading url, or null when nobody leads. */
+    String leader;
+
+    /** The term of the latest leader; 0 before the first one. */
+    long term;
+
+    Election(String serviceName) {
+      this.serviceName = serviceName;
+    }
+
+    Leader toLeader() {
+      return Leader.newBuilder()
+          .setServiceName(serviceName)
+          .setLeaderUrl(leader == null ? "" : leader)
+          .setTerm(term)
+          .build();
+    }
+  }
+
   private final NameServerConfig config;
   private final Scheduler scheduler;
   private final SerialExecutor executor;
@@ -88,6 +130,14 @@ final class Registry {
   private final Set<Session> sessions = new LinkedHashSet<>();
   private final Map<String, List<WatchState>> serviceWatches = new HashMap<>();
   private final List<WatchState> prefixWatches = new ArrayList<>();
+
+  /** Elections by canonical ServiceName; sorted, so a prefix is a range. */
+  private final TreeMap<String, Election> elections = new TreeMap<>();
+
+  /** KV entries by key; sorted, so a prefix is a range. */
+  private final TreeMap<String, KvEntry> kv = new TreeMap<>();
+
+  private final List<WatchState> kvWatches = new ArrayList<>();
 
   private int openSessions;
   private int watchCount;
@@ -275,14 +325,13 @@ final class Registry {
       case WATCH -> watch(session, requestId, frame.getWatch());
       case UNWATCH -> unwatch(session, requestId, frame.getUnwatch());
       case CLEAR_SERVICES -> clearServices(session, requestId, frame.getClearServices());
-      case CAMPAIGN, RESIGN, KV_GET, KV_PUT, KV_DELETE, KV_LIST, KV_WATCH ->
-          session.respond(
-              Replies.error(
-                  requestId,
-                  StatusCode.UNIMPLEMENTED,
-                  bodyName(frame)
-                      + " is not implemented by this name server yet: it arrives with the"
-                      + " elections/KV issue"));
+      case CAMPAIGN -> campaign(session, requestId, frame.getCampaign());
+      case RESIGN -> resign(session, requestId, frame.getResign());
+      case KV_GET -> kvGet(session, requestId, frame.getKvGet());
+      case KV_PUT -> kvPut(session, requestId, frame.getKvPut());
+      case KV_DELETE -> kvDelete(session, requestId, frame.getKvDelete());
+      case KV_LIST -> kvList(session, requestId, frame.getKvList());
+      case KV_WATCH -> kvWatch(session, requestId, frame.getKvWatch());
       case BODY_NOT_SET -> {
         if (frame.getUnknownFields().asMap().isEmpty()) {
           session.respond(
@@ -446,16 +495,7 @@ final class Registry {
 
   private void watch(Session session, long requestId, Watch request) {
     long watchId = request.getWatchId();
-    if (watchId == 0) {
-      invalid(session, requestId, "watch_id 0 is reserved (expected: a non-zero id)");
-      return;
-    }
-    if (session.watches.containsKey(watchId)) {
-      session.respond(
-          Replies.error(
-              requestId,
-              StatusCode.ALREADY_EXISTS,
-              "watch_id " + Long.toUnsignedString(watchId) + " is already in use on this session"));
+    if (!watchIdFree(session, requestId, watchId)) {
       return;
     }
     String serviceName = null;
@@ -485,13 +525,36 @@ final class Registry {
       }
     }
     long from = request.getFromRevision();
-    WatchState watch = new WatchState(session, watchId, serviceName, prefix, from);
-    session.watches.put(watchId, watch);
+    WatchState watch = WatchState.instances(session, watchId, serviceName, prefix, from);
     if (serviceName != null) {
       serviceWatches.computeIfAbsent(serviceName, name -> new ArrayList<>()).add(watch);
     } else {
       prefixWatches.add(watch);
     }
+    startWatch(session, requestId, watch);
+  }
+
+  /** Whether {@code watchId} may start a watch; if not, answers the error. */
+  private static boolean watchIdFree(Session session, long requestId, long watchId) {
+    if (watchId == 0) {
+      invalid(session, requestId, "watch_id 0 is reserved (expected: a non-zero id)");
+      return false;
+    }
+    if (session.watches.containsKey(watchId)) {
+      session.respond(
+          Replies.error(
+              requestId,
+              StatusCode.ALREADY_EXISTS,
+              "watch_id " + Long.toUnsignedString(watchId) + " is already in use on this session"));
+      return false;
+    }
+    return true;
+  }
+
+  /** Answers a new, indexed watch and sends its snapshot or the history it resumes from. */
+  private void startWatch(Session session, long requestId, WatchState watch) {
+    long from = watch.fromRevision;
+    session.watches.put(watch.id, watch);
     watchCount++;
     session.respond(Replies.ack(requestId, revision));
     if (from == 0 || !history.covers(from)) {
@@ -499,15 +562,19 @@ final class Registry {
         log.debug(
             "{} watch {} resumes from revision {}, outside the history; resyncing",
             session,
-            watchId,
+            watch.id,
             from);
       }
       session.requestSnapshot(watch);
     } else {
       for (long next = from + 1; next <= revision && !watch.pendingSnapshot; next++) {
         History.Change change = history.get(next);
-        if (watch.matches(change.serviceName())) {
-          session.offerEvent(watch, change.event());
+        if (watch.matches(change)) {
+          if (watch.kv) {
+            session.offerKvEvent(watch, change.kvEvent());
+          } else {
+            session.offerEvent(watch, change.event());
+          }
         }
       }
     }
@@ -540,10 +607,286 @@ final class Registry {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Elections.
+
+  private void campaign(Session session, long requestId, Campaign request) {
+    String key =
+        heldBy(
+            session,
+            requestId,
+            request.getUrl(),
+            "; only an instance this session registered may campaign (register it first)");
+    if (key == null) {
+      return;
+    }
+    Election election = elections.computeIfAbsent(serviceNameOf(key), Election::new);
+    long changed = revision;
+    // Campaigning again is a no-op: the candidate keeps its place in the line.
+    if (election.candidates.add(key) && election.leader == null) {
+      changed = changeLeader(election, key);
+    }
+    session.respond(Replies.ack(requestId, changed));
+  }
+
+  private void resign(Session session, long requestId, Resign request) {
+    String key = heldBy(session, requestId, request.getUrl());
+    if (key == null) {
+      return;
+    }
+    leaveElection(key);
+    session.respond(Replies.ack(requestId, revision));
+  }
+
+  /** Removes {@code key} from its service's election; if it led, the next campaigner leads. */
+  private void leaveElection(String key) {
+    Election election = elections.get(serviceNameOf(key));
+    if (election == null || !election.candidates.remove(key)) {
+      return;
+    }
+    if (key.equals(election.leader)) {
+      changeLeader(
+          election, election.candidates.isEmpty() ? null : election.candidates.iterator().next());
+    }
+  }
+
+  /**
+   * Makes {@code url} (null: nobody) the leader, with the next term if it is somebody, and
+   * announces it at the next revision; returns that revision.
+   */
+  private long changeLeader(Election election, String url) {
+    election.leader = url;
+    if (url != null) {
+      election.term++;
+    }
+    long changed = nextRevision();
+    publish(
+        election.serviceName,
+        WatchEvent.newBuilder().setRevision(changed).setLeaderChanged(election.toLeader()).build());
+    log.debug(
+        "{} leader: {} (term {})", election.serviceName, url == null ? "none" : url, election.term);
+    return changed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // KV config.
+
+  private void kvGet(Session session, long requestId, KvGet request) {
+    String key = request.getKey();
+    if (!validKey(session, requestId, key)) {
+      return;
+    }
+    KvEntry entry = kv.get(key);
+    KvGetResult.Builder result = KvGetResult.newBuilder().setFound(entry != null);
+    if (entry != null) {
+      result.setEntry(entry);
+    }
+    session.respond(
+        Replies.ack(
+            Ack.newBuilder().setRequestId(requestId).setRevision(revision).setKvGet(result)));
+  }
+
+  private void kvPut(Session session, long requestId, KvPut request) {
+    String key = request.getKey();
+    if (!validKey(session, requestId, key)) {
+      return;
+    }
+    int size = request.getValue().size();
+    if (size > config.maxValueSize()) {
+      invalid(
+          session,
+          requestId,
+          "the value of key \""
+              + key
+              + "\" is "
+              + size
+              + " bytes, over the name server's maximum value size of "
+              + config.maxValueSize()
+              + " bytes; nothing was written");
+      return;
+    }
+    KvEntry existing = kv.get(key);
+    if (request.hasExpectedModRevision()
+        && !compareHolds(
+            session, requestId, "put", key, existing, request.getExpectedModRevision())) {
+      return;
+    }
+    long changed = nextRevision();
+    KvEntry stored =
+        KvEntry.newBuilder()
+            .setKey(key)
+            .setValue(request.getValue())
+            .setCreateRevision(existing == null ? changed : existing.getCreateRevision())
+            .setModRevision(changed)
+            .build();
+    kv.put(key, stored);
+    publishKv(key, KvWatchEvent.newBuilder().setRevision(changed).setPut(stored).build());
+    session.respond(Replies.ack(requestId, changed));
+  }
+
+  private void kvDelete(Session session, long requestId, KvDelete request) {
+    String key = request.getKey();
+    if (request.getPrefix()) {
+      if (request.hasExpectedModRevision()) {
+        invalid(
+            session,
+            requestId,
+            "expected_mod_revision compares one key; it cannot be used with prefix = true");
+        return;
+      }
+      if (!validPrefix(session, requestId, key)) {
+        return;
+      }
+      List<String> keys = new ArrayList<>(startingWith(kv, key).keySet());
+      for (String each : keys) {
+        deleteKey(each);
+      }
+      session.respond(
+          Replies.ack(
+              Ack.newBuilder()
+                  .setRequestId(requestId)
+                  .setRevision(revision)
+                  .setCount(keys.size())));
+      return;
+    }
+    if (!validKey(session, requestId, key)) {
+      return;
+    }
+    KvEntry existing = kv.get(key);
+    if (request.hasExpectedModRevision()
+        && !compareHolds(
+            session, requestId, "delete", key, existing, request.getExpectedModRevision())) {
+      return;
+    }
+    // Exactly this key: "a" never takes "ab" with it.
+    if (existing != null) {
+      deleteKey(key);
+    }
+    session.respond(
+        Replies.ack(
+            Ack.newBuilder()
+                .setRequestId(requestId)
+                .setRevision(revision)
+                .setCount(existing == null ? 0 : 1)));
+  }
+
+  private void kvList(Session session, long requestId, KvList request) {
+    String prefix = request.getPrefix();
+    if (!validPrefix(session, requestId, prefix)) {
+      return;
+    }
+    KvListResult.Builder result =
+        KvListResult.newBuilder().addAllEntries(startingWith(kv, prefix).values());
+    session.respond(
+        Replies.ack(
+            Ack.newBuilder().setRequestId(requestId).setRevision(revision).setKvList(result)));
+  }
+
+  private void kvWatch(Session session, long requestId, KvWatch request) {
+    long watchId = request.getWatchId();
+    if (!watchIdFree(session, requestId, watchId)
+        || !validPrefix(session, requestId, request.getPrefix())) {
+      return;
+    }
+    WatchState watch =
+        WatchState.kv(session, watchId, request.getPrefix(), request.getFromRevision());
+    kvWatches.add(watch);
+    startWatch(session, requestId, watch);
+  }
+
+  /** Deletes a key that exists and announces it. */
+  private void deleteKey(String key) {
+    kv.remove(key);
+    long changed = nextRevision();
+    publishKv(key, KvWatchEvent.newBuilder().setRevision(changed).setDeletedKey(key).build());
+  }
+
+  /** Whether a compare of {@code key}'s mod revision holds; if not, answers the error. */
+  private boolean compareHolds(
+      Session session, long requestId, String verb, String key, KvEntry existing, long expected) {
+    long actual = existing == null ? 0 : existing.getModRevision();
+    if (actual == expected) {
+      return true;
+    }
+    session.respond(
+        Replies.error(
+            requestId,
+            StatusCode.FAILED_PRECONDITION,
+            "compare-and-"
+                + verb
+                + " of key \""
+                + key
+                + "\" failed: expected mod_revision "
+                + Long.toUnsignedString(expected)
+                + (expected == 0 ? " (absent)" : "")
+                + ", but the key "
+                + (existing == null
+                    ? "does not exist"
+                    : "has mod_revision " + Long.toUnsignedString(actual))
+                + "; current revision "
+                + revision));
+    return false;
+  }
+
+  private static boolean validKey(Session session, long requestId, String key) {
+    if (key.isEmpty()) {
+      invalid(session, requestId, "the key is empty (expected: 1.." + maxKey() + " characters)");
+      return false;
+    }
+    return validPrefix(session, requestId, key);
+  }
+
+  private static boolean validPrefix(Session session, long requestId, String prefix) {
+    if (prefix.length() > NameServerConfig.MAX_KEY_LENGTH) {
+      invalid(
+          session,
+          requestId,
+          "the key of "
+              + prefix.length()
+              + " characters is too long (expected: at most "
+              + maxKey()
+              + ")");
+      return false;
+    }
+    return true;
+  }
+
+  private static int maxKey() {
+    return NameServerConfig.MAX_KEY_LENGTH;
+  }
+
+  /** Records a KV change in the history and offers it to every KV watch that matches. */
+  private void publishKv(String key, KvWatchEvent event) {
+    history.add(History.Change.kv(key, event));
+    for (WatchState watch : kvWatches) {
+      if (watch.matches(key)) {
+        watch.session.offerKvEvent(watch, event);
+      }
+    }
+  }
+
+  /** The snapshot frame of a KV watch, at the current revision. */
+  private NameServerFrame kvSnapshotFrame(WatchState watch) {
+    KvSnapshot snapshot =
+        KvSnapshot.newBuilder()
+            .setResync(watch.snapshotIsResync())
+            .addAllEntries(startingWith(kv, watch.prefix).values())
+            .build();
+    return NameServerFrame.newBuilder()
+        .setKvWatchEvent(
+            KvWatchEvent.newBuilder()
+                .setWatchId(watch.id)
+                .setRevision(revision)
+                .setSnapshot(snapshot))
+        .build();
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Changes, events, snapshots.
 
   /** Removes a live instance and announces it; returns the revision of the removal. */
   private long removeInstance(String key, String reason) {
+    // The instance stops leading before it leaves, so a leader is always a live instance.
+    leaveElection(key);
     Live live = instances.remove(key);
     live.owner.owned.remove(key);
     long changed = nextRevision();
@@ -563,7 +906,7 @@ final class Registry {
 
   /** Records a change in the history and offers it to every watch that matches. */
   private void publish(String serviceName, WatchEvent event) {
-    history.add(new History.Change(serviceName, event));
+    history.add(History.Change.service(serviceName, event));
     List<WatchState> exact = serviceWatches.get(serviceName);
     if (exact != null) {
       for (WatchState watch : exact) {
@@ -579,6 +922,9 @@ final class Registry {
 
   /** The snapshot frame of a watch, at the current revision. */
   NameServerFrame snapshotFrame(WatchState watch) {
+    if (watch.kv) {
+      return kvSnapshotFrame(watch);
+    }
     Snapshot.Builder snapshot = Snapshot.newBuilder().setResync(watch.snapshotIsResync());
     NavigableMap<String, Live> range =
         watch.serviceName != null
@@ -587,6 +933,18 @@ final class Registry {
             : urlsStartingWith(watch.prefix);
     for (Live live : range.values()) {
       snapshot.addInstances(live.instance);
+    }
+    if (watch.serviceName != null) {
+      Election election = elections.get(watch.serviceName);
+      if (election != null && election.term > 0) {
+        snapshot.addLeaders(election.toLeader());
+      }
+    } else {
+      for (Election election : startingWith(elections, watch.prefix).values()) {
+        if (election.term > 0) {
+          snapshot.addLeaders(election.toLeader());
+        }
+      }
     }
     return NameServerFrame.newBuilder()
         .setWatchEvent(
@@ -599,15 +957,20 @@ final class Registry {
 
   /** The live instances whose url starts with {@code prefix}, in url order. */
   private NavigableMap<String, Live> urlsStartingWith(String prefix) {
+    return startingWith(instances, prefix);
+  }
+
+  /** The entries of {@code map} whose key starts with {@code prefix}, in key order. */
+  private static <V> NavigableMap<String, V> startingWith(TreeMap<String, V> map, String prefix) {
     if (prefix.isEmpty()) {
-      return instances;
+      return map;
     }
     char last = prefix.charAt(prefix.length() - 1);
     if (last == Character.MAX_VALUE) {
-      return instances.tailMap(prefix, true);
+      return map.tailMap(prefix, true);
     }
     String end = prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
-    return instances.subMap(prefix, true, end, false);
+    return map.subMap(prefix, true, end, false);
   }
 
   void overflowed(Session session, WatchState watch) {
@@ -712,7 +1075,9 @@ final class Registry {
   }
 
   private void unindex(WatchState watch) {
-    if (watch.serviceName != null) {
+    if (watch.kv) {
+      kvWatches.remove(watch);
+    } else if (watch.serviceName != null) {
       List<WatchState> list = serviceWatches.get(watch.serviceName);
       if (list != null && list.remove(watch) && list.isEmpty()) {
         serviceWatches.remove(watch.serviceName);
@@ -757,6 +1122,11 @@ final class Registry {
 
   /** The canonical url if the session holds it; otherwise answers the error and returns null. */
   private String heldBy(Session session, long requestId, String url) {
+    return heldBy(session, requestId, url, "");
+  }
+
+  /** As {@link #heldBy(Session, long, String)}, with {@code hint} appended to a NOT_FOUND. */
+  private String heldBy(Session session, long requestId, String url, String hint) {
     String key;
     try {
       key = ServiceUrl.parse(url).toString();
@@ -772,7 +1142,8 @@ final class Registry {
               StatusCode.NOT_FOUND,
               "this session holds no instance "
                   + key
-                  + (live == null ? "" : " (another session registered it)")));
+                  + (live == null ? "" : " (another session registered it)")
+                  + hint));
       return null;
     }
     return key;

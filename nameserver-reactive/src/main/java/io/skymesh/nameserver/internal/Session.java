@@ -1,5 +1,6 @@
 package io.skymesh.nameserver.internal;
 
+import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.WatchEvent;
 import java.util.ArrayDeque;
@@ -8,6 +9,7 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
 import reactor.core.publisher.FluxSink;
@@ -116,8 +118,20 @@ final class Session {
     if (closing || watch.pendingSnapshot) {
       return;
     }
+    offer(watch, () -> withWatchId(event, watch.id));
+  }
+
+  /** Queues a KV watch event, or switches the watch to a resync snapshot if there is no room. */
+  void offerKvEvent(WatchState watch, KvWatchEvent event) {
+    if (closing || watch.pendingSnapshot) {
+      return;
+    }
+    offer(watch, () -> withWatchId(event, watch.id));
+  }
+
+  private void offer(WatchState watch, Supplier<NameServerFrame> frame) {
     if (free() > 0) {
-      add(new Outbound(withWatchId(event, watch.id), watch));
+      add(new Outbound(frame.get(), watch));
       emit();
     } else {
       removeQueued(watch);
@@ -234,6 +248,12 @@ final class Session {
   private static NameServerFrame withWatchId(WatchEvent event, long watchId) {
     return NameServerFrame.newBuilder()
         .setWatchEvent(event.toBuilder().setWatchId(watchId))
+        .build();
+  }
+
+  private static NameServerFrame withWatchId(KvWatchEvent event, long watchId) {
+    return NameServerFrame.newBuilder()
+        .setKvWatchEvent(event.toBuilder().setWatchId(watchId))
         .build();
   }
 

@@ -1,16 +1,22 @@
 package io.skymesh.nameserver.internal;
 
-/** One instance watch of a session. Confined to the writer. */
+/**
+ * One watch of a session: of instances and leaders (by service or ServiceName prefix), or of KV
+ * keys (by key prefix). Confined to the writer.
+ */
 final class WatchState {
 
   final Session session;
   final long id;
 
-  /** The canonical ServiceName watched, or null for a prefix watch. */
+  /** The canonical ServiceName watched, or null for a prefix or KV watch. */
   final String serviceName;
 
-  /** The ServiceName prefix watched, or null for a service watch. */
+  /** The ServiceName prefix (instance watch) or key prefix (KV watch), or null for a service. */
   final String prefix;
+
+  /** Whether this is a KV watch. */
+  final boolean kv;
 
   /** The revision the client resumed from; 0 for a fresh watch. */
   final long fromRevision;
@@ -24,18 +30,35 @@ final class WatchState {
    */
   boolean pendingSnapshot;
 
-  WatchState(Session session, long id, String serviceName, String prefix, long fromRevision) {
+  private WatchState(
+      Session session, long id, String serviceName, String prefix, boolean kv, long fromRevision) {
     this.session = session;
     this.id = id;
     this.serviceName = serviceName;
     this.prefix = prefix;
+    this.kv = kv;
     this.fromRevision = fromRevision;
   }
 
-  boolean matches(String changedServiceName) {
-    return serviceName != null
-        ? serviceName.equals(changedServiceName)
-        : changedServiceName.startsWith(prefix);
+  /** An instance watch of one service ({@code prefix} null) or a ServiceName prefix. */
+  static WatchState instances(
+      Session session, long id, String serviceName, String prefix, long fromRevision) {
+    return new WatchState(session, id, serviceName, prefix, false, fromRevision);
+  }
+
+  /** A KV watch of the keys under {@code prefix}. */
+  static WatchState kv(Session session, long id, String prefix, long fromRevision) {
+    return new WatchState(session, id, null, prefix, true, fromRevision);
+  }
+
+  /** Whether a change of a service (instance watch) or of a key (KV watch) concerns this watch. */
+  boolean matches(String changed) {
+    return serviceName != null ? serviceName.equals(changed) : changed.startsWith(prefix);
+  }
+
+  /** Whether the history's {@code change} concerns this watch. */
+  boolean matches(History.Change change) {
+    return kv == change.isKv() && matches(kv ? change.key() : change.serviceName());
   }
 
   /** Whether a snapshot sent now replaces something the client may already have. */
@@ -44,6 +67,9 @@ final class WatchState {
   }
 
   String target() {
+    if (kv) {
+      return "keys \"" + prefix + "\"*";
+    }
     return serviceName != null ? "service " + serviceName : "prefix \"" + prefix + "\"";
   }
 }
