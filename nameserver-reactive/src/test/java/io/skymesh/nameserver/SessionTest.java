@@ -4,8 +4,6 @@ import static io.skymesh.nameserver.RegistryTest.assertRemoved;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.skymesh.proto.Campaign;
-import io.skymesh.proto.KvGet;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
@@ -141,28 +139,6 @@ class SessionTest extends NameServerTestSupport {
 
     assertThat(status.getCode()).isEqualTo(StatusCode.INVALID_ARGUMENT);
     assertThat(client.keepAlive().block(TIMEOUT)).isNotNull();
-  }
-
-  @Test
-  void electionsAndKvAreNotImplementedYet() {
-    NameServer server = start();
-    TestClient client = open(server, "game");
-
-    Status campaign =
-        client
-            .error(
-                NameClientFrame.newBuilder()
-                    .setCampaign(Campaign.newBuilder().setUrl("game.zone1.lobby/1")))
-            .block(TIMEOUT);
-    Status kv =
-        client
-            .error(NameClientFrame.newBuilder().setKvGet(KvGet.newBuilder().setKey("k")))
-            .block(TIMEOUT);
-
-    assertThat(campaign.getCode()).isEqualTo(StatusCode.UNIMPLEMENTED);
-    assertThat(campaign.getMessage()).contains("Campaign").contains("elections/KV issue");
-    assertThat(kv.getCode()).isEqualTo(StatusCode.UNIMPLEMENTED);
-    assertThat(kv.getMessage()).contains("KvGet");
   }
 
   @Test

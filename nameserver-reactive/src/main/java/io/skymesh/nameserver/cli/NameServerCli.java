@@ -4,21 +4,53 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The standalone name server's command line: {@code java -jar nameserver.jar serve --port 9099}.
- * Subcommands: {@code serve}; listing, watching and KV commands come later.
+ * The standalone name server's command line: {@code java -jar nameserver.jar serve --port 9099}
+ * runs a server; the other subcommands administer a running one at {@code --addr host:port}
+ * (default {@code 127.0.0.1:9099}): {@code services [prefix]}, {@code watch <service>}, {@code
+ * leaders [prefix]}, {@code kv get|put|delete|list|clear}, {@code clear-services}.
  *
  * <pre>{@code
  * java -jar nameserver-reactive/target/nameserver.jar serve --host 0.0.0.0 --port 9099 \
  *     --session-ttl 10s
+ * java -jar nameserver-reactive/target/nameserver.jar kv put --addr 10.0.0.5:9099 config/x 42
  * }</pre>
+ *
+ * <p>Exit codes: {@value #OK} success; {@value #NOT_FOUND} the key (or instance) does not exist;
+ * {@value #USAGE} bad arguments; {@value #UNREACHABLE} the server cannot be reached, the connection
+ * was lost or no answer came within {@code --timeout}; {@value #REFUSED} the server refused the
+ * request (a failed compare-and-set, a value over the size limit, a bad key). Admin commands block
+ * their calling thread: the CLI is a blocking edge, never called from an event loop.
  */
 @Command(
     name = "nameserver",
     mixinStandardHelpOptions = true,
     versionProvider = NameServerCli.Version.class,
     description = "The Skymesh name server.",
-    subcommands = {ServeCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      ServeCommand.class,
+      ServicesCommand.class,
+      WatchCommand.class,
+      LeadersCommand.class,
+      KvCommand.class,
+      ClearServicesCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class NameServerCli implements Runnable {
+
+  /** Exit code: success. */
+  public static final int OK = 0;
+
+  /** Exit code: the key, service or instance does not exist. */
+  public static final int NOT_FOUND = CliFailure.NOT_FOUND;
+
+  /** Exit code: bad arguments (picocli's usage error). */
+  public static final int USAGE = 2;
+
+  /** Exit code: the server cannot be reached, the connection was lost, or it did not answer. */
+  public static final int UNREACHABLE = CliFailure.UNREACHABLE;
+
+  /** Exit code: the server refused the request. */
+  public static final int REFUSED = CliFailure.REFUSED;
 
   @CommandLine.Spec private CommandLine.Model.CommandSpec spec;
 
