@@ -194,6 +194,10 @@ public final class DefaultMesh implements Mesh {
     return names.deregister(service.url().toString());
   }
 
+  Mono<Void> setAttributes(ServiceUrl url, Map<String, String> attributes, boolean merge) {
+    return names.setAttributes(url.toString(), attributes, merge).then();
+  }
+
   Mono<Void> send(
       ServiceUrl source, ServiceUrl destination, Map<String, String> headers, ByteString payload) {
     DefaultMeshService inProcess = local.get(destination);
