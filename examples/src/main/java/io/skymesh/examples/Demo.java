@@ -9,7 +9,12 @@ import io.skymesh.examples.helloworld.HelloWorld;
  * <ul>
  *   <li>no argument, or {@code helloworld [demo|server NS|client NS names...]}: helloworld
  *   <li>{@code codec [frames]}: the frame codec's round trip over loopback
+ *   <li>{@code grpc-helloworld [demo [CALLS]|server NS ID|client NS [CALLS]]}: gRPC greeters
+ *       resolved through the mesh, called on {@code round_robin}
  * </ul>
+ *
+ * <p>The Spring WebFlux example is an application of its own: {@code java -jar
+ * examples/webflux/target/webflux.jar}.
  */
 public final class Demo {
 
@@ -27,9 +32,10 @@ public final class Demo {
     switch (example) {
       case "helloworld" -> HelloWorld.main(rest);
       case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
+      case "grpc-helloworld" -> io.skymesh.examples.grpc.GrpcHelloWorld.main(rest);
       default ->
           throw new IllegalArgumentException(
-              "example: " + example + " (expected: helloworld or codec)");
+              "example: " + example + " (expected: helloworld, codec or grpc-helloworld)");
     }
   }
 }
