@@ -86,7 +86,13 @@ public final class GrpcRegistration {
     Objects.requireNonNull(options, "options");
     return Mono.defer(
         () -> {
-          int port = server.getPort();
+          int port;
+          try {
+            port = server.getPort();
+          } catch (IllegalStateException e) {
+            return Mono.error(
+                new IllegalStateException("server: not started (expected: a started server)", e));
+          }
           if (port < 1 || server.isShutdown()) {
             return Mono.error(
                 new IllegalStateException(

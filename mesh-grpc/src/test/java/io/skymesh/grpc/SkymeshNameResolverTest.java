@@ -152,7 +152,11 @@ class SkymeshNameResolverTest {
 
     reactor.test.StepVerifier.create(
             GrpcRegistration.register(mesh, server, ServiceUrl.parse("game.zone1.greeter/1")))
-        .expectError(IllegalStateException.class)
+        .expectErrorSatisfies(
+            e ->
+                assertThat(e)
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("expected: a started server"))
         .verify(DEADLINE);
   }
 

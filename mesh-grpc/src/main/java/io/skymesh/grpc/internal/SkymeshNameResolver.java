@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -94,7 +95,12 @@ public final class SkymeshNameResolver extends NameResolver {
   private void onView(ServiceView view) {
     latest.set(new Numbered(sequence.incrementAndGet(), view));
     if (scheduled.compareAndSet(false, true)) {
-      offload.execute(this::publish);
+      try {
+        offload.execute(this::publish);
+      } catch (RejectedExecutionException e) {
+        // The channel is shutting down and has released its offload executor.
+        scheduled.set(false);
+      }
     }
   }
 
