@@ -11,7 +11,12 @@ import io.skymesh.examples.helloworld.HelloWorld;
  *   <li>{@code name-router}: two servers publishing their received counts as attributes, and a
  *       client routing to them by round robin and by key hash
  *   <li>{@code codec [frames]}: the frame codec's round trip over loopback
+ *   <li>{@code grpc-helloworld [demo [CALLS]|server NS ID|client NS [CALLS]]}: gRPC greeters
+ *       resolved through the mesh, called on {@code round_robin}
  * </ul>
+ *
+ * <p>The Spring WebFlux example is an application of its own: {@code java -jar
+ * examples/webflux/target/webflux.jar}.
  */
 public final class Demo {
 
@@ -30,9 +35,12 @@ public final class Demo {
       case "helloworld" -> HelloWorld.main(rest);
       case "name-router" -> io.skymesh.examples.namerouter.NameRouterDemo.main(rest);
       case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
+      case "grpc-helloworld" -> io.skymesh.examples.grpc.GrpcHelloWorld.main(rest);
       default ->
           throw new IllegalArgumentException(
-              "example: " + example + " (expected: helloworld, name-router or codec)");
+              "example: "
+                  + example
+                  + " (expected: helloworld, name-router, codec or grpc-helloworld)");
     }
   }
 }
