@@ -8,8 +8,15 @@ import io.skymesh.examples.helloworld.HelloWorld;
  *
  * <ul>
  *   <li>no argument, or {@code helloworld [demo|server NS|client NS names...]}: helloworld
+ *   <li>{@code name-router}: two servers publishing their received counts as attributes, and a
+ *       client routing to them by round robin and by key hash
  *   <li>{@code codec [frames]}: the frame codec's round trip over loopback
+ *   <li>{@code grpc-helloworld [demo [CALLS]|server NS ID|client NS [CALLS]]}: gRPC greeters
+ *       resolved through the mesh, called on {@code round_robin}
  * </ul>
+ *
+ * <p>The Spring WebFlux example is an application of its own: {@code java -jar
+ * examples/webflux/target/webflux.jar}.
  */
 public final class Demo {
 
@@ -26,10 +33,14 @@ public final class Demo {
         args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length) : new String[0];
     switch (example) {
       case "helloworld" -> HelloWorld.main(rest);
+      case "name-router" -> io.skymesh.examples.namerouter.NameRouterDemo.main(rest);
       case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
+      case "grpc-helloworld" -> io.skymesh.examples.grpc.GrpcHelloWorld.main(rest);
       default ->
           throw new IllegalArgumentException(
-              "example: " + example + " (expected: helloworld or codec)");
+              "example: "
+                  + example
+                  + " (expected: helloworld, name-router, codec or grpc-helloworld)");
     }
   }
 }

@@ -30,6 +30,7 @@ public final class MeshBuilder {
   private Duration reconnectMaxBackoff = Duration.ofSeconds(5);
   private Duration startTimeout = Duration.ofSeconds(30);
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
+  private Duration pingInterval = Duration.ofSeconds(1);
 
   MeshBuilder(String appId) {
     // Validated the same way as a ServiceName part, so that a bad appId fails here.
@@ -99,6 +100,20 @@ public final class MeshBuilder {
   }
 
   /**
+   * How often the round trip to each peer process in use is measured with {@code Ping} / {@code
+   * Pong}, for {@code RoutingPolicy.lowestLatency()}; default 1 s, {@link Duration#ZERO} for never.
+   * A ping unanswered within the interval counts as a slow round trip of the interval's length.
+   */
+  public MeshBuilder pingInterval(Duration interval) {
+    Objects.requireNonNull(interval, "interval");
+    if (interval.isNegative()) {
+      throw new IllegalArgumentException("interval: " + interval + " (expected: >= 0)");
+    }
+    this.pingInterval = interval;
+    return this;
+  }
+
+  /**
    * Starts the mesh: binds the peer listener and opens the session with the name server, retrying
    * with backoff while it is unreachable. Lazy: each subscription starts a new mesh.
    *
@@ -116,7 +131,8 @@ public final class MeshBuilder {
             reconnectMinBackoff,
             reconnectMaxBackoff,
             startTimeout,
-            maxFrameLength);
+            maxFrameLength,
+            pingInterval);
     return Mono.defer(() -> DefaultMesh.start(config));
   }
 

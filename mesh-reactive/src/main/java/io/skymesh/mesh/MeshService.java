@@ -3,6 +3,7 @@ package io.skymesh.mesh;
 import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.routing.RoutingPolicy;
 import java.util.Map;
 import reactor.core.publisher.Mono;
 
@@ -47,6 +48,57 @@ public interface MeshService {
    * @return as {@link #sendTo(ServiceUrl, ByteString)}
    */
   Mono<Void> sendTo(ServiceUrl destination, Map<String, String> headers, ByteString payload);
+
+  // --- Routed sends ------------------------------------------------------------------------------
+
+  /**
+   * Picks an instance with a policy that needs no key, then sends to it.
+   *
+   * @param router the destination service's router
+   * @param policy the routing policy
+   * @param payload the payload
+   * @return the instance the message was sent to, once written
+   * @see #sendTo(NameRouter, RoutingPolicy, Object, ByteString)
+   */
+  Mono<Instance> sendTo(NameRouter router, RoutingPolicy policy, ByteString payload);
+
+  /**
+   * Picks an instance of {@code router}'s service with {@code policy} for {@code key}, as {@link
+   * NameRouter#select(RoutingPolicy, Object)} does, then sends to it. The send is counted in the
+   * router's {@link NameRouter#peerStats()} while it is being written.
+   *
+   * <pre>{@code
+   * lobby.sendTo(chatRouter, RoutingPolicy.consistentHash(0.25), userId, payload)
+   * }</pre>
+   *
+   * @param router the destination service's router
+   * @param policy the routing policy
+   * @param key the routing key
+   * @param payload the payload
+   * @return the instance the message was sent to, once written; the errors of {@code select} and of
+   *     {@link #sendTo(ServiceUrl, ByteString)}
+   */
+  Mono<Instance> sendTo(NameRouter router, RoutingPolicy policy, Object key, ByteString payload);
+
+  // --- Attributes --------------------------------------------------------------------------------
+
+  /**
+   * Replaces this instance's attributes. The name server stores them, so routers that subscribe
+   * later see them, and they survive name-server reconnections.
+   *
+   * @param attributes the new attributes, all of them
+   * @return completes once the name server has acknowledged the change
+   */
+  Mono<Void> setAttributes(Map<String, String> attributes);
+
+  /**
+   * Merges into this instance's attributes: the given keys take the given values, other keys keep
+   * theirs.
+   *
+   * @param attributes the attributes to add or change
+   * @return completes once the name server has acknowledged the change
+   */
+  Mono<Void> updateAttributes(Map<String, String> attributes);
 
   /**
    * Sends a message to every live instance of a service, this one excluded.

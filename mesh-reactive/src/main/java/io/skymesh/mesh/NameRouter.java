@@ -42,6 +42,16 @@ public interface NameRouter {
   Flux<MembershipEvent> members();
 
   /**
+   * Attribute changes of the service's instances. Hot: a late subscriber first gets the current
+   * attributes of every member (as the name server stores them, so attributes set before it
+   * subscribed are there), then each change, in revision order. Changes of weight or address alone
+   * and departures are not attribute changes: {@link #members()} tells those.
+   *
+   * @return the changes
+   */
+  Flux<AttributesChange> attributes();
+
+  /**
    * The view after every change. Hot: a late subscriber gets the current view first; a slow
    * subscriber skips to the latest view (views are cumulative, so nothing is lost).
    *

@@ -27,6 +27,8 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -42,6 +44,7 @@ public final class DefaultMesh implements Mesh {
   private final Map<ServiceUrl, DestinationLane> lanes = new ConcurrentHashMap<>();
   private final Map<ServiceUrl, DefaultMeshService> local = new ConcurrentHashMap<>();
   private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
+  private final Disposable.Swap probing = Disposables.swap();
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -75,6 +78,7 @@ public final class DefaultMesh implements Mesh {
               .bind()
               .doOnNext(transport -> mesh.listenAddress = transport.listenAddress())
               .then(mesh.names.start())
+              .doOnSuccess(started -> mesh.startProbing())
               .thenReturn((Mesh) mesh)
               .onErrorResume(error -> mesh.close().then(Mono.error(error)));
         });
@@ -183,7 +187,15 @@ public final class DefaultMesh implements Mesh {
     return peers;
   }
 
+  private void startProbing() {
+    if (!config.pingInterval().isZero()) {
+      probing.update(
+          new LatencyProbe(config.pingInterval(), peers, processId, routers::values).start());
+    }
+  }
+
   private Mono<Void> shutDown() {
+    probing.dispose();
     routers.values().forEach(DefaultNameRouter::dispose);
     return names.close();
   }
@@ -192,6 +204,10 @@ public final class DefaultMesh implements Mesh {
     // Forget it locally first: the url may be registered again as soon as close() completes.
     local.remove(service.url(), service);
     return names.deregister(service.url().toString());
+  }
+
+  Mono<Void> setAttributes(ServiceUrl url, Map<String, String> attributes, boolean merge) {
+    return names.setAttributes(url.toString(), attributes, merge).then();
   }
 
   Mono<Void> send(

@@ -4,9 +4,12 @@ import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshClosedException;
+import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.MessageHandler;
+import io.skymesh.mesh.NameRouter;
+import io.skymesh.mesh.routing.RoutingPolicy;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -46,6 +49,50 @@ final class DefaultMeshService implements MeshService {
             closed.get()
                 ? Mono.error(new MeshClosedException(url + " is closed"))
                 : mesh.send(url, destination, headers, payload));
+  }
+
+  @Override
+  public Mono<Instance> sendTo(NameRouter router, RoutingPolicy policy, ByteString payload) {
+    Objects.requireNonNull(router, "router");
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(payload, "payload");
+    return routedSend(router, router.select(policy), payload);
+  }
+
+  @Override
+  public Mono<Instance> sendTo(
+      NameRouter router, RoutingPolicy policy, Object key, ByteString payload) {
+    Objects.requireNonNull(router, "router");
+    Objects.requireNonNull(payload, "payload");
+    return routedSend(router, router.select(policy, key), payload);
+  }
+
+  private Mono<Instance> routedSend(NameRouter router, Mono<Instance> picked, ByteString payload) {
+    return picked.flatMap(
+        instance ->
+            router
+                .peerStats()
+                .record(instance.url(), sendTo(instance.url(), Map.of(), payload))
+                .thenReturn(instance));
+  }
+
+  @Override
+  public Mono<Void> setAttributes(Map<String, String> attributes) {
+    return attributes(attributes, false);
+  }
+
+  @Override
+  public Mono<Void> updateAttributes(Map<String, String> attributes) {
+    return attributes(attributes, true);
+  }
+
+  private Mono<Void> attributes(Map<String, String> attributes, boolean merge) {
+    Map<String, String> copy = Map.copyOf(attributes);
+    return Mono.defer(
+        () ->
+            closed.get()
+                ? Mono.error(new MeshClosedException(url + " is closed"))
+                : mesh.setAttributes(url, copy, merge));
   }
 
   @Override

@@ -5,6 +5,7 @@ import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.core.exceptions.OverloadedException;
+import io.skymesh.mesh.AttributesChange;
 import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.NameRouter;
@@ -116,6 +117,30 @@ final class DefaultNameRouter implements NameRouter, Disposable {
                         + MEMBER_EVENTS_BUFFER
                         + " events behind",
                     e));
+  }
+
+  @Override
+  public Flux<AttributesChange> attributes() {
+    return Flux.defer(
+        () -> {
+          // Per subscriber: the attributes last told for each instance, so that an UPDATED event
+          // for a new weight or address alone is not reported as an attribute change.
+          Map<ServiceUrl, Map<String, String>> told = new HashMap<>();
+          return members()
+              .handle(
+                  (event, sink) -> {
+                    Instance instance = event.instance();
+                    if (event.type() == MembershipEvent.Type.REMOVED) {
+                      told.remove(instance.url());
+                    } else if (!instance
+                        .attributes()
+                        .equals(told.put(instance.url(), instance.attributes()))) {
+                      sink.next(
+                          new AttributesChange(
+                              instance.url(), instance.attributes(), event.revision()));
+                    }
+                  });
+        });
   }
 
   @Override

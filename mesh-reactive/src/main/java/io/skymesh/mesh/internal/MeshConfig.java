@@ -16,6 +16,7 @@ import java.time.Duration;
  * @param reconnectMaxBackoff the largest reconnection delay
  * @param startTimeout how long start keeps retrying an unreachable name server
  * @param maxFrameLength the largest frame body
+ * @param pingInterval how often peers' round trips are measured, zero for never
  */
 public record MeshConfig(
     String appId,
@@ -27,7 +28,8 @@ public record MeshConfig(
     Duration reconnectMinBackoff,
     Duration reconnectMaxBackoff,
     Duration startTimeout,
-    int maxFrameLength) {
+    int maxFrameLength,
+    Duration pingInterval) {
 
   /** The name server's address. */
   public InetSocketAddress nameServerAddress() {

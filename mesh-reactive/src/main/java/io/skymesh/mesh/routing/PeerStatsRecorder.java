@@ -1,5 +1,6 @@
 package io.skymesh.mesh.routing;
 
+import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.mesh.Instance;
@@ -12,6 +13,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import reactor.core.publisher.Mono;
 
 /**
@@ -37,6 +39,7 @@ public final class PeerStatsRecorder implements PeerStats {
 
   private final double smoothing;
   private final ConcurrentHashMap<ServiceUrl, Peer> peers = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<ServiceName, Totals> totals = new ConcurrentHashMap<>();
 
   private PeerStatsRecorder(double smoothing) {
     this.smoothing = smoothing;
@@ -78,7 +81,8 @@ public final class PeerStatsRecorder implements PeerStats {
   }
 
   private Peer newPeer(ServiceUrl url) {
-    return new Peer(url, smoothing);
+    return new Peer(
+        url, smoothing, totals.computeIfAbsent(url.serviceName(), name -> new Totals()));
   }
 
   /**
@@ -137,7 +141,48 @@ public final class PeerStatsRecorder implements PeerStats {
     for (Instance instance : view.instances()) {
       live.add(instance.url());
     }
-    peers.keySet().removeIf(url -> view.serviceName().contains(url) && !live.contains(url));
+    peers
+        .values()
+        .removeIf(
+            peer -> {
+              boolean gone = view.serviceName().contains(peer.url) && !live.contains(peer.url);
+              if (gone) {
+                peer.detach();
+              }
+              return gone;
+            });
+  }
+
+  /**
+   * The running total of requests in flight to the tracked instances of {@code view}'s service
+   * (which routers keep equal to the view): constant-time. Approximate only while an instance is
+   * being forgotten during a request's finish.
+   */
+  @Override
+  public long totalInFlight(ServiceView view) {
+    Totals sums = totals.get(view.serviceName());
+    return sums == null ? 0 : Math.max(0, sums.inFlight.sum());
+  }
+
+  /**
+   * The mean latency of the measured, tracked instances of {@code view}'s service, from running
+   * sums: constant-time.
+   */
+  @Override
+  public double meanLatencyNanos(ServiceView view) {
+    Totals sums = totals.get(view.serviceName());
+    if (sums == null) {
+      return Double.NaN;
+    }
+    long measured = sums.measured.sum();
+    return measured <= 0 ? Double.NaN : Math.max(0, sums.latencyNanos.sum()) / (double) measured;
+  }
+
+  /** Running sums over one service's tracked instances, kept by their {@link Peer}s. */
+  private static final class Totals {
+    final LongAdder inFlight = new LongAdder();
+    final LongAdder latencyNanos = new LongAdder();
+    final LongAdder measured = new LongAdder();
   }
 
   @Override
@@ -164,10 +209,24 @@ public final class PeerStatsRecorder implements PeerStats {
     private final double smoothing;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong ewmaBits = new AtomicLong(Double.doubleToRawLongBits(Double.NaN));
+    private final Totals totals;
+    private volatile boolean detached;
 
-    Peer(ServiceUrl url, double smoothing) {
+    Peer(ServiceUrl url, double smoothing, Totals totals) {
       this.url = url;
       this.smoothing = smoothing;
+      this.totals = totals;
+    }
+
+    /** Takes this instance out of its service's running sums: it left the view. */
+    void detach() {
+      detached = true;
+      totals.inFlight.add(-inFlight.get());
+      double latency = latencyNanos();
+      if (!Double.isNaN(latency)) {
+        totals.measured.decrement();
+        totals.latencyNanos.add(-Math.round(latency));
+      }
     }
 
     /** The instance these statistics describe. */
@@ -178,11 +237,16 @@ public final class PeerStatsRecorder implements PeerStats {
     /** A request to this instance has started. */
     public void started() {
       inFlight.incrementAndGet();
+      if (!detached) {
+        totals.inFlight.increment();
+      }
     }
 
     /** A request has finished without a latency sample (failed, cancelled). Never goes below 0. */
     public void finished() {
-      inFlight.updateAndGet(Peer::decrementToZero);
+      if (inFlight.getAndUpdate(Peer::decrementToZero) > 0 && !detached) {
+        totals.inFlight.decrement();
+      }
     }
 
     /**
@@ -230,6 +294,14 @@ public final class PeerStatsRecorder implements PeerStats {
         double value = slow && !Double.isNaN(old) ? Math.max(sample, 2 * old) : sample;
         double next = Double.isNaN(old) ? value : old + smoothing * (value - old);
         if (ewmaBits.compareAndSet(bits, Double.doubleToRawLongBits(next))) {
+          if (!detached) {
+            if (Double.isNaN(old)) {
+              totals.measured.increment();
+              totals.latencyNanos.add(Math.round(next));
+            } else {
+              totals.latencyNanos.add(Math.round(next) - Math.round(old));
+            }
+          }
           return;
         }
       }

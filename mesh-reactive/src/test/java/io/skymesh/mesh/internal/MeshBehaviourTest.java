@@ -84,10 +84,11 @@ class MeshBehaviourTest {
     // The sender was held back: when its last send completed, the receiver was close behind
     // (what is in flight is bounded by the queues and socket buffers, not by the million).
     assertThat(count - receivedWhenSenderDone).isLessThan(100_000);
-    // Bounded: sends waiting in the transport never exceed what the sender let out (512). The
+    // Bounded: sends waiting in the transport never exceed what the sender let out (512), plus
+    // the one Ping the latency probe may have outstanding per connection. The
     // receiver's backlog is the transport's prefetch plus what one socket read decodes before
     // reading stops: at most 64 KiB, about 1,500 of these 45-byte frames.
-    assertThat(maxPendingOutbound.get()).isBetween(1, 512);
+    assertThat(maxPendingOutbound.get()).isBetween(1, 512 + 1);
     assertThat(maxInboundBacklog.get()).isLessThanOrEqualTo(128 + 64 * 1024 / 45);
   }
 

@@ -113,4 +113,50 @@ class PeerStatsRecorderTest {
     assertThat(stats.inFlight(URL)).isZero();
     assertThat(ServiceView.empty(Views.SERVICE).isEmpty()).isTrue();
   }
+
+  @Test
+  void runningTotalsAgreeWithAScanThroughStartsFinishesSamplesAndDepartures() {
+    PeerStatsRecorder stats = PeerStatsRecorder.create();
+    ServiceView view = Views.of(20);
+    ServiceView other = Views.of(io.skymesh.core.ServiceName.parse("game.zone1.other"), 5);
+    // A scan over the same readings: the interface's defaults.
+    PeerStats scanning =
+        new PeerStats() {
+          @Override
+          public int inFlight(ServiceUrl url) {
+            return stats.inFlight(url);
+          }
+
+          @Override
+          public double latencyNanos(ServiceUrl url) {
+            return stats.latencyNanos(url);
+          }
+        };
+    java.util.Random random = new java.util.Random(7);
+    for (int step = 0; step < 5_000; step++) {
+      ServiceView target = random.nextInt(4) == 0 ? other : view;
+      PeerStatsRecorder.Peer peer =
+          stats.peer(target.instances().get(random.nextInt(target.size())).url());
+      switch (random.nextInt(4)) {
+        case 0, 1 -> peer.started();
+        case 2 -> peer.finished(random.nextInt(1_000_000));
+        default -> peer.unanswered(random.nextInt(5_000_000));
+      }
+      if (step % 1_000 == 999) {
+        // Ten instances leave; those that come back start afresh.
+        ServiceView smaller =
+            new ServiceView(view.serviceName(), view.instances().subList(10, 20), 2);
+        stats.retain(smaller);
+        assertThat(stats.totalInFlight(smaller)).isEqualTo(scanning.totalInFlight(smaller));
+      }
+      assertThat(stats.totalInFlight(view)).isEqualTo(scanning.totalInFlight(view));
+      assertThat(stats.totalInFlight(other)).isEqualTo(scanning.totalInFlight(other));
+      assertThat(stats.meanLatencyNanos(view))
+          .isCloseTo(scanning.meanLatencyNanos(view), within(1.0));
+      assertThat(stats.meanLatencyNanos(other))
+          .isCloseTo(scanning.meanLatencyNanos(other), within(1.0));
+    }
+    assertThat(PeerStatsRecorder.create().meanLatencyNanos(view)).isNaN();
+    assertThat(PeerStatsRecorder.create().totalInFlight(view)).isZero();
+  }
 }

@@ -19,6 +19,7 @@ import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
+import io.skymesh.proto.SetAttributes;
 import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
@@ -150,6 +151,44 @@ public final class NameServerClient {
                   url)
               .onErrorResume(ServiceNotFoundException.class, e -> Mono.empty())
               .then();
+        });
+  }
+
+  /**
+   * Replaces or merges an instance's attributes. The registration kept for reconnections is updated
+   * first, so an instance registered again after a reconnection carries the new attributes even if
+   * this request was lost with the old session.
+   *
+   * @param url the canonical ServiceUrl of an instance this client registered
+   * @param attributes the attributes
+   * @param merge whether to merge into the current attributes instead of replacing them
+   * @return the revision of the change
+   */
+  public Mono<Long> setAttributes(String url, Map<String, String> attributes, boolean merge) {
+    return Mono.defer(
+        () -> {
+          Instance updated =
+              registrations.computeIfPresent(
+                  url,
+                  (key, instance) -> {
+                    Instance.Builder builder = instance.toBuilder();
+                    if (!merge) {
+                      builder.clearAttributes();
+                    }
+                    return builder.putAllAttributes(attributes).build();
+                  });
+          if (updated == null) {
+            return Mono.error(new ServiceNotFoundException(url + " is not registered here"));
+          }
+          return request(
+                  NameClientFrame.newBuilder()
+                      .setSetAttributes(
+                          SetAttributes.newBuilder()
+                              .setUrl(url)
+                              .putAllAttributes(attributes)
+                              .setMerge(merge)),
+                  url)
+              .map(Ack::getRevision);
         });
   }
 

@@ -58,10 +58,7 @@ public final class ConsistentHashPolicy implements RoutingPolicy {
     if (epsilon == Double.POSITIVE_INFINITY || n == 1) {
       return instances.get(owners[start]);
     }
-    long total = 0;
-    for (int i = 0; i < n; i++) {
-      total += Math.max(0, stats.inFlight(instances.get(i).url()));
-    }
+    long total = stats.totalInFlight(view);
     double capacity = Math.ceil((1 + epsilon) * (total + 1) / n);
     for (int step = 0, at = start; step < points.length; step++) {
       Instance owner = instances.get(owners[at]);

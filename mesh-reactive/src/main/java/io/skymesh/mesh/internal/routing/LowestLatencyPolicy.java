@@ -72,20 +72,9 @@ public final class LowestLatencyPolicy implements RoutingPolicy {
     }
     // Saturated local instances compete only when there is no remote one.
     boolean skipLocal = localProcessId != null && anyRemote;
-    double sum = 0;
-    int measured = 0;
-    for (int i = 0; i < n; i++) {
-      Instance instance = instances.get(i);
-      if (skipLocal && localProcessId.equals(instance.processId())) {
-        continue;
-      }
-      double latency = stats.latencyNanos(instance.url());
-      if (!Double.isNaN(latency)) {
-        sum += latency;
-        measured++;
-      }
-    }
-    double neutral = measured == 0 ? 0 : sum / measured;
+    // Instances never measured get the mean of the measured ones, not zero.
+    double mean = stats.meanLatencyNanos(view);
+    double neutral = Double.isNaN(mean) ? 0 : mean;
     Instance best = null;
     double bestLatency = 0;
     int bestLoad = 0;

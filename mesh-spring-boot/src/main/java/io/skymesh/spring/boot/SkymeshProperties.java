@@ -1,0 +1,110 @@
+package io.skymesh.spring.boot;
+
+import java.time.Duration;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * The {@code skymesh.*} properties: how the application's {@link io.skymesh.mesh.Mesh} is built.
+ * Only {@code skymesh.app-id} is required; without it nothing is auto-configured.
+ *
+ * <pre>
+ * skymesh.app-id=game
+ * skymesh.name-server=127.0.0.1:9099
+ * skymesh.close-timeout=10s
+ * </pre>
+ */
+@ConfigurationProperties("skymesh")
+public class SkymeshProperties {
+
+  private String appId;
+  private String nameServer = "127.0.0.1:9099";
+  private String host = "127.0.0.1";
+  private int port;
+  private Duration sessionTtl = Duration.ofSeconds(10);
+  private Duration requestTimeout = Duration.ofSeconds(10);
+  private Duration startTimeout = Duration.ofSeconds(30);
+  private Duration closeTimeout = Duration.ofSeconds(10);
+
+  /** Creates the properties with their defaults. */
+  public SkymeshProperties() {}
+
+  /** The application the mesh acts for; every endpoint's ServiceUrl must belong to it. */
+  public String getAppId() {
+    return appId;
+  }
+
+  /** Sets {@link #getAppId()}. */
+  public void setAppId(String appId) {
+    this.appId = appId;
+  }
+
+  /** The name server, {@code host:port}; default {@code 127.0.0.1:9099}. */
+  public String getNameServer() {
+    return nameServer;
+  }
+
+  /** Sets {@link #getNameServer()}. */
+  public void setNameServer(String nameServer) {
+    this.nameServer = nameServer;
+  }
+
+  /** The host the mesh's peer listener binds to and registers; default {@code 127.0.0.1}. */
+  public String getHost() {
+    return host;
+  }
+
+  /** Sets {@link #getHost()}. */
+  public void setHost(String host) {
+    this.host = host;
+  }
+
+  /** The peer listener's port; default 0, any free port. */
+  public int getPort() {
+    return port;
+  }
+
+  /** Sets {@link #getPort()}. */
+  public void setPort(int port) {
+    this.port = port;
+  }
+
+  /** The name-server session's time to live; default 10 s. */
+  public Duration getSessionTtl() {
+    return sessionTtl;
+  }
+
+  /** Sets {@link #getSessionTtl()}. */
+  public void setSessionTtl(Duration sessionTtl) {
+    this.sessionTtl = sessionTtl;
+  }
+
+  /** How long a name-server request (and a router's first view) may take; default 10 s. */
+  public Duration getRequestTimeout() {
+    return requestTimeout;
+  }
+
+  /** Sets {@link #getRequestTimeout()}. */
+  public void setRequestTimeout(Duration requestTimeout) {
+    this.requestTimeout = requestTimeout;
+  }
+
+  /** How long starting the mesh and registering the endpoints may take; default 30 s. */
+  public Duration getStartTimeout() {
+    return startTimeout;
+  }
+
+  /** Sets {@link #getStartTimeout()}. */
+  public void setStartTimeout(Duration startTimeout) {
+    this.startTimeout = startTimeout;
+  }
+
+  /** The graceful close's timeout when the context stops; default 10 s. */
+  public Duration getCloseTimeout() {
+    return closeTimeout;
+  }
+
+  /** Sets {@link #getCloseTimeout()}. */
+  public void setCloseTimeout(Duration closeTimeout) {
+    this.closeTimeout = closeTimeout;
+  }
+}

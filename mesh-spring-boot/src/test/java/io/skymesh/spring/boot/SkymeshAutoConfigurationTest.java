@@ -1,0 +1,168 @@
+package io.skymesh.spring.boot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceName;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.MessageHandler;
+import io.skymesh.mesh.NameRouter;
+import io.skymesh.mesh.ServiceOptions;
+import io.skymesh.nameserver.NameServer;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import reactor.core.publisher.Mono;
+import reactor.test.StepVerifier;
+
+/** The auto-configuration in a real application context against a real embedded name server. */
+class SkymeshAutoConfigurationTest {
+
+  private static final Duration DEADLINE = Duration.ofSeconds(30);
+  private static final ServiceName ECHO = ServiceName.parse("shop.test.echo");
+
+  private NameServer nameServer;
+  private Mesh observer;
+  private ApplicationContextRunner runner;
+
+  @BeforeEach
+  void start() {
+    nameServer = NameServer.builder().port(0).start().block(DEADLINE);
+    observer =
+        Mesh.builder("shop").nameServer("127.0.0.1:" + nameServer.port()).start().block(DEADLINE);
+    runner =
+        new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(SkymeshAutoConfiguration.class))
+            .withPropertyValues(
+                "skymesh.app-id=shop",
+                "skymesh.name-server=127.0.0.1:" + nameServer.port(),
+                "skymesh.close-timeout=5s");
+  }
+
+  @AfterEach
+  void stop() {
+    observer.close().block(DEADLINE);
+    nameServer.closeNow(DEADLINE);
+  }
+
+  @Test
+  void withoutAnAppIdNothingIsConfigured() {
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(SkymeshAutoConfiguration.class))
+        .run(context -> assertThat(context).doesNotHaveBean(Mesh.class));
+  }
+
+  @Test
+  void meshIsStartedFromTheProperties() {
+    runner
+        .withPropertyValues("skymesh.host=127.0.0.1", "skymesh.request-timeout=3s")
+        .run(
+            context -> {
+              assertThat(context).hasSingleBean(Mesh.class);
+              Mesh mesh = context.getBean(Mesh.class);
+              assertThat(mesh.appId()).isEqualTo("shop");
+              assertThat(mesh.listenAddress()).startsWith("127.0.0.1:");
+            });
+  }
+
+  @Test
+  void endpointsAreRegisteredWhileTheContextRunsAndDeregisteredWhenItStops() {
+    NameRouter echo = observer.router(ECHO);
+    StepVerifier.create(echo.members().map(e -> e.type() + " " + e.instance().url()))
+        .then(
+            () ->
+                runner
+                    .withUserConfiguration(Endpoints.class)
+                    .run(
+                        context -> {
+                          await().atMost(DEADLINE).until(() -> echo.currentView().size() == 2);
+                          assertThat(echo.currentView().instance(ECHO.instance("1")))
+                              .hasValueSatisfying(
+                                  i -> assertThat(i.attributes()).containsEntry("zone", "a"));
+                          assertThat(
+                                  context
+                                      .getBean(MeshEndpointRegistrar.class)
+                                      .service(ECHO.instance("2")))
+                              .isPresent();
+                        }))
+        .expectNextCount(2)
+        .expectNext("REMOVED shop.test.echo/1")
+        .expectNext("REMOVED shop.test.echo/2")
+        .thenCancel()
+        .verify(DEADLINE);
+  }
+
+  @Test
+  void aReplyingEndpointAnswersFromItsOwnService() {
+    List<String> replies = new CopyOnWriteArrayList<>();
+    MeshService client =
+        observer
+            .register(
+                ServiceUrl.parse("shop.test.client/1"),
+                MessageHandler.of(m -> replies.add(m.source() + " " + m.payload().toStringUtf8())))
+            .block(DEADLINE);
+    runner
+        .withUserConfiguration(Endpoints.class)
+        .run(
+            context -> {
+              await().atMost(DEADLINE).until(() -> observer.router(ECHO).currentView().size() == 2);
+              client.sendTo(ECHO.instance("2"), ByteString.copyFromUtf8("ping")).block(DEADLINE);
+              await()
+                  .atMost(DEADLINE)
+                  .until(() -> replies.equals(List.of("shop.test.echo/2 ping")));
+            });
+  }
+
+  @Test
+  void anApplicationMeshBeanIsUsedInsteadOfOurs() {
+    runner
+        .withUserConfiguration(OwnMesh.class)
+        .run(
+            context -> {
+              assertThat(context).hasSingleBean(Mesh.class);
+              assertThat(context.getBean(Mesh.class)).isSameAs(OwnMesh.mesh);
+              assertThat(context.getBean(MeshEndpointRegistrar.class)).isNotNull();
+            });
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class Endpoints {
+    @Bean
+    MeshEndpoint echoOne() {
+      return MeshEndpoint.of(ECHO.instance("1"), m -> Mono.empty())
+          .withOptions(ServiceOptions.defaults().withAttributes(Map.of("zone", "a")));
+    }
+
+    @Bean
+    MeshEndpoint echoTwo() {
+      return MeshEndpoint.replying(
+          ECHO.instance("2"), (self, message) -> self.sendTo(message.source(), message.payload()));
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnMesh {
+    static Mesh mesh;
+
+    @Bean(destroyMethod = "")
+    Mesh ownMesh(SkymeshProperties properties) {
+      mesh =
+          Mesh.builder("shop")
+              .nameServer(properties.getNameServer())
+              .start()
+              .block(Duration.ofSeconds(30));
+      return mesh;
+    }
+  }
+}
