@@ -93,4 +93,17 @@ public interface Mesh {
    * @return this mesh
    */
   Mesh closeOnShutdown(Duration timeout);
+
+  // --- KV config (issue 6) ----------------------------------------------------------------------
+
+  /**
+   * The name server's KV config, over this mesh's session.
+   *
+   * <pre>{@code
+   * mesh.config().getDuration("game/lobby/timeout", Duration.ofSeconds(5)).subscribe(...);
+   * }</pre>
+   *
+   * @return the config store, the same one for every call
+   */
+  ConfigStore config();
 }

@@ -5,6 +5,7 @@ import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.routing.RoutingPolicy;
 import java.util.Map;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
@@ -116,4 +117,34 @@ public interface MeshService {
    * @return completes when deregistered
    */
   Mono<Void> close();
+
+  // --- Elections (issue 6) ----------------------------------------------------------------------
+
+  /**
+   * Campaigns for leadership of this instance's service, and reports this instance's leadership
+   * changes: {@code GAINED} with its term when it starts leading, {@code LOST} with that term when
+   * it stops. The name server's earliest live campaigner leads; when it resigns, closes or its
+   * session ends, the next leads with the term + 1. The campaign survives name-server reconnections
+   * (campaigning again after registering again, so leadership may move meanwhile).
+   *
+   * <pre>{@code
+   * lobby.campaign()
+   *     .subscribe(change -> log.info("{} term {}", change.type(), change.term()));
+   * }</pre>
+   *
+   * <p>Cold: subscribing sends the Campaign. The stream completes after {@link #resign()} or {@link
+   * #close()} (with a last {@code LOST} if it was leading); cancelling it resigns.
+   *
+   * @return the leadership changes; fails with {@code ServiceNotFoundException} if this instance is
+   *     not registered, {@code MeshClosedException} if it is closed
+   */
+  Flux<Leadership> campaign();
+
+  /**
+   * Leaves the election: if this instance leads, the next campaigner leads. Ends the streams of
+   * {@link #campaign()}. Idempotent.
+   *
+   * @return completes once the name server has acknowledged it
+   */
+  Mono<Void> resign();
 }

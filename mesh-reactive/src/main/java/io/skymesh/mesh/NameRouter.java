@@ -137,4 +137,23 @@ public interface NameRouter {
    */
   <T> Function<Flux<T>, Flux<Routed<T>>> route(
       RoutingPolicy policy, Function<? super T, ?> keyFunction);
+
+  // --- Elections (issue 6) ----------------------------------------------------------------------
+
+  /**
+   * The service's election leader. Hot: a late subscriber first gets the current leader (once the
+   * name server's first answer has arrived), then every change, each a new leader with its term or
+   * {@link Leader#none nobody}; a slow subscriber skips to the latest. Terms only grow while the
+   * name server runs (a restarted in-memory name server starts again at 0).
+   *
+   * @return the leaders
+   */
+  Flux<Leader> leader();
+
+  /**
+   * The leader now: nobody (term 0) until the name server's first answer arrives.
+   *
+   * @return the current leader
+   */
+  Leader currentLeader();
 }

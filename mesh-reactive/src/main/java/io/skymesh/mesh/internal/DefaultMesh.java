@@ -6,6 +6,7 @@ import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.AlreadyRegisteredException;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.ServiceNotFoundException;
+import io.skymesh.mesh.ConfigStore;
 import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.Mesh;
@@ -45,6 +46,7 @@ public final class DefaultMesh implements Mesh {
   private final Map<ServiceUrl, DefaultMeshService> local = new ConcurrentHashMap<>();
   private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
   private final Disposable.Swap probing = Disposables.swap();
+  private final DefaultConfigStore configStore;
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -52,6 +54,7 @@ public final class DefaultMesh implements Mesh {
     this.config = config;
     this.processId = processId;
     this.names = new NameServerClient(config);
+    this.configStore = new DefaultConfigStore(names);
     this.peers =
         PeerTransport.create(
             PeerTransportConfig.builder()
@@ -181,6 +184,28 @@ public final class DefaultMesh implements Mesh {
                 () -> closeGracefully(timeout).block(timeout.plusSeconds(1)), "skymesh-shutdown"));
     return this;
   }
+
+  // --- Elections and KV config (issue 6) ---------------------------------------------------------
+
+  @Override
+  public ConfigStore config() {
+    return configStore;
+  }
+
+  Mono<Void> campaign(ServiceUrl url) {
+    return names.campaign(url.toString()).then();
+  }
+
+  Mono<Void> resign(ServiceUrl url) {
+    return names.resign(url.toString());
+  }
+
+  /** The name-server client, for fault-injection tests ({@link NameServerClient#disconnect()}). */
+  public NameServerClient nameServerClient() {
+    return names;
+  }
+
+  // --- end of elections and KV config -----------------------------------------------------------
 
   /** The peer transport, for metrics and tests. */
   public PeerTransport transport() {

@@ -5,17 +5,22 @@ import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.Leadership;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.routing.RoutingPolicy;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 
 /** A registered instance of a {@link DefaultMesh}. */
 final class DefaultMeshService implements MeshService {
@@ -109,8 +114,75 @@ final class DefaultMeshService implements MeshService {
   @Override
   public Mono<Void> close() {
     return Mono.defer(
-        () -> closed.compareAndSet(false, true) ? mesh.deregister(this) : Mono.empty());
+            () -> closed.compareAndSet(false, true) ? mesh.deregister(this) : Mono.empty())
+        .doFinally(signal -> endCampaigns());
   }
+
+  // --- Elections (issue 6) ----------------------------------------------------------------------
+
+  /** Signals the end of every campaign stream: a resign or the close of this service. */
+  private final Sinks.Many<Boolean> campaignEnds = Sinks.many().multicast().directBestEffort();
+
+  @Override
+  public Flux<Leadership> campaign() {
+    return Flux.defer(
+        () -> {
+          if (closed.get()) {
+            return Flux.error(new MeshClosedException(url + " is closed"));
+          }
+          NameRouter router = mesh.router(url.serviceName());
+          // The term this subscriber was told it holds; 0 while it does not lead.
+          long[] held = {0};
+          Flux<Leadership> changes =
+              router
+                  .leader()
+                  .concatMapIterable(
+                      leader -> {
+                        List<Leadership> told = new ArrayList<>(2);
+                        if (leader.isLeader(url)) {
+                          if (held[0] != leader.term()) {
+                            if (held[0] != 0) {
+                              told.add(Leadership.lost(held[0]));
+                            }
+                            held[0] = leader.term();
+                            told.add(Leadership.gained(leader.term()));
+                          }
+                        } else if (held[0] != 0) {
+                          told.add(Leadership.lost(held[0]));
+                          held[0] = 0;
+                        }
+                        return told;
+                      });
+          Mono<Boolean> ended = campaignEnds.asFlux().next();
+          return mesh.campaign(url)
+              .thenMany(changes)
+              .takeUntilOther(ended)
+              .concatWith(
+                  Flux.defer(
+                      () -> {
+                        long term = held[0];
+                        held[0] = 0;
+                        return term != 0 ? Flux.just(Leadership.lost(term)) : Flux.empty();
+                      }))
+              .doOnCancel(
+                  () ->
+                      mesh.resign(url)
+                          .subscribe(
+                              null, e -> log.debug("Resign of {} failed: {}", url, e.toString())));
+        });
+  }
+
+  @Override
+  public Mono<Void> resign() {
+    return Mono.defer(() -> closed.get() ? Mono.empty() : mesh.resign(url))
+        .doOnSuccess(ignored -> endCampaigns());
+  }
+
+  private void endCampaigns() {
+    campaignEnds.tryEmitNext(true);
+  }
+
+  // --- end of elections --------------------------------------------------------------------------
 
   boolean isClosed() {
     return closed.get();

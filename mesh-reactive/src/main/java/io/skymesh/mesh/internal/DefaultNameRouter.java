@@ -7,6 +7,7 @@ import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.mesh.AttributesChange;
 import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceView;
@@ -21,6 +22,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +63,9 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   /** Whether {@link #view} holds the name server's answer yet (routing waits until it does). */
   private volatile boolean hasView;
 
+  private final Sinks.Many<Leader> leaders = Sinks.many().replay().latest();
+  private volatile Leader leader;
+
   /**
    * Creates a router over a watch.
    *
@@ -80,6 +85,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     this.firstViewTimeout = firstViewTimeout;
     this.reconnectGrace = reconnectGrace;
     this.view = ServiceView.empty(serviceName);
+    this.leader = Leader.none(serviceName, 0, 0);
     // Merged so that grace expiries are applied serially with the events, without a lock.
     this.subscription =
         Flux.<Object>merge(events, graceExpiries.asFlux())
@@ -227,6 +233,9 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     if (current.isEmpty()) {
       throw new NoAvailableInstanceException("no live instance of " + serviceName);
     }
+    if (policy == RoutingPolicy.leader()) {
+      return leaderIn(current);
+    }
     Instance chosen = policy.select(current, key, peerStats);
     if (chosen == null) {
       throw new NoAvailableInstanceException(policy + " chose no instance of " + serviceName);
@@ -259,6 +268,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     lastRevision = Math.max(lastRevision, revision);
     switch (event.getEventCase()) {
       case SNAPSHOT -> {
+        updateLeader(event.getSnapshot().getLeadersList(), revision, !hasView);
         Map<ServiceUrl, Instance> next = new HashMap<>();
         for (io.skymesh.proto.Instance wire : event.getSnapshot().getInstancesList()) {
           Instance instance = Instances.fromWire(wire);
@@ -317,12 +327,71 @@ final class DefaultNameRouter implements NameRouter, Disposable {
           delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
         }
       }
+      case LEADER_CHANGED -> {
+        updateLeader(List.of(event.getLeaderChanged()), revision, false);
+        return; // leadership is not membership
+      }
       default -> {
-        return; // leadership events belong to elections, not membership
+        return; // a newer server's event
       }
     }
     publish(delta, revision);
   }
+
+  // --- Elections (issue 6) ----------------------------------------------------------------------
+
+  @Override
+  public Flux<Leader> leader() {
+    return leaders.asFlux().onBackpressureLatest();
+  }
+
+  @Override
+  public Leader currentLeader() {
+    return leader;
+  }
+
+  /**
+   * Takes this service's leader from a snapshot's or event's leaders (none listed: nobody leads)
+   * and publishes it if it changed, or always for the first snapshot.
+   */
+  private void updateLeader(
+      List<io.skymesh.proto.Leader> wireLeaders, long revision, boolean first) {
+    Leader next = Leader.none(serviceName, 0, revision);
+    String name = serviceName.toString();
+    for (io.skymesh.proto.Leader wire : wireLeaders) {
+      if (wire.getServiceName().equals(name)) {
+        next =
+            new Leader(
+                serviceName,
+                wire.getLeaderUrl().isEmpty()
+                    ? Optional.empty()
+                    : Optional.of(ServiceUrl.parse(wire.getLeaderUrl())),
+                wire.getTerm(),
+                revision);
+      }
+    }
+    Leader previous = leader;
+    if (!first && previous.url().equals(next.url()) && previous.term() == next.term()) {
+      return;
+    }
+    leader = next;
+    leaders.emitNext(next, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+  }
+
+  /** The leader's instance in {@code current}, for {@link RoutingPolicy#leader()}. */
+  private Instance leaderIn(ServiceView current) {
+    Leader now = leader;
+    Optional<Instance> instance = now.url().flatMap(current::instance);
+    if (instance.isEmpty()) {
+      throw new NoAvailableInstanceException(
+          "no leader of "
+              + serviceName
+              + (now.url().isPresent() ? " in the view (" + now.url().get() + ")" : ""));
+    }
+    return instance.get();
+  }
+
+  // --- end of elections --------------------------------------------------------------------------
 
   /** Removes the instances a resync after a reconnection left unconfirmed, if still missing. */
   private void expireUnconfirmed(long resync) {

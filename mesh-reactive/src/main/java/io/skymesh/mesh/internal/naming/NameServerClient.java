@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal.naming;
 
+import com.google.protobuf.ByteString;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
@@ -12,20 +13,32 @@ import io.skymesh.core.exceptions.ServiceNotFoundException;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.mesh.internal.MeshConfig;
 import io.skymesh.proto.Ack;
+import io.skymesh.proto.Campaign;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.KeepAlive;
+import io.skymesh.proto.KvDelete;
+import io.skymesh.proto.KvEntry;
+import io.skymesh.proto.KvGet;
+import io.skymesh.proto.KvGetResult;
+import io.skymesh.proto.KvList;
+import io.skymesh.proto.KvPut;
+import io.skymesh.proto.KvWatch;
+import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
+import io.skymesh.proto.Resign;
 import io.skymesh.proto.SetAttributes;
 import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -71,6 +84,8 @@ public final class NameServerClient {
   private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
   private final Map<String, Instance> registrations = new ConcurrentHashMap<>();
   private final Map<Long, WatchState> watches = new ConcurrentHashMap<>();
+  private final Set<String> campaigns = ConcurrentHashMap.newKeySet();
+  private final Map<Long, KvWatchState> kvWatches = new ConcurrentHashMap<>();
   private final Sinks.Many<Session> sessions = Sinks.many().replay().latest();
   private final Disposable.Swap reconnecting = Disposables.swap();
   private volatile boolean closed;
@@ -146,6 +161,7 @@ public final class NameServerClient {
     return Mono.defer(
         () -> {
           registrations.remove(url);
+          campaigns.remove(url);
           return request(
                   NameClientFrame.newBuilder().setDeregister(Deregister.newBuilder().setUrl(url)),
                   url)
@@ -212,6 +228,195 @@ public final class NameServerClient {
           return watch.events.asFlux().doFinally(signal -> stopWatch(watch));
         });
   }
+
+  // --- Elections and KV config (issue 6) ---------------------------------------------------------
+
+  /**
+   * Campaigns for leadership of the instance's service, and campaigns again after every
+   * reconnection (after the instance is registered again) until {@link #resign} or {@link
+   * #deregister}.
+   *
+   * @param url the canonical ServiceUrl of an instance this client registered
+   * @return the revision of the Ack; fails with {@code ServiceNotFoundException} if the name server
+   *     does not hold the instance for this session
+   */
+  public Mono<Long> campaign(String url) {
+    return Mono.defer(
+        () -> {
+          if (!registrations.containsKey(url)) {
+            return Mono.error(new ServiceNotFoundException(url + " is not registered here"));
+          }
+          campaigns.add(url);
+          return request(
+                  NameClientFrame.newBuilder().setCampaign(Campaign.newBuilder().setUrl(url)), url)
+              .map(Ack::getRevision)
+              .doOnError(e -> campaigns.remove(url));
+        });
+  }
+
+  /**
+   * Leaves the election; completes once the name server has acknowledged it (or does not hold the
+   * instance any more).
+   *
+   * @param url the canonical ServiceUrl
+   * @return completes when resigned
+   */
+  public Mono<Void> resign(String url) {
+    return Mono.defer(
+        () -> {
+          campaigns.remove(url);
+          return request(
+                  NameClientFrame.newBuilder().setResign(Resign.newBuilder().setUrl(url)), url)
+              .onErrorResume(ServiceNotFoundException.class, e -> Mono.empty())
+              .then();
+        });
+  }
+
+  /**
+   * Reads one key.
+   *
+   * @param key the key
+   * @return the result and the server's revision
+   */
+  public Mono<KvGetResult> kvGet(String key) {
+    return request(NameClientFrame.newBuilder().setKvGet(KvGet.newBuilder().setKey(key)), key)
+        .map(Ack::getKvGet);
+  }
+
+  /**
+   * Writes one key, with a compare on its mod revision if {@code expectedModRevision} is not null.
+   * Like every request, it is sent again if the connection is lost before the answer: a write may
+   * then be applied twice, and a compare-and-set may fail on its own first write.
+   *
+   * @return the revision of the write
+   */
+  public Mono<Long> kvPut(String key, ByteString value, Long expectedModRevision) {
+    return Mono.defer(
+        () -> {
+          KvPut.Builder put = KvPut.newBuilder().setKey(key).setValue(value);
+          if (expectedModRevision != null) {
+            put.setExpectedModRevision(expectedModRevision);
+          }
+          return request(NameClientFrame.newBuilder().setKvPut(put), key).map(Ack::getRevision);
+        });
+  }
+
+  /**
+   * Deletes one key (with a compare if {@code expectedModRevision} is not null) or every key under
+   * a prefix.
+   *
+   * @return how many keys were deleted
+   */
+  public Mono<Long> kvDelete(String key, boolean prefix, Long expectedModRevision) {
+    return Mono.defer(
+        () -> {
+          KvDelete.Builder delete = KvDelete.newBuilder().setKey(key).setPrefix(prefix);
+          if (expectedModRevision != null) {
+            delete.setExpectedModRevision(expectedModRevision);
+          }
+          return request(NameClientFrame.newBuilder().setKvDelete(delete), key).map(Ack::getCount);
+        });
+  }
+
+  /**
+   * Lists the keys under a prefix, in key order.
+   *
+   * @return the entries
+   */
+  public Mono<List<KvEntry>> kvList(String prefix) {
+    return request(
+            NameClientFrame.newBuilder().setKvList(KvList.newBuilder().setPrefix(prefix)), prefix)
+        .map(ack -> ack.getKvList().getEntriesList());
+  }
+
+  /**
+   * Watches the keys under a prefix: a snapshot, then every change; after a reconnection it resumes
+   * from the last revision delivered (with a resync snapshot if the server no longer has the gap).
+   * Single subscriber; cancelling stops the watch.
+   *
+   * @param prefix the key prefix; empty for every key
+   * @return the events
+   */
+  public Flux<KvWatchEvent> kvWatch(String prefix) {
+    return Flux.defer(
+        () -> {
+          KvWatchState watch = new KvWatchState(watchIds.incrementAndGet(), prefix);
+          kvWatches.put(watch.id, watch);
+          currentSession()
+              .flatMap(session -> sendKvWatch(session, watch))
+              .subscribe(null, e -> log.debug("KV watch of {} deferred: {}", prefix, e.toString()));
+          return watch.events.asFlux().doFinally(signal -> stopKvWatch(watch));
+        });
+  }
+
+  /**
+   * Drops the connection as a network failure would; the client reconnects and restores its
+   * registrations, campaigns and watches. For fault-injection tests.
+   */
+  public void disconnect() {
+    Session session = current;
+    if (session != null) {
+      session.connection.dispose();
+    }
+  }
+
+  private Mono<Ack> sendKvWatch(Session session, KvWatchState watch) {
+    if (watch.sentOn.getAndSet(session) == session) {
+      return Mono.empty();
+    }
+    KvWatch body =
+        KvWatch.newBuilder()
+            .setWatchId(watch.id)
+            .setPrefix(watch.prefix)
+            .setFromRevision(watch.lastRevision)
+            .build();
+    return exchange(session, NameClientFrame.newBuilder().setKvWatch(body), "kv watch")
+        .doOnError(
+            e -> {
+              if (!(e instanceof PeerUnavailableException)) {
+                watch.events.tryEmitError(e);
+              }
+            })
+        .onErrorResume(PeerUnavailableException.class, e -> Mono.empty());
+  }
+
+  private void stopKvWatch(KvWatchState watch) {
+    if (kvWatches.remove(watch.id) == null) {
+      return;
+    }
+    Session session = watch.sentOn.get();
+    if (session != null && !session.closed) {
+      exchange(
+              session,
+              NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(watch.id)),
+              "unwatch")
+          .subscribe(null, e -> log.debug("Unwatch failed: {}", e.toString()));
+    }
+  }
+
+  /** One KV watch, kept across sessions. */
+  private static final class KvWatchState {
+    final long id;
+    final String prefix;
+    final Sinks.Many<KvWatchEvent> events = Sinks.many().unicast().onBackpressureBuffer();
+    final AtomicReference<Session> sentOn = new AtomicReference<>();
+    volatile long lastRevision;
+
+    KvWatchState(long id, String prefix) {
+      this.id = id;
+      this.prefix = prefix;
+    }
+
+    void deliver(KvWatchEvent event) {
+      if (!event.hasSnapshot() && event.getRevision() <= lastRevision) {
+        return; // already delivered before a reconnection
+      }
+      lastRevision = Math.max(lastRevision, event.getRevision());
+      events.tryEmitNext(event);
+    }
+  }
+
+  // --- end of elections and KV config -----------------------------------------------------------
 
   /**
    * Closes the session and stops reconnecting. Pending requests fail with {@code
@@ -371,7 +576,28 @@ public final class NameServerClient {
                               return Mono.empty();
                             }));
     Flux<Ack> watched = Flux.fromIterable(watches.values()).concatMap(w -> sendWatch(session, w));
-    return registered.thenMany(watched).then(Mono.just(session));
+    Flux<Ack> campaigned =
+        Flux.fromIterable(campaigns)
+            .filter(registrations::containsKey)
+            .concatMap(
+                url ->
+                    exchange(
+                            session,
+                            NameClientFrame.newBuilder()
+                                .setCampaign(Campaign.newBuilder().setUrl(url)),
+                            url)
+                        .onErrorResume(
+                            e -> {
+                              log.error("Could not campaign again for {}: {}", url, e.toString());
+                              return Mono.empty();
+                            }));
+    Flux<Ack> kvWatched =
+        Flux.fromIterable(kvWatches.values()).concatMap(w -> sendKvWatch(session, w));
+    return registered
+        .thenMany(watched)
+        .thenMany(campaigned)
+        .thenMany(kvWatched)
+        .then(Mono.just(session));
   }
 
   private Mono<Ack> sendWatch(Session session, WatchState watch) {
@@ -441,6 +667,12 @@ public final class NameServerClient {
         WatchState watch = watches.get(frame.getWatchEvent().getWatchId());
         if (watch != null) {
           watch.deliver(frame.getWatchEvent());
+        }
+      }
+      case KV_WATCH_EVENT -> {
+        KvWatchState watch = kvWatches.get(frame.getKvWatchEvent().getWatchId());
+        if (watch != null) {
+          watch.deliver(frame.getKvWatchEvent());
         }
       }
       default -> log.debug("Ignoring name-server frame {}", frame.getBodyCase());
