@@ -10,6 +10,10 @@ import io.skymesh.examples.helloworld.HelloWorld;
  *   <li>no argument, or {@code helloworld [demo|server NS|client NS names...]}: helloworld
  *   <li>{@code name-router}: two servers publishing their received counts as attributes, and a
  *       client routing to them by round robin and by key hash
+ *   <li>{@code election [LEADERS]}: two candidates and a watcher that tells each new leader to
+ *       resign, so leadership flips
+ *   <li>{@code kv-config [INCREMENTS]}: settings, a route table and a compare-and-set counter in
+ *       the name server's KV config
  *   <li>{@code codec [frames]}: the frame codec's round trip over loopback
  *   <li>{@code grpc-helloworld [demo [CALLS]|server NS ID|client NS [CALLS]]}: gRPC greeters
  *       resolved through the mesh, called on {@code round_robin}
@@ -34,13 +38,16 @@ public final class Demo {
     switch (example) {
       case "helloworld" -> HelloWorld.main(rest);
       case "name-router" -> io.skymesh.examples.namerouter.NameRouterDemo.main(rest);
+      case "election" -> io.skymesh.examples.election.ElectionDemo.main(rest);
+      case "kv-config" -> io.skymesh.examples.kvconfig.KvConfigDemo.main(rest);
       case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
       case "grpc-helloworld" -> io.skymesh.examples.grpc.GrpcHelloWorld.main(rest);
       default ->
           throw new IllegalArgumentException(
               "example: "
                   + example
-                  + " (expected: helloworld, name-router, codec or grpc-helloworld)");
+                  + " (expected: helloworld, name-router, election, kv-config, codec or"
+                  + " grpc-helloworld)");
     }
   }
 }

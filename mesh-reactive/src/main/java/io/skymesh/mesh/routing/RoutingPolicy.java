@@ -235,9 +235,11 @@ public interface RoutingPolicy {
   }
 
   /**
-   * The service's elected leader. A hook for elections, which the mesh does not have yet: every
-   * {@code select} fails with {@link UnsupportedOperationException} saying so, delivered by a
-   * router as {@code onError}.
+   * The service's elected leader, as the router's {@code currentLeader()} says. A {@code
+   * NameRouter} resolves it from its leader stream ({@code select} fails with {@code
+   * NoAvailableInstanceException} when nobody leads); the policy's own {@code select}, called on a
+   * bare view, fails with {@link UnsupportedOperationException}, since a view does not know the
+   * leader.
    *
    * @return the leader policy
    */

@@ -133,8 +133,9 @@ class RouterRoutingTest {
             "key: null (expected: a routing key for modHash(); use select(policy, key) or"
                 + " route(policy, keyFunction))")
         .verify(DEADLINE);
+    // Nobody campaigns: nobody leads (ElectionTest covers a leader).
     StepVerifier.create(router.select(RoutingPolicy.leader()))
-        .expectError(UnsupportedOperationException.class)
+        .expectError(NoAvailableInstanceException.class)
         .verify(DEADLINE);
     assertThatNullPointerException().isThrownBy(() -> router.select(null)).withMessage("policy");
     assertThatNullPointerException()

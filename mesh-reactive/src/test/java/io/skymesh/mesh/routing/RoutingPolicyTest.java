@@ -70,11 +70,11 @@ class RoutingPolicyTest {
   }
 
   @Test
-  void leaderFailsClearlyUntilElectionsExist() {
+  void leaderOnABareViewFailsClearly() {
     assertThatThrownBy(() -> RoutingPolicy.leader().select(Views.of(3), null, PeerStats.none()))
         .isInstanceOf(UnsupportedOperationException.class)
         .hasMessageContaining("leader()")
-        .hasMessageContaining("elections");
+        .hasMessageContaining("router");
   }
 
   @Test

@@ -5,7 +5,10 @@ import io.skymesh.mesh.ServiceView;
 import io.skymesh.mesh.routing.PeerStats;
 import io.skymesh.mesh.routing.RoutingPolicy;
 
-/** The hook for leader routing: fails clearly until elections exist. */
+/**
+ * Leader routing. The leader is not part of a view, so a {@code NameRouter} resolves this policy
+ * itself from its leader stream; called directly on a view it fails clearly.
+ */
 public enum LeaderPolicy implements RoutingPolicy {
   /** The one instance. */
   INSTANCE;
@@ -15,7 +18,8 @@ public enum LeaderPolicy implements RoutingPolicy {
     throw new UnsupportedOperationException(
         "leader() routing of "
             + view.serviceName()
-            + " needs elections, which the mesh does not have yet");
+            + " needs the service's router (NameRouter.select or route), which knows the leader;"
+            + " a view alone does not");
   }
 
   @Override
