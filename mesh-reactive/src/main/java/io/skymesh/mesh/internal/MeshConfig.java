@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal;
 
+import io.skymesh.mesh.internal.rpc.RpcConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 
@@ -16,6 +17,7 @@ import java.time.Duration;
  * @param reconnectMaxBackoff the largest reconnection delay
  * @param startTimeout how long start keeps retrying an unreachable name server
  * @param maxFrameLength the largest frame body
+ * @param rpc the request / response settings
  */
 public record MeshConfig(
     String appId,
@@ -27,7 +29,8 @@ public record MeshConfig(
     Duration reconnectMinBackoff,
     Duration reconnectMaxBackoff,
     Duration startTimeout,
-    int maxFrameLength) {
+    int maxFrameLength,
+    RpcConfig rpc) {
 
   /** The name server's address. */
   public InetSocketAddress nameServerAddress() {
