@@ -9,6 +9,8 @@ import io.skymesh.examples.helloworld.HelloWorld;
  * <ul>
  *   <li>no argument, or {@code helloworld [demo|server NS|client NS names...]}: helloworld
  *   <li>{@code codec [frames]}: the frame codec's round trip over loopback
+ *   <li>{@code inner-service [demo [NAME]|server NS|client NS [NAME]]}: request / response with a
+ *       protobuf SayHello, timing interceptors, a notification and a deadline
  * </ul>
  */
 public final class Demo {
@@ -27,9 +29,10 @@ public final class Demo {
     switch (example) {
       case "helloworld" -> HelloWorld.main(rest);
       case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
+      case "inner-service" -> io.skymesh.examples.innerservice.InnerService.main(rest);
       default ->
           throw new IllegalArgumentException(
-              "example: " + example + " (expected: helloworld or codec)");
+              "example: " + example + " (expected: helloworld, codec or inner-service)");
     }
   }
 }
