@@ -30,6 +30,7 @@ import io.skymesh.proto.PeerFrame;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -294,7 +295,13 @@ public final class DefaultMesh implements Mesh {
 
   /** The listen address of a live instance's process; {@code ServiceNotFoundException} if none. */
   private Mono<String> addressOf(ServiceUrl destination) {
-    return router(destination.serviceName())
+    NameRouter router = router(destination.serviceName());
+    // The per-request fast path: firstView() subscribes to the views and arms a timer each time.
+    Optional<Instance> known = router.currentView().instance(destination);
+    if (known.isPresent()) {
+      return Mono.just(known.get().address());
+    }
+    return router
         .firstView()
         .flatMap(
             view ->

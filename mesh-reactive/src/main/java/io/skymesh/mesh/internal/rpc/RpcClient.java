@@ -136,13 +136,14 @@ public final class RpcClient {
     if (table != null) {
       return table;
     }
-    return streams.computeIfAbsent(
-        connection,
-        c -> {
-          Streams fresh = new Streams();
-          c.onClose().subscribe(null, null, () -> closed(c));
-          return fresh;
-        });
+    Streams fresh = new Streams();
+    Streams prior = streams.putIfAbsent(connection, fresh);
+    if (prior != null) {
+      return prior;
+    }
+    // Outside the map's update: a connection closed already completes onClose at once.
+    connection.onClose().subscribe(null, null, () -> closed(connection));
+    return fresh;
   }
 
   private void closed(PeerConnection connection) {

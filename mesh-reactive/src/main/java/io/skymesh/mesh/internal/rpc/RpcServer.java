@@ -239,13 +239,14 @@ public final class RpcServer {
     if (table != null) {
       return table;
     }
-    return calls.computeIfAbsent(
-        connection,
-        c -> {
-          Map<Long, ServerCall> fresh = new ConcurrentHashMap<>();
-          c.onClose().subscribe(null, null, () -> closed(c));
-          return fresh;
-        });
+    Map<Long, ServerCall> fresh = new ConcurrentHashMap<>();
+    Map<Long, ServerCall> prior = calls.putIfAbsent(connection, fresh);
+    if (prior != null) {
+      return prior;
+    }
+    // Outside the map's update: a connection closed already completes onClose at once.
+    connection.onClose().subscribe(null, null, () -> closed(connection));
+    return fresh;
   }
 
   /** The peer is gone: nobody will read the replies, so the handlers' work is disposed. */
