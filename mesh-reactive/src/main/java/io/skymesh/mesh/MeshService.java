@@ -17,7 +17,8 @@ import reactor.core.publisher.Mono;
 
 /**
  * One registered instance in the mesh: it sends to other instances, and its {@link MessageHandler}
- * receives what they send to it.
+ * receives what they send to it. It also calls other instances' request methods ({@code request},
+ * {@code notify}) and answers its own ({@code ServiceOptions.withMethods}).
  *
  * <pre>{@code
  * MeshService lobby = mesh.register(ServiceUrl.parse("game.zone1.lobby/1"), handler).block();

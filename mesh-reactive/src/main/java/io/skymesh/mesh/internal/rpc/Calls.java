@@ -33,6 +33,7 @@ public final class Calls {
   private final Function<String, Mono<PeerConnection>> connect;
   private final Function<OutgoingRequest, Mono<Reply>> chain;
   private final Map<String, PeerLimiter> limiters = new ConcurrentHashMap<>();
+  private final Map<String, PeerConnection> connections = new ConcurrentHashMap<>();
 
   /**
    * Creates the caller's path.
@@ -88,9 +89,10 @@ public final class Calls {
     return Mono.defer(() -> chain.apply(request));
   }
 
-  /** Forgets the limiter of a process that left. */
+  /** Forgets the limiter and the connection of a process that left. */
   public void forget(String address) {
     limiters.remove(address);
+    connections.remove(address);
   }
 
   /** The limiter of an address, for tests and metrics; {@code null} if none. */
@@ -128,8 +130,7 @@ public final class Calls {
                             limiter(address)
                                 .run(
                                     () ->
-                                        connect
-                                            .apply(address)
+                                        connection(address)
                                             .flatMap(c -> client.call(c, request, deadline))));
           }
           return call.timeout(
@@ -144,6 +145,15 @@ public final class Calls {
                               + timeout.toMillis()
                               + " ms")));
         });
+  }
+
+  /** The open connection to an address, remembered: the transport's lookup parses the address. */
+  private Mono<PeerConnection> connection(String address) {
+    PeerConnection known = connections.get(address);
+    if (known != null && known.isOpen()) {
+      return Mono.just(known);
+    }
+    return connect.apply(address).doOnNext(fresh -> connections.put(address, fresh));
   }
 
   private PeerLimiter limiter(String address) {
