@@ -15,14 +15,22 @@ import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.internal.naming.NameServerClient;
+import io.skymesh.mesh.internal.rpc.Calls;
+import io.skymesh.mesh.internal.rpc.RpcClient;
+import io.skymesh.mesh.internal.rpc.RpcServer;
+import io.skymesh.mesh.internal.rpc.ServiceEndpoint;
+import io.skymesh.mesh.internal.transport.InboundFrame;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.mesh.rpc.RequestOptions;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -45,6 +53,9 @@ public final class DefaultMesh implements Mesh {
   private final Map<ServiceUrl, DefaultMeshService> local = new ConcurrentHashMap<>();
   private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
   private final Disposable.Swap probing = Disposables.swap();
+  private final RpcClient rpcClient = new RpcClient();
+  private final RpcServer rpcServer;
+  private final Calls calls;
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -61,7 +72,11 @@ public final class DefaultMesh implements Mesh {
                 .appId(config.appId())
                 .maxFrameLength(config.maxFrameLength())
                 .build(),
-            inbound -> dispatch(inbound.frame()));
+            this::dispatch);
+    this.rpcServer = new RpcServer(this::endpoint, config.rpc().serverInterceptors());
+    this.calls =
+        new Calls(
+            config.rpc(), rpcClient, rpcServer, this::endpoint, this::addressOf, peers::connection);
   }
 
   /**
@@ -114,7 +129,13 @@ public final class DefaultMesh implements Mesh {
           if (closed) {
             return Mono.error(new MeshClosedException("mesh is closed"));
           }
-          DefaultMeshService service = new DefaultMeshService(this, url, handler);
+          DefaultMeshService service =
+              new DefaultMeshService(
+                  this,
+                  url,
+                  handler,
+                  new ServiceEndpoint(
+                      url, options.methods(), config.rpc().maxConcurrentHandlers()));
           if (local.putIfAbsent(url, service) != null) {
             return Mono.error(
                 new AlreadyRegisteredException(url + " is already registered in this process"));
@@ -156,6 +177,9 @@ public final class DefaultMesh implements Mesh {
           closed = true;
           return Flux.fromIterable(local.values())
               .flatMap(DefaultMeshService::close)
+              // No new requests; the ones in flight finish, then the connections drain.
+              .then(peers.goAway())
+              .then(rpcServer.whenIdle())
               .then(peers.closeGracefully(timeout))
               .timeout(timeout, Mono.empty())
               .then(shutDown());
@@ -251,11 +275,74 @@ public final class DefaultMesh implements Mesh {
         .reduce(0, Integer::sum);
   }
 
-  private Mono<Void> dispatch(PeerFrame frame) {
-    if (frame.getBodyCase() != PeerFrame.BodyCase.DATA) {
-      log.debug("Ignoring peer frame {}", frame.getBodyCase());
-      return Mono.empty();
+  private Mono<Void> dispatch(InboundFrame inbound) {
+    PeerFrame frame = inbound.frame();
+    return switch (frame.getBodyCase()) {
+      case DATA -> dispatchData(frame);
+      case REQUEST -> rpcServer.onRequest(frame.getRequest(), inbound.connection());
+      case RESPONSE -> rpcClient.onResponse(frame.getResponse(), inbound.connection());
+      case CANCEL -> rpcServer.onCancel(frame.getCancel(), inbound.connection());
+      case GO_AWAY -> rpcClient.onGoAway(frame.getGoAway(), inbound.connection());
+      default -> {
+        log.debug("Ignoring peer frame {}", frame.getBodyCase());
+        yield Mono.empty();
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Request / response
+
+  Mono<Reply> call(
+      ServiceUrl source,
+      ServiceUrl destination,
+      String method,
+      ByteString payload,
+      RequestOptions options,
+      boolean oneWay) {
+    return calls.call(calls.outgoing(source, destination, method, payload, options, oneWay));
+  }
+
+  /** The request side of a live service of this process, or {@code null}. */
+  private ServiceEndpoint endpoint(ServiceUrl url) {
+    DefaultMeshService service = local.get(url);
+    return service == null || service.isClosed() ? null : service.endpoint();
+  }
+
+  /** The listen address of a live instance's process; {@code ServiceNotFoundException} if none. */
+  private Mono<String> addressOf(ServiceUrl destination) {
+    NameRouter router = router(destination.serviceName());
+    // The per-request fast path: firstView() subscribes to the views and arms a timer each time.
+    Optional<Instance> known = router.currentView().instance(destination);
+    if (known.isPresent()) {
+      return Mono.just(known.get().address());
     }
+    return router
+        .firstView()
+        .flatMap(
+            view ->
+                view.instance(destination)
+                    .map(instance -> Mono.just(instance.address()))
+                    .orElseGet(
+                        () ->
+                            Mono.error(
+                                new ServiceNotFoundException(
+                                    destination + " is not alive in the mesh"))));
+  }
+
+  /** The request / response internals, for tests and metrics. */
+  public Calls calls() {
+    return calls;
+  }
+
+  /** The server side of requests, for tests and metrics. */
+  public RpcServer rpcServer() {
+    return rpcServer;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private Mono<Void> dispatchData(PeerFrame frame) {
     Data data = frame.getData();
     ServiceUrl destination;
     ServiceUrl source;
@@ -293,6 +380,7 @@ public final class DefaultMesh implements Mesh {
               .map(Instance::address)
               .anyMatch(address::equals);
       if (!stillUsed && !address.equals(listenAddress)) {
+        calls.forget(address);
         peers.release(address).subscribe(null, e -> log.debug("Release of {}: {}", address, e));
       }
     }
