@@ -362,6 +362,15 @@ public final class DefaultMesh implements Mesh {
         new Message(source, destination, data.getHeadersMap(), data.getPayload()));
   }
 
+  /** Whether a watched instance lives at {@code address}, or it is this process's own. */
+  private boolean inUse(String address) {
+    return address.equals(listenAddress)
+        || routers.values().stream()
+            .flatMap(router -> router.currentView().instances().stream())
+            .map(Instance::address)
+            .anyMatch(address::equals);
+  }
+
   /** Closes the connection to a process once no watched instance lives there any more. */
   private void releaseDeparted(DefaultNameRouter.ViewChange change) {
     for (MembershipEvent event : change.delta()) {
@@ -374,14 +383,15 @@ public final class DefaultMesh implements Mesh {
         continue;
       }
       String address = event.instance().address();
-      boolean stillUsed =
-          routers.values().stream()
-              .flatMap(router -> router.currentView().instances().stream())
-              .map(Instance::address)
-              .anyMatch(address::equals);
-      if (!stillUsed && !address.equals(listenAddress)) {
+      if (!inUse(address)) {
         calls.forget(address);
-        peers.release(address).subscribe(null, e -> log.debug("Release of {}: {}", address, e));
+        // Requests already on their way there are answered first (a peer closing gracefully
+        // deregisters, then finishes them), each bounded by its deadline; an instance that
+        // appeared there meanwhile keeps the connection.
+        rpcClient
+            .idle(address)
+            .then(Mono.defer(() -> inUse(address) ? Mono.empty() : peers.release(address)))
+            .subscribe(null, e -> log.debug("Release of {}: {}", address, e));
       }
     }
   }

@@ -12,13 +12,17 @@ import io.skymesh.proto.Request;
 import io.skymesh.proto.Response;
 import io.skymesh.proto.StatusCode;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
+import reactor.core.publisher.Sinks;
 
 /**
  * The caller's side of requests over peer connections: stream ids per connection, the table of
@@ -56,7 +60,7 @@ public final class RpcClient {
           table.pending.put(id, pending);
           sink.onCancel(
               () -> {
-                if (table.pending.remove(id) != null) {
+                if (table.take(id) != null) {
                   connection
                       .send(cancel(id, "the caller cancelled"))
                       .subscribe(null, e -> log.debug("Cancel of {} not sent: {}", id, e));
@@ -67,7 +71,7 @@ public final class RpcClient {
               .subscribe(
                   null,
                   error -> {
-                    if (table.pending.remove(id) != null) {
+                    if (table.take(id) != null) {
                       sink.error(error);
                     }
                   });
@@ -84,7 +88,7 @@ public final class RpcClient {
    */
   public Mono<Void> onResponse(Response response, PeerConnection connection) {
     Streams table = streams.get(connection);
-    Pending pending = table == null ? null : table.pending.remove(response.getStreamId());
+    Pending pending = table == null ? null : table.take(response.getStreamId());
     if (pending == null) {
       return Mono.empty();
     }
@@ -113,13 +117,28 @@ public final class RpcClient {
     long last = goAway.getLastStreamId();
     table.pending.forEach(
         (id, pending) -> {
-          if (id > last && table.pending.remove(id, pending)) {
+          if (id > last && table.take(id, pending)) {
             pending.sink.error(
                 new PeerUnavailableException(
                     pending.context() + ": " + connection + " is going away; not started there"));
           }
         });
     return Mono.empty();
+  }
+
+  /**
+   * Completes once no request waits for a reply on any connection to {@code address} (each ends by
+   * its reply, its deadline, its cancellation or its connection's close), so that a connection is
+   * released only after the requests on it are answered.
+   *
+   * @param address a peer's listen address
+   * @return completes when none is waiting
+   */
+  public Mono<Void> idle(String address) {
+    return Flux.fromIterable(streams.entrySet())
+        .filter(entry -> entry.getKey().remoteAddress().equals(address))
+        .flatMap(entry -> entry.getValue().idle())
+        .then();
   }
 
   /** Requests waiting for a reply on every connection; an instant reading. */
@@ -153,7 +172,7 @@ public final class RpcClient {
     }
     table.pending.forEach(
         (id, pending) -> {
-          if (table.pending.remove(id, pending)) {
+          if (table.take(id, pending)) {
             pending.sink.error(
                 new PeerUnavailableException(
                     pending.context() + ": " + connection + " closed before the reply"));
@@ -186,6 +205,47 @@ public final class RpcClient {
   private static final class Streams {
     final AtomicLong nextId = new AtomicLong();
     final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    final Queue<Sinks.Empty<Void>> idleWaiters = new ConcurrentLinkedQueue<>();
+
+    /** Removes a request; the last one out wakes those waiting for the table to empty. */
+    Pending take(long id) {
+      Pending removed = pending.remove(id);
+      if (removed != null) {
+        wakeIfIdle();
+      }
+      return removed;
+    }
+
+    boolean take(long id, Pending expected) {
+      boolean removed = pending.remove(id, expected);
+      if (removed) {
+        wakeIfIdle();
+      }
+      return removed;
+    }
+
+    Mono<Void> idle() {
+      return Mono.defer(
+          () -> {
+            if (pending.isEmpty()) {
+              return Mono.empty();
+            }
+            Sinks.Empty<Void> waiter = Sinks.empty();
+            idleWaiters.add(waiter);
+            // A removal between the check and the add would not have seen this waiter.
+            wakeIfIdle();
+            return waiter.asMono();
+          });
+    }
+
+    private void wakeIfIdle() {
+      if (!pending.isEmpty()) {
+        return;
+      }
+      for (Sinks.Empty<Void> waiter; (waiter = idleWaiters.poll()) != null; ) {
+        waiter.tryEmitEmpty();
+      }
+    }
   }
 
   private record Pending(MonoSink<Reply> sink, OutgoingRequest request) {
