@@ -40,6 +40,16 @@ class StatusesTest {
   }
 
   @Test
+  void aRemoteExceptionCrossesAgainWithItsCodeAndMessageUnchanged() {
+    SkymeshException error = Statuses.toException(StatusCode.INVALID_ARGUMENT, "no name");
+
+    assertThat(error).isInstanceOf(RemoteException.class).hasMessage("INVALID_ARGUMENT: no name");
+    assertThat(Statuses.toStatus(error))
+        .isEqualTo(
+            Status.newBuilder().setCode(StatusCode.INVALID_ARGUMENT).setMessage("no name").build());
+  }
+
+  @Test
   void foreignErrorsGetGenericCodes() {
     assertThat(Statuses.toStatus(new IllegalArgumentException("bad")).getCode())
         .isEqualTo(StatusCode.INVALID_ARGUMENT);

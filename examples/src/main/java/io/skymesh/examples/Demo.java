@@ -17,6 +17,8 @@ import io.skymesh.examples.helloworld.HelloWorld;
  *   <li>{@code codec [frames]}: the frame codec's round trip over loopback
  *   <li>{@code grpc-helloworld [demo [CALLS]|server NS ID|client NS [CALLS]]}: gRPC greeters
  *       resolved through the mesh, called on {@code round_robin}
+ *   <li>{@code inner-service [demo [NAME]|server NS|client NS [NAME]]}: request / response with a
+ *       protobuf SayHello, timing interceptors, a notification and a deadline
  * </ul>
  *
  * <p>The Spring WebFlux example is an application of its own: {@code java -jar
@@ -42,12 +44,13 @@ public final class Demo {
       case "kv-config" -> io.skymesh.examples.kvconfig.KvConfigDemo.main(rest);
       case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
       case "grpc-helloworld" -> io.skymesh.examples.grpc.GrpcHelloWorld.main(rest);
+      case "inner-service" -> io.skymesh.examples.innerservice.InnerService.main(rest);
       default ->
           throw new IllegalArgumentException(
               "example: "
                   + example
-                  + " (expected: helloworld, name-router, election, kv-config, codec or"
-                  + " grpc-helloworld)");
+                  + " (expected: helloworld, name-router, election, kv-config, inner-service,"
+                  + " codec or grpc-helloworld)");
     }
   }
 }

@@ -96,6 +96,34 @@ class SkymeshNameResolverTest {
   }
 
   @Test
+  void attributeUpdatesReachTheLoadBalancerAsAddressAttributes() {
+    NameResolver resolver = start("skymesh:///game.zone1.greeter");
+    MeshService one =
+        register("game.zone1.greeter/1", Map.of("grpc.address", "127.0.0.1:7001", "zone", "a"), 1);
+    await().atMost(DEADLINE).until(() -> zoneOfLast().equals("a"));
+
+    one.updateAttributes(Map.of("zone", "b")).block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> zoneOfLast().equals("b"));
+    assertThat(ports()).containsExactly(7001);
+    resolver.shutdown();
+  }
+
+  private String zoneOfLast() {
+    if (results.isEmpty() || !results.get(results.size() - 1).hasValue()) {
+      return "";
+    }
+    List<EquivalentAddressGroup> groups = results.get(results.size() - 1).getValue();
+    return groups.isEmpty()
+        ? ""
+        : groups
+            .get(0)
+            .getAttributes()
+            .get(SkymeshAttributes.INSTANCE_ATTRIBUTES)
+            .getOrDefault("zone", "");
+  }
+
+  @Test
   void nothingIsDeliveredAfterShutdown() {
     NameResolver resolver = start("skymesh:///game.zone1.greeter");
     register("game.zone1.greeter/1", Map.of("grpc.address", "127.0.0.1:7001"), 1);

@@ -3,7 +3,12 @@ package io.skymesh.mesh;
 import io.skymesh.codec.Frames;
 import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.mesh.internal.MeshConfig;
+import io.skymesh.mesh.internal.rpc.RpcConfig;
+import io.skymesh.mesh.rpc.ClientInterceptor;
+import io.skymesh.mesh.rpc.ServerInterceptor;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
 
@@ -31,6 +36,13 @@ public final class MeshBuilder {
   private Duration startTimeout = Duration.ofSeconds(30);
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private Duration pingInterval = Duration.ofSeconds(1);
+  // Request / response
+  private Duration defaultRequestTimeout = RpcConfig.DEFAULT_REQUEST_TIMEOUT;
+  private int maxRequestsInFlightPerPeer = RpcConfig.DEFAULT_MAX_IN_FLIGHT_PER_PEER;
+  private int maxPendingRequestsPerPeer = RpcConfig.DEFAULT_MAX_PENDING_PER_PEER;
+  private int maxConcurrentHandlersPerService = RpcConfig.DEFAULT_MAX_CONCURRENT_HANDLERS;
+  private final List<ClientInterceptor> clientInterceptors = new ArrayList<>();
+  private final List<ServerInterceptor> serverInterceptors = new ArrayList<>();
 
   MeshBuilder(String appId) {
     // Validated the same way as a ServiceName part, so that a bad appId fails here.
@@ -99,6 +111,59 @@ public final class MeshBuilder {
     return this;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Request / response
+
+  /**
+   * The timeout of a request whose {@code RequestOptions} set none; default 30 s. It travels on the
+   * wire: the server stops the handler when it passes.
+   */
+  public MeshBuilder defaultRequestTimeout(Duration timeout) {
+    this.defaultRequestTimeout = positive("defaultRequestTimeout", timeout);
+    return this;
+  }
+
+  /**
+   * How many requests this mesh's services may have in flight to one peer process (or to services
+   * of this process) before further ones wait in the pending queue; default 1,024.
+   */
+  public MeshBuilder maxRequestsInFlightPerPeer(int max) {
+    this.maxRequestsInFlightPerPeer = atLeast("maxRequestsInFlightPerPeer", max, 1);
+    return this;
+  }
+
+  /**
+   * How many requests to one peer process may wait for a free in-flight slot; default 1,024. A
+   * request beyond it fails at once with {@code OverloadedException}. 0 fails every request over
+   * the in-flight cap.
+   */
+  public MeshBuilder maxPendingRequestsPerPeer(int max) {
+    this.maxPendingRequestsPerPeer = atLeast("maxPendingRequestsPerPeer", max, 0);
+    return this;
+  }
+
+  /**
+   * How many request handlers one service of this mesh runs at once; default 1,024. A request
+   * beyond it is answered at once with {@code RESOURCE_EXHAUSTED} ({@code OverloadedException} for
+   * the caller). Notifications count too; one over the cap is dropped and logged.
+   */
+  public MeshBuilder maxConcurrentHandlersPerService(int max) {
+    this.maxConcurrentHandlersPerService = atLeast("maxConcurrentHandlersPerService", max, 1);
+    return this;
+  }
+
+  /** Adds a client interceptor, around those added before (the first added is the outermost). */
+  public MeshBuilder clientInterceptor(ClientInterceptor interceptor) {
+    clientInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+    return this;
+  }
+
+  /** Adds a server interceptor, around those added before (the first added is the outermost). */
+  public MeshBuilder serverInterceptor(ServerInterceptor interceptor) {
+    serverInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+    return this;
+  }
+
   /**
    * How often the round trip to each peer process in use is measured with {@code Ping} / {@code
    * Pong}, for {@code RoutingPolicy.lowestLatency()}; default 1 s, {@link Duration#ZERO} for never.
@@ -132,8 +197,22 @@ public final class MeshBuilder {
             reconnectMaxBackoff,
             startTimeout,
             maxFrameLength,
-            pingInterval);
+            pingInterval,
+            new RpcConfig(
+                defaultRequestTimeout,
+                maxRequestsInFlightPerPeer,
+                maxPendingRequestsPerPeer,
+                maxConcurrentHandlersPerService,
+                clientInterceptors,
+                serverInterceptors));
     return Mono.defer(() -> DefaultMesh.start(config));
+  }
+
+  private static int atLeast(String name, int value, int min) {
+    if (value < min) {
+      throw new IllegalArgumentException(name + ": " + value + " (expected: >= " + min + ")");
+    }
+    return value;
   }
 
   private static Duration positive(String name, Duration value) {

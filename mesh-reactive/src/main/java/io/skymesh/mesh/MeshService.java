@@ -1,16 +1,25 @@
 package io.skymesh.mesh;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.mesh.routing.RoutingPolicy;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.mesh.rpc.RequestOptions;
+import io.skymesh.proto.StatusCode;
 import java.util.Map;
+import java.util.Objects;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
  * One registered instance in the mesh: it sends to other instances, and its {@link MessageHandler}
- * receives what they send to it.
+ * receives what they send to it. It also calls other instances' request methods ({@code request},
+ * {@code notify}) and answers its own ({@code ServiceOptions.withMethods}).
  *
  * <pre>{@code
  * MeshService lobby = mesh.register(ServiceUrl.parse("game.zone1.lobby/1"), handler).block();
@@ -109,6 +118,162 @@ public interface MeshService {
    * @return the number of instances it was sent to, once every frame is written; 0 if none is alive
    */
   Mono<Integer> broadcast(ServiceName serviceName, ByteString payload);
+
+  // ---------------------------------------------------------------------------------------------
+  // Request / response (mesh-reactive/README.md, "Request / response"). Every method is lazy; the
+  // errors are typed: MeshTimeoutException when the timeout passes (the server stops the handler
+  // too), RemoteException (or the specific exception of the status) when the handler failed,
+  // carrying the status code and the handler's message, RemoteException(UNIMPLEMENTED) for an
+  // unknown method, OverloadedException when the per-peer queue or the service's handler cap is
+  // full, ServiceNotFoundException / PeerUnavailableException as for sendTo, MeshClosedException
+  // once this service is closed. Cancelling the returned Mono sends Cancel: the server disposes
+  // the handler.
+
+  /**
+   * Calls a method of one live instance with the mesh's default timeout and no headers.
+   *
+   * @see #request(ServiceUrl, String, ByteString, RequestOptions)
+   */
+  default Mono<Reply> request(ServiceUrl destination, String method, ByteString payload) {
+    return request(destination, method, payload, RequestOptions.defaults());
+  }
+
+  /**
+   * Calls a method of one live instance (in this process or over its peer connection) and waits for
+   * its one reply.
+   *
+   * <pre>{@code
+   * lobby.request(chat, "Join", payload, RequestOptions.defaults().withTimeout(Duration.ofSeconds(1)))
+   *     .map(Reply::payload)
+   * }</pre>
+   *
+   * @param destination the called instance
+   * @param method the method name it registered
+   * @param payload the serialized request
+   * @param options timeout and headers
+   * @return the reply, with its headers; errors as described above
+   */
+  Mono<Reply> request(
+      ServiceUrl destination, String method, ByteString payload, RequestOptions options);
+
+  /**
+   * Calls a method with a protobuf request and parses the reply, with the mesh's default timeout.
+   *
+   * @see #request(ServiceUrl, String, MessageLite, Parser, RequestOptions)
+   */
+  default <R> Mono<R> request(
+      ServiceUrl destination, String method, MessageLite request, Parser<R> replyParser) {
+    return request(destination, method, request, replyParser, RequestOptions.defaults());
+  }
+
+  /**
+   * Calls a method with a protobuf request and parses the reply.
+   *
+   * <pre>{@code
+   * client.request(greeter, "SayHello", HelloRequest.newBuilder().setName("a").build(),
+   *     HelloReply.parser(), RequestOptions.defaults().withTimeout(Duration.ofSeconds(1)))
+   * }</pre>
+   *
+   * @param destination the called instance
+   * @param method the method name
+   * @param request the request message
+   * @param replyParser parses the reply payload
+   * @param options timeout and headers
+   * @param <R> the reply message
+   * @return the parsed reply; {@code RemoteException(INTERNAL)} if it does not parse
+   */
+  default <R> Mono<R> request(
+      ServiceUrl destination,
+      String method,
+      MessageLite request,
+      Parser<R> replyParser,
+      RequestOptions options) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(replyParser, "replyParser");
+    return request(destination, method, request.toByteString(), options)
+        .handle(
+            (reply, sink) -> {
+              try {
+                sink.next(replyParser.parseFrom(reply.payload()));
+              } catch (InvalidProtocolBufferException e) {
+                sink.error(
+                    Statuses.toException(
+                        StatusCode.INTERNAL,
+                        "the reply of " + destination + " " + method + " does not parse: " + e));
+              }
+            });
+  }
+
+  /**
+   * Sends a one-way request (a notification) with the mesh's default timeout and no headers.
+   *
+   * @see #notify(ServiceUrl, String, ByteString, RequestOptions)
+   */
+  default Mono<Void> notify(ServiceUrl destination, String method, ByteString payload) {
+    return notify(destination, method, payload, RequestOptions.defaults());
+  }
+
+  /**
+   * Sends a one-way request: the destination runs the method's handler and sends nothing back, so
+   * the handler's outcome is not known here (its failure is logged there).
+   *
+   * @param destination the called instance
+   * @param method the method name
+   * @param payload the serialized request
+   * @param options timeout (for getting it written; it also bounds the handler) and headers
+   * @return completes when the request is written to the connection (or the in-process handler has
+   *     finished); errors as {@link #sendTo(ServiceUrl, ByteString)}, plus {@code
+   *     OverloadedException} and {@code MeshTimeoutException}
+   */
+  Mono<Void> notify(
+      ServiceUrl destination, String method, ByteString payload, RequestOptions options);
+
+  /**
+   * Calls a method of the instance {@code router} picks by {@code policy}, counting the call in the
+   * router's {@link NameRouter#peerStats()} while in flight (so {@code leastOutstanding()} and
+   * {@code lowestLatency()} see it).
+   *
+   * <pre>{@code
+   * lobby.request(chatRouter, RoutingPolicy.leastOutstanding(), null, "Join", payload,
+   *     RequestOptions.defaults())
+   * }</pre>
+   *
+   * @param router the destination service's router
+   * @param policy how to pick the instance
+   * @param key the routing key, or {@code null} for a policy that needs none
+   * @param method the method name
+   * @param payload the serialized request
+   * @param options timeout and headers
+   * @return the reply; also {@code NoAvailableInstanceException} if the service has no instance
+   */
+  Mono<Reply> request(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options);
+
+  /**
+   * Sends a one-way request to the instance {@code router} picks by {@code policy}.
+   *
+   * @param router the destination service's router
+   * @param policy how to pick the instance
+   * @param key the routing key, or {@code null} for a policy that needs none
+   * @param method the method name
+   * @param payload the serialized request
+   * @param options timeout and headers
+   * @return as {@link #notify(ServiceUrl, String, ByteString, RequestOptions)}
+   */
+  Mono<Void> notify(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options);
+
+  // ---------------------------------------------------------------------------------------------
 
   /**
    * Leaves the mesh: deregisters with the name server (completing once it has acknowledged) and

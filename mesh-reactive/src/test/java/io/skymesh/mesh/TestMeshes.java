@@ -2,11 +2,13 @@ package io.skymesh.mesh;
 
 import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.nameserver.NameServer;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import reactor.core.publisher.Mono;
 
 /** A name server and the meshes a test starts against it, closed together. Blocking, for tests. */
@@ -43,11 +45,18 @@ public final class TestMeshes implements AutoCloseable {
 
   /** Starts a mesh of appId {@code game} with a short TTL and quick reconnection. */
   public Mesh mesh() {
+    return mesh(UnaryOperator.identity());
+  }
+
+  /** Starts a mesh as {@link #mesh()} does, with more settings from {@code config}. */
+  public Mesh mesh(UnaryOperator<MeshBuilder> config) {
     return adopt(
-        Mesh.builder("game")
-            .nameServer("127.0.0.1:" + nameServer.port())
-            .sessionTtl(Duration.ofSeconds(2))
-            .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500))
+        config
+            .apply(
+                Mesh.builder("game")
+                    .nameServer("127.0.0.1:" + nameServer.port())
+                    .sessionTtl(Duration.ofSeconds(2))
+                    .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500)))
             .start()
             .block(DEADLINE));
   }
@@ -66,6 +75,15 @@ public final class TestMeshes implements AutoCloseable {
   /** Registers {@code url} with {@code handler}. */
   public static MeshService register(Mesh mesh, String url, MessageHandler handler) {
     return mesh.register(ServiceUrl.parse(url), handler).block(DEADLINE);
+  }
+
+  /** Registers {@code url} answering requests with {@code methods}; messages are dropped. */
+  public static MeshService register(Mesh mesh, String url, Methods methods) {
+    return mesh.register(
+            ServiceUrl.parse(url),
+            message -> Mono.empty(),
+            ServiceOptions.defaults().withMethods(methods))
+        .block(DEADLINE);
   }
 
   /** A payload holding a sequence number. */

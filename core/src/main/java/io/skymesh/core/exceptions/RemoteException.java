@@ -10,6 +10,8 @@ public final class RemoteException extends SkymeshException {
 
   private static final long serialVersionUID = 1L;
 
+  private final String statusMessage;
+
   /**
    * Creates the exception.
    *
@@ -18,5 +20,11 @@ public final class RemoteException extends SkymeshException {
    */
   public RemoteException(StatusCode statusCode, String message) {
     super(statusCode, statusCode + ": " + message, null);
+    this.statusMessage = message;
+  }
+
+  /** The message as the status carried it, without the code in front. */
+  public String statusMessage() {
+    return statusMessage;
   }
 }

@@ -34,6 +34,22 @@ public final class Statuses {
   }
 
   /**
+   * The exception for a status code and message, for a request handler that fails with a status of
+   * its choice: {@code Mono.error(Statuses.toException(StatusCode.INVALID_ARGUMENT, "no name"))}.
+   * The caller receives the same code and message.
+   *
+   * @param code a code that is not {@code OK}
+   * @param message the message
+   * @return the typed exception, as {@link #toException(Status, String)} maps it
+   * @throws IllegalArgumentException if the code is {@code OK}
+   */
+  public static SkymeshException toException(StatusCode code, String message) {
+    Objects.requireNonNull(code, "code");
+    Objects.requireNonNull(message, "message");
+    return toException(Status.newBuilder().setCode(code).setMessage(message).build(), "");
+  }
+
+  /**
    * The status an error crosses the wire as: a {@link SkymeshException}'s own, {@code
    * INVALID_ARGUMENT} for an {@link IllegalArgumentException}, {@code DEADLINE_EXCEEDED} for a
    * {@link TimeoutException}, {@code UNKNOWN} for anything else.
@@ -53,7 +69,10 @@ public final class Statuses {
     } else {
       code = StatusCode.UNKNOWN;
     }
-    String message = error.getMessage() == null ? error.getClass().getName() : error.getMessage();
+    String message =
+        error instanceof RemoteException remote
+            ? remote.statusMessage()
+            : error.getMessage() == null ? error.getClass().getName() : error.getMessage();
     return Status.newBuilder().setCode(code).setMessage(message).build();
   }
 }

@@ -16,14 +16,22 @@ import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.internal.naming.NameServerClient;
+import io.skymesh.mesh.internal.rpc.Calls;
+import io.skymesh.mesh.internal.rpc.RpcClient;
+import io.skymesh.mesh.internal.rpc.RpcServer;
+import io.skymesh.mesh.internal.rpc.ServiceEndpoint;
+import io.skymesh.mesh.internal.transport.InboundFrame;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.mesh.rpc.RequestOptions;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -47,6 +55,9 @@ public final class DefaultMesh implements Mesh {
   private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
   private final Disposable.Swap probing = Disposables.swap();
   private final DefaultConfigStore configStore;
+  private final RpcClient rpcClient = new RpcClient();
+  private final RpcServer rpcServer;
+  private final Calls calls;
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -64,7 +75,11 @@ public final class DefaultMesh implements Mesh {
                 .appId(config.appId())
                 .maxFrameLength(config.maxFrameLength())
                 .build(),
-            inbound -> dispatch(inbound.frame()));
+            this::dispatch);
+    this.rpcServer = new RpcServer(this::endpoint, config.rpc().serverInterceptors());
+    this.calls =
+        new Calls(
+            config.rpc(), rpcClient, rpcServer, this::endpoint, this::addressOf, peers::connection);
   }
 
   /**
@@ -117,7 +132,13 @@ public final class DefaultMesh implements Mesh {
           if (closed) {
             return Mono.error(new MeshClosedException("mesh is closed"));
           }
-          DefaultMeshService service = new DefaultMeshService(this, url, handler);
+          DefaultMeshService service =
+              new DefaultMeshService(
+                  this,
+                  url,
+                  handler,
+                  new ServiceEndpoint(
+                      url, options.methods(), config.rpc().maxConcurrentHandlers()));
           if (local.putIfAbsent(url, service) != null) {
             return Mono.error(
                 new AlreadyRegisteredException(url + " is already registered in this process"));
@@ -159,6 +180,9 @@ public final class DefaultMesh implements Mesh {
           closed = true;
           return Flux.fromIterable(local.values())
               .flatMap(DefaultMeshService::close)
+              // No new requests; the ones in flight finish, then the connections drain.
+              .then(peers.goAway())
+              .then(rpcServer.whenIdle())
               .then(peers.closeGracefully(timeout))
               .timeout(timeout, Mono.empty())
               .then(shutDown());
@@ -276,11 +300,74 @@ public final class DefaultMesh implements Mesh {
         .reduce(0, Integer::sum);
   }
 
-  private Mono<Void> dispatch(PeerFrame frame) {
-    if (frame.getBodyCase() != PeerFrame.BodyCase.DATA) {
-      log.debug("Ignoring peer frame {}", frame.getBodyCase());
-      return Mono.empty();
+  private Mono<Void> dispatch(InboundFrame inbound) {
+    PeerFrame frame = inbound.frame();
+    return switch (frame.getBodyCase()) {
+      case DATA -> dispatchData(frame);
+      case REQUEST -> rpcServer.onRequest(frame.getRequest(), inbound.connection());
+      case RESPONSE -> rpcClient.onResponse(frame.getResponse(), inbound.connection());
+      case CANCEL -> rpcServer.onCancel(frame.getCancel(), inbound.connection());
+      case GO_AWAY -> rpcClient.onGoAway(frame.getGoAway(), inbound.connection());
+      default -> {
+        log.debug("Ignoring peer frame {}", frame.getBodyCase());
+        yield Mono.empty();
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Request / response
+
+  Mono<Reply> call(
+      ServiceUrl source,
+      ServiceUrl destination,
+      String method,
+      ByteString payload,
+      RequestOptions options,
+      boolean oneWay) {
+    return calls.call(calls.outgoing(source, destination, method, payload, options, oneWay));
+  }
+
+  /** The request side of a live service of this process, or {@code null}. */
+  private ServiceEndpoint endpoint(ServiceUrl url) {
+    DefaultMeshService service = local.get(url);
+    return service == null || service.isClosed() ? null : service.endpoint();
+  }
+
+  /** The listen address of a live instance's process; {@code ServiceNotFoundException} if none. */
+  private Mono<String> addressOf(ServiceUrl destination) {
+    NameRouter router = router(destination.serviceName());
+    // The per-request fast path: firstView() subscribes to the views and arms a timer each time.
+    Optional<Instance> known = router.currentView().instance(destination);
+    if (known.isPresent()) {
+      return Mono.just(known.get().address());
     }
+    return router
+        .firstView()
+        .flatMap(
+            view ->
+                view.instance(destination)
+                    .map(instance -> Mono.just(instance.address()))
+                    .orElseGet(
+                        () ->
+                            Mono.error(
+                                new ServiceNotFoundException(
+                                    destination + " is not alive in the mesh"))));
+  }
+
+  /** The request / response internals, for tests and metrics. */
+  public Calls calls() {
+    return calls;
+  }
+
+  /** The server side of requests, for tests and metrics. */
+  public RpcServer rpcServer() {
+    return rpcServer;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private Mono<Void> dispatchData(PeerFrame frame) {
     Data data = frame.getData();
     ServiceUrl destination;
     ServiceUrl source;
@@ -300,6 +387,15 @@ public final class DefaultMesh implements Mesh {
         new Message(source, destination, data.getHeadersMap(), data.getPayload()));
   }
 
+  /** Whether a watched instance lives at {@code address}, or it is this process's own. */
+  private boolean inUse(String address) {
+    return address.equals(listenAddress)
+        || routers.values().stream()
+            .flatMap(router -> router.currentView().instances().stream())
+            .map(Instance::address)
+            .anyMatch(address::equals);
+  }
+
   /** Closes the connection to a process once no watched instance lives there any more. */
   private void releaseDeparted(DefaultNameRouter.ViewChange change) {
     for (MembershipEvent event : change.delta()) {
@@ -312,13 +408,15 @@ public final class DefaultMesh implements Mesh {
         continue;
       }
       String address = event.instance().address();
-      boolean stillUsed =
-          routers.values().stream()
-              .flatMap(router -> router.currentView().instances().stream())
-              .map(Instance::address)
-              .anyMatch(address::equals);
-      if (!stillUsed && !address.equals(listenAddress)) {
-        peers.release(address).subscribe(null, e -> log.debug("Release of {}: {}", address, e));
+      if (!inUse(address)) {
+        calls.forget(address);
+        // Requests already on their way there are answered first (a peer closing gracefully
+        // deregisters, then finishes them), each bounded by its deadline; an instance that
+        // appeared there meanwhile keeps the connection.
+        rpcClient
+            .idle(address)
+            .then(Mono.defer(() -> inUse(address) ? Mono.empty() : peers.release(address)))
+            .subscribe(null, e -> log.debug("Release of {}: {}", address, e));
       }
     }
   }

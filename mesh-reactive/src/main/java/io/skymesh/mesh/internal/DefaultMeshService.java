@@ -10,7 +10,10 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
+import io.skymesh.mesh.internal.rpc.ServiceEndpoint;
 import io.skymesh.mesh.routing.RoutingPolicy;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.mesh.rpc.RequestOptions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,12 +33,15 @@ final class DefaultMeshService implements MeshService {
   private final DefaultMesh mesh;
   private final ServiceUrl url;
   private final MessageHandler handler;
+  private final ServiceEndpoint endpoint;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  DefaultMeshService(DefaultMesh mesh, ServiceUrl url, MessageHandler handler) {
+  DefaultMeshService(
+      DefaultMesh mesh, ServiceUrl url, MessageHandler handler, ServiceEndpoint endpoint) {
     this.mesh = mesh;
     this.url = url;
     this.handler = handler;
+    this.endpoint = endpoint;
   }
 
   @Override
@@ -110,6 +116,94 @@ final class DefaultMeshService implements MeshService {
                 ? Mono.error(new MeshClosedException(url + " is closed"))
                 : mesh.broadcast(url, serviceName, payload));
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Request / response
+
+  @Override
+  public Mono<Reply> request(
+      ServiceUrl destination, String method, ByteString payload, RequestOptions options) {
+    return call(destination, method, payload, options, false);
+  }
+
+  @Override
+  public Mono<Void> notify(
+      ServiceUrl destination, String method, ByteString payload, RequestOptions options) {
+    return call(destination, method, payload, options, true).then();
+  }
+
+  @Override
+  public Mono<Reply> request(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options) {
+    return routed(router, policy, key, method, payload, options, false);
+  }
+
+  @Override
+  public Mono<Void> notify(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options) {
+    return routed(router, policy, key, method, payload, options, true).then();
+  }
+
+  private Mono<Reply> routed(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options,
+      boolean oneWay) {
+    Objects.requireNonNull(router, "router");
+    Objects.requireNonNull(policy, "policy");
+    checkCall(method, payload, options);
+    Mono<io.skymesh.mesh.Instance> pick =
+        key == null ? router.select(policy) : router.select(policy, key);
+    return pick.flatMap(
+        instance ->
+            router
+                .peerStats()
+                .record(instance.url(), call(instance.url(), method, payload, options, oneWay)));
+  }
+
+  private Mono<Reply> call(
+      ServiceUrl destination,
+      String method,
+      ByteString payload,
+      RequestOptions options,
+      boolean oneWay) {
+    Objects.requireNonNull(destination, "destination");
+    checkCall(method, payload, options);
+    return Mono.defer(
+        () ->
+            closed.get()
+                ? Mono.error(new MeshClosedException(url + " is closed"))
+                : mesh.call(url, destination, method, payload, options, oneWay));
+  }
+
+  private static void checkCall(String method, ByteString payload, RequestOptions options) {
+    Objects.requireNonNull(method, "method");
+    Objects.requireNonNull(payload, "payload");
+    Objects.requireNonNull(options, "options");
+    if (method.isEmpty()) {
+      throw new IllegalArgumentException("method: \"\" (expected: a method name)");
+    }
+  }
+
+  /** The request side of this service. */
+  ServiceEndpoint endpoint() {
+    return endpoint;
+  }
+
+  // ---------------------------------------------------------------------------------------------
 
   @Override
   public Mono<Void> close() {

@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal;
 
+import io.skymesh.mesh.internal.rpc.RpcConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 
@@ -17,6 +18,7 @@ import java.time.Duration;
  * @param startTimeout how long start keeps retrying an unreachable name server
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
+ * @param rpc the request / response settings
  */
 public record MeshConfig(
     String appId,
@@ -29,7 +31,8 @@ public record MeshConfig(
     Duration reconnectMaxBackoff,
     Duration startTimeout,
     int maxFrameLength,
-    Duration pingInterval) {
+    Duration pingInterval,
+    RpcConfig rpc) {
 
   /** The name server's address. */
   public InetSocketAddress nameServerAddress() {

@@ -5,6 +5,7 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.ServiceOptions;
+import io.skymesh.mesh.rpc.Methods;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
 
@@ -54,6 +55,18 @@ public record MeshEndpoint(ServiceUrl url, Handler handler, ServiceOptions optio
    */
   public static MeshEndpoint replying(ServiceUrl url, Handler handler) {
     return new MeshEndpoint(url, handler, ServiceOptions.defaults());
+  }
+
+  /**
+   * An endpoint that answers requests with {@code methods} and ignores fire-and-forget messages.
+   *
+   * @param url the instance's ServiceUrl
+   * @param methods its request handlers
+   * @return the endpoint
+   */
+  public static MeshEndpoint answering(ServiceUrl url, Methods methods) {
+    return new MeshEndpoint(
+        url, new Plain(message -> Mono.empty()), ServiceOptions.defaults().withMethods(methods));
   }
 
   /** A copy with these options. */

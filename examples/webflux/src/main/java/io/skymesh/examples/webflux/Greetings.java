@@ -4,26 +4,21 @@ import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.MeshService;
-import io.skymesh.mesh.Message;
+import io.skymesh.mesh.rpc.Methods;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.mesh.rpc.RequestOptions;
 import io.skymesh.spring.boot.MeshEndpoint;
 import io.skymesh.spring.boot.MeshEndpointRegistrar;
 import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
 
 /**
- * The application's mesh services: a greeter, and a gateway the HTTP handlers call from.
- *
- * <p>The mesh's request/response API is not on this branch yet, so a call is a {@code sendTo}
- * carrying a correlation header, answered by a {@code sendTo} back to the gateway with the same
- * header; {@link #call} pairs them and times out after {@code timeout}.
+ * The application's mesh services: a greeter answering {@value #SAY_HELLO} requests, and a gateway
+ * the HTTP handlers make their mesh requests from.
  */
 @Configuration(proxyBeanMethods = false)
 public class Greetings {
@@ -34,72 +29,74 @@ public class Greetings {
   /** The gateway the HTTP handlers send from. */
   public static final ServiceUrl GATEWAY = ServiceUrl.parse("hello.web.gateway/1");
 
-  /** The header pairing a reply with its call. */
-  public static final String CORRELATION = "correlation-id";
+  /** The greeter's request method. */
+  public static final String SAY_HELLO = "SayHello";
 
-  private final Map<String, Sinks.One<String>> pending = new ConcurrentHashMap<>();
-  private final AtomicLong ids = new AtomicLong();
   private final ObjectProvider<MeshEndpointRegistrar> registrar;
-  private final Duration timeout;
+  private final RequestOptions options;
 
   /**
    * Created by Spring.
    *
    * @param registrar the registrar, asked for the gateway's service when a call is made
-   * @param timeout how long a call waits for its reply
+   * @param timeout each request's deadline
    */
   public Greetings(
       ObjectProvider<MeshEndpointRegistrar> registrar,
       @Value("${skymesh.request-timeout:5s}") Duration timeout) {
     this.registrar = registrar;
-    this.timeout = timeout;
+    this.options = RequestOptions.defaults().withTimeout(timeout);
   }
 
   /**
-   * The greeter: answers "name" with "Hello, name! (from url)" to the sender, with its headers.
+   * The greeter: answers {@value #SAY_HELLO} "name" with "Hello, name! (from url)".
    *
    * @param instance the instance id, {@code greeter.instance} (default 1)
    * @return the endpoint
    */
   @Bean
   MeshEndpoint greeter(@Value("${greeter.instance:1}") String instance) {
-    return MeshEndpoint.replying(GREETER.instance(instance), Greetings::answer);
+    ServiceUrl url = GREETER.instance(instance);
+    return MeshEndpoint.answering(url, methods(url));
   }
 
   /**
-   * Answers a greeting from {@code self}; the remote greeter in the tests is this same handler.
+   * The greeter's methods; the remote greeter in the tests registers these too.
    *
-   * @param self the greeter's service
-   * @param message the greeting
-   * @return completes when the answer is written
+   * @param self the greeter's ServiceUrl, named in its answers
+   * @return the methods
    */
-  public static Mono<Void> answer(MeshService self, Message message) {
-    String reply = "Hello, " + message.payload().toStringUtf8() + "! (from " + self.url() + ")";
-    return self.sendTo(message.source(), message.headers(), ByteString.copyFromUtf8(reply));
+  public static Methods methods(ServiceUrl self) {
+    return Methods.builder()
+        .add(
+            SAY_HELLO,
+            request ->
+                Mono.just(
+                    Reply.of(
+                        ByteString.copyFromUtf8(
+                            "Hello, "
+                                + request.payload().toStringUtf8()
+                                + "! (from "
+                                + self
+                                + ")"))))
+        .build();
   }
 
-  /** The gateway: hands every reply to the call waiting for it. */
+  /** The gateway: it only makes requests. */
   @Bean
   MeshEndpoint gateway() {
-    return MeshEndpoint.of(
-        GATEWAY,
-        message -> {
-          Sinks.One<String> call = pending.remove(message.headers().getOrDefault(CORRELATION, ""));
-          if (call != null) {
-            call.tryEmitValue(message.payload().toStringUtf8());
-          }
-          return Mono.empty();
-        });
+    return MeshEndpoint.of(GATEWAY, message -> Mono.empty());
   }
 
   /**
-   * Sends {@code payload} to {@code destination} from the gateway and waits for the reply.
+   * Asks {@code destination} to greet {@code name}, from the gateway.
    *
    * @param destination a greeter instance
-   * @param payload the name to greet
-   * @return the reply; fails as {@code sendTo} fails, or with a {@code TimeoutException}
+   * @param name the name to greet
+   * @return the reply; fails as {@code request} fails ({@code MeshTimeoutException} past the
+   *     deadline, {@code ServiceNotFoundException} for a greeter that is gone...)
    */
-  public Mono<String> call(ServiceUrl destination, String payload) {
+  public Mono<String> call(ServiceUrl destination, String name) {
     return Mono.defer(
         () -> {
           MeshService gateway =
@@ -107,14 +104,9 @@ public class Greetings {
                   .getObject()
                   .service(GATEWAY)
                   .orElseThrow(() -> new IllegalStateException("gateway: not registered"));
-          String id = Long.toString(ids.incrementAndGet());
-          Sinks.One<String> reply = Sinks.one();
-          pending.put(id, reply);
           return gateway
-              .sendTo(destination, Map.of(CORRELATION, id), ByteString.copyFromUtf8(payload))
-              .then(reply.asMono())
-              .timeout(timeout)
-              .doFinally(signal -> pending.remove(id));
+              .request(destination, SAY_HELLO, ByteString.copyFromUtf8(name), options)
+              .map(reply -> reply.payload().toStringUtf8());
         });
   }
 }

@@ -6,6 +6,7 @@ import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.nameserver.NameServer;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
@@ -75,13 +76,13 @@ class WebFluxExampleTest {
   void helloReachesAGreeterInAnotherProcessOverTheNetwork() {
     Mesh remote = mesh();
     try {
-      AtomicReference<MeshService> self = new AtomicReference<>();
-      self.set(
-          remote
-              .register(
-                  Greetings.GREETER.instance("remote"),
-                  message -> Greetings.answer(self.get(), message))
-              .block(DEADLINE));
+      ServiceUrl url = Greetings.GREETER.instance("remote");
+      remote
+          .register(
+              url,
+              message -> Mono.empty(),
+              ServiceOptions.defaults().withMethods(Greetings.methods(url)))
+          .block(DEADLINE);
 
       client
           .get()

@@ -1,0 +1,493 @@
+package io.skymesh.benchmarks;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.BytesValue;
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.ProtoUtils;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
+import io.grpc.stub.StreamObserver;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.rsocket.Payload;
+import io.rsocket.RSocket;
+import io.rsocket.SocketAcceptor;
+import io.rsocket.core.RSocketConnector;
+import io.rsocket.core.RSocketServer;
+import io.rsocket.frame.decoder.PayloadDecoder;
+import io.rsocket.transport.netty.client.TcpClientTransport;
+import io.rsocket.transport.netty.server.CloseableChannel;
+import io.rsocket.transport.netty.server.TcpServerTransport;
+import io.rsocket.util.ByteBufPayload;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.ServiceOptions;
+import io.skymesh.mesh.rpc.Methods;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.nameserver.NameServer;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.infra.Blackhole;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.netty.resources.LoopResources;
+
+/**
+ * Request / response over loopback TCP between two endpoints in one JVM: Skymesh ({@code
+ * MeshService.request} between two {@link Mesh} instances, an echo handler), and, in the same run,
+ * RSocket-java ({@code requestResponse} over its TCP transport, {@code PayloadDecoder.ZERO_COPY},
+ * an echo responder) and gRPC-java (a unary call over grpc-netty-shaded, {@code directExecutor()}
+ * on both sides, an echo service). Same payloads ({@code payloadSize}: 64 B, 1 KiB, random bytes,
+ * echoed back) and the same number of requests in flight ({@code inFlight}: 1, 64, 256).
+ *
+ * <ul>
+ *   <li>{@code throughput*} ({@code Mode.Throughput}): one invocation makes {@value #BATCH}
+ *       requests with at most {@code inFlight} outstanding ({@code Flux.flatMap(..., inFlight)})
+ *       and returns when every reply has arrived; the score is replies per second.
+ *   <li>{@code latency*} ({@code Mode.SampleTime}): a background loop keeps {@code inFlight - 1}
+ *       requests outstanding (each reply starts the next) while the benchmark thread makes one
+ *       request and waits for its reply; the samples are round trips at that load, so JMH reports
+ *       their percentiles.
+ * </ul>
+ *
+ * <p>Every reply's size is checked against the payload, and teardown fails the trial if a request
+ * failed or a reply had the wrong size, so a broken run fails instead of scoring.
+ *
+ * <pre>{@code
+ * java -jar benchmarks/target/benchmarks.jar RequestResponse
+ * }</pre>
+ */
+@OutputTimeUnit(TimeUnit.SECONDS)
+public class RequestResponseBenchmark {
+
+  /** Requests per invocation of the throughput benchmarks. */
+  static final int BATCH = 2048;
+
+  /** How long a batch, a round trip, or the start and stop of a side, may take. */
+  static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+  static final ServiceUrl ECHO = ServiceUrl.parse("bench.local.echo/1");
+  static final ServiceUrl CALLER = ServiceUrl.parse("bench.local.caller/1");
+
+  /**
+   * {@value #BATCH} Skymesh requests, at most {@code inFlight} outstanding.
+   *
+   * @param side the two meshes
+   * @param blackhole receives the bytes received
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.Throughput)
+  @OperationsPerInvocation(BATCH)
+  public void throughputSkymesh(SkymeshSide side, Blackhole blackhole) {
+    blackhole.consume(side.batch(BATCH));
+  }
+
+  /**
+   * {@value #BATCH} RSocket requests, at most {@code inFlight} outstanding.
+   *
+   * @param side the RSocket server and client
+   * @param blackhole receives the bytes received
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.Throughput)
+  @OperationsPerInvocation(BATCH)
+  public void throughputRSocket(RSocketSide side, Blackhole blackhole) {
+    blackhole.consume(side.batch(BATCH));
+  }
+
+  /**
+   * {@value #BATCH} gRPC unary calls, at most {@code inFlight} outstanding.
+   *
+   * @param side the gRPC server and channel
+   * @param blackhole receives the bytes received
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.Throughput)
+  @OperationsPerInvocation(BATCH)
+  public void throughputGrpc(GrpcSide side, Blackhole blackhole) {
+    blackhole.consume(side.batch(BATCH));
+  }
+
+  /**
+   * One Skymesh round trip with {@code inFlight - 1} others outstanding.
+   *
+   * @param side the two meshes
+   * @return the reply's size
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.SampleTime)
+  @OutputTimeUnit(TimeUnit.MICROSECONDS)
+  public int latencySkymesh(SkymeshSide side) {
+    return side.roundTrip();
+  }
+
+  /**
+   * One RSocket round trip with {@code inFlight - 1} others outstanding.
+   *
+   * @param side the RSocket server and client
+   * @return the reply's size
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.SampleTime)
+  @OutputTimeUnit(TimeUnit.MICROSECONDS)
+  public int latencyRSocket(RSocketSide side) {
+    return side.roundTrip();
+  }
+
+  /**
+   * One gRPC round trip with {@code inFlight - 1} others outstanding.
+   *
+   * @param side the gRPC server and channel
+   * @return the reply's size
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.SampleTime)
+  @OutputTimeUnit(TimeUnit.MICROSECONDS)
+  public int latencyGrpc(GrpcSide side) {
+    return side.roundTrip();
+  }
+
+  /**
+   * What the sides share: the parameters, the payload, the checks, the batch and the background
+   * load. A side answers {@link #call()} with the size of the reply.
+   */
+  @State(Scope.Thread)
+  public abstract static class Side {
+
+    /** The size of the request and reply payloads in bytes. */
+    @Param({"64", "1024"})
+    public int payloadSize;
+
+    /** The most requests outstanding at once. */
+    @Param({"1", "64", "256"})
+    public int inFlight;
+
+    private final AtomicLong replies = new AtomicLong();
+    private final AtomicLong wrongSize = new AtomicLong();
+    private final AtomicReference<Throwable> error = new AtomicReference<>();
+    private Disposable load;
+
+    /** Starts the side and makes one request to open every connection. */
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+      byte[] payload = new byte[payloadSize];
+      new Random(42).nextBytes(payload);
+      start(payload);
+      checked().block(TIMEOUT);
+      System.out.printf(
+          "%n%s, native transport %s%n", describe(), LoopResources.hasNativeSupport());
+    }
+
+    /**
+     * Starts the background load of the latency benchmarks, on an iteration's first round trip:
+     * {@code inFlight - 1} loops, each making its next request when the previous reply arrives.
+     */
+    private void startLoad() {
+      int loops = inFlight - 1;
+      if (loops > 0) {
+        load =
+            Flux.range(0, loops)
+                .flatMap(i -> checked().repeat(), loops)
+                .subscribe(null, this::failed);
+      }
+    }
+
+    /** Stops the background load. */
+    @TearDown(Level.Iteration)
+    public void stopLoad() {
+      if (load != null) {
+        load.dispose();
+        load = null;
+      }
+    }
+
+    /** Fails the trial if a request failed or a reply was wrong, then stops the side. */
+    @TearDown(Level.Trial)
+    public void tearDown() throws Exception {
+      try {
+        Throwable failure = error.get();
+        if (failure != null) {
+          throw new IllegalStateException("a request failed", failure);
+        }
+        if (wrongSize.get() != 0) {
+          throw new IllegalStateException(wrongSize.get() + " replies of the wrong size");
+        }
+      } finally {
+        stop();
+      }
+    }
+
+    /** Makes {@code count} requests, at most {@code inFlight} outstanding, and waits for all. */
+    final long batch(int count) {
+      Long done = Flux.range(0, count).flatMap(i -> checked(), inFlight).count().block(TIMEOUT);
+      if (done == null || done != count) {
+        throw new IllegalStateException("expected " + count + " replies, got " + done);
+      }
+      return replies.get();
+    }
+
+    /** One request, waited for. */
+    final int roundTrip() {
+      if (load == null) {
+        startLoad();
+      }
+      Integer size = checked().block(TIMEOUT);
+      return size == null ? -1 : size;
+    }
+
+    private Mono<Integer> checked() {
+      return call()
+          .doOnNext(
+              size -> {
+                replies.incrementAndGet();
+                if (size != payloadSize) {
+                  wrongSize.incrementAndGet();
+                }
+              })
+          .doOnError(this::failed);
+    }
+
+    private void failed(Throwable t) {
+      error.compareAndSet(null, t);
+    }
+
+    /** Starts the server and the client. */
+    abstract void start(byte[] payload) throws Exception;
+
+    /** One request; lazy. Completes with the reply's payload size. */
+    abstract Mono<Integer> call();
+
+    /** Stops the client and the server. */
+    abstract void stop() throws Exception;
+
+    /** One line about the side. */
+    abstract String describe();
+  }
+
+  /** Two meshes in this JVM, each with its own listener, and their name server. */
+  public static class SkymeshSide extends Side {
+
+    private NameServer nameServer;
+    private Mesh serverMesh;
+    private Mesh clientMesh;
+    private MeshService caller;
+    private ByteString payload;
+
+    @Override
+    void start(byte[] bytes) {
+      payload = ByteString.copyFrom(bytes);
+      nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
+      String address = "127.0.0.1:" + nameServer.port();
+      serverMesh = Mesh.builder("bench").nameServer(address).start().block(TIMEOUT);
+      clientMesh = Mesh.builder("bench").nameServer(address).start().block(TIMEOUT);
+      serverMesh
+          .register(
+              ECHO,
+              message -> Mono.empty(),
+              ServiceOptions.defaults()
+                  .withMethods(
+                      Methods.builder()
+                          .add("Echo", request -> Mono.just(Reply.of(request.payload())))
+                          .build()))
+          .block(TIMEOUT);
+      caller = clientMesh.register(CALLER, message -> Mono.empty()).block(TIMEOUT);
+      clientMesh.router(ECHO.serviceName()).views().filter(v -> v.size() == 1).blockFirst(TIMEOUT);
+    }
+
+    @Override
+    Mono<Integer> call() {
+      return caller.request(ECHO, "Echo", payload).map(reply -> reply.payload().size());
+    }
+
+    @Override
+    void stop() {
+      try {
+        if (clientMesh != null) {
+          clientMesh.close().block(TIMEOUT);
+        }
+        if (serverMesh != null) {
+          serverMesh.close().block(TIMEOUT);
+        }
+      } finally {
+        if (nameServer != null) {
+          nameServer.closeNow(TIMEOUT);
+        }
+      }
+    }
+
+    @Override
+    String describe() {
+      return "Skymesh: " + clientMesh.listenAddress() + " -> " + serverMesh.listenAddress();
+    }
+  }
+
+  /** An RSocket echo responder and a client, both with {@code PayloadDecoder.ZERO_COPY}. */
+  public static class RSocketSide extends Side {
+
+    private CloseableChannel server;
+    private RSocket client;
+    private ByteBuf data;
+
+    @Override
+    void start(byte[] bytes) {
+      data = PooledByteBufAllocator.DEFAULT.directBuffer(bytes.length).writeBytes(bytes);
+      server =
+          RSocketServer.create(SocketAcceptor.forRequestResponse(Mono::just))
+              .payloadDecoder(PayloadDecoder.ZERO_COPY)
+              .bind(TcpServerTransport.create("127.0.0.1", 0))
+              .block(TIMEOUT);
+      client =
+          RSocketConnector.create()
+              .payloadDecoder(PayloadDecoder.ZERO_COPY)
+              .connect(TcpClientTransport.create("127.0.0.1", server.address().getPort()))
+              .block(TIMEOUT);
+    }
+
+    @Override
+    Mono<Integer> call() {
+      // The payload is made at subscription: RSocket releases it once written.
+      return Mono.defer(
+          () ->
+              client
+                  .requestResponse(ByteBufPayload.create(data.retainedSlice()))
+                  .map(RSocketSide::sizeAndRelease));
+    }
+
+    private static int sizeAndRelease(Payload reply) {
+      try {
+        return reply.data().readableBytes();
+      } finally {
+        reply.release();
+      }
+    }
+
+    @Override
+    void stop() {
+      try {
+        if (client != null) {
+          client.dispose();
+          client.onClose().block(TIMEOUT);
+        }
+        if (server != null) {
+          server.dispose();
+          server.onClose().block(TIMEOUT);
+        }
+      } finally {
+        if (data != null) {
+          data.release();
+        }
+      }
+    }
+
+    @Override
+    String describe() {
+      return "RSocket: server " + server.address();
+    }
+  }
+
+  /** A gRPC echo service and channel with {@code directExecutor()}; one unary call per request. */
+  public static class GrpcSide extends Side {
+
+    static final MethodDescriptor<BytesValue, BytesValue> METHOD =
+        MethodDescriptor.<BytesValue, BytesValue>newBuilder()
+            .setType(MethodDescriptor.MethodType.UNARY)
+            .setFullMethodName(
+                MethodDescriptor.generateFullMethodName("skymesh.bench.Echo", "Echo"))
+            .setRequestMarshaller(ProtoUtils.marshaller(BytesValue.getDefaultInstance()))
+            .setResponseMarshaller(ProtoUtils.marshaller(BytesValue.getDefaultInstance()))
+            .build();
+
+    private Server server;
+    private ManagedChannel channel;
+    private BytesValue message;
+
+    @Override
+    void start(byte[] bytes) throws Exception {
+      message = BytesValue.newBuilder().setValue(ByteString.copyFrom(bytes)).build();
+      ServerServiceDefinition service =
+          ServerServiceDefinition.builder("skymesh.bench.Echo")
+              .addMethod(
+                  METHOD,
+                  ServerCalls.asyncUnaryCall(
+                      (request, responses) -> {
+                        responses.onNext(request);
+                        responses.onCompleted();
+                      }))
+              .build();
+      server =
+          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+              .directExecutor()
+              .addService(service)
+              .build()
+              .start();
+      channel =
+          NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
+              .usePlaintext()
+              .directExecutor()
+              .build();
+    }
+
+    @Override
+    Mono<Integer> call() {
+      return Mono.create(
+          sink ->
+              ClientCalls.asyncUnaryCall(
+                  channel.newCall(METHOD, CallOptions.DEFAULT),
+                  message,
+                  new StreamObserver<BytesValue>() {
+                    @Override
+                    public void onNext(BytesValue value) {
+                      sink.success(value.getValue().size());
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                      sink.error(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                      sink.success();
+                    }
+                  }));
+    }
+
+    @Override
+    void stop() throws InterruptedException {
+      if (channel != null) {
+        channel.shutdownNow().awaitTermination(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      }
+      if (server != null) {
+        server.shutdownNow().awaitTermination(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    }
+
+    @Override
+    String describe() {
+      return "gRPC: server 127.0.0.1:" + server.getPort();
+    }
+  }
+}

@@ -1,0 +1,256 @@
+package io.skymesh.mesh.internal.rpc;
+
+import io.skymesh.core.exceptions.PeerUnavailableException;
+import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.mesh.internal.transport.PeerConnection;
+import io.skymesh.mesh.rpc.OutgoingRequest;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.proto.Cancel;
+import io.skymesh.proto.GoAway;
+import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Request;
+import io.skymesh.proto.Response;
+import io.skymesh.proto.StatusCode;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
+import reactor.core.publisher.Sinks;
+
+/**
+ * The caller's side of requests over peer connections: stream ids per connection, the table of
+ * requests waiting for their {@code Response}, {@code Cancel} when a caller gives up, and the
+ * failure of what is pending when a connection closes or the peer goes away.
+ */
+public final class RpcClient {
+
+  private static final Logger log = LoggerFactory.getLogger(RpcClient.class);
+
+  private final Map<PeerConnection, Streams> streams = new ConcurrentHashMap<>();
+
+  /**
+   * Sends a request on a connection and waits for its reply. Cancelling sends {@code Cancel}.
+   *
+   * @param connection the destination's process
+   * @param request the request
+   * @param deadlineNanos the {@code System.nanoTime()} when the caller gives up; what is left of it
+   *     travels on the wire
+   * @return the reply; empty for a one-way request, once written; the typed exception of an error
+   *     status; {@code PeerUnavailableException} if the connection closes first
+   */
+  public Mono<Reply> call(PeerConnection connection, OutgoingRequest request, long deadlineNanos) {
+    return Mono.create(
+        sink -> {
+          Streams table = streams(connection);
+          long id = table.nextId.incrementAndGet();
+          long left = Math.max(1, deadlineNanos - System.nanoTime());
+          PeerFrame frame = request(request, id, left);
+          if (request.oneWay()) {
+            connection.send(frame).subscribe(null, sink::error, sink::success);
+            return;
+          }
+          Pending pending = new Pending(sink, request);
+          table.pending.put(id, pending);
+          sink.onCancel(
+              () -> {
+                if (table.take(id) != null) {
+                  connection
+                      .send(cancel(id, "the caller cancelled"))
+                      .subscribe(null, e -> log.debug("Cancel of {} not sent: {}", id, e));
+                }
+              });
+          connection
+              .send(frame)
+              .subscribe(
+                  null,
+                  error -> {
+                    if (table.take(id) != null) {
+                      sink.error(error);
+                    }
+                  });
+        });
+  }
+
+  /**
+   * Completes the request a {@code Response} answers; an unknown stream id (cancelled, timed out)
+   * is ignored.
+   *
+   * @param response the response
+   * @param connection where it came from
+   * @return completes at once
+   */
+  public Mono<Void> onResponse(Response response, PeerConnection connection) {
+    Streams table = streams.get(connection);
+    Pending pending = table == null ? null : table.take(response.getStreamId());
+    if (pending == null) {
+      return Mono.empty();
+    }
+    if (response.getStatus().getCode() == StatusCode.OK) {
+      pending.sink.success(new Reply(response.getHeadersMap(), response.getPayload()));
+    } else {
+      pending.sink.error(Statuses.toException(response.getStatus(), pending.context()));
+    }
+    return Mono.empty();
+  }
+
+  /**
+   * The peer will answer no request above {@code last_stream_id}: fail those now, typed as
+   * unavailable (they never started there, so retrying elsewhere is safe).
+   *
+   * @param goAway the frame
+   * @param connection where it came from
+   * @return completes at once
+   */
+  public Mono<Void> onGoAway(GoAway goAway, PeerConnection connection) {
+    Streams table = streams.get(connection);
+    if (table == null || goAway.getStatus().getCode() != StatusCode.OK) {
+      // A non-OK GoAway is followed by the close, which fails everything pending.
+      return Mono.empty();
+    }
+    long last = goAway.getLastStreamId();
+    table.pending.forEach(
+        (id, pending) -> {
+          if (id > last && table.take(id, pending)) {
+            pending.sink.error(
+                new PeerUnavailableException(
+                    pending.context() + ": " + connection + " is going away; not started there"));
+          }
+        });
+    return Mono.empty();
+  }
+
+  /**
+   * Completes once no request waits for a reply on any connection to {@code address} (each ends by
+   * its reply, its deadline, its cancellation or its connection's close), so that a connection is
+   * released only after the requests on it are answered.
+   *
+   * @param address a peer's listen address
+   * @return completes when none is waiting
+   */
+  public Mono<Void> idle(String address) {
+    return Flux.fromIterable(streams.entrySet())
+        .filter(entry -> entry.getKey().remoteAddress().equals(address))
+        .flatMap(entry -> entry.getValue().idle())
+        .then();
+  }
+
+  /** Requests waiting for a reply on every connection; an instant reading. */
+  public int pending() {
+    int total = 0;
+    for (Streams table : streams.values()) {
+      total += table.pending.size();
+    }
+    return total;
+  }
+
+  private Streams streams(PeerConnection connection) {
+    Streams table = streams.get(connection);
+    if (table != null) {
+      return table;
+    }
+    Streams fresh = new Streams();
+    Streams prior = streams.putIfAbsent(connection, fresh);
+    if (prior != null) {
+      return prior;
+    }
+    // Outside the map's update: a connection closed already completes onClose at once.
+    connection.onClose().subscribe(null, null, () -> closed(connection));
+    return fresh;
+  }
+
+  private void closed(PeerConnection connection) {
+    Streams table = streams.remove(connection);
+    if (table == null) {
+      return;
+    }
+    table.pending.forEach(
+        (id, pending) -> {
+          if (table.take(id, pending)) {
+            pending.sink.error(
+                new PeerUnavailableException(
+                    pending.context() + ": " + connection + " closed before the reply"));
+          }
+        });
+  }
+
+  private static PeerFrame request(OutgoingRequest request, long id, long timeoutNanos) {
+    Request.Builder builder =
+        Request.newBuilder()
+            .setStreamId(id)
+            .setSource(request.source().toString())
+            .setDestination(request.destination().toString())
+            .setMethod(request.method())
+            .setPayload(request.payload())
+            .setTimeoutMicros(Math.max(1, TimeUnit.NANOSECONDS.toMicros(timeoutNanos)))
+            .setOneWay(request.oneWay());
+    if (!request.headers().isEmpty()) {
+      builder.putAllHeaders(request.headers());
+    }
+    return PeerFrame.newBuilder().setRequest(builder).build();
+  }
+
+  private static PeerFrame cancel(long id, String reason) {
+    return PeerFrame.newBuilder()
+        .setCancel(Cancel.newBuilder().setStreamId(id).setReason(reason))
+        .build();
+  }
+
+  private static final class Streams {
+    final AtomicLong nextId = new AtomicLong();
+    final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    final Queue<Sinks.Empty<Void>> idleWaiters = new ConcurrentLinkedQueue<>();
+
+    /** Removes a request; the last one out wakes those waiting for the table to empty. */
+    Pending take(long id) {
+      Pending removed = pending.remove(id);
+      if (removed != null) {
+        wakeIfIdle();
+      }
+      return removed;
+    }
+
+    boolean take(long id, Pending expected) {
+      boolean removed = pending.remove(id, expected);
+      if (removed) {
+        wakeIfIdle();
+      }
+      return removed;
+    }
+
+    Mono<Void> idle() {
+      return Mono.defer(
+          () -> {
+            if (pending.isEmpty()) {
+              return Mono.empty();
+            }
+            Sinks.Empty<Void> waiter = Sinks.empty();
+            idleWaiters.add(waiter);
+            // A removal between the check and the add would not have seen this waiter.
+            wakeIfIdle();
+            return waiter.asMono();
+          });
+    }
+
+    private void wakeIfIdle() {
+      if (!pending.isEmpty()) {
+        return;
+      }
+      for (Sinks.Empty<Void> waiter; (waiter = idleWaiters.poll()) != null; ) {
+        waiter.tryEmitEmpty();
+      }
+    }
+  }
+
+  private record Pending(MonoSink<Reply> sink, OutgoingRequest request) {
+    String context() {
+      return request.destination() + " " + request.method();
+    }
+  }
+}

@@ -1,0 +1,56 @@
+package io.skymesh.mesh.internal.rpc;
+
+import io.skymesh.mesh.rpc.ClientInterceptor;
+import io.skymesh.mesh.rpc.ServerInterceptor;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A mesh's request / response settings, built by {@code MeshBuilder}.
+ *
+ * @param defaultTimeout the timeout of a request that sets none
+ * @param maxInFlightPerPeer requests in flight per peer process before they queue
+ * @param maxPendingPerPeer requests queued per peer process before they fail with overload
+ * @param maxConcurrentHandlers handlers running at once per service before requests are refused
+ * @param clientInterceptors outermost first
+ * @param serverInterceptors outermost first
+ */
+public record RpcConfig(
+    Duration defaultTimeout,
+    int maxInFlightPerPeer,
+    int maxPendingPerPeer,
+    int maxConcurrentHandlers,
+    List<ClientInterceptor> clientInterceptors,
+    List<ServerInterceptor> serverInterceptors) {
+
+  /** The default of {@link #defaultTimeout}: 30 s. */
+  public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(30);
+
+  /** The default of {@link #maxInFlightPerPeer}. */
+  public static final int DEFAULT_MAX_IN_FLIGHT_PER_PEER = 1024;
+
+  /** The default of {@link #maxPendingPerPeer}. */
+  public static final int DEFAULT_MAX_PENDING_PER_PEER = 1024;
+
+  /** The default of {@link #maxConcurrentHandlers}. */
+  public static final int DEFAULT_MAX_CONCURRENT_HANDLERS = 1024;
+
+  /** Copies the lists. */
+  public RpcConfig {
+    Objects.requireNonNull(defaultTimeout, "defaultTimeout");
+    clientInterceptors = List.copyOf(clientInterceptors);
+    serverInterceptors = List.copyOf(serverInterceptors);
+  }
+
+  /** The defaults, without interceptors. */
+  public static RpcConfig defaults() {
+    return new RpcConfig(
+        DEFAULT_REQUEST_TIMEOUT,
+        DEFAULT_MAX_IN_FLIGHT_PER_PEER,
+        DEFAULT_MAX_PENDING_PER_PEER,
+        DEFAULT_MAX_CONCURRENT_HANDLERS,
+        List.of(),
+        List.of());
+  }
+}

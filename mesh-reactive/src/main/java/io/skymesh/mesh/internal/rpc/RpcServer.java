@@ -1,0 +1,412 @@
+package io.skymesh.mesh.internal.rpc;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.MeshTimeoutException;
+import io.skymesh.core.exceptions.OverloadedException;
+import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.mesh.internal.transport.PeerConnection;
+import io.skymesh.mesh.rpc.IncomingRequest;
+import io.skymesh.mesh.rpc.Methods;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.mesh.rpc.ServerInterceptor;
+import io.skymesh.proto.Cancel;
+import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Request;
+import io.skymesh.proto.Response;
+import io.skymesh.proto.Status;
+import io.skymesh.proto.StatusCode;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.reactivestreams.Subscription;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
+import reactor.core.publisher.SignalType;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * The server side of requests: runs the handler of each {@code Request} (from a peer connection or
+ * from a caller in this process), answers with one {@code Response}, stops the handler when the
+ * deadline passes or a {@code Cancel} comes, and caps the handlers running per service.
+ *
+ * <p>An inbound request is subscribed at once and the connection goes on with its next frame:
+ * requests on one connection do not wait for each other. A refused request (unknown destination,
+ * service at its cap) instead holds the connection until its error {@code Response} is written, so
+ * a flood of refused requests is paced by the socket rather than queued in memory.
+ */
+public final class RpcServer {
+
+  private static final Logger log = LoggerFactory.getLogger(RpcServer.class);
+
+  private final Function<ServiceUrl, ServiceEndpoint> endpoints;
+  private final List<ServerInterceptor> interceptors;
+  private final Map<PeerConnection, Map<Long, ServerCall>> calls = new ConcurrentHashMap<>();
+  private final AtomicInteger running = new AtomicInteger();
+
+  /**
+   * Creates the server side.
+   *
+   * @param endpoints the live service at a url, or {@code null}
+   * @param interceptors outermost first
+   */
+  public RpcServer(
+      Function<ServiceUrl, ServiceEndpoint> endpoints, List<ServerInterceptor> interceptors) {
+    this.endpoints = endpoints;
+    this.interceptors = List.copyOf(interceptors);
+  }
+
+  /** Calls running now, remote and in process; an instant reading. */
+  public int running() {
+    return running.get();
+  }
+
+  /** Completes once no call is running (polling every 10 ms); for graceful close. */
+  public Mono<Void> whenIdle() {
+    return Mono.fromCallable(() -> running.get() == 0)
+        .filter(idle -> idle)
+        .repeatWhenEmpty(ticks -> ticks.delayElements(Duration.ofMillis(10)))
+        .then();
+  }
+
+  /**
+   * Handles a {@code Request} frame from a peer.
+   *
+   * @param request the request
+   * @param connection where it came from, and where the reply goes
+   * @return completes when the connection may read its next frame
+   */
+  public Mono<Void> onRequest(Request request, PeerConnection connection) {
+    long streamId = request.getStreamId();
+    ServiceUrl source;
+    ServiceUrl destination;
+    try {
+      source = ServiceUrl.parse(request.getSource());
+      destination = ServiceUrl.parse(request.getDestination());
+    } catch (IllegalArgumentException e) {
+      return refuse(request, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
+    }
+    ServiceEndpoint endpoint = endpoints.apply(destination);
+    if (endpoint == null) {
+      return refuse(
+          request, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
+    }
+    if (!endpoint.tryAcquire()) {
+      return refuse(request, connection, StatusCode.RESOURCE_EXHAUSTED, overloaded(endpoint));
+    }
+    IncomingRequest incoming =
+        new IncomingRequest(
+            source,
+            destination,
+            request.getMethod(),
+            request.getHeadersMap(),
+            request.getPayload(),
+            Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(request.getTimeoutMicros())),
+            request.getOneWay());
+    Responder responder =
+        request.getOneWay()
+            ? new OneWayResponder(incoming)
+            : new ConnectionResponder(connection, streamId);
+    if (request.getOneWay()) {
+      start(endpoint, incoming, new ServerCall(endpoint, responder, () -> {}));
+      return Mono.empty();
+    }
+    Map<Long, ServerCall> table = table(connection);
+    ServerCall call = new ServerCall(endpoint, responder, () -> table.remove(streamId));
+    if (table.putIfAbsent(streamId, call) != null) {
+      endpoint.release();
+      log.warn("{} reused stream id {} while in flight: ignored", connection, streamId);
+      return Mono.empty();
+    }
+    start(endpoint, incoming, call);
+    return Mono.empty();
+  }
+
+  /**
+   * Handles a {@code Cancel} frame: disposes the call's handler; no {@code Response} is sent.
+   *
+   * @param cancel the cancel
+   * @param connection where it came from
+   * @return completes at once
+   */
+  public Mono<Void> onCancel(Cancel cancel, PeerConnection connection) {
+    Map<Long, ServerCall> table = calls.get(connection);
+    ServerCall call = table == null ? null : table.remove(cancel.getStreamId());
+    if (call != null) {
+      log.debug("{} cancelled stream {}: {}", connection, cancel.getStreamId(), cancel.getReason());
+      call.dispose();
+    }
+    return Mono.empty();
+  }
+
+  /**
+   * Calls a service of this process without the network, with the same semantics: the deadline,
+   * cancellation (cancelling the returned {@code Mono} disposes the handler), the caps and errors
+   * mapped through statuses.
+   *
+   * @param endpoint the service, or {@code null} if it is not registered here
+   * @param request the request
+   * @return the reply, or the typed exception of the error status
+   */
+  public Mono<Reply> callInProcess(ServiceEndpoint endpoint, IncomingRequest request) {
+    String context = request.destination() + " " + request.method();
+    return Mono.create(
+        sink -> {
+          if (endpoint == null) {
+            sink.error(
+                Statuses.toException(
+                    StatusCode.NOT_FOUND, context + ": " + request.destination() + " is gone"));
+            return;
+          }
+          if (!endpoint.tryAcquire()) {
+            sink.error(new OverloadedException(context + ": " + overloaded(endpoint)));
+            return;
+          }
+          ServerCall call =
+              new ServerCall(endpoint, new SinkResponder(sink, context, request), () -> {});
+          sink.onCancel(call);
+          start(endpoint, request, call);
+        });
+  }
+
+  private void start(ServiceEndpoint endpoint, IncomingRequest request, ServerCall call) {
+    running.incrementAndGet();
+    Mono<Reply> work = Mono.defer(() -> chain(endpoint, 0).apply(request));
+    long timeoutNanos = request.timeout().toNanos();
+    if (timeoutNanos > 0) {
+      work =
+          work.timeout(
+              request.timeout(),
+              Mono.error(
+                  () ->
+                      new MeshTimeoutException(
+                          request.destination()
+                              + " "
+                              + request.method()
+                              + ": the deadline of "
+                              + request.timeout().toMillis()
+                              + " ms passed in the handler")));
+    }
+    work.subscribe(call);
+  }
+
+  private Function<IncomingRequest, Mono<Reply>> chain(ServiceEndpoint endpoint, int index) {
+    if (index == interceptors.size()) {
+      return request -> invoke(endpoint, request);
+    }
+    ServerInterceptor interceptor = interceptors.get(index);
+    Function<IncomingRequest, Mono<Reply>> next = chain(endpoint, index + 1);
+    return request -> Mono.defer(() -> interceptor.intercept(request, next));
+  }
+
+  private static Mono<Reply> invoke(ServiceEndpoint endpoint, IncomingRequest request) {
+    Methods.Definition method = endpoint.method(request.method());
+    if (method == null) {
+      return Mono.error(
+          Statuses.toException(
+              StatusCode.UNIMPLEMENTED,
+              "method " + request.method() + " is not implemented by " + endpoint.url()));
+    }
+    Mono<Reply> reply = Mono.defer(() -> method.handler().handle(request));
+    return method.blocking() ? reply.subscribeOn(Schedulers.boundedElastic()) : reply;
+  }
+
+  private Mono<Void> refuse(
+      Request request, PeerConnection connection, StatusCode code, String message) {
+    if (request.getOneWay()) {
+      log.debug("Dropping a notification to {}: {} {}", request.getDestination(), code, message);
+      return Mono.empty();
+    }
+    return connection
+        .send(response(request.getStreamId(), status(code, message), Reply.empty()))
+        .onErrorResume(
+            e -> {
+              log.debug(
+                  "Could not refuse stream {} on {}: {}", request.getStreamId(), connection, e);
+              return Mono.empty();
+            });
+  }
+
+  private Map<Long, ServerCall> table(PeerConnection connection) {
+    Map<Long, ServerCall> table = calls.get(connection);
+    if (table != null) {
+      return table;
+    }
+    Map<Long, ServerCall> fresh = new ConcurrentHashMap<>();
+    Map<Long, ServerCall> prior = calls.putIfAbsent(connection, fresh);
+    if (prior != null) {
+      return prior;
+    }
+    // Outside the map's update: a connection closed already completes onClose at once.
+    connection.onClose().subscribe(null, null, () -> closed(connection));
+    return fresh;
+  }
+
+  /** The peer is gone: nobody will read the replies, so the handlers' work is disposed. */
+  private void closed(PeerConnection connection) {
+    Map<Long, ServerCall> table = calls.remove(connection);
+    if (table != null) {
+      table.values().forEach(ServerCall::dispose);
+      table.clear();
+    }
+  }
+
+  private static String overloaded(ServiceEndpoint endpoint) {
+    return endpoint.url()
+        + " runs "
+        + endpoint.maxConcurrent()
+        + " handlers already (maxConcurrentHandlersPerService)";
+  }
+
+  static Status status(StatusCode code, String message) {
+    return Status.newBuilder().setCode(code).setMessage(message).build();
+  }
+
+  static PeerFrame response(long streamId, Status status, Reply reply) {
+    Response.Builder response = Response.newBuilder().setStreamId(streamId).setStatus(status);
+    if (!reply.headers().isEmpty()) {
+      response.putAllHeaders(reply.headers());
+    }
+    ByteString payload = reply.payload();
+    if (!payload.isEmpty()) {
+      response.setPayload(payload);
+    }
+    return PeerFrame.newBuilder().setResponse(response).build();
+  }
+
+  /** Where a call's outcome goes. */
+  private interface Responder {
+    void reply(Reply reply);
+
+    void fail(Throwable error);
+  }
+
+  /** Sends the outcome as a {@code Response} on the connection the request came on. */
+  private record ConnectionResponder(PeerConnection connection, long streamId)
+      implements Responder {
+
+    private static final Status OK = Status.newBuilder().setCode(StatusCode.OK).build();
+
+    @Override
+    public void reply(Reply reply) {
+      connection
+          .send(response(streamId, OK, reply))
+          .subscribe(
+              null,
+              error -> {
+                if (error instanceof OverloadedException) {
+                  // The reply is over the frame limit: the caller must still get an answer.
+                  fail(error);
+                } else {
+                  log.debug(
+                      "The reply to stream {} on {} was lost: {}", streamId, connection, error);
+                }
+              });
+    }
+
+    @Override
+    public void fail(Throwable error) {
+      connection
+          .send(response(streamId, Statuses.toStatus(error), Reply.empty()))
+          .subscribe(
+              null,
+              e -> log.debug("The error reply to {} on {} was lost: {}", streamId, connection, e));
+    }
+  }
+
+  /** A notification: nothing is sent back; a failure is logged. */
+  private record OneWayResponder(IncomingRequest request) implements Responder {
+    @Override
+    public void reply(Reply reply) {}
+
+    @Override
+    public void fail(Throwable error) {
+      log.warn(
+          "Handler of {} {} failed on a notification from {}",
+          request.destination(),
+          request.method(),
+          request.source(),
+          error);
+    }
+  }
+
+  /** An in-process caller: the same status mapping as over the wire. */
+  private record SinkResponder(MonoSink<Reply> sink, String context, IncomingRequest request)
+      implements Responder {
+    @Override
+    public void reply(Reply reply) {
+      sink.success(request.oneWay() ? null : reply);
+    }
+
+    @Override
+    public void fail(Throwable error) {
+      if (request.oneWay()) {
+        new OneWayResponder(request).fail(error);
+        sink.success();
+        return;
+      }
+      sink.error(Statuses.toException(Statuses.toStatus(error), context));
+    }
+  }
+
+  /**
+   * One running handler: the subscriber of its reply {@code Mono}. Disposing it (a {@code Cancel},
+   * the connection closing, an in-process caller cancelling) cancels the handler's subscription.
+   */
+  private final class ServerCall extends BaseSubscriber<Reply> {
+
+    private final ServiceEndpoint endpoint;
+    private final Responder responder;
+    private final Runnable forget;
+    private boolean replied;
+
+    ServerCall(ServiceEndpoint endpoint, Responder responder, Runnable forget) {
+      this.endpoint = endpoint;
+      this.responder = responder;
+      this.forget = forget;
+    }
+
+    @Override
+    protected void hookOnSubscribe(Subscription subscription) {
+      subscription.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    protected void hookOnNext(Reply reply) {
+      if (!replied) {
+        replied = true;
+        responder.reply(reply == null ? Reply.empty() : reply);
+      }
+    }
+
+    @Override
+    protected void hookOnComplete() {
+      if (!replied) {
+        replied = true;
+        responder.reply(Reply.empty());
+      }
+    }
+
+    @Override
+    protected void hookOnError(Throwable error) {
+      if (!replied) {
+        replied = true;
+        responder.fail(error);
+      }
+    }
+
+    @Override
+    protected void hookFinally(SignalType type) {
+      forget.run();
+      endpoint.release();
+      running.decrementAndGet();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package io.skymesh.mesh.internal.rpc;
+
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.rpc.Methods;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The request side of one registered service: its methods and its cap on running handlers. */
+public final class ServiceEndpoint {
+
+  private final ServiceUrl url;
+  private final Map<String, Methods.Definition> methods;
+  private final int maxConcurrent;
+  private final AtomicInteger running = new AtomicInteger();
+
+  /**
+   * Creates an endpoint.
+   *
+   * @param url the service
+   * @param methods its methods
+   * @param maxConcurrent the most handlers running at once
+   */
+  public ServiceEndpoint(ServiceUrl url, Methods methods, int maxConcurrent) {
+    this.url = url;
+    this.methods = methods.definitions();
+    this.maxConcurrent = maxConcurrent;
+  }
+
+  ServiceUrl url() {
+    return url;
+  }
+
+  Methods.Definition method(String name) {
+    return methods.get(name);
+  }
+
+  int maxConcurrent() {
+    return maxConcurrent;
+  }
+
+  /** Handlers running now; an instant reading. */
+  public int running() {
+    return running.get();
+  }
+
+  boolean tryAcquire() {
+    for (; ; ) {
+      int current = running.get();
+      if (current >= maxConcurrent) {
+        return false;
+      }
+      if (running.compareAndSet(current, current + 1)) {
+        return true;
+      }
+    }
+  }
+
+  void release() {
+    running.decrementAndGet();
+  }
+}

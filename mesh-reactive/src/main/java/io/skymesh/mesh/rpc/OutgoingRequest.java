@@ -1,0 +1,57 @@
+package io.skymesh.mesh.rpc;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceUrl;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A request as the caller's {@link ClientInterceptor}s see it, before it is sent. An interceptor
+ * passes it on, or a changed copy ({@link #withHeader}), to the next step.
+ *
+ * @param source the calling instance
+ * @param destination the called instance
+ * @param method the method name
+ * @param headers request metadata
+ * @param payload the serialized request
+ * @param timeout how long the call may take, the mesh's default applied
+ * @param oneWay whether this is a {@code notify} (its reply {@code Mono} completes empty)
+ */
+public record OutgoingRequest(
+    ServiceUrl source,
+    ServiceUrl destination,
+    String method,
+    Map<String, String> headers,
+    ByteString payload,
+    Duration timeout,
+    boolean oneWay) {
+
+  /** Creates a request; {@code headers} is copied. */
+  public OutgoingRequest {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(destination, "destination");
+    Objects.requireNonNull(method, "method");
+    headers = Map.copyOf(headers);
+    Objects.requireNonNull(payload, "payload");
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout: " + timeout + " (expected: > 0)");
+    }
+  }
+
+  /** A copy with one more header, replacing one of the same key. */
+  public OutgoingRequest withHeader(String key, String value) {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(value, "value");
+    Map<String, String> copy = new HashMap<>(headers);
+    copy.put(key, value);
+    return new OutgoingRequest(source, destination, method, copy, payload, timeout, oneWay);
+  }
+
+  /** A copy with this timeout. */
+  public OutgoingRequest withTimeout(Duration timeout) {
+    return new OutgoingRequest(source, destination, method, headers, payload, timeout, oneWay);
+  }
+}
