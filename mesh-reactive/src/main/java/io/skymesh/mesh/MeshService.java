@@ -312,4 +312,19 @@ public interface MeshService {
    * @return completes once the name server has acknowledged it
    */
   Mono<Void> resign();
+
+  /**
+   * Sends a fire-and-forget message to the current leader of a service, fenced with its term: the
+   * message carries the term this mesh's router knows, and the destination drops it (logged,
+   * counted) unless it leads with exactly that term, so a deposed leader never acts on a message
+   * meant for its successor's term. For a leader in this process the refusal is a {@code
+   * NotLeaderException}.
+   *
+   * @param serviceName the service whose leader receives the message
+   * @param payload the payload
+   * @return the leader it was sent to, once written; fails with {@code
+   *     NoAvailableInstanceException} if nobody leads, {@code NotLeaderException} if an in-process
+   *     destination refused it, or the errors of {@link #sendTo(ServiceUrl, ByteString)}
+   */
+  Mono<Leader> sendToLeader(ServiceName serviceName, ByteString payload);
 }

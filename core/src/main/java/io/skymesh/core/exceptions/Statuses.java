@@ -29,6 +29,7 @@ public final class Statuses {
       case DEADLINE_EXCEEDED -> new MeshTimeoutException(message);
       case CANCELLED -> new MeshClosedException(message);
       case RESOURCE_EXHAUSTED -> new OverloadedException(message);
+      case ABORTED -> new NotLeaderException(message);
       default -> new RemoteException(status.getCode(), message);
     };
   }

@@ -5,9 +5,11 @@ import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.AlreadyRegisteredException;
 import io.skymesh.core.exceptions.MeshClosedException;
+import io.skymesh.core.exceptions.NotLeaderException;
 import io.skymesh.core.exceptions.ServiceNotFoundException;
 import io.skymesh.mesh.ConfigStore;
 import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
@@ -34,6 +36,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.Disposable;
@@ -224,6 +227,37 @@ public final class DefaultMesh implements Mesh {
     return names.resign(url.toString());
   }
 
+  /** Leader-routed messages received here and dropped because their term was stale. */
+  private final LongAdder fencedMessages = new LongAdder();
+
+  /**
+   * Why a leader-routed message for {@code destination} with {@code term} must be refused, or null
+   * if the destination leads with exactly that term, as this mesh's router of its service says. For
+   * the peer transport's Data frames and, later, leader-routed requests.
+   */
+  String fencingProblem(ServiceUrl destination, long term) {
+    Leader leader = router(destination.serviceName()).currentLeader();
+    if (leader.isLeader(destination) && leader.term() == term) {
+      return null;
+    }
+    return destination
+        + " does not lead "
+        + destination.serviceName()
+        + " with term "
+        + term
+        + " (it knows "
+        + leader
+            .url()
+            .map(url -> url + " with term " + leader.term())
+            .orElse("no leader, term " + leader.term())
+        + ")";
+  }
+
+  /** How many leader-routed messages this mesh dropped because their term was stale. */
+  public long fencedMessages() {
+    return fencedMessages.sum();
+  }
+
   /** The name-server client, for fault-injection tests ({@link NameServerClient#disconnect()}). */
   public NameServerClient nameServerClient() {
     return names;
@@ -261,11 +295,25 @@ public final class DefaultMesh implements Mesh {
 
   Mono<Void> send(
       ServiceUrl source, ServiceUrl destination, Map<String, String> headers, ByteString payload) {
+    return send(source, destination, headers, payload, 0);
+  }
+
+  /** Sends a Data frame; {@code leaderTerm} > 0 fences it (see {@link #fencingProblem}). */
+  Mono<Void> send(
+      ServiceUrl source,
+      ServiceUrl destination,
+      Map<String, String> headers,
+      ByteString payload,
+      long leaderTerm) {
     DefaultMeshService inProcess = local.get(destination);
     if (inProcess != null && !inProcess.isClosed()) {
+      String fenced = leaderTerm == 0 ? null : fencingProblem(destination, leaderTerm);
+      if (fenced != null) {
+        return Mono.error(new NotLeaderException(fenced));
+      }
       return inProcess.deliver(new Message(source, destination, headers, payload));
     }
-    PeerFrame frame = data(source, destination, headers, payload);
+    PeerFrame frame = data(source, destination, headers, payload, leaderTerm);
     DestinationLane lane = lanes.get(destination);
     if (lane == null) {
       lane =
@@ -383,6 +431,15 @@ public final class DefaultMesh implements Mesh {
       log.debug("Dropping a message for {}: not registered here", destination);
       return Mono.empty();
     }
+    if (data.getLeaderTerm() != 0) {
+      String fenced = fencingProblem(destination, data.getLeaderTerm());
+      if (fenced != null) {
+        // Fire-and-forget has no answer to carry the error: dropped, logged and counted.
+        fencedMessages.increment();
+        log.debug("Dropping a leader-routed message from {}: {}", source, fenced);
+        return Mono.empty();
+      }
+    }
     return service.deliver(
         new Message(source, destination, data.getHeadersMap(), data.getPayload()));
   }
@@ -422,14 +479,19 @@ public final class DefaultMesh implements Mesh {
   }
 
   private static PeerFrame data(
-      ServiceUrl source, ServiceUrl destination, Map<String, String> headers, ByteString payload) {
+      ServiceUrl source,
+      ServiceUrl destination,
+      Map<String, String> headers,
+      ByteString payload,
+      long leaderTerm) {
     return PeerFrame.newBuilder()
         .setData(
             Data.newBuilder()
                 .setSource(source.toString())
                 .setDestination(destination.toString())
                 .putAllHeaders(headers)
-                .setPayload(payload))
+                .setPayload(payload)
+                .setLeaderTerm(leaderTerm))
         .build();
   }
 }

@@ -4,7 +4,9 @@ import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshClosedException;
+import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.Leadership;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
@@ -270,6 +272,32 @@ final class DefaultMeshService implements MeshService {
   public Mono<Void> resign() {
     return Mono.defer(() -> closed.get() ? Mono.empty() : mesh.resign(url))
         .doOnSuccess(ignored -> endCampaigns());
+  }
+
+  @Override
+  public Mono<Leader> sendToLeader(ServiceName serviceName, ByteString payload) {
+    Objects.requireNonNull(serviceName, "serviceName");
+    Objects.requireNonNull(payload, "payload");
+    return Mono.defer(
+        () -> {
+          if (closed.get()) {
+            return Mono.error(new MeshClosedException(url + " is closed"));
+          }
+          NameRouter router = mesh.router(serviceName);
+          return router
+              .firstView()
+              .flatMap(
+                  view -> {
+                    Leader leader = router.currentLeader();
+                    if (!leader.isPresent()) {
+                      return Mono.error(
+                          new NoAvailableInstanceException(
+                              "nobody leads " + serviceName + " (term " + leader.term() + ")"));
+                    }
+                    return mesh.send(url, leader.url().get(), Map.of(), payload, leader.term())
+                        .thenReturn(leader);
+                  });
+        });
   }
 
   private void endCampaigns() {
