@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.util.function.Tuple2;
 
@@ -263,6 +264,41 @@ class KvTest extends NameServerTestSupport {
     Status clash = client.error(TestClient.kvWatch(1, "", 0)).block(TIMEOUT);
 
     assertThat(clash.getCode()).isEqualTo(StatusCode.ALREADY_EXISTS);
+  }
+
+  @Test
+  void slowKvWatcherIsBoundedThenResyncedToTheTrueState() {
+    int queueLimit = 64;
+    NameServer server = start(b -> b.watcherQueueLimit(queueLimit));
+    TestClient writer = open(server, "ops");
+    TestClient watcher = track(TestClient.connect(server.port(), 4096));
+    watcher.openSession("ops", 30_000).block(TIMEOUT);
+    watcher.ack(TestClient.kvWatch(1, "bulk/", 0)).block(TIMEOUT);
+    List<KvWatchEvent> seen = new CopyOnWriteArrayList<>();
+    watcher.kvEvents(1).subscribe(seen::add);
+    await().atMost(TIMEOUT).until(() -> !seen.isEmpty());
+
+    watcher.pauseReading();
+    String bulk = "x".repeat(2048);
+    int puts = 0;
+    while (server.metrics().resyncs() == 0 && puts < 40_000) {
+      Flux.range(puts, 500)
+          .flatMap(i -> writer.ack(TestClient.kvPut("bulk/" + (i % 50), bulk + i)), 16)
+          .blockLast(TIMEOUT);
+      puts += 500;
+    }
+    long paused = server.revision();
+    assertThat(server.metrics().resyncs()).isPositive();
+    assertThat(server.metrics().peakQueuedFrames()).isLessThanOrEqualTo(queueLimit);
+
+    watcher.resumeReading();
+    await().atMost(TIMEOUT).until(() -> last(seen) == paused);
+
+    assertThat(seen).anyMatch(e -> e.hasSnapshot() && e.getSnapshot().getResync());
+    assertThat(seen.size()).isLessThan(puts);
+    Map<String, String> view = new TreeMap<>();
+    seen.forEach(e -> apply(view, e));
+    assertThat(view).isEqualTo(truth(writer, "bulk/")).hasSize(50);
   }
 
   /**
