@@ -182,17 +182,17 @@ public final class RpcServer {
     long timeoutNanos = request.timeout().toNanos();
     if (timeoutNanos > 0) {
       work =
-          work.timeout(
-              request.timeout(),
-              Mono.error(
-                  () ->
-                      new MeshTimeoutException(
-                          request.destination()
-                              + " "
-                              + request.method()
-                              + ": the deadline of "
-                              + request.timeout().toMillis()
-                              + " ms passed in the handler")));
+          Deadlines.within(
+              work,
+              timeoutNanos,
+              () ->
+                  new MeshTimeoutException(
+                      request.destination()
+                          + " "
+                          + request.method()
+                          + ": the deadline of "
+                          + request.timeout().toMillis()
+                          + " ms passed in the handler"));
     }
     work.subscribe(call);
   }
