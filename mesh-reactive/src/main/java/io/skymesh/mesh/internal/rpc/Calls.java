@@ -86,7 +86,8 @@ public final class Calls {
    * @return the reply (empty for a one-way request)
    */
   public Mono<Reply> call(OutgoingRequest request) {
-    return Mono.defer(() -> chain.apply(request));
+    // Lazy already: each link of the chain defers.
+    return chain.apply(request);
   }
 
   /** Forgets the limiter and the connection of a process that left. */
@@ -126,34 +127,38 @@ public final class Calls {
                 addressOf
                     .apply(request.destination())
                     .flatMap(
-                        address ->
-                            limiter(address)
-                                .run(
-                                    () ->
-                                        connection(address)
-                                            .flatMap(c -> client.call(c, request, deadline))));
+                        address -> limiter(address).run(() -> remote(address, request, deadline)));
           }
-          return call.timeout(
-              timeout,
-              Mono.error(
-                  () ->
-                      new MeshTimeoutException(
-                          request.destination()
-                              + " "
-                              + request.method()
-                              + ": no reply within "
-                              + timeout.toMillis()
-                              + " ms")));
+          return Deadlines.within(
+              call,
+              timeout.toNanos(),
+              () ->
+                  new MeshTimeoutException(
+                      request.destination()
+                          + " "
+                          + request.method()
+                          + ": no reply within "
+                          + timeout.toMillis()
+                          + " ms"));
         });
   }
 
-  /** The open connection to an address, remembered: the transport's lookup parses the address. */
-  private Mono<PeerConnection> connection(String address) {
+  /**
+   * The call on the open connection to an address, remembered: the transport's lookup parses the
+   * address.
+   */
+  private Mono<Reply> remote(String address, OutgoingRequest request, long deadline) {
     PeerConnection known = connections.get(address);
     if (known != null && known.isOpen()) {
-      return Mono.just(known);
+      return client.call(known, request, deadline);
     }
-    return connect.apply(address).doOnNext(fresh -> connections.put(address, fresh));
+    return connect
+        .apply(address)
+        .flatMap(
+            fresh -> {
+              connections.put(address, fresh);
+              return client.call(fresh, request, deadline);
+            });
   }
 
   private PeerLimiter limiter(String address) {

@@ -34,6 +34,7 @@ public final class RpcClient {
   private static final Logger log = LoggerFactory.getLogger(RpcClient.class);
 
   private final Map<PeerConnection, Streams> streams = new ConcurrentHashMap<>();
+  private final UrlCache urls = new UrlCache();
 
   /**
    * Sends a request on a connection and waits for its reply. Cancelling sends {@code Cancel}.
@@ -93,7 +94,10 @@ public final class RpcClient {
       return Mono.empty();
     }
     if (response.getStatus().getCode() == StatusCode.OK) {
-      pending.sink.success(new Reply(response.getHeadersMap(), response.getPayload()));
+      pending.sink.success(
+          response.getHeadersCount() == 0
+              ? Reply.of(response.getPayload())
+              : new Reply(response.getHeadersMap(), response.getPayload()));
     } else {
       pending.sink.error(Statuses.toException(response.getStatus(), pending.context()));
     }
@@ -180,12 +184,12 @@ public final class RpcClient {
         });
   }
 
-  private static PeerFrame request(OutgoingRequest request, long id, long timeoutNanos) {
+  private PeerFrame request(OutgoingRequest request, long id, long timeoutNanos) {
     Request.Builder builder =
         Request.newBuilder()
             .setStreamId(id)
-            .setSource(request.source().toString())
-            .setDestination(request.destination().toString())
+            .setSourceBytes(urls.utf8(request.source()))
+            .setDestinationBytes(urls.utf8(request.destination()))
             .setMethod(request.method())
             .setPayload(request.payload())
             .setTimeoutMicros(Math.max(1, TimeUnit.NANOSECONDS.toMicros(timeoutNanos)))

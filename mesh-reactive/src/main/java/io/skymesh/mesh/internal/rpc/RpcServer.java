@@ -50,6 +50,7 @@ public final class RpcServer {
   private final List<ServerInterceptor> interceptors;
   private final Map<PeerConnection, Map<Long, ServerCall>> calls = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
+  private final UrlCache urls = new UrlCache();
 
   /**
    * Creates the server side.
@@ -88,8 +89,8 @@ public final class RpcServer {
     ServiceUrl source;
     ServiceUrl destination;
     try {
-      source = ServiceUrl.parse(request.getSource());
-      destination = ServiceUrl.parse(request.getDestination());
+      source = urls.parse(request.getSource());
+      destination = urls.parse(request.getDestination());
     } catch (IllegalArgumentException e) {
       return refuse(request, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
     }
@@ -106,7 +107,7 @@ public final class RpcServer {
             source,
             destination,
             request.getMethod(),
-            request.getHeadersMap(),
+            request.getHeadersCount() == 0 ? Map.of() : request.getHeadersMap(),
             request.getPayload(),
             Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(request.getTimeoutMicros())),
             request.getOneWay());
@@ -182,17 +183,17 @@ public final class RpcServer {
     long timeoutNanos = request.timeout().toNanos();
     if (timeoutNanos > 0) {
       work =
-          work.timeout(
-              request.timeout(),
-              Mono.error(
-                  () ->
-                      new MeshTimeoutException(
-                          request.destination()
-                              + " "
-                              + request.method()
-                              + ": the deadline of "
-                              + request.timeout().toMillis()
-                              + " ms passed in the handler")));
+          Deadlines.within(
+              work,
+              timeoutNanos,
+              () ->
+                  new MeshTimeoutException(
+                      request.destination()
+                          + " "
+                          + request.method()
+                          + ": the deadline of "
+                          + request.timeout().toMillis()
+                          + " ms passed in the handler"));
     }
     work.subscribe(call);
   }
