@@ -160,17 +160,17 @@ public final class InnerService {
   static ClientInterceptor clientTiming(Consumer<String> log) {
     return (request, next) -> {
       long start = System.nanoTime();
-      return next.apply(request.withHeader("x-client-start-nanos", Long.toString(start)))
-          .doFinally(
-              signal ->
-                  log.accept(
-                      "client timing: "
-                          + request.method()
-                          + " "
-                          + signal
-                          + " in "
-                          + micros(start)
-                          + " µs"));
+      return timed(
+          next.apply(request.withHeader("x-client-start-nanos", Long.toString(start))),
+          signal ->
+              log.accept(
+                  "client timing: "
+                      + request.method()
+                      + " "
+                      + signal
+                      + " in "
+                      + micros(start)
+                      + " µs"));
     };
   }
 
@@ -178,19 +178,29 @@ public final class InnerService {
   static ServerInterceptor serverTiming(Consumer<String> log) {
     return (request, next) -> {
       long start = System.nanoTime();
-      return next.apply(request)
-          .map(reply -> reply.withHeader("x-server-micros", Long.toString(micros(start))))
-          .doFinally(
-              signal ->
-                  log.accept(
-                      "server timing: "
-                          + request.method()
-                          + (request.oneWay() ? " (notification) " : " ")
-                          + signal
-                          + " in "
-                          + micros(start)
-                          + " µs"));
+      return timed(
+          next.apply(request)
+              .map(reply -> reply.withHeader("x-server-micros", Long.toString(micros(start)))),
+          signal ->
+              log.accept(
+                  "server timing: "
+                      + request.method()
+                      + (request.oneWay() ? " (notification) " : " ")
+                      + signal
+                      + " in "
+                      + micros(start)
+                      + " µs"));
     };
+  }
+
+  /**
+   * Tells {@code onEnd} how {@code call} ended (onComplete, onError or cancel) before the end
+   * reaches the caller, so that the line is written by the time the caller sees the reply.
+   */
+  private static <T> Mono<T> timed(Mono<T> call, Consumer<String> onEnd) {
+    return call.doOnSuccess(value -> onEnd.accept("onComplete"))
+        .doOnError(error -> onEnd.accept("onError"))
+        .doOnCancel(() -> onEnd.accept("cancel"));
   }
 
   private static long micros(long startNanos) {

@@ -79,7 +79,8 @@ public final class DefaultMesh implements Mesh {
                 .maxFrameLength(config.maxFrameLength())
                 .build(),
             this::dispatch);
-    this.rpcServer = new RpcServer(this::endpoint, config.rpc().serverInterceptors());
+    this.rpcServer =
+        new RpcServer(this::endpoint, config.rpc().serverInterceptors(), this::fencingProblem);
     this.calls =
         new Calls(
             config.rpc(), rpcClient, rpcServer, this::endpoint, this::addressOf, peers::connection);
@@ -372,8 +373,10 @@ public final class DefaultMesh implements Mesh {
       String method,
       ByteString payload,
       RequestOptions options,
-      boolean oneWay) {
-    return calls.call(calls.outgoing(source, destination, method, payload, options, oneWay));
+      boolean oneWay,
+      long leaderTerm) {
+    return calls.call(
+        calls.outgoing(source, destination, method, payload, options, oneWay, leaderTerm));
   }
 
   /** The request side of a live service of this process, or {@code null}. */

@@ -12,6 +12,7 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
+import io.skymesh.mesh.internal.routing.LeaderPolicy;
 import io.skymesh.mesh.internal.rpc.ServiceEndpoint;
 import io.skymesh.mesh.routing.RoutingPolicy;
 import io.skymesh.mesh.rpc.Reply;
@@ -125,13 +126,13 @@ final class DefaultMeshService implements MeshService {
   @Override
   public Mono<Reply> request(
       ServiceUrl destination, String method, ByteString payload, RequestOptions options) {
-    return call(destination, method, payload, options, false);
+    return call(destination, method, payload, options, false, 0);
   }
 
   @Override
   public Mono<Void> notify(
       ServiceUrl destination, String method, ByteString payload, RequestOptions options) {
-    return call(destination, method, payload, options, true).then();
+    return call(destination, method, payload, options, true, 0).then();
   }
 
   @Override
@@ -169,11 +170,17 @@ final class DefaultMeshService implements MeshService {
     checkCall(method, payload, options);
     Mono<io.skymesh.mesh.Instance> pick =
         key == null ? router.select(policy) : router.select(policy, key);
+    boolean toLeader = policy instanceof LeaderPolicy;
     return pick.flatMap(
-        instance ->
-            router
-                .peerStats()
-                .record(instance.url(), call(instance.url(), method, payload, options, oneWay)));
+        instance -> {
+          // Routed to the leader: the term travels with the request, and the receiver refuses it
+          // with NotLeaderException unless it still leads with that term (fencing).
+          Leader leader = toLeader ? router.currentLeader() : null;
+          long term = leader != null && leader.isLeader(instance.url()) ? leader.term() : 0;
+          return router
+              .peerStats()
+              .record(instance.url(), call(instance.url(), method, payload, options, oneWay, term));
+        });
   }
 
   private Mono<Reply> call(
@@ -181,14 +188,15 @@ final class DefaultMeshService implements MeshService {
       String method,
       ByteString payload,
       RequestOptions options,
-      boolean oneWay) {
+      boolean oneWay,
+      long leaderTerm) {
     Objects.requireNonNull(destination, "destination");
     checkCall(method, payload, options);
     return Mono.defer(
         () ->
             closed.get()
                 ? Mono.error(new MeshClosedException(url + " is closed"))
-                : mesh.call(url, destination, method, payload, options, oneWay));
+                : mesh.call(url, destination, method, payload, options, oneWay, leaderTerm));
   }
 
   private static void checkCall(String method, ByteString payload, RequestOptions options) {

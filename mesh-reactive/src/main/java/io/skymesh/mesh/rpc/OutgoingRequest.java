@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param payload the serialized request
  * @param timeout how long the call may take, the mesh's default applied
  * @param oneWay whether this is a {@code notify} (its reply {@code Mono} completes empty)
+ * @param leaderTerm the leader term the request was routed by ({@code RoutingPolicy.leader()}),
+ *     which the receiver checks (fencing); 0 for a request not routed to a leader
  */
 public record OutgoingRequest(
     ServiceUrl source,
@@ -26,7 +28,30 @@ public record OutgoingRequest(
     Map<String, String> headers,
     ByteString payload,
     Duration timeout,
-    boolean oneWay) {
+    boolean oneWay,
+    long leaderTerm) {
+
+  /**
+   * A request not routed to a leader.
+   *
+   * @param source the calling instance
+   * @param destination the called instance
+   * @param method the method name
+   * @param headers request metadata, copied
+   * @param payload the serialized request
+   * @param timeout how long the call may take
+   * @param oneWay whether this is a {@code notify}
+   */
+  public OutgoingRequest(
+      ServiceUrl source,
+      ServiceUrl destination,
+      String method,
+      Map<String, String> headers,
+      ByteString payload,
+      Duration timeout,
+      boolean oneWay) {
+    this(source, destination, method, headers, payload, timeout, oneWay, 0);
+  }
 
   /** Creates a request; {@code headers} is copied. */
   public OutgoingRequest {
@@ -39,6 +64,9 @@ public record OutgoingRequest(
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout: " + timeout + " (expected: > 0)");
     }
+    if (leaderTerm < 0) {
+      throw new IllegalArgumentException("leaderTerm: " + leaderTerm + " (expected: >= 0)");
+    }
   }
 
   /** A copy with one more header, replacing one of the same key. */
@@ -47,11 +75,13 @@ public record OutgoingRequest(
     Objects.requireNonNull(value, "value");
     Map<String, String> copy = new HashMap<>(headers);
     copy.put(key, value);
-    return new OutgoingRequest(source, destination, method, copy, payload, timeout, oneWay);
+    return new OutgoingRequest(
+        source, destination, method, copy, payload, timeout, oneWay, leaderTerm);
   }
 
   /** A copy with this timeout. */
   public OutgoingRequest withTimeout(Duration timeout) {
-    return new OutgoingRequest(source, destination, method, headers, payload, timeout, oneWay);
+    return new OutgoingRequest(
+        source, destination, method, headers, payload, timeout, oneWay, leaderTerm);
   }
 }

@@ -11,7 +11,12 @@ import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.NotLeaderException;
 import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.TestMeshes;
+import io.skymesh.mesh.routing.RoutingPolicy;
+import io.skymesh.mesh.rpc.Methods;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.mesh.rpc.RequestOptions;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -113,5 +118,70 @@ class FencingTest {
     await().atMost(DEADLINE).until(() -> oneGot.contains("unfenced"));
     assertThat(oneGot).containsExactly("fresh", "unfenced");
     assertThat(leaders.fencedMessages()).isEqualTo(1);
+  }
+
+  @Test
+  void leaderRoutedRequestsCarryTheTermAndAStaleOneIsRefusedTyped() {
+    DefaultMesh leaders = (DefaultMesh) fixture.mesh();
+    MeshService one = register(leaders, ONE.toString(), whoAnswers(ONE));
+    MeshService two = register(leaders, TWO.toString(), whoAnswers(TWO));
+    DefaultMesh callers = (DefaultMesh) fixture.mesh();
+    MeshService client = register(callers, "game.zone1.client/1");
+    one.campaign().subscribe();
+    two.campaign().subscribe();
+    NameRouter router = callers.router(LOBBY);
+    await().atMost(DEADLINE).until(() -> router.currentLeader().isLeader(ONE));
+    await().atMost(DEADLINE).until(() -> leaders.router(LOBBY).currentLeader().isLeader(ONE));
+
+    // Routed to the leader: the term travels and matches.
+    StepVerifier.create(
+            client.request(
+                router,
+                RoutingPolicy.leader(),
+                null,
+                "Who",
+                ByteString.EMPTY,
+                RequestOptions.defaults()))
+        .assertNext(reply -> assertThat(reply.payload().toStringUtf8()).isEqualTo(ONE.toString()))
+        .expectComplete()
+        .verify(DEADLINE);
+
+    one.resign().block(DEADLINE);
+    await().atMost(DEADLINE).until(() -> leaders.router(LOBBY).currentLeader().isLeader(TWO));
+    // A caller that still routes by term 1, over the network and in process: refused, typed.
+    for (DefaultMesh from : List.of(callers, leaders)) {
+      StepVerifier.create(
+              from.call(
+                  client.url(), ONE, "Who", ByteString.EMPTY, RequestOptions.defaults(), false, 1))
+          .expectErrorSatisfies(
+              e ->
+                  assertThat(e)
+                      .isInstanceOf(NotLeaderException.class)
+                      .hasMessageContaining(ONE + " does not lead " + LOBBY + " with term 1"))
+          .verify(DEADLINE);
+    }
+    // The same request without a term is an ordinary request to ONE, which still answers.
+    StepVerifier.create(client.request(ONE, "Who", ByteString.EMPTY))
+        .assertNext(reply -> assertThat(reply.payload().toStringUtf8()).isEqualTo(ONE.toString()))
+        .expectComplete()
+        .verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> router.currentLeader().isLeader(TWO));
+    StepVerifier.create(
+            client.request(
+                router,
+                RoutingPolicy.leader(),
+                null,
+                "Who",
+                ByteString.EMPTY,
+                RequestOptions.defaults()))
+        .assertNext(reply -> assertThat(reply.payload().toStringUtf8()).isEqualTo(TWO.toString()))
+        .expectComplete()
+        .verify(DEADLINE);
+  }
+
+  private static Methods whoAnswers(ServiceUrl self) {
+    return Methods.builder()
+        .add("Who", request -> Mono.just(Reply.of(ByteString.copyFromUtf8(self.toString()))))
+        .build();
   }
 }

@@ -3,6 +3,7 @@ package io.skymesh.mesh.internal.rpc;
 import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
+import io.skymesh.core.exceptions.NotLeaderException;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.ClientInterceptor;
 import io.skymesh.mesh.rpc.IncomingRequest;
@@ -73,10 +74,11 @@ public final class Calls {
       String method,
       ByteString payload,
       RequestOptions options,
-      boolean oneWay) {
+      boolean oneWay,
+      long leaderTerm) {
     Duration timeout = options.timeout() != null ? options.timeout() : config.defaultTimeout();
     return new OutgoingRequest(
-        source, destination, method, options.headers(), payload, timeout, oneWay);
+        source, destination, method, options.headers(), payload, timeout, oneWay, leaderTerm);
   }
 
   /**
@@ -118,7 +120,13 @@ public final class Calls {
           long deadline = System.nanoTime() + timeout.toNanos();
           ServiceEndpoint endpoint = local.apply(request.destination());
           Mono<Reply> call;
-          if (endpoint != null) {
+          String fenced =
+              endpoint == null || request.leaderTerm() == 0
+                  ? null
+                  : server.fencing().problem(request.destination(), request.leaderTerm());
+          if (fenced != null) {
+            call = Mono.error(new NotLeaderException(fenced));
+          } else if (endpoint != null) {
             call =
                 limiter(IN_PROCESS)
                     .run(() -> server.callInProcess(endpoint, incoming(request, deadline)));

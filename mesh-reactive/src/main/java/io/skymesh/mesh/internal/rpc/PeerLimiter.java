@@ -62,8 +62,7 @@ public final class PeerLimiter {
             }
             return;
           }
-          if (pending.incrementAndGet() > maxPending) {
-            pending.decrementAndGet();
+          if (!tryEnqueue()) {
             waiter.claim();
             sink.error(
                 new OverloadedException(
@@ -88,6 +87,19 @@ public final class PeerLimiter {
   /** Calls waiting now; an instant reading. */
   public int pending() {
     return pending.get();
+  }
+
+  /** Counts one more waiting call if there is room: the count never reads above its cap. */
+  private boolean tryEnqueue() {
+    for (; ; ) {
+      int current = pending.get();
+      if (current >= maxPending) {
+        return false;
+      }
+      if (pending.compareAndSet(current, current + 1)) {
+        return true;
+      }
+    }
   }
 
   private boolean tryAcquire() {

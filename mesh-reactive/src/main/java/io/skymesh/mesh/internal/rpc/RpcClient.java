@@ -193,7 +193,8 @@ public final class RpcClient {
             .setMethod(request.method())
             .setPayload(request.payload())
             .setTimeoutMicros(Math.max(1, TimeUnit.NANOSECONDS.toMicros(timeoutNanos)))
-            .setOneWay(request.oneWay());
+            .setOneWay(request.oneWay())
+            .setLeaderTerm(request.leaderTerm());
     if (!request.headers().isEmpty()) {
       builder.putAllHeaders(request.headers());
     }

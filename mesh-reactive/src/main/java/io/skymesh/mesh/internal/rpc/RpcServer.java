@@ -51,17 +51,38 @@ public final class RpcServer {
   private final Map<PeerConnection, Map<Long, ServerCall>> calls = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
   private final UrlCache urls = new UrlCache();
+  private final Fencing fencing;
 
   /**
-   * Creates the server side.
+   * Creates the server side without fencing.
    *
    * @param endpoints the live service at a url, or {@code null}
    * @param interceptors outermost first
    */
   public RpcServer(
       Function<ServiceUrl, ServiceEndpoint> endpoints, List<ServerInterceptor> interceptors) {
+    this(endpoints, interceptors, Fencing.NONE);
+  }
+
+  /**
+   * Creates the server side.
+   *
+   * @param endpoints the live service at a url, or {@code null}
+   * @param interceptors outermost first
+   * @param fencing the check of leader-routed requests
+   */
+  public RpcServer(
+      Function<ServiceUrl, ServiceEndpoint> endpoints,
+      List<ServerInterceptor> interceptors,
+      Fencing fencing) {
     this.endpoints = endpoints;
     this.interceptors = List.copyOf(interceptors);
+    this.fencing = fencing;
+  }
+
+  /** The check of leader-routed requests, for in-process calls too. */
+  public Fencing fencing() {
+    return fencing;
   }
 
   /** Calls running now, remote and in process; an instant reading. */
@@ -98,6 +119,12 @@ public final class RpcServer {
     if (endpoint == null) {
       return refuse(
           request, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
+    }
+    if (request.getLeaderTerm() != 0) {
+      String fenced = fencing.problem(destination, request.getLeaderTerm());
+      if (fenced != null) {
+        return refuse(request, connection, StatusCode.ABORTED, fenced);
+      }
     }
     if (!endpoint.tryAcquire()) {
       return refuse(request, connection, StatusCode.RESOURCE_EXHAUSTED, overloaded(endpoint));
