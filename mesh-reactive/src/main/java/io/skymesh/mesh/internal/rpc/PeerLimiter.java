@@ -3,6 +3,7 @@ package io.skymesh.mesh.internal.rpc;
 import io.skymesh.core.exceptions.OverloadedException;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import reactor.core.Disposable;
@@ -152,6 +153,7 @@ public final class PeerLimiter {
     private final MonoSink<T> sink;
     private final Supplier<Mono<T>> call;
     private final AtomicInteger state = new AtomicInteger(WAITING);
+    private final AtomicBoolean released = new AtomicBoolean();
     private volatile Disposable running;
 
     Waiter(MonoSink<T> sink, Supplier<Mono<T>> call) {
@@ -172,10 +174,31 @@ public final class PeerLimiter {
         sink.error(e);
         return;
       }
+      // The slot is freed before the outcome reaches the caller, so a caller that has its reply
+      // never sees its own call still counted in flight.
       running =
-          mono.doFinally(signal -> release()).subscribe(sink::success, sink::error, sink::success);
+          mono.doOnCancel(this::releaseOnce)
+              .subscribe(
+                  value -> {
+                    releaseOnce();
+                    sink.success(value);
+                  },
+                  error -> {
+                    releaseOnce();
+                    sink.error(error);
+                  },
+                  () -> {
+                    releaseOnce();
+                    sink.success();
+                  });
       if (state.get() == CANCELLED) {
         running.dispose();
+      }
+    }
+
+    private void releaseOnce() {
+      if (released.compareAndSet(false, true)) {
+        release();
       }
     }
 
