@@ -370,28 +370,15 @@ public final class NameServerClient {
             .setPrefix(watch.prefix)
             .setFromRevision(watch.lastRevision)
             .build();
-    return exchange(session, NameClientFrame.newBuilder().setKvWatch(body), "kv watch")
-        .doOnError(
-            e -> {
-              if (!(e instanceof PeerUnavailableException)) {
-                watch.events.tryEmitError(e);
-              }
-            })
-        .onErrorResume(PeerUnavailableException.class, e -> Mono.empty());
+    return sendWatchRequest(
+        session, NameClientFrame.newBuilder().setKvWatch(body), "kv watch", watch.events);
   }
 
   private void stopKvWatch(KvWatchState watch) {
     if (kvWatches.remove(watch.id) == null) {
       return;
     }
-    Session session = watch.sentOn.get();
-    if (session != null && !session.closed) {
-      exchange(
-              session,
-              NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(watch.id)),
-              "unwatch")
-          .subscribe(null, e -> log.debug("Unwatch failed: {}", e.toString()));
-    }
+    unwatch(watch.sentOn.get(), watch.id);
   }
 
   /** One KV watch, kept across sessions. */
@@ -610,28 +597,39 @@ public final class NameServerClient {
             .setWatchId(watch.id)
             .setServiceName(watch.serviceName)
             .setFromRevision(watch.lastRevision);
-    return exchange(session, NameClientFrame.newBuilder().setWatch(body), watch.serviceName)
+    return sendWatchRequest(
+        session, NameClientFrame.newBuilder().setWatch(body), watch.serviceName, watch.events);
+  }
+
+  /** Sends a (KV) watch; an error other than a lost connection fails the watch's stream. */
+  private Mono<Ack> sendWatchRequest(
+      Session session, NameClientFrame.Builder body, String context, Sinks.Many<?> events) {
+    return exchange(session, body, context)
         .doOnError(
             e -> {
               if (!(e instanceof PeerUnavailableException)) {
-                watch.events.tryEmitError(e);
+                events.tryEmitError(e);
               }
             })
         .onErrorResume(PeerUnavailableException.class, e -> Mono.empty());
+  }
+
+  /** Stops a watch on the session it was last sent on, if that session is still open. */
+  private void unwatch(Session session, long watchId) {
+    if (session != null && !session.closed) {
+      exchange(
+              session,
+              NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(watchId)),
+              "unwatch")
+          .subscribe(null, e -> log.debug("Unwatch failed: {}", e.toString()));
+    }
   }
 
   private void stopWatch(WatchState watch) {
     if (watches.remove(watch.id) == null) {
       return;
     }
-    Session session = watch.sentOn.get();
-    if (session != null && !session.closed) {
-      exchange(
-              session,
-              NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(watch.id)),
-              "unwatch")
-          .subscribe(null, e -> log.debug("Unwatch failed: {}", e.toString()));
-    }
+    unwatch(watch.sentOn.get(), watch.id);
   }
 
   private void ready(Session session) {
