@@ -57,6 +57,10 @@ public final class DefaultMesh implements Mesh {
   private final Map<ServiceUrl, DefaultMeshService> local = new ConcurrentHashMap<>();
   private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
   private final Disposable.Swap probing = Disposables.swap();
+
+  /** Leader-routed messages received here and dropped because their term was stale. */
+  private final LongAdder fencedMessages = new LongAdder();
+
   private final DefaultConfigStore configStore;
   private final RpcClient rpcClient = new RpcClient();
   private final RpcServer rpcServer;
@@ -228,9 +232,6 @@ public final class DefaultMesh implements Mesh {
     return names.resign(url.toString());
   }
 
-  /** Leader-routed messages received here and dropped because their term was stale. */
-  private final LongAdder fencedMessages = new LongAdder();
-
   /**
    * Why a leader-routed message for {@code destination} with {@code term} must be refused, or null
    * if the destination leads with exactly that term, as this mesh's router of its service says. For
@@ -327,17 +328,7 @@ public final class DefaultMesh implements Mesh {
 
   /** The connection to a live instance's process; {@code ServiceNotFoundException} if none. */
   private Mono<PeerConnection> connectionTo(ServiceUrl destination) {
-    return router(destination.serviceName())
-        .firstView()
-        .flatMap(
-            view ->
-                view.instance(destination)
-                    .map(instance -> peers.connection(instance.address()))
-                    .orElseGet(
-                        () ->
-                            Mono.error(
-                                new ServiceNotFoundException(
-                                    destination + " is not alive in the mesh"))));
+    return addressOf(destination).flatMap(peers::connection);
   }
 
   Mono<Integer> broadcast(ServiceUrl source, ServiceName serviceName, ByteString payload) {

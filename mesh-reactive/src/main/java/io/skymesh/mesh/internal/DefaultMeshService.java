@@ -70,7 +70,7 @@ final class DefaultMeshService implements MeshService {
     Objects.requireNonNull(router, "router");
     Objects.requireNonNull(policy, "policy");
     Objects.requireNonNull(payload, "payload");
-    return routedSend(router, router.select(policy), payload);
+    return routedSend(router, policy, router.select(policy), payload);
   }
 
   @Override
@@ -78,16 +78,35 @@ final class DefaultMeshService implements MeshService {
       NameRouter router, RoutingPolicy policy, Object key, ByteString payload) {
     Objects.requireNonNull(router, "router");
     Objects.requireNonNull(payload, "payload");
-    return routedSend(router, router.select(policy, key), payload);
+    return routedSend(router, policy, router.select(policy, key), payload);
   }
 
-  private Mono<Instance> routedSend(NameRouter router, Mono<Instance> picked, ByteString payload) {
+  private Mono<Instance> routedSend(
+      NameRouter router, RoutingPolicy policy, Mono<Instance> picked, ByteString payload) {
     return picked.flatMap(
-        instance ->
-            router
-                .peerStats()
-                .record(instance.url(), sendTo(instance.url(), Map.of(), payload))
-                .thenReturn(instance));
+        instance -> {
+          long term = fencingTerm(router, policy, instance);
+          Mono<Void> send =
+              Mono.defer(
+                  () ->
+                      closed.get()
+                          ? Mono.error(new MeshClosedException(url + " is closed"))
+                          : mesh.send(url, instance.url(), Map.of(), payload, term));
+          return router.peerStats().record(instance.url(), send).thenReturn(instance);
+        });
+  }
+
+  /**
+   * The term a message or request routed to {@code instance} by {@code policy} carries: the
+   * leader's term when the leader policy picked the current leader (the receiver refuses it unless
+   * it still leads with that term), else 0 (not fenced).
+   */
+  private static long fencingTerm(NameRouter router, RoutingPolicy policy, Instance instance) {
+    if (!(policy instanceof LeaderPolicy)) {
+      return 0;
+    }
+    Leader leader = router.currentLeader();
+    return leader.isLeader(instance.url()) ? leader.term() : 0;
   }
 
   @Override
@@ -168,19 +187,20 @@ final class DefaultMeshService implements MeshService {
     Objects.requireNonNull(router, "router");
     Objects.requireNonNull(policy, "policy");
     checkCall(method, payload, options);
-    Mono<io.skymesh.mesh.Instance> pick =
-        key == null ? router.select(policy) : router.select(policy, key);
-    boolean toLeader = policy instanceof LeaderPolicy;
+    Mono<Instance> pick = key == null ? router.select(policy) : router.select(policy, key);
     return pick.flatMap(
-        instance -> {
-          // Routed to the leader: the term travels with the request, and the receiver refuses it
-          // with NotLeaderException unless it still leads with that term (fencing).
-          Leader leader = toLeader ? router.currentLeader() : null;
-          long term = leader != null && leader.isLeader(instance.url()) ? leader.term() : 0;
-          return router
-              .peerStats()
-              .record(instance.url(), call(instance.url(), method, payload, options, oneWay, term));
-        });
+        instance ->
+            router
+                .peerStats()
+                .record(
+                    instance.url(),
+                    call(
+                        instance.url(),
+                        method,
+                        payload,
+                        options,
+                        oneWay,
+                        fencingTerm(router, policy, instance))));
   }
 
   private Mono<Reply> call(

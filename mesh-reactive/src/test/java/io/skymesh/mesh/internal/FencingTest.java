@@ -179,6 +179,32 @@ class FencingTest {
         .verify(DEADLINE);
   }
 
+  @Test
+  void aSendRoutedByTheLeaderPolicyIsFencedAndAcceptedByTheLeader() {
+    DefaultMesh leaders = (DefaultMesh) fixture.mesh();
+    List<String> oneGot = new CopyOnWriteArrayList<>();
+    MeshService one =
+        register(
+            leaders,
+            ONE.toString(),
+            m -> Mono.fromRunnable(() -> oneGot.add(m.payload().toStringUtf8())));
+    DefaultMesh callers = (DefaultMesh) fixture.mesh();
+    MeshService client = register(callers, "game.zone1.client/1");
+    one.campaign().subscribe();
+    NameRouter router = callers.router(LOBBY);
+    await().atMost(DEADLINE).until(() -> router.currentLeader().isLeader(ONE));
+    await().atMost(DEADLINE).until(() -> leaders.router(LOBBY).currentLeader().isLeader(ONE));
+
+    StepVerifier.create(
+            client.sendTo(router, RoutingPolicy.leader(), ByteString.copyFromUtf8("to the leader")))
+        .assertNext(instance -> assertThat(instance.url()).isEqualTo(ONE))
+        .expectComplete()
+        .verify(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> oneGot.contains("to the leader"));
+    assertThat(leaders.fencedMessages()).isZero();
+  }
+
   private static Methods whoAnswers(ServiceUrl self) {
     return Methods.builder()
         .add("Who", request -> Mono.just(Reply.of(ByteString.copyFromUtf8(self.toString()))))
