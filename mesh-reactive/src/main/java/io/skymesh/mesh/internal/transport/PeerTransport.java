@@ -158,7 +158,9 @@ public final class PeerTransport {
    * @throws IllegalArgumentException if {@code address} is not {@code host:port}
    */
   public Mono<PeerConnection> connection(String address) {
-    PeerAddress target = PeerAddress.parse(address);
+    // An address with a dial in the pool was parsed when it was dialed: only a new one is parsed
+    // (this is on every send's and request's path).
+    PeerAddress target = dials.containsKey(address) ? null : PeerAddress.parse(address);
     return Mono.defer(
         () -> {
           for (; ; ) {
@@ -167,7 +169,7 @@ public final class PeerTransport {
             }
             Dial dial = dials.get(address);
             if (dial == null) {
-              Dial fresh = new Dial(address, target);
+              Dial fresh = new Dial(address, target != null ? target : PeerAddress.parse(address));
               dial = dials.putIfAbsent(address, fresh);
               if (dial == null) {
                 fresh.start();
