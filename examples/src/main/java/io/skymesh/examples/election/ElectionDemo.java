@@ -18,9 +18,9 @@ import reactor.core.publisher.Mono;
 /**
  * Runs election in one process: an embedded name server, two candidates of {@code
  * election.zone1.master} in meshes of their own, and a watcher in a third. Each candidate
- * campaigns; when told "resign" it resigns and campaigns again, going to the back of the line. The
- * watcher follows the router's leader stream and tells each new leader to resign, so leadership
- * flips between the two, the term growing by one each time.
+ * campaigns; when told "resign" it resigns and, once the other leads, campaigns again. The watcher
+ * follows the router's leader stream and tells each new leader to resign, so leadership flips
+ * between the two, the term growing by one each time.
  */
 public final class ElectionDemo {
 
@@ -84,8 +84,14 @@ public final class ElectionDemo {
     }
   }
 
-  /** Registers a candidate that campaigns, and resigns and campaigns again when told to. */
+  /**
+   * Registers a candidate that campaigns, and when told to resign, resigns and campaigns again once
+   * another candidate leads. Waiting for the other leader keeps the flips deterministic: the other
+   * candidate's first Campaign may still be on its way to the name server when this one resigns,
+   * and campaigning again at once could win the election back.
+   */
   private static void candidate(Mesh mesh, ServiceUrl url, Consumer<String> out) {
+    NameRouter master = mesh.router(MASTER);
     MeshService[] self = new MeshService[1];
     self[0] =
         mesh.register(
@@ -94,8 +100,14 @@ public final class ElectionDemo {
                     message.payload().equals(RESIGN)
                         ? self[0]
                             .resign()
+                            .then(
+                                master
+                                    .leader()
+                                    .filter(leader -> leader.isPresent() && !leader.isLeader(url))
+                                    .next())
                             .doOnSuccess(ignored -> campaign(self[0], out))
                             .onErrorResume(e -> Mono.empty())
+                            .then()
                         : Mono.empty())
             .block(TIMEOUT);
     campaign(self[0], out);
