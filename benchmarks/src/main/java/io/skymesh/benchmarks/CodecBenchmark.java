@@ -14,8 +14,10 @@ import io.netty.util.ReferenceCountUtil;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
 import io.skymesh.codec.Frames;
+import io.skymesh.codec.Headers;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -82,9 +84,13 @@ public class CodecBenchmark {
                 Data.newBuilder()
                     .setSource("orders.prod.checkout/7f3c2a1e")
                     .setDestination("billing.prod.invoices/0b9d44e2")
-                    .putHeaders(
-                        "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-                    .putHeaders("content-type", "application/x-protobuf")
+                    .addAllHeaders(
+                        Headers.fromMap(
+                            Map.of(
+                                "traceparent",
+                                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")))
+                    .addAllHeaders(
+                        Headers.fromMap(Map.of("content-type", "application/x-protobuf")))
                     .setPayload(ByteString.copyFrom(payload)))
             .build();
 

@@ -68,7 +68,7 @@ class FrameSplitPropertyTest {
                             Data.newBuilder()
                                 .setSource(source)
                                 .setDestination(destination)
-                                .putAllHeaders(headers)
+                                .addAllHeaders(Headers.fromMap(headers))
                                 .setPayload(ByteString.copyFrom(payload)))
                         .build());
     Arbitrary<PeerFrame> ping =

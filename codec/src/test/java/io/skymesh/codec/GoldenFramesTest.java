@@ -19,6 +19,7 @@ import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Ping;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,7 +44,7 @@ class GoldenFramesTest {
                 Data.newBuilder()
                     .setSource("a.b.c/1")
                     .setDestination("a.b.d/2")
-                    .putHeaders("k", "v")
+                    .addAllHeaders(Headers.fromMap(Map.of("k", "v")))
                     .setPayload(ByteString.copyFromUtf8("hi")))
             .build();
 

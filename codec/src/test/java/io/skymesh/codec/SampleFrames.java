@@ -26,6 +26,7 @@ import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
 import java.util.List;
+import java.util.Map;
 
 /** One frame of every kind, for round-trip tests. */
 final class SampleFrames {
@@ -51,7 +52,7 @@ final class SampleFrames {
                     .setSource("game.zone1.lobby/1")
                     .setDestination("game.zone1.chat/7")
                     .setMethod("SayHello")
-                    .putHeaders("trace-id", "abc")
+                    .addAllHeaders(Headers.fromMap(Map.of("trace-id", "abc")))
                     .setPayload(ByteString.copyFromUtf8("hello"))
                     .setTimeoutMicros(5_000_000)
                     .setLeaderTerm(3))
@@ -62,7 +63,7 @@ final class SampleFrames {
                     .setStreamId(9)
                     .setStatus(
                         Status.newBuilder().setCode(StatusCode.UNIMPLEMENTED).setMessage("no"))
-                    .putHeaders("server", "s1"))
+                    .addAllHeaders(Headers.fromMap(Map.of("server", "s1"))))
             .build(),
         PeerFrame.newBuilder()
             .setCancel(Cancel.newBuilder().setStreamId(9).setReason("caller gave up"))
@@ -148,7 +149,7 @@ final class SampleFrames {
             Data.newBuilder()
                 .setSource(source)
                 .setDestination(destination)
-                .putHeaders("content-type", "bytes")
+                .addAllHeaders(Headers.fromMap(Map.of("content-type", "bytes")))
                 .setPayload(ByteString.copyFrom(payload)))
         .build();
   }

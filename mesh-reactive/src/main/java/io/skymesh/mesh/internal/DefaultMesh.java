@@ -1,6 +1,7 @@
 package io.skymesh.mesh.internal;
 
 import com.google.protobuf.ByteString;
+import io.skymesh.codec.Headers;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.AlreadyRegisteredException;
@@ -435,7 +436,7 @@ public final class DefaultMesh implements Mesh {
       }
     }
     return service.deliver(
-        new Message(source, destination, data.getHeadersMap(), data.getPayload()));
+        new Message(source, destination, Headers.toMap(data.getHeadersList()), data.getPayload()));
   }
 
   /** Whether a watched instance lives at {@code address}, or it is this process's own. */
@@ -478,14 +479,15 @@ public final class DefaultMesh implements Mesh {
       Map<String, String> headers,
       ByteString payload,
       long leaderTerm) {
-    return PeerFrame.newBuilder()
-        .setData(
-            Data.newBuilder()
-                .setSource(source.toString())
-                .setDestination(destination.toString())
-                .putAllHeaders(headers)
-                .setPayload(payload)
-                .setLeaderTerm(leaderTerm))
-        .build();
+    Data.Builder data =
+        Data.newBuilder()
+            .setSource(source.toString())
+            .setDestination(destination.toString())
+            .setPayload(payload)
+            .setLeaderTerm(leaderTerm);
+    if (!headers.isEmpty()) {
+      data.addAllHeaders(Headers.fromMap(headers));
+    }
+    return PeerFrame.newBuilder().setData(data).build();
   }
 }

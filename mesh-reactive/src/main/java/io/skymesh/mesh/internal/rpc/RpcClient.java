@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal.rpc;
 
+import io.skymesh.codec.Headers;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.mesh.internal.transport.PeerConnection;
@@ -97,7 +98,7 @@ public final class RpcClient {
       pending.sink.success(
           response.getHeadersCount() == 0
               ? Reply.of(response.getPayload())
-              : new Reply(response.getHeadersMap(), response.getPayload()));
+              : new Reply(Headers.toMap(response.getHeadersList()), response.getPayload()));
     } else {
       pending.sink.error(Statuses.toException(response.getStatus(), pending.context()));
     }
@@ -196,7 +197,7 @@ public final class RpcClient {
             .setOneWay(request.oneWay())
             .setLeaderTerm(request.leaderTerm());
     if (!request.headers().isEmpty()) {
-      builder.putAllHeaders(request.headers());
+      builder.addAllHeaders(Headers.fromMap(request.headers()));
     }
     return PeerFrame.newBuilder().setRequest(builder).build();
   }

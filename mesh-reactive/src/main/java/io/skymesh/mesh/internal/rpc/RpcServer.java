@@ -1,6 +1,7 @@
 package io.skymesh.mesh.internal.rpc;
 
 import com.google.protobuf.ByteString;
+import io.skymesh.codec.Headers;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.OverloadedException;
@@ -134,7 +135,7 @@ public final class RpcServer {
             source,
             destination,
             request.getMethod(),
-            request.getHeadersCount() == 0 ? Map.of() : request.getHeadersMap(),
+            Headers.toMap(request.getHeadersList()),
             request.getPayload(),
             Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(request.getTimeoutMicros())),
             request.getOneWay());
@@ -300,7 +301,7 @@ public final class RpcServer {
   static PeerFrame response(long streamId, Status status, Reply reply) {
     Response.Builder response = Response.newBuilder().setStreamId(streamId).setStatus(status);
     if (!reply.headers().isEmpty()) {
-      response.putAllHeaders(reply.headers());
+      response.addAllHeaders(Headers.fromMap(reply.headers()));
     }
     ByteString payload = reply.payload();
     if (!payload.isEmpty()) {

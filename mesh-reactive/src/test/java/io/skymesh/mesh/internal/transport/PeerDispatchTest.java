@@ -10,10 +10,12 @@ import com.google.protobuf.ByteString;
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.skymesh.codec.Headers;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.proto.PeerFrame;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -209,7 +211,7 @@ class PeerDispatchTest {
     return frame.toBuilder()
         .setData(
             frame.getData().toBuilder()
-                .putHeaders("padding", "x")
+                .addAllHeaders(Headers.fromMap(Map.of("padding", "x")))
                 .setPayload(frame.getData().getPayload().concat(padding)))
         .build();
   }
