@@ -22,9 +22,10 @@ import reactor.util.context.Context;
  * insert and again to remove each of the two timers of every request. A deadline fires on the tick
  * after it passes (at most {@value #TICK_MILLIS} ms late), never early.
  */
-final class Deadlines {
+public final class Deadlines {
 
-  static final long TICK_MILLIS = 10;
+  /** The wheel's tick: a deadline fires at most this late. */
+  public static final long TICK_MILLIS = 10;
 
   private static final HashedWheelTimer TIMER = timer();
 
@@ -44,7 +45,8 @@ final class Deadlines {
    * @param <T> the value
    * @return the bounded work
    */
-  static <T> Mono<T> within(Mono<T> source, long nanos, Supplier<? extends Throwable> onDeadline) {
+  public static <T> Mono<T> within(
+      Mono<T> source, long nanos, Supplier<? extends Throwable> onDeadline) {
     return new Bounded<>(source, nanos, onDeadline);
   }
 
