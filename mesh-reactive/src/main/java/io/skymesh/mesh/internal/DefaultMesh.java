@@ -64,6 +64,7 @@ public final class DefaultMesh implements Mesh {
 
   private final DefaultConfigStore configStore;
   private final RpcClient rpcClient = new RpcClient();
+  private final UrlCache urls = new UrlCache();
   private final RpcServer rpcServer;
   private final Calls calls;
   private volatile String listenAddress;
@@ -415,8 +416,8 @@ public final class DefaultMesh implements Mesh {
     ServiceUrl destination;
     ServiceUrl source;
     try {
-      destination = ServiceUrl.parse(data.getDestination());
-      source = ServiceUrl.parse(data.getSource());
+      destination = urls.parse(data.getDestination());
+      source = urls.parse(data.getSource());
     } catch (IllegalArgumentException e) {
       log.warn("Dropping a message with a bad ServiceUrl: {}", e.getMessage());
       return Mono.empty();
@@ -473,7 +474,7 @@ public final class DefaultMesh implements Mesh {
     }
   }
 
-  private static PeerFrame data(
+  private PeerFrame data(
       ServiceUrl source,
       ServiceUrl destination,
       Map<String, String> headers,
@@ -481,8 +482,8 @@ public final class DefaultMesh implements Mesh {
       long leaderTerm) {
     Data.Builder data =
         Data.newBuilder()
-            .setSource(source.toString())
-            .setDestination(destination.toString())
+            .setSourceBytes(urls.utf8(source))
+            .setDestinationBytes(urls.utf8(destination))
             .setPayload(payload)
             .setLeaderTerm(leaderTerm);
     if (!headers.isEmpty()) {

@@ -6,6 +6,7 @@ import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.mesh.internal.UrlCache;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.IncomingRequest;
 import io.skymesh.mesh.rpc.Methods;
