@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.skymesh.nameserver.cli.NameServerCli;
+import io.skymesh.testkit.ThreadDumps;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.Map;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -90,7 +92,15 @@ class NameServerAdminCliTest extends NameServerTestSupport {
     game.register("game.zone1.lobby/1", "127.0.0.1:7001").block(TIMEOUT);
     game.ack(TestClient.campaign("game.zone1.lobby/1")).block(TIMEOUT);
     game.deregister("game.zone1.lobby/1").block(TIMEOUT);
-    Run run = watch.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    Run run;
+    try {
+      run = watch.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      // Seen once in a clean-clone build: the watch never printed its fifth line, and the CLI's
+      // session expired as if its keepalives had stopped. Say where every thread was.
+      throw new AssertionError(
+          "the CLI's watch did not end within " + TIMEOUT + "\n" + ThreadDumps.all(), e);
+    }
 
     assertThat(run.status()).isZero();
     assertThat(run.out().lines())
