@@ -145,9 +145,12 @@ class RequestResponseBehaviourTest {
                     maxPending.accumulateAndGet(peer.pending(), Math::max);
                     maxInFlight.accumulateAndGet(peer.inFlight(), Math::max);
                   }
+                  // Counted down as the reply leaves the handler, before the server frees its
+                  // slot: a doFinally runs after that, when the next handler may have started.
                   return Mono.delay(Duration.ofMillis(20))
                       .thenReturn(Reply.of(request.payload()))
-                      .doFinally(s -> running.decrementAndGet());
+                      .doOnTerminate(running::decrementAndGet)
+                      .doOnCancel(running::decrementAndGet);
                 })
             .build());
     MeshService client = register(clientMesh, "game.zone1.client/1");

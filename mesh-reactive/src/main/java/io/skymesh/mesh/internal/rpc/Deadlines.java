@@ -71,20 +71,26 @@ public final class Deadlines {
   }
 
   /**
-   * Relays the source's one outcome unless the deadline came first. Whichever of the outcome, the
-   * deadline and the downstream's cancel wins the {@code done} flag is the only one acted on.
+   * Relays the source's signals unless the deadline came first. The {@code state} flag decides
+   * races: the deadline and the downstream's cancel act only while nothing arrived; a value disarms
+   * the timer and is relayed, and the source's own completion then ends the result, as {@code
+   * Mono.timeout} does.
    */
   private static final class BoundedSubscriber<T> extends Operators.DeferredSubscription
       implements CoreSubscriber<T>, TimerTask {
 
+    private static final int RUNNING = 0;
+    private static final int VALUED = 1;
+    private static final int DONE = 2;
+
     @SuppressWarnings(
         "rawtypes") // a field updater is made from the class, not a parameterized type
-    private static final AtomicIntegerFieldUpdater<BoundedSubscriber> DONE =
-        AtomicIntegerFieldUpdater.newUpdater(BoundedSubscriber.class, "done");
+    private static final AtomicIntegerFieldUpdater<BoundedSubscriber> STATE =
+        AtomicIntegerFieldUpdater.newUpdater(BoundedSubscriber.class, "state");
 
     private final CoreSubscriber<? super T> actual;
     private final Supplier<? extends Throwable> onDeadline;
-    private volatile int done;
+    private volatile int state;
     private volatile Timeout timeout;
 
     BoundedSubscriber(CoreSubscriber<? super T> actual, Supplier<? extends Throwable> onDeadline) {
@@ -95,8 +101,8 @@ public final class Deadlines {
     void arm(long nanos) {
       Timeout armed = TIMER.newTimeout(this, nanos, TimeUnit.NANOSECONDS);
       timeout = armed;
-      if (done != 0) {
-        // Finished (or cancelled) before the timer was armed.
+      if (state != RUNNING) {
+        // A value, the end or a cancel came before the timer was armed.
         armed.cancel();
       }
     }
@@ -113,9 +119,9 @@ public final class Deadlines {
 
     @Override
     public void onNext(T value) {
-      if (finish()) {
+      if (STATE.compareAndSet(this, RUNNING, VALUED)) {
+        disarm();
         actual.onNext(value);
-        actual.onComplete();
       } else {
         Operators.onDiscard(value, actual.currentContext());
       }
@@ -123,7 +129,7 @@ public final class Deadlines {
 
     @Override
     public void onError(Throwable error) {
-      if (finish()) {
+      if (end()) {
         actual.onError(error);
       } else {
         Operators.onErrorDropped(error, actual.currentContext());
@@ -132,7 +138,7 @@ public final class Deadlines {
 
     @Override
     public void onComplete() {
-      if (finish()) {
+      if (end()) {
         actual.onComplete();
       }
     }
@@ -140,7 +146,7 @@ public final class Deadlines {
     /** The deadline passed. */
     @Override
     public void run(Timeout expired) {
-      if (DONE.compareAndSet(this, 0, 1)) {
+      if (STATE.compareAndSet(this, RUNNING, DONE)) {
         super.cancel();
         actual.onError(onDeadline.get());
       }
@@ -148,21 +154,27 @@ public final class Deadlines {
 
     @Override
     public void cancel() {
-      if (finish()) {
+      if (end()) {
         super.cancel();
       }
     }
 
-    /** Wins the flag and disarms the timer; false if something else won it. */
-    private boolean finish() {
-      if (!DONE.compareAndSet(this, 0, 1)) {
-        return false;
+    /** Wins the end from running or valued, disarming the timer; false if it had ended. */
+    private boolean end() {
+      for (int current = state; current != DONE; current = state) {
+        if (STATE.compareAndSet(this, current, DONE)) {
+          disarm();
+          return true;
+        }
       }
+      return false;
+    }
+
+    private void disarm() {
       Timeout armed = timeout;
       if (armed != null) {
         armed.cancel();
       }
-      return true;
     }
   }
 
