@@ -63,8 +63,11 @@ public final class DefaultMesh implements Mesh {
   private final LongAdder fencedMessages = new LongAdder();
 
   private final DefaultConfigStore configStore;
-  private final RpcClient rpcClient = new RpcClient();
+
+  /** One per mesh: the Data path, the caller's side and the server side see the same urls. */
   private final UrlCache urls = new UrlCache();
+
+  private final RpcClient rpcClient = new RpcClient(urls);
   private final RpcServer rpcServer;
   private final Calls calls;
   private volatile String listenAddress;
@@ -86,7 +89,8 @@ public final class DefaultMesh implements Mesh {
                 .build(),
             this::dispatch);
     this.rpcServer =
-        new RpcServer(this::endpoint, config.rpc().serverInterceptors(), this::fencingProblem);
+        new RpcServer(
+            this::endpoint, config.rpc().serverInterceptors(), this::fencingProblem, urls);
     this.calls =
         new Calls(
             config.rpc(), rpcClient, rpcServer, this::endpoint, this::addressOf, peers::connection);

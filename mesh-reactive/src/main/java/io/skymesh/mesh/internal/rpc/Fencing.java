@@ -9,9 +9,6 @@ import io.skymesh.core.ServiceUrl;
 @FunctionalInterface
 public interface Fencing {
 
-  /** No fencing: every request passes. */
-  Fencing NONE = (destination, term) -> null;
-
   /**
    * Why a request for {@code destination} routed to the leader of term {@code term} must be
    * refused.

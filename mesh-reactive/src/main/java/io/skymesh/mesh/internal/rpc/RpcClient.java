@@ -36,7 +36,16 @@ public final class RpcClient {
   private static final Logger log = LoggerFactory.getLogger(RpcClient.class);
 
   private final Map<PeerConnection, Streams> streams = new ConcurrentHashMap<>();
-  private final UrlCache urls = new UrlCache();
+  private final UrlCache urls;
+
+  /**
+   * Creates the caller's side.
+   *
+   * @param urls the mesh's address conversions
+   */
+  public RpcClient(UrlCache urls) {
+    this.urls = urls;
+  }
 
   /**
    * Sends a request on a connection and waits for its reply. Cancelling sends {@code Cancel}.
@@ -97,9 +106,7 @@ public final class RpcClient {
     }
     if (response.getStatus().getCode() == StatusCode.OK) {
       pending.sink.success(
-          response.getHeadersCount() == 0
-              ? Reply.of(response.getPayload())
-              : new Reply(Headers.toMap(response.getHeadersList()), response.getPayload()));
+          new Reply(Headers.toMap(response.getHeadersList()), response.getPayload()));
     } else {
       pending.sink.error(Statuses.toException(response.getStatus(), pending.context()));
     }

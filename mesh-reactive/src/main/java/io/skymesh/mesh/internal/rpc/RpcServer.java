@@ -52,19 +52,8 @@ public final class RpcServer {
   private final List<ServerInterceptor> interceptors;
   private final Map<PeerConnection, Map<Long, ServerCall>> calls = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
-  private final UrlCache urls = new UrlCache();
+  private final UrlCache urls;
   private final Fencing fencing;
-
-  /**
-   * Creates the server side without fencing.
-   *
-   * @param endpoints the live service at a url, or {@code null}
-   * @param interceptors outermost first
-   */
-  public RpcServer(
-      Function<ServiceUrl, ServiceEndpoint> endpoints, List<ServerInterceptor> interceptors) {
-    this(endpoints, interceptors, Fencing.NONE);
-  }
 
   /**
    * Creates the server side.
@@ -72,14 +61,17 @@ public final class RpcServer {
    * @param endpoints the live service at a url, or {@code null}
    * @param interceptors outermost first
    * @param fencing the check of leader-routed requests
+   * @param urls the mesh's address conversions
    */
   public RpcServer(
       Function<ServiceUrl, ServiceEndpoint> endpoints,
       List<ServerInterceptor> interceptors,
-      Fencing fencing) {
+      Fencing fencing,
+      UrlCache urls) {
     this.endpoints = endpoints;
     this.interceptors = List.copyOf(interceptors);
     this.fencing = fencing;
+    this.urls = urls;
   }
 
   /** The check of leader-routed requests, for in-process calls too. */

@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
+import io.skymesh.mesh.internal.UrlCache;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.OutgoingRequest;
 import io.skymesh.mesh.rpc.Reply;
@@ -31,7 +32,7 @@ class RpcClientTest {
   private static final long FAR = System.nanoTime() + Duration.ofMinutes(1).toNanos();
 
   private final RecordingConnection connection = new RecordingConnection();
-  private final RpcClient client = new RpcClient();
+  private final RpcClient client = new RpcClient(new UrlCache());
 
   @Test
   void aGoAwayFailsOnlyTheRequestsAboveItsLastStreamIdAndTheOthersStillGetTheirReply() {
