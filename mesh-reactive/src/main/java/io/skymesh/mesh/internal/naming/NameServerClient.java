@@ -394,11 +394,19 @@ public final class NameServerClient {
       this.prefix = prefix;
     }
 
-    void deliver(KvWatchEvent event) {
-      if (!event.hasSnapshot() && event.getRevision() <= lastRevision) {
-        return; // already delivered before a reconnection
+    void deliver(Session from, KvWatchEvent event) {
+      if (sentOn.get() != from) {
+        return; // a frame of a session this watch has left
       }
-      lastRevision = Math.max(lastRevision, event.getRevision());
+      if (event.hasSnapshot()) {
+        // The server's state now: its revision is where the watch resumes from, even when it is
+        // lower than the last one seen (another node, or a restarted server).
+        lastRevision = event.getRevision();
+      } else if (event.getRevision() <= lastRevision) {
+        return; // already delivered before a reconnection
+      } else {
+        lastRevision = event.getRevision();
+      }
       events.tryEmitNext(event);
     }
   }
@@ -517,7 +525,9 @@ public final class NameServerClient {
                   .inbound()
                   .receiveObject()
                   .cast(NameServerFrame.class)
-                  .subscribe(this::onFrame, error -> log.debug("Name-server inbound: {}", error));
+                  .subscribe(
+                      frame -> onFrame(session, frame),
+                      error -> log.debug("Name-server inbound: {}", error));
               connection.onDispose(() -> onDisconnected(session));
               OpenSession open =
                   OpenSession.newBuilder()
@@ -651,7 +661,7 @@ public final class NameServerClient {
     sessions.emitNext(session, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
 
-  private void onFrame(NameServerFrame frame) {
+  private void onFrame(Session session, NameServerFrame frame) {
     switch (frame.getBodyCase()) {
       case ACK -> complete(frame.getAck().getRequestId(), frame);
       case ERROR -> {
@@ -664,13 +674,13 @@ public final class NameServerClient {
       case WATCH_EVENT -> {
         WatchState watch = watches.get(frame.getWatchEvent().getWatchId());
         if (watch != null) {
-          watch.deliver(frame.getWatchEvent());
+          watch.deliver(session, frame.getWatchEvent());
         }
       }
       case KV_WATCH_EVENT -> {
         KvWatchState watch = kvWatches.get(frame.getKvWatchEvent().getWatchId());
         if (watch != null) {
-          watch.deliver(frame.getKvWatchEvent());
+          watch.deliver(session, frame.getKvWatchEvent());
         }
       }
       default -> log.debug("Ignoring name-server frame {}", frame.getBodyCase());
@@ -764,11 +774,19 @@ public final class NameServerClient {
       this.serviceName = serviceName;
     }
 
-    void deliver(WatchEvent event) {
-      if (!event.hasSnapshot() && event.getRevision() <= lastRevision) {
-        return; // already delivered before a reconnection
+    void deliver(Session from, WatchEvent event) {
+      if (sentOn.get() != from) {
+        return; // a frame of a session this watch has left
       }
-      lastRevision = Math.max(lastRevision, event.getRevision());
+      if (event.hasSnapshot()) {
+        // The server's state now: its revision is where the watch resumes from, even when it is
+        // lower than the last one seen (another node, or a restarted server).
+        lastRevision = event.getRevision();
+      } else if (event.getRevision() <= lastRevision) {
+        return; // already delivered before a reconnection
+      } else {
+        lastRevision = event.getRevision();
+      }
       boolean afterReconnect = resumingAfterReconnect && event.hasSnapshot();
       resumingAfterReconnect = false;
       events.tryEmitNext(new WatchUpdate(event, afterReconnect));
