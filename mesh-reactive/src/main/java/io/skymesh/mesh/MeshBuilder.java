@@ -3,14 +3,17 @@ package io.skymesh.mesh;
 import io.skymesh.codec.Frames;
 import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.mesh.internal.MeshConfig;
+import io.skymesh.mesh.internal.naming.NameServerClientConfig;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
 import io.skymesh.mesh.rpc.ClientInterceptor;
 import io.skymesh.mesh.rpc.ServerInterceptor;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Configures and starts a {@link Mesh}. Each setter checks its argument and returns this builder.
@@ -26,7 +29,8 @@ import reactor.core.publisher.Mono;
 public final class MeshBuilder {
 
   private final String appId;
-  private String nameServer = "127.0.0.1:9099";
+  private List<InetSocketAddress> nameServers =
+      List.of(InetSocketAddress.createUnresolved("127.0.0.1", 9099));
   private String host = "127.0.0.1";
   private int port;
   private Duration sessionTtl = Duration.ofSeconds(10);
@@ -52,8 +56,7 @@ public final class MeshBuilder {
 
   /** The name server's address, {@code host:port}; default {@code 127.0.0.1:9099}. */
   public MeshBuilder nameServer(String hostPort) {
-    MeshConfig.parseHostPort("nameServer", hostPort);
-    this.nameServer = hostPort;
+    this.nameServers = List.of(MeshConfig.parseHostPort("nameServer", hostPort));
     return this;
   }
 
@@ -188,14 +191,8 @@ public final class MeshBuilder {
     MeshConfig config =
         new MeshConfig(
             appId,
-            nameServer,
             host,
             port,
-            sessionTtl,
-            requestTimeout,
-            reconnectMinBackoff,
-            reconnectMaxBackoff,
-            startTimeout,
             maxFrameLength,
             pingInterval,
             new RpcConfig(
@@ -204,7 +201,18 @@ public final class MeshBuilder {
                 maxPendingRequestsPerPeer,
                 maxConcurrentHandlersPerService,
                 clientInterceptors,
-                serverInterceptors));
+                serverInterceptors),
+            new NameServerClientConfig(
+                appId,
+                nameServers,
+                sessionTtl,
+                requestTimeout,
+                reconnectMinBackoff,
+                reconnectMaxBackoff,
+                startTimeout,
+                maxFrameLength,
+                NameServerClientConfig.DEFAULT_WATCH_BUFFER_SIZE,
+                Schedulers.parallel()));
     return Mono.defer(() -> DefaultMesh.start(config));
   }
 

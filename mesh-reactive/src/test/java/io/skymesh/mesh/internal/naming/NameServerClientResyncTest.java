@@ -3,14 +3,13 @@ package io.skymesh.mesh.internal.naming;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
-import io.skymesh.codec.Frames;
-import io.skymesh.mesh.internal.MeshConfig;
-import io.skymesh.mesh.internal.rpc.RpcConfig;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.WatchEvent;
+import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -110,18 +109,10 @@ class NameServerClientResyncTest {
 
   private static NameServerClient client(int port) {
     return new NameServerClient(
-        new MeshConfig(
-            "game",
-            "127.0.0.1:" + port,
-            "127.0.0.1",
-            0,
-            Duration.ofSeconds(2),
-            DEADLINE,
-            Duration.ofMillis(20),
-            Duration.ofMillis(200),
-            DEADLINE,
-            Frames.DEFAULT_MAX_FRAME_LENGTH,
-            Duration.ZERO,
-            RpcConfig.defaults()));
+        NameServerClientConfig.of(
+                "game",
+                List.of(InetSocketAddress.createUnresolved("127.0.0.1", port)),
+                Duration.ofSeconds(2))
+            .withReconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200)));
   }
 }
