@@ -20,7 +20,7 @@ import reactor.core.scheduler.Schedulers;
  *
  * <pre>{@code
  * Mesh mesh = Mesh.builder("game")
- *     .nameServer("127.0.0.1:9099")
+ *     .nameServers("10.0.0.1:9099,10.0.0.2:9099")
  *     .sessionTtl(Duration.ofSeconds(10))
  *     .start()
  *     .block();
@@ -54,9 +54,34 @@ public final class MeshBuilder {
     this.appId = appId;
   }
 
-  /** The name server's address, {@code host:port}; default {@code 127.0.0.1:9099}. */
+  /**
+   * The name server's address, {@code host:port}; default {@code 127.0.0.1:9099}. Replaces what
+   * {@link #nameServers(String)} set.
+   */
   public MeshBuilder nameServer(String hostPort) {
     this.nameServers = List.of(MeshConfig.parseHostPort("nameServer", hostPort));
+    return this;
+  }
+
+  /**
+   * The nodes of a name-server cluster, {@code host:port[,host:port...]}; replaces what {@link
+   * #nameServer(String)} set. The mesh connects to one of them (chosen at random, to spread a
+   * cluster's clients) and, when that node dies or stops answering for half the session TTL, moves
+   * to the next in the list, round the list with backoff; there it resumes its session if the node
+   * can, and otherwise registers its instances again. Its watches resume from the last revision
+   * they delivered. One node is a valid list.
+   *
+   * <pre>{@code
+   * Mesh.builder("game").nameServers("10.0.0.1:9099,10.0.0.2:9099,10.0.0.3:9099")
+   * }</pre>
+   *
+   * @param hostPorts the nodes, comma-separated, blanks around entries ignored
+   * @return this builder
+   * @throws IllegalArgumentException for an empty entry, a bad port, or a node given twice, as
+   *     {@code "nameServers: 'x' ('y' is not host:port; expected: host:port[,host:port...])"}
+   */
+  public MeshBuilder nameServers(String hostPorts) {
+    this.nameServers = NameServerClientConfig.parseNameServers("nameServers", hostPorts);
     return this;
   }
 

@@ -620,10 +620,12 @@ public final class NameServerClient {
                                 + " lost while restoring the session"));
                   }
                   log.info(
-                      "Session {} with name server {} ({})",
+                      "Session {} with name server {} ({}, {} instance(s), {} watch(es))",
                       sessionId,
                       NameServerClientConfig.describe(session.node),
-                      resumed ? "resumed" : "new: instances registered again");
+                      resumed ? "resumed" : "new",
+                      registrations.size(),
+                      watches.size());
                   return Mono.just(session);
                 }));
   }
