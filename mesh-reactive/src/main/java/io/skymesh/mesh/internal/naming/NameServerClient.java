@@ -43,6 +43,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -58,6 +59,7 @@ import reactor.netty.Connection;
 import reactor.netty.NettyPipeline;
 import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpClient;
+import reactor.util.concurrent.Queues;
 import reactor.util.retry.Retry;
 import reactor.util.retry.RetryBackoffSpec;
 
@@ -104,6 +106,7 @@ public final class NameServerClient {
   /** The live watches by the id they were last sent with. */
   private final Map<Long, WatchState<?>> watchesByWireId = new ConcurrentHashMap<>();
 
+  private final AtomicLong overflows = new AtomicLong();
   private final Sinks.Many<Session> sessions = Sinks.many().replay().latest();
   private final Disposable.Swap reconnecting = Disposables.swap();
   private volatile boolean closed;
@@ -227,7 +230,10 @@ public final class NameServerClient {
   /**
    * Watches one service. The stream starts with a snapshot, then every change; after a reconnection
    * it resumes from the last revision delivered (with a resync snapshot if the server no longer has
-   * the gap). Single subscriber; cancelling stops the watch.
+   * the gap). Single subscriber; cancelling stops the watch. At most {@link
+   * NameServerClientConfig#watchBufferSize} events wait for the subscriber's demand: a subscriber
+   * that falls that far behind pauses the watch, which resumes from where it stopped once the
+   * subscriber has caught up (the server replays the rest, or resyncs); nothing is dropped.
    *
    * @param serviceName the canonical service name
    * @return the events
@@ -341,7 +347,7 @@ public final class NameServerClient {
   /**
    * Watches the keys under a prefix: a snapshot, then every change; after a reconnection it resumes
    * from the last revision delivered (with a resync snapshot if the server no longer has the gap).
-   * Single subscriber; cancelling stops the watch.
+   * Single subscriber; cancelling stops the watch. Bounded as {@link #watch(String)} is.
    *
    * @param prefix the key prefix; empty for every key
    * @return the events
@@ -396,6 +402,11 @@ public final class NameServerClient {
   public InetSocketAddress nameServer() {
     Session session = current;
     return session == null || session.closed ? null : session.node;
+  }
+
+  /** How many times a watch paused because its subscriber fell a whole buffer behind. */
+  public long watchOverflows() {
+    return overflows.get();
   }
 
   /** How many requests wait for their answer, for tests. */
@@ -605,7 +616,10 @@ public final class NameServerClient {
     }
     Flux<Ack> registered = resumed ? Flux.empty() : registerAgain(session);
     Flux<Ack> campaigned = resumed ? Flux.empty() : campaignAgain(session);
-    Flux<Ack> watched = Flux.fromIterable(watches).concatMap(w -> send(session, w, resumed));
+    Flux<Ack> watched =
+        Flux.fromIterable(watches)
+            .filter(w -> !w.paused.get())
+            .concatMap(w -> send(session, w, resumed, true));
     return registered
         .thenMany(watched)
         .thenMany(campaigned)
@@ -696,9 +710,9 @@ public final class NameServerClient {
   private <T> Flux<T> start(WatchState<T> watch) {
     watches.add(watch);
     currentSession()
-        .flatMap(session -> send(session, watch, false))
+        .flatMap(session -> send(session, watch, false, false))
         .subscribe(null, e -> log.debug("{} deferred: {}", watch, e.toString()));
-    return watch.events.asFlux().doFinally(signal -> stop(watch));
+    return watch.flux().doFinally(signal -> stop(watch));
   }
 
   /**
@@ -706,7 +720,8 @@ public final class NameServerClient {
    * sent there already. An error other than a lost connection fails the watch's stream. On a
    * resumed session, the node may still hold the watch under its old id: that one is stopped.
    */
-  private Mono<Ack> send(Session session, WatchState<?> watch, boolean resumed) {
+  private Mono<Ack> send(
+      Session session, WatchState<?> watch, boolean resumed, boolean afterReconnect) {
     Session previous = watch.sentOn.getAndSet(session);
     if (previous == session) {
       return Mono.empty();
@@ -715,7 +730,7 @@ public final class NameServerClient {
     long wireId = wireWatchIds.incrementAndGet();
     watchesByWireId.remove(oldWireId);
     watch.wireId = wireId;
-    watch.resumingAfterReconnect = watch.lastRevision > 0;
+    watch.resumingAfterReconnect = afterReconnect && watch.lastRevision > 0;
     watchesByWireId.put(wireId, watch);
     if (resumed && oldWireId != 0) {
       unwatch(session, oldWireId);
@@ -878,11 +893,23 @@ public final class NameServerClient {
   /**
    * One watch, kept across sessions: what it watches, the last revision it delivered, and the
    * session and wire id it was last sent with. Its events are delivered on the control event loop,
-   * one at a time.
+   * one at a time, into a buffer of at most {@link NameServerClientConfig#watchBufferSize} events
+   * that its subscriber drains at its own pace.
+   *
+   * <p>When the buffer is full the watch pauses: it is stopped on the server and the event that
+   * found no room is not taken (nor any after it). Once the subscriber has drained the buffer to a
+   * quarter, the watch is sent again from the last revision it buffered, so the server replays what
+   * was not taken (or, if its history no longer reaches back that far, sends a resync snapshot).
+   * Nothing is lost and the buffer never grows past its bound; a subscriber that never drains holds
+   * one paused watch and a full buffer, nothing more.
    */
-  private abstract static class WatchState<T> {
+  private abstract class WatchState<T> {
     final String target;
-    final Sinks.Many<T> events = Sinks.many().unicast().onBackpressureBuffer();
+    final int bound = config.watchBufferSize();
+    final Sinks.Many<T> events =
+        Sinks.many().unicast().onBackpressureBuffer(Queues.<T>get(bound).get());
+    final AtomicInteger buffered = new AtomicInteger();
+    final AtomicBoolean paused = new AtomicBoolean();
     final AtomicReference<Session> sentOn = new AtomicReference<>();
     volatile long wireId;
     volatile long lastRevision;
@@ -895,25 +922,76 @@ public final class NameServerClient {
     /** The request that starts this watch under {@code wireId}, from its last revision. */
     abstract NameClientFrame.Builder request(long wireId);
 
+    /** The subscriber's side of the buffer. */
+    Flux<T> flux() {
+      return events
+          .asFlux()
+          .doOnNext(
+              event -> {
+                if (buffered.decrementAndGet() <= bound / 4 && paused.get()) {
+                  resume();
+                }
+              });
+    }
+
     /**
-     * Whether an event of {@code from} at {@code revision} is new, advancing the last revision if
-     * so. A snapshot is the server's state now: its revision is where the watch resumes from, even
-     * when it is lower than the last one seen (another node, or a restarted server).
+     * Whether an event of {@code from} at {@code revision} is new and has room, advancing the last
+     * revision if so. A snapshot is the server's state now: its revision is where the watch resumes
+     * from, even when it is lower than the last one seen (another node, or a restarted server).
      */
     final boolean accept(Session from, boolean snapshot, long revision) {
-      if (sentOn.get() != from) {
-        return false; // a frame of a session this watch has left
+      if (sentOn.get() != from || paused.get()) {
+        return false; // a frame of a session this watch has left, or sent before the pause
       }
       if (!snapshot && revision <= lastRevision) {
         return false; // already delivered before a reconnection
       }
+      if (buffered.get() >= bound) {
+        pause(from);
+        return false;
+      }
       lastRevision = revision;
+      buffered.incrementAndGet();
       return true;
+    }
+
+    /** Emits an accepted event; it fits, as accept() counted it. */
+    final void emit(T event) {
+      Sinks.EmitResult result = events.tryEmitNext(event);
+      if (result.isFailure()) {
+        buffered.decrementAndGet(); // the subscriber has gone
+      }
+    }
+
+    private void pause(Session session) {
+      overflows.incrementAndGet();
+      log.warn(
+          "{} fell {} events behind its subscriber; paused, resumes from revision {} once drained",
+          this,
+          bound,
+          lastRevision);
+      watchesByWireId.remove(wireId, this);
+      sentOn.set(null);
+      unwatch(session, wireId);
+      paused.set(true);
+      if (buffered.get() <= bound / 4) {
+        resume(); // drained while pausing
+      }
+    }
+
+    private void resume() {
+      if (!paused.compareAndSet(true, false) || !watches.contains(this)) {
+        return;
+      }
+      log.info("{} resumes from revision {}", this, lastRevision);
+      currentSession()
+          .flatMap(session -> send(session, this, false, false))
+          .subscribe(null, e -> log.debug("{} deferred: {}", this, e.toString()));
     }
   }
 
   /** A watch of one service. */
-  private static final class ServiceWatch extends WatchState<WatchUpdate> {
+  private final class ServiceWatch extends WatchState<WatchUpdate> {
 
     ServiceWatch(String serviceName) {
       super(serviceName);
@@ -935,7 +1013,7 @@ public final class NameServerClient {
       }
       boolean afterReconnect = resumingAfterReconnect && event.hasSnapshot();
       resumingAfterReconnect = false;
-      events.tryEmitNext(new WatchUpdate(event, afterReconnect));
+      emit(new WatchUpdate(event, afterReconnect));
     }
 
     @Override
@@ -945,7 +1023,7 @@ public final class NameServerClient {
   }
 
   /** A watch of the KV keys under a prefix. */
-  private static final class KvWatchState extends WatchState<KvWatchEvent> {
+  private final class KvWatchState extends WatchState<KvWatchEvent> {
 
     KvWatchState(String prefix) {
       super(prefix);
@@ -963,7 +1041,7 @@ public final class NameServerClient {
 
     void deliver(Session from, KvWatchEvent event) {
       if (accept(from, event.hasSnapshot(), event.getRevision())) {
-        events.tryEmitNext(event);
+        emit(event);
       }
     }
 
