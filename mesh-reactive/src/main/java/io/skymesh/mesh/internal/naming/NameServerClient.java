@@ -765,6 +765,10 @@ public final class NameServerClient {
   }
 
   private void ready(Session session) {
+    if (closed) {
+      session.connection.dispose(); // opened as the client was closing
+      return;
+    }
     boolean lost;
     synchronized (this) {
       lost = session.closed;
