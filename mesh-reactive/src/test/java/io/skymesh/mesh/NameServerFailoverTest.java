@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * A mesh given several name-server nodes moves to another when its node dies or freezes, within one
@@ -65,7 +66,9 @@ class NameServerFailoverTest {
         .atMost(DEADLINE)
         .pollInterval(Duration.ofMillis(10))
         .until(() -> client.connected() && client.nameServer().getPort() == other.port());
-    assertThat(Duration.ofNanos(System.nanoTime() - lost)).isLessThan(TTL);
+    Duration moved = Duration.ofNanos(System.nanoTime() - lost);
+    LoggerFactory.getLogger(NameServerFailoverTest.class).info("Left the closed node in {}", moved);
+    assertThat(moved).isLessThan(TTL);
 
     NameRouter seenThere = bystander.router(LOBBY);
     await().atMost(DEADLINE).until(() -> urls(seenThere).equals(Set.of("1", "9")));
@@ -102,7 +105,9 @@ class NameServerFailoverTest {
         .atMost(DEADLINE)
         .pollInterval(Duration.ofMillis(10))
         .until(() -> client.connected() && client.nameServer().getPort() == otherPort);
-    assertThat(Duration.ofNanos(System.nanoTime() - frozen)).isLessThan(TTL);
+    Duration moved = Duration.ofNanos(System.nanoTime() - frozen);
+    LoggerFactory.getLogger(NameServerFailoverTest.class).info("Left the frozen node in {}", moved);
+    assertThat(moved).isLessThan(TTL);
 
     await().atMost(DEADLINE).until(() -> urls(bystander.router(LOBBY)).equals(Set.of("1", "9")));
     await().atMost(DEADLINE).until(() -> urls(router).equals(Set.of("1", "9")));

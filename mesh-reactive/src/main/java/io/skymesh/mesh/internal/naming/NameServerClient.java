@@ -121,10 +121,15 @@ public final class NameServerClient {
    * @param config the configuration
    */
   public NameServerClient(NameServerClientConfig config) {
+    // Clients of a cluster spread over its nodes.
+    this(config, ThreadLocalRandom.current().nextInt(config.nameServers().size()));
+  }
+
+  /** Creates a client that tries the node at {@code firstNode} first, for tests. */
+  NameServerClient(NameServerClientConfig config, int firstNode) {
     this.config = config;
     this.nodes = config.nameServers();
-    // Clients of a cluster spread over its nodes.
-    this.nextNode = new AtomicInteger(ThreadLocalRandom.current().nextInt(nodes.size()));
+    this.nextNode = new AtomicInteger(firstNode);
   }
 
   /**

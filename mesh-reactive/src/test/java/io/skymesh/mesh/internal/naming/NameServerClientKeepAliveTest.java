@@ -113,6 +113,29 @@ class NameServerClientKeepAliveTest {
         .containsExactly("game.zone1.lobby/1");
   }
 
+  @Test
+  void frozenNodeIsPassedOverAtStartWithinItsDeadline() {
+    Duration ttl = Duration.ofSeconds(2);
+    proxy.freeze();
+    NameServerClient starting =
+        new NameServerClient(
+            NameServerClientConfig.of(
+                "game",
+                List.of(
+                    proxy.address(),
+                    InetSocketAddress.createUnresolved("127.0.0.1", server.port())),
+                ttl),
+            0);
+    try {
+      long begun = System.nanoTime();
+      starting.start().block(DEADLINE);
+      assertThat(Duration.ofNanos(System.nanoTime() - begun)).isLessThan(ttl);
+      assertThat(starting.nameServer().getPort()).isEqualTo(server.port());
+    } finally {
+      starting.close().block(DEADLINE);
+    }
+  }
+
   private static Instance instance(String url) {
     return Instance.newBuilder()
         .setUrl(url)
