@@ -39,6 +39,12 @@ public final class NameServerBuilder {
   /** The default number of past events kept for watches that resume: 10,000. */
   public static final int DEFAULT_HISTORY_LIMIT = 10_000;
 
+  /** The default bound of the history's size: 64 MiB of serialized events. */
+  public static final long DEFAULT_HISTORY_BYTES_LIMIT = 64L << 20;
+
+  /** The smallest {@link #historyBytesLimit(long)}. */
+  public static final long MIN_HISTORY_BYTES_LIMIT = 1024;
+
   /** The largest {@link #watcherQueueLimit(int)}. */
   public static final int MAX_WATCHER_QUEUE_LIMIT = 1 << 20;
 
@@ -65,6 +71,7 @@ public final class NameServerBuilder {
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private int watcherQueueLimit = DEFAULT_WATCHER_QUEUE_LIMIT;
   private int historyLimit = DEFAULT_HISTORY_LIMIT;
+  private long historyBytesLimit = DEFAULT_HISTORY_BYTES_LIMIT;
   private long initialRevision = -1;
   private int maxValueSize = DEFAULT_MAX_VALUE_SIZE;
   private boolean maxValueSizeSet;
@@ -201,6 +208,29 @@ public final class NameServerBuilder {
   }
 
   /**
+   * How many bytes of past changes are kept so that a watch can resume from a revision, counted as
+   * the serialized size of their events. Default {@link #DEFAULT_HISTORY_BYTES_LIMIT} (64 MiB).
+   * Together with {@link #historyLimit(int)} it bounds the history: the oldest changes are dropped
+   * once either is exceeded (the newest change is always kept), so repeated large KV writes cannot
+   * fill the heap. A watch resuming from a dropped revision gets a {@code Snapshot} with {@code
+   * resync = true} first.
+   *
+   * @param historyBytesLimit the bound in bytes
+   * @return this builder
+   * @throws IllegalArgumentException if it is under {@link #MIN_HISTORY_BYTES_LIMIT}
+   */
+  public NameServerBuilder historyBytesLimit(long historyBytesLimit) {
+    if (historyBytesLimit < MIN_HISTORY_BYTES_LIMIT) {
+      throw new IllegalArgumentException(
+          String.format(
+              "historyBytesLimit: %s (expected: >= %s)",
+              historyBytesLimit, MIN_HISTORY_BYTES_LIMIT));
+    }
+    this.historyBytesLimit = historyBytesLimit;
+    return this;
+  }
+
+  /**
    * The revision the server starts at, before its first change. By default it is derived from the
    * clock when the server starts (milliseconds since the epoch times 1000), so that a restarted
    * server never reuses a revision its predecessor handed out, as long as that one averaged under a
@@ -292,6 +322,7 @@ public final class NameServerBuilder {
             maxFrameLength,
             watcherQueueLimit,
             historyLimit,
+            historyBytesLimit,
             initialRevision,
             valueLimit,
             store);

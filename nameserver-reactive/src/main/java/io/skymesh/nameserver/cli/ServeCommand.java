@@ -67,6 +67,17 @@ final class ServeCommand implements Callable<Integer> {
   int historyLimit;
 
   @Option(
+      names = "--history-bytes-limit",
+      paramLabel = "SIZE",
+      defaultValue = "64MiB",
+      converter = SizeConverter.class,
+      description =
+          "Bytes of changes (their serialized events) kept for watches that resume; the oldest go"
+              + " first once this or --history-limit is exceeded (e.g. 65536, 512KiB, 64MiB)."
+              + " Default: ${DEFAULT-VALUE}.")
+  long historyBytesLimit;
+
+  @Option(
       names = "--etcd",
       paramLabel = "URLS",
       description =
@@ -119,7 +130,8 @@ final class ServeCommand implements Callable<Integer> {
             .maxSessionTtl(maxSessionTtl)
             .sessionTtl(sessionTtl)
             .watcherQueueLimit(watcherQueueLimit)
-            .historyLimit(historyLimit);
+            .historyLimit(historyLimit)
+            .historyBytesLimit(historyBytesLimit);
     if (etcd == null) {
       return builder.start();
     }

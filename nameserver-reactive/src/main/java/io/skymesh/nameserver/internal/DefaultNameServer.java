@@ -111,11 +111,12 @@ public final class DefaultNameServer extends NameServer {
                     DefaultNameServer started = new DefaultNameServer(bound, registry, writer);
                     log.info(
                         "Name server listening on {} (session TTL {} ms, {} frames queued per"
-                            + " session at most, {} changes of history)",
+                            + " session at most, history of {} changes and {} bytes at most)",
                         started.address,
                         config.sessionTtl().toMillis(),
                         config.watcherQueueLimit(),
-                        config.historyLimit());
+                        config.historyLimit(),
+                        config.historyBytesLimit());
                     return started;
                   })
               .doOnError(error -> writer.dispose())

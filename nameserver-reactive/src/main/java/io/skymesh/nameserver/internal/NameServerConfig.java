@@ -13,6 +13,7 @@ import java.time.Duration;
  * @param maxFrameLength the largest frame body, in and out
  * @param watcherQueueLimit the bound of each session's outbound queue, in frames
  * @param historyLimit the number of past changes kept for resuming watches
+ * @param historyBytesLimit the serialized size of the past changes kept, in bytes
  * @param initialRevision the revision before the first change, or -1 for one from the clock
  * @param maxValueSize the largest KV value accepted, in bytes
  * @param store a store other than the embedded one, or null for the embedded store
@@ -25,6 +26,7 @@ public record NameServerConfig(
     int maxFrameLength,
     int watcherQueueLimit,
     int historyLimit,
+    long historyBytesLimit,
     long initialRevision,
     int maxValueSize,
     NameStore store) {

@@ -152,7 +152,7 @@ final class Registry {
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
     this.revision = config.startRevision();
     this.publishedRevision = revision;
-    this.history = new History(config.historyLimit(), revision);
+    this.history = new History(config.historyLimit(), config.historyBytesLimit(), revision);
     this.serverId = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
     publishMetrics();
   }
