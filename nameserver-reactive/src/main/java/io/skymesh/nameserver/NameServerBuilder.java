@@ -4,6 +4,7 @@ import io.skymesh.codec.Frames;
 import io.skymesh.nameserver.internal.DefaultNameServer;
 import io.skymesh.nameserver.internal.NameServerConfig;
 import io.skymesh.nameserver.spi.NameStore;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
@@ -45,6 +46,12 @@ public final class NameServerBuilder {
   /** The smallest {@link #historyBytesLimit(long)}. */
   public static final long MIN_HISTORY_BYTES_LIMIT = 1024;
 
+  /** The default {@link #fsyncInterval(Duration)}: 1 second. */
+  public static final Duration DEFAULT_FSYNC_INTERVAL = Duration.ofSeconds(1);
+
+  /** The size of the data directory's log past which a snapshot replaces it: 64 MiB. */
+  public static final long SNAPSHOT_LOG_BYTES = 64L << 20;
+
   /** The largest {@link #watcherQueueLimit(int)}. */
   public static final int MAX_WATCHER_QUEUE_LIMIT = 1 << 20;
 
@@ -76,6 +83,9 @@ public final class NameServerBuilder {
   private int maxValueSize = DEFAULT_MAX_VALUE_SIZE;
   private boolean maxValueSizeSet;
   private NameStore store;
+  private Path dataDirectory;
+  private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
+  private Duration fsyncInterval = DEFAULT_FSYNC_INTERVAL;
 
   NameServerBuilder() {}
 
@@ -290,6 +300,55 @@ public final class NameServerBuilder {
   }
 
   /**
+   * Makes the embedded store durable in {@code directory} (created if missing): KV entries, the
+   * revision counter and election terms survive a restart, also after the process is killed. Live
+   * instances, sessions and campaigns stay in memory: clients register again when they reconnect.
+   * Revisions and terms handed out after a restart are greater than every one handed out before it.
+   * A change's {@code Ack} is sent once its log record is written (and forced to the disk, under
+   * {@link FsyncPolicy#ALWAYS}). The file format is described in the module's README. Only one
+   * server may use a directory at a time. Default: none, everything in memory. With a data
+   * directory, {@link #initialRevision(long)} applies only to a new, empty directory (0 if not
+   * set), never the clock.
+   *
+   * @param directory the data directory
+   * @return this builder
+   */
+  public NameServerBuilder dataDirectory(Path directory) {
+    this.dataDirectory = Objects.requireNonNull(directory, "directory");
+    return this;
+  }
+
+  /**
+   * When the data directory's log is forced to the disk. Default {@link FsyncPolicy#ALWAYS}: every
+   * acknowledged change survives a power loss. Every policy survives the process being killed.
+   *
+   * @param fsync the policy
+   * @return this builder
+   */
+  public NameServerBuilder fsync(FsyncPolicy fsync) {
+    this.fsync = Objects.requireNonNull(fsync, "fsync");
+    return this;
+  }
+
+  /**
+   * The longest time between two forces of the log under {@link FsyncPolicy#INTERVAL}. Default 1
+   * second.
+   *
+   * @param fsyncInterval the interval
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 1 ms..1 h}
+   */
+  public NameServerBuilder fsyncInterval(Duration fsyncInterval) {
+    Objects.requireNonNull(fsyncInterval, "fsyncInterval");
+    if (fsyncInterval.toMillis() < 1 || fsyncInterval.compareTo(Duration.ofHours(1)) > 0) {
+      throw new IllegalArgumentException(
+          String.format("fsyncInterval: %s (expected: 1ms..1h)", fsyncInterval));
+    }
+    this.fsyncInterval = fsyncInterval;
+    return this;
+  }
+
+  /**
    * Starts a name server with this configuration when subscribed. Each subscription starts a new
    * server. Fails with the bind error if the address cannot be bound (for example the port is
    * taken).
@@ -325,7 +384,11 @@ public final class NameServerBuilder {
             historyBytesLimit,
             initialRevision,
             valueLimit,
-            store);
+            store,
+            dataDirectory,
+            fsync,
+            fsyncInterval,
+            SNAPSHOT_LOG_BYTES);
     return DefaultNameServer.start(config);
   }
 }
