@@ -48,7 +48,7 @@ final class Session {
   final long number;
   final String id;
   final Connection connection;
-  private final Registry registry;
+  private final ProtocolDispatch registry;
   private final int queueLimit;
   private final int readAhead;
 
@@ -82,7 +82,8 @@ final class Session {
   /** Requests asked of the connection and not yet processed. */
   private int outstanding;
 
-  Session(long number, String id, Connection connection, Registry registry, int queueLimit) {
+  Session(
+      long number, String id, Connection connection, ProtocolDispatch registry, int queueLimit) {
     this.number = number;
     this.id = id;
     this.connection = connection;
