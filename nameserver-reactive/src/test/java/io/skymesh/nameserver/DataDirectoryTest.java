@@ -3,10 +3,12 @@ package io.skymesh.nameserver;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.skymesh.proto.Ack;
 import io.skymesh.proto.KvEntry;
 import io.skymesh.proto.KvGetResult;
 import io.skymesh.proto.Leader;
 import io.skymesh.proto.NameClientFrame;
+import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.SessionOpened;
 import io.skymesh.proto.StatusCode;
@@ -17,6 +19,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import reactor.core.publisher.Flux;
 
 /**
  * The embedded store with a data directory, restarted in this JVM (a graceful close); the kill -9
@@ -126,6 +129,36 @@ class DataDirectoryTest extends NameServerTestSupport {
 
     assertThat(opened.getResumed()).isFalse();
     assertThat(opened.getSessionId()).isNotEmpty().isNotEqualTo("no-such-session");
+  }
+
+  @Test
+  void answersHeldForTheLogKeepTheirOrderAndReadsSeeEarlierWrites() {
+    NameServer server = startOn(dir);
+    TestClient client = open(server, "ops");
+    int requests = 60;
+
+    List<Ack> acks =
+        Flux.range(0, requests)
+            .flatMapSequential(
+                i ->
+                    client.ack(i % 2 == 0 ? TestClient.kvPut("k", "v" + i) : TestClient.kvGet("k")),
+                requests)
+            .collectList()
+            .block(TIMEOUT);
+    List<Long> arrival =
+        client
+            .frames()
+            .filter(NameServerFrame::hasAck)
+            .map(frame -> frame.getAck().getRequestId())
+            .take(requests + 1)
+            .collectList()
+            .block(TIMEOUT);
+
+    assertThat(arrival).as("answers leave in request order").isSorted().doesNotHaveDuplicates();
+    for (int i = 1; i < requests; i += 2) {
+      assertThat(acks.get(i).getKvGet().getEntry().getValue().toStringUtf8())
+          .isEqualTo("v" + (i - 1));
+    }
   }
 
   @Test
