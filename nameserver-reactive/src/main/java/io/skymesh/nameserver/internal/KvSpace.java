@@ -20,6 +20,9 @@ final class KvSpace {
   /** A write's revision and its log record's sequence number (0 in memory). */
   record Written(long revision, long seq) {}
 
+  /** How many keys a prefix delete removed, and the last one's log sequence number (0: none). */
+  record Deleted(int count, long seq) {}
+
   /** KV entries by key; sorted, so a prefix is a range. */
   private final TreeMap<String, KvEntry> kv = new TreeMap<>();
 
@@ -84,12 +87,12 @@ final class KvSpace {
    * Deletes every key under {@code prefix}, each at its own revision; returns how many and the last
    * one's log sequence (0 if none).
    */
-  long[] deleteStartingWith(String prefix) {
+  Deleted deleteStartingWith(String prefix) {
     List<String> keys = new ArrayList<>(Ranges.startingWith(kv, prefix).keySet());
     long seq = 0;
     for (String key : keys) {
       seq = delete(key).seq();
     }
-    return new long[] {keys.size(), seq};
+    return new Deleted(keys.size(), seq);
   }
 }

@@ -620,15 +620,15 @@ final class ProtocolDispatch {
       if (logFailed(session, requestId)) {
         return;
       }
-      long[] deleted = kv.deleteStartingWith(key);
+      KvSpace.Deleted deleted = kv.deleteStartingWith(key);
       respondWhenWritten(
           session,
           Replies.ack(
               Ack.newBuilder()
                   .setRequestId(requestId)
                   .setRevision(revisions.current())
-                  .setCount(deleted[0])),
-          deleted[1]);
+                  .setCount(deleted.count())),
+          deleted.seq());
       snapshotIfDue();
       return;
     }

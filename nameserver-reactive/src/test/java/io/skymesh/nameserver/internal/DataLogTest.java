@@ -1,11 +1,13 @@
 package io.skymesh.nameserver.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.proto.KvEntry;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,6 +60,26 @@ class DataLogTest {
     assertThat(again.recovered().termFloor()).isEqualTo(10);
     assertThat(again.revisionCeiling()).isEqualTo(2000);
     assertThat(logSize).as("the log holds only what came after the snapshot").isLessThan(100);
+  }
+
+  @Test
+  void aDamagedSnapshotStopsTheStartAndReleasesTheDirectory() throws Exception {
+    DataLog.Opened opened = open();
+    opened.log().start(seq -> {});
+    opened.log().snapshot(new DataLog.Snapshot(0, 1000, 10, List.of(entry("a", "1", 1))));
+    opened.log().close();
+    byte[] bytes = Files.readAllBytes(dir.resolve(DataLog.SNAPSHOT));
+    bytes[bytes.length - 2] ^= 0x5a;
+    Files.write(dir.resolve(DataLog.SNAPSHOT), bytes);
+
+    assertThatThrownBy(this::open)
+        .isInstanceOf(UncheckedIOException.class)
+        .hasMessageContaining("snapshot is damaged at byte");
+    Files.delete(dir.resolve(DataLog.SNAPSHOT));
+    DataLog.Opened again = open();
+    again.log().close();
+
+    assertThat(again.recovered().kv()).isEmpty();
   }
 
   @Test
