@@ -21,7 +21,7 @@ import java.util.TreeMap;
 final class InstanceTable {
 
   /** One live instance and the session that holds it. */
-  record Live(Instance instance, Session owner) {}
+  record Live(Instance instance, InstanceHolder owner) {}
 
   /** Live instances by canonical ServiceUrl; sorted, so a service or prefix is a range. */
   private final TreeMap<String, Live> instances = new TreeMap<>();
@@ -80,7 +80,7 @@ final class InstanceTable {
    * (create revision kept); announces it and returns its revision. The caller has checked that no
    * other session holds the url.
    */
-  long register(Session owner, String url, String serviceName, Instance instance) {
+  long register(InstanceHolder owner, String url, String serviceName, Instance instance) {
     Live existing = instances.get(url);
     long changed = revisions.next();
     Instance stored =
@@ -90,7 +90,7 @@ final class InstanceTable {
             .setModRevision(changed)
             .build();
     instances.put(url, new Live(stored, owner));
-    owner.owned.add(url);
+    owner.owned().add(url);
     WatchEvent.Builder event = WatchEvent.newBuilder().setRevision(changed);
     if (existing == null) {
       event.setInstanceAdded(stored);
@@ -123,7 +123,7 @@ final class InstanceTable {
     // The instance stops leading before it leaves, so a leader is always a live instance.
     elections.leave(url);
     Live live = instances.remove(url);
-    live.owner.owned.remove(url);
+    live.owner.owned().remove(url);
     long changed = revisions.next();
     watches.publish(
         Ranges.serviceNameOf(url),

@@ -412,7 +412,7 @@ final class ProtocolDispatch {
               StatusCode.ALREADY_EXISTS,
               key
                   + " is already registered by another live session ("
-                  + existing.owner().id
+                  + existing.owner().id()
                   + "); it is free again once that session deregisters it, closes or expires"));
       return;
     }

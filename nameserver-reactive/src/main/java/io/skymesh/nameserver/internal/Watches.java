@@ -65,26 +65,26 @@ final class Watches {
    * history still has it, otherwise a snapshot (a resync if it resumed).
    */
   void catchUp(WatchState watch, long currentRevision) {
-    Session session = watch.session;
+    WatchSink sink = watch.sink;
     long from = watch.fromRevision;
     if (from == 0 || !history.covers(from)) {
       if (from != 0) {
         log.debug(
             "{} watch {} resumes from revision {}, outside the history; resyncing",
-            session,
+            sink,
             watch.id,
             from);
       }
-      session.requestSnapshot(watch);
+      sink.requestSnapshot(watch);
       return;
     }
     for (long next = from + 1; next <= currentRevision && !watch.pendingSnapshot; next++) {
       History.Change change = history.get(next);
       if (watch.matches(change)) {
         if (watch.kv) {
-          session.offerKvEvent(watch, change.kvEvent());
+          sink.offerKvEvent(watch, change.kvEvent());
         } else {
-          session.offerEvent(watch, change.event());
+          sink.offerEvent(watch, change.event());
         }
       }
     }
@@ -96,12 +96,12 @@ final class Watches {
     List<WatchState> exact = serviceWatches.get(serviceName);
     if (exact != null) {
       for (WatchState watch : exact) {
-        watch.session.offerEvent(watch, event);
+        watch.sink.offerEvent(watch, event);
       }
     }
     for (WatchState watch : prefixWatches) {
       if (watch.matches(serviceName)) {
-        watch.session.offerEvent(watch, event);
+        watch.sink.offerEvent(watch, event);
       }
     }
   }
@@ -111,7 +111,7 @@ final class Watches {
     history.add(History.Change.kv(key, event));
     for (WatchState watch : kvWatches) {
       if (watch.matches(key)) {
-        watch.session.offerKvEvent(watch, event);
+        watch.sink.offerKvEvent(watch, event);
       }
     }
   }
