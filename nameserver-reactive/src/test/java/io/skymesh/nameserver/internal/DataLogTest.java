@@ -12,9 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** The data directory's files: replay, snapshots that replace the log, ceilings. */
 class DataLogTest {
@@ -80,6 +83,26 @@ class DataLogTest {
     again.log().close();
 
     assertThat(again.recovered().kv()).isEmpty();
+  }
+
+  @ParameterizedTest
+  @EnumSource(FsyncPolicy.class)
+  void everyPolicyWritesARecordBeforeReportingIt(FsyncPolicy policy) throws Exception {
+    DataLog.Opened opened = DataLog.open(dir, policy, 10_000_000, 0, 1000, 10);
+    DataLog log = opened.log();
+    AtomicLong written = new AtomicLong();
+    log.start(written::set);
+    long seq = log.putKv(entry("a", "1", 1));
+    await().atMost(Duration.ofSeconds(10)).until(() -> written.get() == seq);
+
+    // Read while the log is still open, as a restart after kill -9 would.
+    TreeMap<String, KvEntry> kv = new TreeMap<>();
+    byte[] bytes = Files.readAllBytes(dir.resolve(DataLog.LOG));
+    int end = DataLog.replay(bytes, kv, new long[3], Long.MIN_VALUE);
+    log.close();
+
+    assertThat(end).isEqualTo(bytes.length);
+    assertThat(kv).containsOnlyKeys("a");
   }
 
   @Test
