@@ -1,11 +1,15 @@
 package io.skymesh.nameserver.cli;
 
+import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerBuilder;
+import io.skymesh.nameserver.spi.NameStoreProvider;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -65,7 +69,82 @@ final class ServeCommand implements Callable<Integer> {
       description = "Changes kept for watches that resume. Default: ${DEFAULT-VALUE}.")
   int historyLimit;
 
+  @Option(
+      names = "--history-bytes-limit",
+      paramLabel = "SIZE",
+      defaultValue = "64MiB",
+      converter = SizeConverter.class,
+      description =
+          "Bytes of changes (their serialized events) kept for watches that resume; the oldest go"
+              + " first once this or --history-limit is exceeded (e.g. 65536, 512KiB, 64MiB)."
+              + " Default: ${DEFAULT-VALUE}.")
+  long historyBytesLimit;
+
+  @Option(
+      names = "--data-dir",
+      paramLabel = "DIR",
+      description =
+          "Make KV entries, election terms and the revision counter durable in DIR (created if"
+              + " missing; a snapshot plus an append-only log; one server per directory). Live"
+              + " instances stay in memory: clients register again. Default: all in memory.")
+  Path dataDir;
+
+  @Option(
+      names = "--fsync",
+      paramLabel = "POLICY",
+      defaultValue = "always",
+      converter = FsyncConverter.class,
+      description =
+          "With --data-dir, when the log is forced to the disk: always (before each Ack; survives"
+              + " power loss), interval (every --fsync-interval; Acks do not wait), never (the OS"
+              + " decides). Every policy writes a change before its Ack, so all survive kill -9."
+              + " Default: ${DEFAULT-VALUE}.")
+  FsyncPolicy fsync;
+
+  @Option(
+      names = "--fsync-interval",
+      defaultValue = "1s",
+      converter = DurationConverter.class,
+      description =
+          "With --fsync interval, the longest time between forces. Default: ${DEFAULT-VALUE}.")
+  Duration fsyncInterval;
+
+  @Option(
+      names = "--snapshot-log-bytes",
+      paramLabel = "SIZE",
+      defaultValue = "64MiB",
+      converter = SizeConverter.class,
+      description =
+          "With --data-dir, the size of the log past which a snapshot replaces it."
+              + " Default: ${DEFAULT-VALUE}.")
+  long snapshotLogBytes;
+
+  @Option(
+      names = "--etcd",
+      paramLabel = "URLS",
+      description =
+          "Keep no state here: run as one node of a name service over the etcd cluster at these"
+              + " comma-separated endpoints (e.g. http://127.0.0.1:2379,http://10.0.0.2:2379)."
+              + " Needs skymesh-nameserver-etcd on the class path. Default: the embedded store.")
+  String etcd;
+
   @Spec CommandSpec spec;
+
+  /** Reads an fsync policy in lower case. */
+  static final class FsyncConverter implements CommandLine.ITypeConverter<FsyncPolicy> {
+    @Override
+    public FsyncPolicy convert(String value) {
+      try {
+        return FsyncPolicy.valueOf(value.trim().toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException(
+            "'" + value + "' is not an fsync policy (expected: always, interval or never)");
+      }
+    }
+  }
+
+  /** The name of the etcd store's provider. */
+  static final String ETCD = "etcd";
 
   @Override
   public Integer call() {
@@ -99,13 +178,37 @@ final class ServeCommand implements Callable<Integer> {
    * @throws IllegalArgumentException naming a bad option value
    */
   Mono<NameServer> start() {
-    return NameServer.builder()
-        .host(host)
-        .port(port)
-        .maxSessionTtl(maxSessionTtl)
-        .sessionTtl(sessionTtl)
-        .watcherQueueLimit(watcherQueueLimit)
-        .historyLimit(historyLimit)
-        .start();
+    NameServerBuilder builder =
+        NameServer.builder()
+            .host(host)
+            .port(port)
+            .maxSessionTtl(maxSessionTtl)
+            .sessionTtl(sessionTtl)
+            .watcherQueueLimit(watcherQueueLimit)
+            .historyLimit(historyLimit)
+            .historyBytesLimit(historyBytesLimit)
+            .fsync(fsync)
+            .fsyncInterval(fsyncInterval)
+            .snapshotLogBytes(snapshotLogBytes);
+    if (dataDir != null) {
+      if (etcd != null) {
+        throw new IllegalArgumentException(
+            "--data-dir and --etcd: choose one (etcd keeps the state; the nodes keep none)");
+      }
+      builder.dataDirectory(dataDir);
+    }
+    if (etcd == null) {
+      return builder.start();
+    }
+    NameStoreProvider provider =
+        NameStoreProvider.find(ETCD, ServeCommand.class.getClassLoader())
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "--etcd: no etcd store on the class path (expected: the"
+                            + " skymesh-nameserver-etcd jar and its dependencies beside"
+                            + " nameserver.jar, e.g. java -cp 'nameserver.jar:etcd/*'"
+                            + " io.skymesh.nameserver.cli.NameServerCli serve --etcd URLS)"));
+    return provider.open(etcd).flatMap(store -> builder.store(store).start());
   }
 }

@@ -25,7 +25,10 @@ import reactor.netty.NettyPipeline;
 import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpServer;
 
-/** The name server over Reactor Netty's {@link TcpServer}, with a {@link Registry} as its state. */
+/**
+ * The name server over Reactor Netty's {@link TcpServer}, with a {@link ProtocolDispatch} driving
+ * its state.
+ */
 public final class DefaultNameServer extends NameServer {
 
   private static final Logger log = LoggerFactory.getLogger(DefaultNameServer.class);
@@ -39,13 +42,13 @@ public final class DefaultNameServer extends NameServer {
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
   private final DisposableServer server;
-  private final Registry registry;
+  private final ProtocolDispatch registry;
   private final Scheduler writer;
   private final InetSocketAddress address;
   private final AtomicBoolean closing = new AtomicBoolean();
   private final Sinks.Empty<Void> closed = Sinks.empty();
 
-  private DefaultNameServer(DisposableServer server, Registry registry, Scheduler writer) {
+  private DefaultNameServer(DisposableServer server, ProtocolDispatch registry, Scheduler writer) {
     this.server = server;
     this.registry = registry;
     this.writer = writer;
@@ -53,23 +56,72 @@ public final class DefaultNameServer extends NameServer {
   }
 
   /**
-   * Starts a name server when subscribed.
-   *
-   * @param config the checked configuration
-   * @return the started server
-   */
-  /**
    * The name server's connections run on event loops of their own: embedded in a process whose mesh
    * traffic keeps the default loops busy, sessions must still be read in time to keep their TTL.
    * Shared by every name server in the process; daemon threads.
    */
   private static final LoopResources LOOPS = LoopResources.create("skymesh-nameserver", 1, 2, true);
 
+  /**
+   * Starts a name server when subscribed. With a data directory, the directory is read first, on
+   * {@link Schedulers#boundedElastic()}.
+   *
+   * @param config the checked configuration
+   * @return the started server
+   */
   public static Mono<NameServer> start(NameServerConfig config) {
+    if (config.store() != null) {
+      return config
+          .store()
+          .close()
+          .onErrorResume(error -> Mono.empty())
+          .then(
+              Mono.error(
+                  new UnsupportedOperationException(
+                      "the name server drives only its embedded store so far; "
+                          + config.store().getClass().getName()
+                          + " cannot be used yet")));
+    }
+    if (config.dataDirectory() == null) {
+      return bind(config, null);
+    }
+    return Mono.fromCallable(
+            () ->
+                DataLog.open(
+                    config.dataDirectory(),
+                    config.fsync(),
+                    config.fsyncInterval().toNanos(),
+                    Math.max(0, config.initialRevision()),
+                    Revisions.BLOCK,
+                    Elections.TERM_BLOCK))
+        .subscribeOn(Schedulers.boundedElastic())
+        .flatMap(
+            opened -> {
+              log.info(
+                  "Data directory {}: revision {}, {} KV entries, terms above {}, fsync {}{}",
+                  config.dataDirectory(),
+                  opened.recovered().revision(),
+                  opened.recovered().kv().size(),
+                  opened.recovered().termFloor(),
+                  config.fsync(),
+                  opened.recovered().cutBytes() > 0
+                      ? " (cut a torn tail of " + opened.recovered().cutBytes() + " bytes)"
+                      : "");
+              return bind(config, opened)
+                  .doOnError(error -> closeLater(opened.log()))
+                  .doOnCancel(() -> closeLater(opened.log()));
+            });
+  }
+
+  private static void closeLater(DataLog dataLog) {
+    Schedulers.boundedElastic().schedule(dataLog::close);
+  }
+
+  private static Mono<NameServer> bind(NameServerConfig config, DataLog.Opened opened) {
     return Mono.defer(
         () -> {
           Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);
-          Registry registry = new Registry(config, writer);
+          ProtocolDispatch registry = new ProtocolDispatch(config, writer, opened);
           FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
           return TcpServer.create()
               .runOn(LOOPS)
@@ -99,11 +151,12 @@ public final class DefaultNameServer extends NameServer {
                     DefaultNameServer started = new DefaultNameServer(bound, registry, writer);
                     log.info(
                         "Name server listening on {} (session TTL {} ms, {} frames queued per"
-                            + " session at most, {} changes of history)",
+                            + " session at most, history of {} changes and {} bytes at most)",
                         started.address,
                         config.sessionTtl().toMillis(),
                         config.watcherQueueLimit(),
-                        config.historyLimit());
+                        config.historyLimit(),
+                        config.historyBytesLimit());
                     return started;
                   })
               .doOnError(error -> writer.dispose())
@@ -157,6 +210,8 @@ public final class DefaultNameServer extends NameServer {
         .then(server.onDispose())
         .then(registry.closeAll())
         .flatMap(this::awaitClosed)
+        // Blocking file I/O (the log's last writes and fsync): on a thread that may block.
+        .then(Mono.<Void>fromRunnable(registry::closeLog).subscribeOn(Schedulers.boundedElastic()))
         .doFinally(signal -> writer.dispose());
   }
 
