@@ -19,6 +19,7 @@ import io.skymesh.proto.Pong;
 import io.skymesh.proto.StatusCode;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
@@ -102,6 +103,14 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   // Outbound.
   private final Queue<PendingSend> queue = Queues.<PendingSend>unboundedMultiproducer().get();
+
+  /**
+   * Sends taken from the queue before the handshake allowed them out, in order; they leave first
+   * once it does. Event loop only.
+   */
+  private final ArrayDeque<PendingSend> held = new ArrayDeque<>();
+
+  private boolean helloWritten;
   private final AtomicInteger wip = new AtomicInteger();
   private final AtomicInteger pending = new AtomicInteger();
   private final Runnable drainTask = this::drain;
@@ -355,6 +364,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       handshakeTimer = null;
     }
     log.debug("{}: handshake done", this);
+    if (!held.isEmpty()) {
+      // Frames queued during the handshake leave now, in their order.
+      kick();
+    }
     handshake.tryEmitValue(this);
   }
 
@@ -555,6 +568,35 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
   }
 
+  /** Schedules a drain with nothing new queued (held frames the handshake now lets out). */
+  private void kick() {
+    if (wip.getAndIncrement() == 0) {
+      try {
+        channel.eventLoop().execute(drainTask);
+      } catch (RejectedExecutionException e) {
+        channel.close();
+      }
+    }
+  }
+
+  /**
+   * Whether a frame may be written now: before this side's {@code Hello} is written and the peer's
+   * has arrived, only a {@code Hello} (or the {@code GoAway} that refuses the connection) may. A
+   * peer refuses any other frame first ("expected Hello first"), and a probe or a reply can ask for
+   * one at any time.
+   */
+  private boolean mayWrite(PeerFrame frame) {
+    return (helloWritten && handshakeDone) || frame.hasHello() || frame.hasGoAway();
+  }
+
+  /** The next send to write: held ones first, once the handshake lets them out. */
+  private PendingSend nextSend() {
+    if (!held.isEmpty() && helloWritten && handshakeDone) {
+      return held.poll();
+    }
+    return queue.poll();
+  }
+
   void sendDone() {
     pending.decrementAndGet();
   }
@@ -644,13 +686,18 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
           result = WRITE_YIELD;
           break;
         }
-        PendingSend send = queue.poll();
+        PendingSend send = nextSend();
         if (send == null) {
           break;
         }
         PeerFrame frame = send.frame;
         if (frame == null) {
           closeRequested = true;
+          continue;
+        }
+        if (!mayWrite(frame)) {
+          // Still queued as far as its sender knows: a cancel withdraws it, a close fails it.
+          held.add(send);
           continue;
         }
         if (!send.start()) {
@@ -686,6 +733,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         framesThisTurn++;
         if (frame.hasGoAway()) {
           goAwayWritten = true;
+        } else if (frame.hasHello()) {
+          helloWritten = true;
         }
       }
       if (batch != null) {
@@ -745,6 +794,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   private void failQueued(SkymeshException error) {
     PendingSend send;
+    while ((send = held.poll()) != null) {
+      send.fail(error);
+    }
     while ((send = queue.poll()) != null) {
       send.fail(error);
     }
