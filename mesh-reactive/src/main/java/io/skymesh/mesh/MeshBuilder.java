@@ -4,6 +4,7 @@ import io.skymesh.codec.Frames;
 import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.mesh.internal.MeshConfig;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
+import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import io.skymesh.mesh.rpc.ClientInterceptor;
 import io.skymesh.mesh.rpc.ServerInterceptor;
 import java.time.Duration;
@@ -36,6 +37,7 @@ public final class MeshBuilder {
   private Duration startTimeout = Duration.ofSeconds(30);
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private Duration pingInterval = Duration.ofSeconds(1);
+  private int maxPendingSends = PeerTransportConfig.DEFAULT_MAX_PENDING_SENDS;
   // Request / response
   private Duration defaultRequestTimeout = RpcConfig.DEFAULT_REQUEST_TIMEOUT;
   private int maxRequestsInFlightPerPeer = RpcConfig.DEFAULT_MAX_IN_FLIGHT_PER_PEER;
@@ -108,6 +110,17 @@ public final class MeshBuilder {
   /** The largest frame body accepted or sent; default {@link Frames#DEFAULT_MAX_FRAME_LENGTH}. */
   public MeshBuilder maxFrameLength(int maxFrameLength) {
     this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
+    return this;
+  }
+
+  /**
+   * The most messages and requests that may wait per peer connection (for the socket, or for the
+   * destination to be resolved) before a further send fails at once with {@code
+   * OverloadedException}; default {@value PeerTransportConfig#DEFAULT_MAX_PENDING_SENDS}. Bounds
+   * memory when senders outrun a slow or stalled peer.
+   */
+  public MeshBuilder maxPendingSends(int maxPendingSends) {
+    this.maxPendingSends = atLeast("maxPendingSends", maxPendingSends, 1);
     return this;
   }
 
@@ -198,6 +211,7 @@ public final class MeshBuilder {
             startTimeout,
             maxFrameLength,
             pingInterval,
+            maxPendingSends,
             new RpcConfig(
                 defaultRequestTimeout,
                 maxRequestsInFlightPerPeer,

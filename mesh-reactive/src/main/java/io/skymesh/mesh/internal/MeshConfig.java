@@ -18,6 +18,7 @@ import java.time.Duration;
  * @param startTimeout how long start keeps retrying an unreachable name server
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
+ * @param maxPendingSends the most sends waiting per peer connection before more are refused
  * @param rpc the request / response settings
  */
 public record MeshConfig(
@@ -32,6 +33,7 @@ public record MeshConfig(
     Duration startTimeout,
     int maxFrameLength,
     Duration pingInterval,
+    int maxPendingSends,
     RpcConfig rpc) {
 
   /** The name server's address. */

@@ -79,6 +79,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private final boolean inbound;
   private final int maxFrameLength;
   private final int outboundLimit;
+  private final int maxPendingSends;
   private final int inboundPrefetch;
 
   /** The pool entry that opened this connection; null for an accepted connection. */
@@ -113,6 +114,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private boolean helloWritten;
   private final AtomicInteger wip = new AtomicInteger();
   private final AtomicInteger pending = new AtomicInteger();
+  private final AtomicLong refusedSends = new AtomicLong();
   private final Runnable drainTask = this::drain;
   private int inSocket;
   private int framesThisTurn;
@@ -147,6 +149,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     PeerTransportConfig config = transport.config();
     this.maxFrameLength = config.maxFrameLength();
     this.outboundLimit = config.outboundQueueLimit();
+    this.maxPendingSends = config.maxPendingSends();
     this.inboundPrefetch = config.inboundPrefetch();
     channel.closeFuture().addListener(future -> onClosed());
   }
@@ -211,6 +214,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public int pendingOutboundFrames() {
     return pending.get();
+  }
+
+  @Override
+  public long refusedSends() {
+    return refusedSends.get();
   }
 
   @Override
@@ -505,8 +513,19 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   void subscribeSend(PeerFrame frame, CoreSubscriber<? super Void> actual) {
     PendingSend send = new PendingSend(this, frame, actual);
-    pending.incrementAndGet();
+    int waiting = pending.incrementAndGet();
     actual.onSubscribe(send);
+    if (waiting > maxPendingSends && PeerFrames.startsWork(frame)) {
+      // Bounded: a sender that outruns the socket hears it at once instead of piling up.
+      refusedSends.incrementAndGet();
+      send.fail(
+          new OverloadedException(
+              this
+                  + ": "
+                  + maxPendingSends
+                  + " sends wait for the socket already (maxPendingSends)"));
+      return;
+    }
     SkymeshException refused = refusal(frame);
     if (refused != null) {
       send.fail(refused);

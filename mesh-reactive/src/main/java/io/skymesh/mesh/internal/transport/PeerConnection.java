@@ -68,6 +68,12 @@ public interface PeerConnection {
   /** Sends subscribed and not yet written, failed or cancelled; an instant reading. */
   int pendingOutboundFrames();
 
+  /**
+   * How many {@code Data} and {@code Request} sends this connection refused with {@code
+   * OverloadedException} because {@code maxPendingSends} sends waited already.
+   */
+  long refusedSends();
+
   /** Frames received and not yet passed to the dispatcher; an instant, approximate reading. */
   long inboundBacklog();
 }
