@@ -38,6 +38,8 @@ public final class MeshBuilder {
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private Duration pingInterval = Duration.ofSeconds(1);
   private int maxPendingSends = PeerTransportConfig.DEFAULT_MAX_PENDING_SENDS;
+  private int inboundQueuePerService = 1024;
+  private Duration inboundHold = Duration.ofSeconds(2);
   // Request / response
   private Duration defaultRequestTimeout = RpcConfig.DEFAULT_REQUEST_TIMEOUT;
   private int maxRequestsInFlightPerPeer = RpcConfig.DEFAULT_MAX_IN_FLIGHT_PER_PEER;
@@ -121,6 +123,26 @@ public final class MeshBuilder {
    */
   public MeshBuilder maxPendingSends(int maxPendingSends) {
     this.maxPendingSends = atLeast("maxPendingSends", maxPendingSends, 1);
+    return this;
+  }
+
+  /**
+   * How many messages from one peer connection may wait for one service's handler while it is busy
+   * (the connection reads on for the other services); default 1,024.
+   */
+  public MeshBuilder inboundQueuePerService(int messages) {
+    this.inboundQueuePerService = atLeast("inboundQueuePerService", messages, 1);
+    return this;
+  }
+
+  /**
+   * How long a service whose inbound queue is full may hold its connection (slowing every sender on
+   * it through TCP) before its further messages are refused with an {@code Undelivered} report
+   * ({@code OverloadedException}) until its queue has drained to half; default 2 s. This bounds how
+   * long one stalled handler can stop the other services sharing its connection.
+   */
+  public MeshBuilder inboundHold(Duration hold) {
+    this.inboundHold = positive("inboundHold", hold);
     return this;
   }
 
@@ -212,6 +234,8 @@ public final class MeshBuilder {
             maxFrameLength,
             pingInterval,
             maxPendingSends,
+            inboundQueuePerService,
+            inboundHold,
             new RpcConfig(
                 defaultRequestTimeout,
                 maxRequestsInFlightPerPeer,

@@ -76,7 +76,9 @@ public final class DefaultMesh implements Mesh {
               public Collection<? extends NameRouter> routers() {
                 return routers.values();
               }
-            });
+            },
+            config.inboundQueuePerService(),
+            config.inboundHold());
     this.peers = plane.transport();
     this.rpcServer = new RpcServer(plane, config.rpc().serverInterceptors());
     this.calls = new Calls(config.rpc(), new RpcClient(plane.urls()), rpcServer, plane);

@@ -19,6 +19,8 @@ import java.time.Duration;
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
  * @param maxPendingSends the most sends waiting per peer connection before more are refused
+ * @param inboundQueuePerService the most messages of one connection waiting for one handler
+ * @param inboundHold how long a full inbound queue may hold its connection
  * @param rpc the request / response settings
  */
 public record MeshConfig(
@@ -34,6 +36,8 @@ public record MeshConfig(
     int maxFrameLength,
     Duration pingInterval,
     int maxPendingSends,
+    int inboundQueuePerService,
+    Duration inboundHold,
     RpcConfig rpc) {
 
   /** The name server's address. */

@@ -48,7 +48,11 @@ class SendCapTest {
     DefaultMesh a =
         (DefaultMesh)
             fixture.mesh(builder -> builder.maxPendingSends(CAP).pingInterval(Duration.ZERO));
-    DefaultMesh b = (DefaultMesh) fixture.mesh(builder -> builder.pingInterval(Duration.ZERO));
+    // A receiver that stalls for good: its full inbound queue holds the connection throughout.
+    DefaultMesh b =
+        (DefaultMesh)
+            fixture.mesh(
+                builder -> builder.pingInterval(Duration.ZERO).inboundHold(Duration.ofMinutes(5)));
     Sinks.Empty<Void> gate = Sinks.empty();
     AtomicLong received = new AtomicLong();
     register(
@@ -107,6 +111,7 @@ class SendCapTest {
     assertThat(completed.get() + refused.get()).isEqualTo(SENDS);
     // Nothing accepted is lost: every completed send reaches the handler.
     await().atMost(DEADLINE).until(() -> received.get() == 1 + completed.get());
+    assertThat(sender.undeliveredCount()).isZero();
   }
 
   private static PeerConnection connectionTo(DefaultMesh mesh, String address) {

@@ -22,7 +22,9 @@ import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
+import java.time.Duration;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -61,14 +63,26 @@ public final class DataPlane implements InboundDispatcher {
   private final Map<String, LongAdder> undeliveredFrom = new ConcurrentHashMap<>();
   private volatile RequestFrames requests = RequestFrames.NONE;
   private final int maxPendingSends;
+  private final int inboundQueue;
+  private final long inboundHoldNanos;
+
+  /** Per connection, the lane of each service of this process it has delivered to. */
+  private final Map<PeerConnection, Map<ServiceUrl, InboundLane>> inbound =
+      new ConcurrentHashMap<>();
 
   /**
    * Creates the data plane and its transport; nothing is bound until {@code transport().bind()}.
    *
    * @param config the transport's configuration
    * @param directory the mesh's routers
+   * @param inboundQueue how many messages of one connection may wait for one service's handler
+   * @param inboundHold how long a full queue may hold its connection before the service's further
+   *     messages are refused
    */
-  public DataPlane(PeerTransportConfig config, Directory directory) {
+  public DataPlane(
+      PeerTransportConfig config, Directory directory, int inboundQueue, Duration inboundHold) {
+    this.inboundQueue = inboundQueue;
+    this.inboundHoldNanos = inboundHold.toNanos();
     this.directory = Objects.requireNonNull(directory, "directory");
     this.transport = PeerTransport.create(config, this);
     this.maxPendingSends = config.maxPendingSends();
@@ -377,21 +391,28 @@ public final class DataPlane implements InboundDispatcher {
       return report(
           data, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
     }
-    Mono<Void> handled =
-        service.deliver(
-            new Message(
-                source, destination, Headers.toMap(data.getHeadersList()), data.getPayload()));
-    // Mono.empty() is one instance: returned as it is, the transport dispatches the next frame at
-    // once instead of subscribing to a wrapper (this is the per-message path).
-    if (handled == Mono.<Void>empty()) {
-      return handled;
+    Message message =
+        new Message(source, destination, Headers.toMap(data.getHeadersList()), data.getPayload());
+    return lane(connection, service).offer(message);
+  }
+
+  /** The lane of a service on a connection; the connection's event loop only. */
+  private InboundLane lane(PeerConnection connection, LocalService service) {
+    Map<ServiceUrl, InboundLane> lanes = inbound.get(connection);
+    if (lanes == null) {
+      lanes = new HashMap<>();
+      inbound.put(connection, lanes);
+      connection
+          .onClose()
+          .subscribe(null, e -> inbound.remove(connection), () -> inbound.remove(connection));
     }
-    return handled.onErrorResume(
-        error -> {
-          log.warn("Handler of {} failed on a message from {}", destination, source, error);
-          Status status = Statuses.toStatus(error);
-          return report(data, connection, status.getCode(), status.getMessage());
-        });
+    InboundLane lane = lanes.get(service.url());
+    if (lane == null || lane.service() != service) {
+      // A service registered again at the same url gets a lane of its own.
+      lane = new InboundLane(this, connection, service, inboundQueue, inboundHoldNanos);
+      lanes.put(service.url(), lane);
+    }
+    return lane;
   }
 
   private Mono<Void> report(Data data, PeerConnection connection, StatusCode code, String why) {

@@ -25,6 +25,7 @@ import java.util.Objects;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -214,6 +215,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public int pendingOutboundFrames() {
     return pending.get();
+  }
+
+  @Override
+  public ScheduledExecutorService executor() {
+    return channel.eventLoop();
   }
 
   @Override

@@ -165,6 +165,11 @@ class RpcClientTest {
     }
 
     @Override
+    public java.util.concurrent.ScheduledExecutorService executor() {
+      throw new UnsupportedOperationException("not used by RpcClient");
+    }
+
+    @Override
     public long refusedSends() {
       return 0;
     }
