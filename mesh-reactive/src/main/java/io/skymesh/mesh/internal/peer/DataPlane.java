@@ -23,6 +23,7 @@ import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -394,6 +395,25 @@ public final class DataPlane implements InboundDispatcher {
     Message message =
         new Message(source, destination, Headers.toMap(data.getHeadersList()), data.getPayload());
     return lane(connection, service).offer(message);
+  }
+
+  @Override
+  public Mono<Void> handled(PeerConnection connection) {
+    Map<ServiceUrl, InboundLane> lanes = inbound.get(connection);
+    if (lanes == null) {
+      return Mono.empty();
+    }
+    List<Mono<Void>> waits = null;
+    for (InboundLane lane : lanes.values()) {
+      Mono<Void> wait = lane.handled();
+      if (wait != Mono.<Void>empty()) {
+        if (waits == null) {
+          waits = new ArrayList<>();
+        }
+        waits.add(wait);
+      }
+    }
+    return waits == null ? Mono.empty() : Mono.when(waits);
   }
 
   /** The lane of a service on a connection; the connection's event loop only. */

@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal.peer;
 
+import io.skymesh.core.exceptions.SkymeshException;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.internal.transport.PeerConnection;
@@ -16,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
+import reactor.core.publisher.Sinks;
 
 /**
  * The messages of one connection for one service of this process: its handler is called for them
@@ -32,6 +34,9 @@ final class InboundLane {
 
   private static final Logger log = LoggerFactory.getLogger(InboundLane.class);
 
+  /** Pings waiting for this lane at most; one per ping interval accrue behind a stalled handler. */
+  private static final int MAX_WAITERS = 64;
+
   private final DataPlane plane;
   private final PeerConnection connection;
   private final LocalService service;
@@ -43,6 +48,12 @@ final class InboundLane {
 
   private boolean running;
   private boolean overflowing;
+
+  /** Messages taken (run, queued or held) and messages finished (handled, failed or refused). */
+  private long accepted;
+
+  private long finished;
+  private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
   private MonoSink<Void> held;
   private Message heldMessage;
   private ScheduledFuture<?> holdTimer;
@@ -73,12 +84,14 @@ final class InboundLane {
    */
   Mono<Void> offer(Message message) {
     if (!running && queue.isEmpty()) {
+      accepted++;
       run(message);
       return Mono.empty();
     }
     if (overflowing) {
       return refuse(message);
     }
+    accepted++;
     if (queue.size() < capacity) {
       queue.add(message);
       return Mono.empty();
@@ -86,10 +99,36 @@ final class InboundLane {
     return Mono.create(sink -> hold(sink, message));
   }
 
+  /**
+   * Completes once every message taken so far has been handled: a {@code Ping}'s {@code Pong} waits
+   * for it, so that a backlog still measures slow and a graceful close still drains.
+   */
+  Mono<Void> handled() {
+    if (finished == accepted) {
+      return Mono.empty();
+    }
+    if (waiters.size() >= MAX_WAITERS) {
+      // A handler stalled for good: its pinger gave up on the oldest answers long ago.
+      waiters.poll().done().tryEmitEmpty();
+    }
+    Sinks.Empty<Void> done = Sinks.empty();
+    waiters.add(new Waiter(accepted, done));
+    return done.asMono();
+  }
+
+  /** One more message finished: wakes the waiters it was the last of. */
+  private void finished() {
+    finished++;
+    while (!waiters.isEmpty() && waiters.peek().target() <= finished) {
+      waiters.poll().done().tryEmitEmpty();
+    }
+  }
+
   /** Calls the handler; true if its {@code Mono} is still running (the lane waits for it). */
   private boolean run(Message message) {
     Mono<Void> handled = service.deliver(message);
     if (handled == Mono.<Void>empty()) {
+      finished();
       return false;
     }
     Completion completion = new Completion(message);
@@ -99,6 +138,7 @@ final class InboundLane {
     completion.subscribing = false;
     if (completion.doneInline) {
       running = false;
+      finished();
       return false;
     }
     return true;
@@ -107,6 +147,7 @@ final class InboundLane {
   /** The running handler finished: the next queued message, and the held one if any. */
   private void next() {
     running = false;
+    finished();
     for (; ; ) {
       if (held != null && queue.size() < capacity) {
         release();
@@ -152,6 +193,7 @@ final class InboundLane {
     Message message = heldMessage;
     clearHeld();
     overflowing = true;
+    finished();
     log.warn(
         "{} has {} messages waiting from {}; refusing more until it drains",
         service.url(),
@@ -180,7 +222,16 @@ final class InboundLane {
   }
 
   private void failed(Message message, Throwable error) {
-    log.warn("Handler of {} failed on a message from {}", service.url(), message.source(), error);
+    if (error instanceof SkymeshException typed) {
+      // Expected and typed (the service closed meanwhile, say): the message says it all.
+      log.warn(
+          "A message from {} to {} was not handled: {}",
+          message.source(),
+          service.url(),
+          typed.toString());
+    } else {
+      log.warn("Handler of {} failed on a message from {}", service.url(), message.source(), error);
+    }
     Status status = Statuses.toStatus(error);
     plane
         .report(
@@ -202,6 +253,8 @@ final class InboundLane {
   }
 
   /** Waits for one handler's {@code Mono}, then goes on with the lane on the event loop. */
+  private record Waiter(long target, Sinks.Empty<Void> done) {}
+
   private final class Completion implements CoreSubscriber<Void> {
 
     private final Message message;

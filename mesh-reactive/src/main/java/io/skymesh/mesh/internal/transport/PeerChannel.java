@@ -398,7 +398,14 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     switch (frame.getBodyCase()) {
       case PING -> {
-        enqueueInternal(PeerFrames.pong(frame.getPing()));
+        // After what arrived before it has been handled, without holding the frames after it.
+        PeerFrame pong = PeerFrames.pong(frame.getPing());
+        Mono<Void> before = transport.dispatcher().handled(this);
+        if (before == Mono.<Void>empty()) {
+          enqueueInternal(pong);
+        } else {
+          before.subscribe(null, e -> enqueueInternal(pong), () -> enqueueInternal(pong));
+        }
         return Mono.empty();
       }
       case PONG -> {
