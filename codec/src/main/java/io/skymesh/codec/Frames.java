@@ -76,6 +76,23 @@ public final class Frames {
   }
 
   /**
+   * Writes one frame holding {@code message} to a {@code CodedOutputStream}: the big-endian length
+   * prefix, then the body. For an encoder that serializes many frames back to back into one buffer
+   * through one stream (the caller has checked the length against its limit and the room left).
+   *
+   * @param message the body
+   * @param bodyLength {@code message.getSerializedSize()}, which the caller has computed already
+   * @param out the stream written to
+   * @throws IOException if the stream has no room left
+   */
+  public static void encode(MessageLite message, int bodyLength, CodedOutputStream out)
+      throws IOException {
+    // Protobuf's fixed32 is little-endian; reversed, it writes the big-endian length prefix.
+    out.writeFixed32NoTag(Integer.reverseBytes(bodyLength));
+    message.writeTo(out);
+  }
+
+  /**
    * Parses a frame body that lies in {@code in} at {@code index}, without changing its indexes. The
    * body is read in place; nothing of the buffer is kept by the returned message.
    *

@@ -3,6 +3,7 @@ package io.skymesh.codec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.CodedOutputStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
@@ -32,6 +33,28 @@ class FrameEncoderTest {
       }
     } finally {
       channel.finishAndReleaseAll();
+    }
+  }
+
+  @Test
+  void framesWrittenBackToBackThroughOneCodedOutputStreamAreTheEncodersBytes() throws Exception {
+    PeerFrame first = SampleFrames.data("a.b.c/1", "a.b.d/2", 100);
+    PeerFrame second = SampleFrames.data("a.b.c/1", "a.b.d/3", 300);
+    byte[] batch = new byte[8 + first.getSerializedSize() + second.getSerializedSize()];
+    CodedOutputStream out = CodedOutputStream.newInstance(batch);
+
+    Frames.encode(first, first.getSerializedSize(), out);
+    Frames.encode(second, second.getSerializedSize(), out);
+    out.flush();
+
+    ByteBuf expected = Unpooled.buffer();
+    try {
+      Frames.encode(first, expected, 1024);
+      Frames.encode(second, expected, 1024);
+      assertThat(out.spaceLeft()).isZero();
+      assertThat(batch).isEqualTo(ByteBufUtil.getBytes(expected));
+    } finally {
+      expected.release();
     }
   }
 

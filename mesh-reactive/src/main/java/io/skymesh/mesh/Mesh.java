@@ -94,7 +94,7 @@ public interface Mesh {
    */
   Mesh closeOnShutdown(Duration timeout);
 
-  // --- KV config (issue 6) ----------------------------------------------------------------------
+  // --- KV config ---------------------------------------------------------------------------------
 
   /**
    * The name server's KV config, over this mesh's session.

@@ -5,6 +5,7 @@ import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.mesh.internal.MeshConfig;
 import io.skymesh.mesh.internal.naming.NameServerClientConfig;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
+import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import io.skymesh.mesh.rpc.ClientInterceptor;
 import io.skymesh.mesh.rpc.ServerInterceptor;
 import java.net.InetSocketAddress;
@@ -40,6 +41,9 @@ public final class MeshBuilder {
   private Duration startTimeout = Duration.ofSeconds(30);
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private Duration pingInterval = Duration.ofSeconds(1);
+  private int maxPendingSends = PeerTransportConfig.DEFAULT_MAX_PENDING_SENDS;
+  private int inboundQueuePerService = 1024;
+  private Duration inboundHold = Duration.ofSeconds(2);
   // Request / response
   private Duration defaultRequestTimeout = RpcConfig.DEFAULT_REQUEST_TIMEOUT;
   private int maxRequestsInFlightPerPeer = RpcConfig.DEFAULT_MAX_IN_FLIGHT_PER_PEER;
@@ -139,6 +143,37 @@ public final class MeshBuilder {
     return this;
   }
 
+  /**
+   * The most messages and requests that may wait per peer connection (for the socket, or for the
+   * destination to be resolved) before a further send fails at once with {@code
+   * OverloadedException}; default {@value PeerTransportConfig#DEFAULT_MAX_PENDING_SENDS}. Bounds
+   * memory when senders outrun a slow or stalled peer.
+   */
+  public MeshBuilder maxPendingSends(int maxPendingSends) {
+    this.maxPendingSends = atLeast("maxPendingSends", maxPendingSends, 1);
+    return this;
+  }
+
+  /**
+   * How many messages from one peer connection may wait for one service's handler while it is busy
+   * (the connection reads on for the other services); default 1,024.
+   */
+  public MeshBuilder inboundQueuePerService(int messages) {
+    this.inboundQueuePerService = atLeast("inboundQueuePerService", messages, 1);
+    return this;
+  }
+
+  /**
+   * How long a service whose inbound queue is full may hold its connection (slowing every sender on
+   * it through TCP) before its further messages are refused with an {@code Undelivered} report
+   * ({@code OverloadedException}) until its queue has drained to half; default 2 s. This bounds how
+   * long one stalled handler can stop the other services sharing its connection.
+   */
+  public MeshBuilder inboundHold(Duration hold) {
+    this.inboundHold = positive("inboundHold", hold);
+    return this;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Request / response
 
@@ -220,6 +255,9 @@ public final class MeshBuilder {
             port,
             maxFrameLength,
             pingInterval,
+            maxPendingSends,
+            inboundQueuePerService,
+            inboundHold,
             new RpcConfig(
                 defaultRequestTimeout,
                 maxRequestsInFlightPerPeer,

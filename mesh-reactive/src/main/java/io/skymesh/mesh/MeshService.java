@@ -35,15 +35,39 @@ public interface MeshService {
   ServiceUrl url();
 
   /**
+   * The receivers' reports about this instance's messages ({@code sendTo}, {@code broadcast},
+   * {@code sendToLeader}) and notifications ({@code notify}) that never reached a handler in
+   * another process, or whose handler failed there. Hot: a subscriber sees the reports that arrive
+   * while it is subscribed; one that cannot keep up misses some, but {@link #undeliveredCount()}
+   * counts every one.
+   *
+   * @return the reports, ending when this service is closed
+   */
+  Flux<Undelivered> undelivered();
+
+  /** How many reports {@link #undelivered()} has had since this instance registered. */
+  long undeliveredCount();
+
+  /**
    * Sends a fire-and-forget message to one live instance. Messages from this instance to one
    * destination arrive in the order their {@code Mono}s were subscribed.
    *
+   * <p>The delivery promise: a message either reaches the destination's handler or this sender
+   * learns that it did not. For an instance in another process, completion means the frame was
+   * written to the connection; if the receiver then cannot hand it to a handler (no such instance
+   * there, or closed; a url that does not parse; fenced; the handler failed), it sends back a
+   * report that arrives on {@link #undelivered()} and is counted in {@link #undeliveredCount()}.
+   * For an instance in this process, completion means its handler's {@code Mono} completed, and a
+   * handler's failure fails this {@code Mono} with the handler's error. Only a connection that
+   * breaks after the write can lose a message without a word (as with any TCP peer).
+   *
    * @param destination the receiving instance
    * @param payload the payload
-   * @return completes when the frame is written to the connection (or handed to the handler, for an
-   *     instance in this process); fails with {@code ServiceNotFoundException} if the destination
-   *     is not alive, {@code PeerUnavailableException} if its process cannot be reached, {@code
-   *     MeshClosedException} if this service is closed
+   * @return completes when the frame is written to the connection (or the handler has completed,
+   *     for an instance in this process); fails with {@code ServiceNotFoundException} if the
+   *     destination is not alive, {@code PeerUnavailableException} if its process cannot be
+   *     reached, {@code MeshClosedException} if this service is closed, the handler's error for a
+   *     failed in-process handler
    */
   default Mono<Void> sendTo(ServiceUrl destination, ByteString payload) {
     return sendTo(destination, Map.of(), payload);
@@ -215,7 +239,9 @@ public interface MeshService {
 
   /**
    * Sends a one-way request: the destination runs the method's handler and sends nothing back, so
-   * the handler's outcome is not known here (its failure is logged there).
+   * the handler's outcome is not known here (its failure is logged there). A notification the
+   * destination refuses (no such instance or method there, fenced, at its handler cap) is reported
+   * on {@link #undelivered()}.
    *
    * @param destination the called instance
    * @param method the method name
@@ -283,7 +309,7 @@ public interface MeshService {
    */
   Mono<Void> close();
 
-  // --- Elections (issue 6) ----------------------------------------------------------------------
+  // --- Elections ---------------------------------------------------------------------------------
 
   /**
    * Campaigns for leadership of this instance's service, and reports this instance's leadership

@@ -5,6 +5,7 @@ import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.NoAvailableInstanceException;
+import io.skymesh.core.exceptions.ServiceNotFoundException;
 import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.Leadership;
@@ -12,36 +13,62 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
+import io.skymesh.mesh.Undelivered;
+import io.skymesh.mesh.internal.peer.DataPlane;
+import io.skymesh.mesh.internal.peer.LocalService;
+import io.skymesh.mesh.internal.peer.ServiceEndpoint;
 import io.skymesh.mesh.internal.routing.LeaderPolicy;
-import io.skymesh.mesh.internal.rpc.ServiceEndpoint;
+import io.skymesh.mesh.internal.rpc.Calls;
 import io.skymesh.mesh.routing.RoutingPolicy;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.mesh.rpc.RequestOptions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
-/** A registered instance of a {@link DefaultMesh}. */
-final class DefaultMeshService implements MeshService {
+/**
+ * A registered instance of a {@link DefaultMesh}: sends through the mesh's data plane and calls
+ * through its request layer; registration, attributes and elections through the mesh.
+ */
+final class DefaultMeshService implements MeshService, LocalService {
 
   private static final Logger log = LoggerFactory.getLogger(DefaultMeshService.class);
 
   private final DefaultMesh mesh;
+  private final DataPlane plane;
+  private final Calls calls;
   private final ServiceUrl url;
   private final MessageHandler handler;
   private final ServiceEndpoint endpoint;
   private final AtomicBoolean closed = new AtomicBoolean();
 
+  /** How long two connections' reports may spin against each other before one gives way. */
+  private static final Duration REPORT_EMIT = Duration.ofMillis(50);
+
+  /** Receivers' reports of this service's undelivered messages; counted before they are emitted. */
+  private final Sinks.Many<Undelivered> reports = Sinks.many().multicast().directBestEffort();
+
+  private final LongAdder undeliveredCount = new LongAdder();
+
   DefaultMeshService(
-      DefaultMesh mesh, ServiceUrl url, MessageHandler handler, ServiceEndpoint endpoint) {
+      DefaultMesh mesh,
+      DataPlane plane,
+      Calls calls,
+      ServiceUrl url,
+      MessageHandler handler,
+      ServiceEndpoint endpoint) {
     this.mesh = mesh;
+    this.plane = plane;
+    this.calls = calls;
     this.url = url;
     this.handler = handler;
     this.endpoint = endpoint;
@@ -62,7 +89,7 @@ final class DefaultMeshService implements MeshService {
         () ->
             closed.get()
                 ? Mono.error(new MeshClosedException(url + " is closed"))
-                : mesh.send(url, destination, headers, payload));
+                : plane.send(url, destination, headers, payload, 0));
   }
 
   @Override
@@ -91,7 +118,7 @@ final class DefaultMeshService implements MeshService {
                   () ->
                       closed.get()
                           ? Mono.error(new MeshClosedException(url + " is closed"))
-                          : mesh.send(url, instance.url(), Map.of(), payload, term));
+                          : plane.send(url, instance.url(), Map.of(), payload, term));
           return router.peerStats().record(instance.url(), send).thenReturn(instance);
         });
   }
@@ -136,7 +163,7 @@ final class DefaultMeshService implements MeshService {
         () ->
             closed.get()
                 ? Mono.error(new MeshClosedException(url + " is closed"))
-                : mesh.broadcast(url, serviceName, payload));
+                : plane.broadcast(url, serviceName, payload));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -216,7 +243,9 @@ final class DefaultMeshService implements MeshService {
         () ->
             closed.get()
                 ? Mono.error(new MeshClosedException(url + " is closed"))
-                : mesh.call(url, destination, method, payload, options, oneWay, leaderTerm));
+                : calls.call(
+                    calls.outgoing(
+                        url, destination, method, payload, options, oneWay, leaderTerm)));
   }
 
   private static void checkCall(String method, ByteString payload, RequestOptions options) {
@@ -228,8 +257,8 @@ final class DefaultMeshService implements MeshService {
     }
   }
 
-  /** The request side of this service. */
-  ServiceEndpoint endpoint() {
+  @Override
+  public ServiceEndpoint endpoint() {
     return endpoint;
   }
 
@@ -239,10 +268,12 @@ final class DefaultMeshService implements MeshService {
   public Mono<Void> close() {
     return Mono.defer(
             () -> closed.compareAndSet(false, true) ? mesh.deregister(this) : Mono.empty())
-        .doFinally(signal -> endCampaigns());
+        .doFinally(
+            signal -> {
+              endCampaigns();
+              reports.emitComplete(Sinks.EmitFailureHandler.busyLooping(REPORT_EMIT));
+            });
   }
-
-  // --- Elections (issue 6) ----------------------------------------------------------------------
 
   /** Signals the end of every campaign stream: a resign or the close of this service. */
   private final Sinks.Many<Boolean> campaignEnds = Sinks.many().multicast().directBestEffort();
@@ -322,7 +353,8 @@ final class DefaultMeshService implements MeshService {
                           new NoAvailableInstanceException(
                               "nobody leads " + serviceName + " (term " + leader.term() + ")"));
                     }
-                    return mesh.send(url, leader.url().get(), Map.of(), payload, leader.term())
+                    return plane
+                        .send(url, leader.url().get(), Map.of(), payload, leader.term())
                         .thenReturn(leader);
                   });
         });
@@ -332,34 +364,42 @@ final class DefaultMeshService implements MeshService {
     campaignEnds.tryEmitNext(true);
   }
 
-  // --- end of elections --------------------------------------------------------------------------
-
-  boolean isClosed() {
+  @Override
+  public boolean isClosed() {
     return closed.get();
   }
 
-  /** Hands a message to the handler; its errors are logged, not propagated to the connection. */
-  Mono<Void> deliver(Message message) {
+  /**
+   * Hands a message to the handler. The handler's error, thrown or signalled, is the returned
+   * {@code Mono}'s: an in-process sender receives it, the data plane reports it to a remote one.
+   */
+  @Override
+  public Mono<Void> deliver(Message message) {
     if (closed.get()) {
-      log.debug("Dropping a message to closed {}", url);
-      return Mono.empty();
+      return Mono.error(new ServiceNotFoundException(url + " is closed"));
     }
     Mono<Void> handled;
     try {
       handled = handler.handle(message);
     } catch (RuntimeException error) {
-      return failed(message, error);
+      return Mono.error(error);
     }
-    // Mono.empty() is one instance: returned as it is, the transport dispatches the next frame
-    // at once instead of subscribing to a wrapper (this is the per-message path).
-    if (handled == null || handled == Mono.<Void>empty()) {
-      return Mono.empty();
-    }
-    return handled.onErrorResume(error -> failed(message, error));
+    return handled == null ? Mono.empty() : handled;
   }
 
-  private Mono<Void> failed(Message message, Throwable error) {
-    log.warn("Handler of {} failed on a message from {}", url, message.source(), error);
-    return Mono.empty();
+  @Override
+  public void undelivered(Undelivered report) {
+    undeliveredCount.increment();
+    reports.emitNext(report, Sinks.EmitFailureHandler.busyLooping(REPORT_EMIT));
+  }
+
+  @Override
+  public Flux<Undelivered> undelivered() {
+    return reports.asFlux();
+  }
+
+  @Override
+  public long undeliveredCount() {
+    return undeliveredCount.sum();
   }
 }

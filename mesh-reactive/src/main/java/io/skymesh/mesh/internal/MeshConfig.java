@@ -13,6 +13,9 @@ import java.time.Duration;
  * @param port the peer listener's port, 0 for any
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
+ * @param maxPendingSends the most sends waiting per peer connection before more are refused
+ * @param inboundQueuePerService the most messages of one connection waiting for one handler
+ * @param inboundHold how long a full inbound queue may hold its connection
  * @param rpc the request / response settings
  * @param naming the name-server client's settings
  */
@@ -22,6 +25,9 @@ public record MeshConfig(
     int port,
     int maxFrameLength,
     Duration pingInterval,
+    int maxPendingSends,
+    int inboundQueuePerService,
+    Duration inboundHold,
     RpcConfig rpc,
     NameServerClientConfig naming) {
 

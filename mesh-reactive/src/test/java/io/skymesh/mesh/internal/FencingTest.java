@@ -13,6 +13,7 @@ import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.TestMeshes;
+import io.skymesh.mesh.Undelivered;
 import io.skymesh.mesh.routing.RoutingPolicy;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
@@ -72,8 +73,9 @@ class FencingTest {
 
     // What a sender that still believes in term 1 sends to the deposed leader.
     StepVerifier.create(
-            shared.send(
-                client.url(), ONE, Map.of(), ByteString.copyFromUtf8("stale"), first.term()))
+            shared
+                .dataPlane()
+                .send(client.url(), ONE, Map.of(), ByteString.copyFromUtf8("stale"), first.term()))
         .expectErrorSatisfies(
             e ->
                 assertThat(e)
@@ -112,12 +114,23 @@ class FencingTest {
     await().atMost(DEADLINE).until(() -> leaders.router(LOBBY).currentLeader().isLeader(TWO));
 
     // A message fenced with term 1, from another process, to the deposed leader.
-    other.send(client.url(), ONE, Map.of(), ByteString.copyFromUtf8("stale"), 1).block(DEADLINE);
+    List<Undelivered> reports = new CopyOnWriteArrayList<>();
+    client.undelivered().subscribe(reports::add);
+    other
+        .dataPlane()
+        .send(client.url(), ONE, Map.of(), ByteString.copyFromUtf8("stale"), 1)
+        .block(DEADLINE);
     client.sendTo(ONE, ByteString.copyFromUtf8("unfenced")).block(DEADLINE);
 
     await().atMost(DEADLINE).until(() -> oneGot.contains("unfenced"));
     assertThat(oneGot).containsExactly("fresh", "unfenced");
     assertThat(leaders.fencedMessages()).isEqualTo(1);
+    // The sender hears of it.
+    await().atMost(DEADLINE).until(() -> reports.size() == 1);
+    assertThat(reports.get(0).reason())
+        .isInstanceOf(NotLeaderException.class)
+        .hasMessageContaining(ONE + " does not lead " + LOBBY + " with term 1");
+    assertThat(client.undeliveredCount()).isEqualTo(1);
   }
 
   @Test
@@ -151,8 +164,17 @@ class FencingTest {
     // A caller that still routes by term 1, over the network and in process: refused, typed.
     for (DefaultMesh from : List.of(callers, leaders)) {
       StepVerifier.create(
-              from.call(
-                  client.url(), ONE, "Who", ByteString.EMPTY, RequestOptions.defaults(), false, 1))
+              from.calls()
+                  .call(
+                      from.calls()
+                          .outgoing(
+                              client.url(),
+                              ONE,
+                              "Who",
+                              ByteString.EMPTY,
+                              RequestOptions.defaults(),
+                              false,
+                              1)))
           .expectErrorSatisfies(
               e ->
                   assertThat(e)

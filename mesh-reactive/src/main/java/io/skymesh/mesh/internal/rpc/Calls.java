@@ -4,12 +4,20 @@ import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.NotLeaderException;
+import io.skymesh.mesh.internal.peer.DataPlane;
+import io.skymesh.mesh.internal.peer.LocalService;
+import io.skymesh.mesh.internal.peer.RequestFrames;
+import io.skymesh.mesh.internal.peer.ServiceEndpoint;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.ClientInterceptor;
 import io.skymesh.mesh.rpc.IncomingRequest;
 import io.skymesh.mesh.rpc.OutgoingRequest;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.mesh.rpc.RequestOptions;
+import io.skymesh.proto.Cancel;
+import io.skymesh.proto.GoAway;
+import io.skymesh.proto.Request;
+import io.skymesh.proto.Response;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -19,9 +27,11 @@ import reactor.core.publisher.Mono;
 
 /**
  * The caller's path of one request: client interceptors, then the deadline around everything below,
- * then the per-peer limiter, then the destination (in this process or over its peer connection).
+ * then the per-peer limiter, then the destination (in this process or over its peer connection, as
+ * the data plane resolves it). Also the request / response layer the data plane's inbound switch
+ * hands calls' frames to.
  */
-public final class Calls {
+public final class Calls implements RequestFrames {
 
   /** The limiter key of services in this process. */
   private static final String IN_PROCESS = "this process";
@@ -29,12 +39,9 @@ public final class Calls {
   private final RpcConfig config;
   private final RpcClient client;
   private final RpcServer server;
-  private final Function<ServiceUrl, ServiceEndpoint> local;
-  private final Function<ServiceUrl, Mono<String>> addressOf;
-  private final Function<String, Mono<PeerConnection>> connect;
+  private final DataPlane plane;
   private final Function<OutgoingRequest, Mono<Reply>> chain;
   private final Map<String, PeerLimiter> limiters = new ConcurrentHashMap<>();
-  private final Map<String, PeerConnection> connections = new ConcurrentHashMap<>();
 
   /**
    * Creates the caller's path.
@@ -42,24 +49,13 @@ public final class Calls {
    * @param config the settings
    * @param client the stream tables
    * @param server the server side, for in-process calls
-   * @param local the live service of this process at a url, or {@code null}
-   * @param addressOf the listen address of a live instance's process, or {@code
-   *     ServiceNotFoundException}
-   * @param connect the connection to an address
+   * @param plane where destinations are and the connections to them
    */
-  public Calls(
-      RpcConfig config,
-      RpcClient client,
-      RpcServer server,
-      Function<ServiceUrl, ServiceEndpoint> local,
-      Function<ServiceUrl, Mono<String>> addressOf,
-      Function<String, Mono<PeerConnection>> connect) {
+  public Calls(RpcConfig config, RpcClient client, RpcServer server, DataPlane plane) {
     this.config = config;
     this.client = client;
     this.server = server;
-    this.local = local;
-    this.addressOf = addressOf;
-    this.connect = connect;
+    this.plane = plane;
     this.chain = chain(config.clientInterceptors(), 0);
   }
 
@@ -92,10 +88,34 @@ public final class Calls {
     return chain.apply(request);
   }
 
-  /** Forgets the limiter and the connection of a process that left. */
+  @Override
   public void forget(String address) {
     limiters.remove(address);
-    connections.remove(address);
+  }
+
+  @Override
+  public Mono<Void> idle(String address) {
+    return client.idle(address);
+  }
+
+  @Override
+  public Mono<Void> onRequest(Request request, PeerConnection connection) {
+    return server.onRequest(request, connection);
+  }
+
+  @Override
+  public Mono<Void> onResponse(Response response, PeerConnection connection) {
+    return client.onResponse(response, connection);
+  }
+
+  @Override
+  public Mono<Void> onCancel(Cancel cancel, PeerConnection connection) {
+    return server.onCancel(cancel, connection);
+  }
+
+  @Override
+  public Mono<Void> onGoAway(GoAway goAway, PeerConnection connection) {
+    return client.onGoAway(goAway, connection);
   }
 
   /** The limiter of an address, for tests and metrics; {@code null} if none. */
@@ -118,55 +138,54 @@ public final class Calls {
         () -> {
           Duration timeout = request.timeout();
           long deadline = System.nanoTime() + timeout.toNanos();
-          ServiceEndpoint endpoint = local.apply(request.destination());
+          LocalService local;
+          try {
+            local = plane.admit(request.destination(), request.leaderTerm());
+          } catch (NotLeaderException fenced) {
+            return within(Mono.error(fenced), request, timeout);
+          }
           Mono<Reply> call;
-          String fenced =
-              endpoint == null || request.leaderTerm() == 0
-                  ? null
-                  : server.fencing().problem(request.destination(), request.leaderTerm());
-          if (fenced != null) {
-            call = Mono.error(new NotLeaderException(fenced));
-          } else if (endpoint != null) {
+          if (local != null) {
+            ServiceEndpoint endpoint = local.endpoint();
             call =
                 limiter(IN_PROCESS)
                     .run(() -> server.callInProcess(endpoint, incoming(request, deadline)));
           } else {
             call =
-                addressOf
-                    .apply(request.destination())
+                plane
+                    .addressOf(request.destination())
                     .flatMap(
                         address -> limiter(address).run(() -> remote(address, request, deadline)));
           }
-          return Deadlines.within(
-              call,
-              timeout.toNanos(),
-              () ->
-                  new MeshTimeoutException(
-                      request.destination()
-                          + " "
-                          + request.method()
-                          + ": no reply within "
-                          + timeout.toMillis()
-                          + " ms"));
+          return within(call, request, timeout);
         });
   }
 
+  private static Mono<Reply> within(Mono<Reply> call, OutgoingRequest request, Duration timeout) {
+    return Deadlines.within(
+        call,
+        timeout.toNanos(),
+        () ->
+            new MeshTimeoutException(
+                request.destination()
+                    + " "
+                    + request.method()
+                    + ": no reply within "
+                    + timeout.toMillis()
+                    + " ms"));
+  }
+
   /**
-   * The call on the open connection to an address, remembered so that a request skips the
-   * transport's dial table and its {@code Mono} (measured on the request path).
+   * The call on the open connection to an address: the data plane's cached one when it has it, so
+   * that a request skips the transport's dial table and its {@code Mono} (measured on the request
+   * path).
    */
   private Mono<Reply> remote(String address, OutgoingRequest request, long deadline) {
-    PeerConnection known = connections.get(address);
-    if (known != null && known.isOpen()) {
+    PeerConnection known = plane.openConnection(address);
+    if (known != null) {
       return client.call(known, request, deadline);
     }
-    return connect
-        .apply(address)
-        .flatMap(
-            fresh -> {
-              connections.put(address, fresh);
-              return client.call(fresh, request, deadline);
-            });
+    return plane.connection(address).flatMap(fresh -> client.call(fresh, request, deadline));
   }
 
   private PeerLimiter limiter(String address) {

@@ -3,7 +3,7 @@ package io.skymesh.mesh.internal.rpc;
 import io.skymesh.codec.Headers;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.Statuses;
-import io.skymesh.mesh.internal.UrlCache;
+import io.skymesh.mesh.internal.peer.UrlCache;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.OutgoingRequest;
 import io.skymesh.mesh.rpc.Reply;

@@ -4,9 +4,13 @@ import com.google.protobuf.ByteString;
 import io.skymesh.codec.Headers;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
+import io.skymesh.core.exceptions.NotLeaderException;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.core.exceptions.Statuses;
-import io.skymesh.mesh.internal.UrlCache;
+import io.skymesh.mesh.internal.peer.DataPlane;
+import io.skymesh.mesh.internal.peer.LocalService;
+import io.skymesh.mesh.internal.peer.ServiceEndpoint;
+import io.skymesh.mesh.internal.peer.UrlCache;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.IncomingRequest;
 import io.skymesh.mesh.rpc.Methods;
@@ -24,6 +28,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
@@ -48,35 +53,28 @@ public final class RpcServer {
 
   private static final Logger log = LoggerFactory.getLogger(RpcServer.class);
 
-  private final Function<ServiceUrl, ServiceEndpoint> endpoints;
+  private final DataPlane plane;
   private final List<ServerInterceptor> interceptors;
   private final Map<PeerConnection, Map<Long, ServerCall>> calls = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
+  private final AtomicLong reusedStreamIds = new AtomicLong();
   private final UrlCache urls;
-  private final Fencing fencing;
 
   /**
    * Creates the server side.
    *
-   * @param endpoints the live service at a url, or {@code null}
+   * @param plane the services of this process and the check of leader-routed requests
    * @param interceptors outermost first
-   * @param fencing the check of leader-routed requests
-   * @param urls the mesh's address conversions
    */
-  public RpcServer(
-      Function<ServiceUrl, ServiceEndpoint> endpoints,
-      List<ServerInterceptor> interceptors,
-      Fencing fencing,
-      UrlCache urls) {
-    this.endpoints = endpoints;
+  public RpcServer(DataPlane plane, List<ServerInterceptor> interceptors) {
+    this.plane = plane;
     this.interceptors = List.copyOf(interceptors);
-    this.fencing = fencing;
-    this.urls = urls;
+    this.urls = plane.urls();
   }
 
-  /** The check of leader-routed requests, for in-process calls too. */
-  public Fencing fencing() {
-    return fencing;
+  /** Requests refused because their stream id was still in flight on their connection. */
+  public long reusedStreamIds() {
+    return reusedStreamIds.get();
   }
 
   /** Calls running now, remote and in process; an instant reading. */
@@ -109,17 +107,17 @@ public final class RpcServer {
     } catch (IllegalArgumentException e) {
       return refuse(request, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
     }
-    ServiceEndpoint endpoint = endpoints.apply(destination);
-    if (endpoint == null) {
+    LocalService service;
+    try {
+      service = plane.admit(destination, request.getLeaderTerm());
+    } catch (NotLeaderException fenced) {
+      return refuse(request, connection, StatusCode.ABORTED, fenced.getMessage());
+    }
+    if (service == null) {
       return refuse(
           request, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
     }
-    if (request.getLeaderTerm() != 0) {
-      String fenced = fencing.problem(destination, request.getLeaderTerm());
-      if (fenced != null) {
-        return refuse(request, connection, StatusCode.ABORTED, fenced);
-      }
-    }
+    ServiceEndpoint endpoint = service.endpoint();
     if (!endpoint.tryAcquire()) {
       return refuse(request, connection, StatusCode.RESOURCE_EXHAUSTED, overloaded(endpoint));
     }
@@ -144,8 +142,14 @@ public final class RpcServer {
     ServerCall call = new ServerCall(endpoint, responder, () -> table.remove(streamId));
     if (table.putIfAbsent(streamId, call) != null) {
       endpoint.release();
-      log.warn("{} reused stream id {} while in flight: ignored", connection, streamId);
-      return Mono.empty();
+      log.warn("{} reused stream id {} while in flight: refused", connection, streamId);
+      reusedStreamIds.incrementAndGet();
+      // The caller hears at once rather than at its deadline; the first call goes on.
+      return refuse(
+          request,
+          connection,
+          StatusCode.FAILED_PRECONDITION,
+          "stream id " + streamId + " is still in flight on this connection");
     }
     start(endpoint, incoming, call);
     return Mono.empty();
@@ -243,8 +247,14 @@ public final class RpcServer {
   private Mono<Void> refuse(
       Request request, PeerConnection connection, StatusCode code, String message) {
     if (request.getOneWay()) {
-      log.debug("Dropping a notification to {}: {} {}", request.getDestination(), code, message);
-      return Mono.empty();
+      // No Response to carry the error: the sender hears of it through the data plane's report.
+      return plane.report(
+          connection,
+          request.getSource(),
+          request.getDestination(),
+          request.getMethod(),
+          code,
+          message);
     }
     return connection
         .send(response(request.getStreamId(), status(code, message), Reply.empty()))

@@ -24,6 +24,19 @@ public interface InboundDispatcher {
    */
   Mono<Void> dispatch(InboundFrame frame);
 
+  /**
+   * Completes once every frame this dispatcher has taken from {@code connection} so far is fully
+   * handled, not merely dispatched (a dispatcher may queue work and complete a frame's {@code Mono}
+   * before it is done). The transport sends a {@code Ping}'s {@code Pong} only then. Called on the
+   * connection's event loop. Default: at once.
+   *
+   * @param connection the connection
+   * @return completes when handled
+   */
+  default Mono<Void> handled(PeerConnection connection) {
+    return Mono.empty();
+  }
+
   /** A dispatcher that drops every frame, for a transport that only sends. */
   static InboundDispatcher discarding() {
     return frame -> Mono.empty();

@@ -19,11 +19,13 @@ import io.skymesh.proto.Pong;
 import io.skymesh.proto.StatusCode;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -78,6 +80,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private final boolean inbound;
   private final int maxFrameLength;
   private final int outboundLimit;
+  private final int maxPendingSends;
   private final int inboundPrefetch;
 
   /** The pool entry that opened this connection; null for an accepted connection. */
@@ -102,8 +105,17 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   // Outbound.
   private final Queue<PendingSend> queue = Queues.<PendingSend>unboundedMultiproducer().get();
+
+  /**
+   * Sends taken from the queue before the handshake allowed them out, in order; they leave first
+   * once it does. Event loop only.
+   */
+  private final ArrayDeque<PendingSend> held = new ArrayDeque<>();
+
+  private boolean helloWritten;
   private final AtomicInteger wip = new AtomicInteger();
   private final AtomicInteger pending = new AtomicInteger();
+  private final AtomicLong refusedSends = new AtomicLong();
   private final Runnable drainTask = this::drain;
   private int inSocket;
   private int framesThisTurn;
@@ -138,6 +150,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     PeerTransportConfig config = transport.config();
     this.maxFrameLength = config.maxFrameLength();
     this.outboundLimit = config.outboundQueueLimit();
+    this.maxPendingSends = config.maxPendingSends();
     this.inboundPrefetch = config.inboundPrefetch();
     channel.closeFuture().addListener(future -> onClosed());
   }
@@ -202,6 +215,16 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public int pendingOutboundFrames() {
     return pending.get();
+  }
+
+  @Override
+  public ScheduledExecutorService executor() {
+    return channel.eventLoop();
+  }
+
+  @Override
+  public long refusedSends() {
+    return refusedSends.get();
   }
 
   @Override
@@ -355,6 +378,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       handshakeTimer = null;
     }
     log.debug("{}: handshake done", this);
+    if (!held.isEmpty()) {
+      // Frames queued during the handshake leave now, in their order.
+      kick();
+    }
     handshake.tryEmitValue(this);
   }
 
@@ -371,7 +398,14 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     switch (frame.getBodyCase()) {
       case PING -> {
-        enqueueInternal(PeerFrames.pong(frame.getPing()));
+        // After what arrived before it has been handled, without holding the frames after it.
+        PeerFrame pong = PeerFrames.pong(frame.getPing());
+        Mono<Void> before = transport.dispatcher().handled(this);
+        if (before == Mono.<Void>empty()) {
+          enqueueInternal(pong);
+        } else {
+          before.subscribe(null, e -> enqueueInternal(pong), () -> enqueueInternal(pong));
+        }
         return Mono.empty();
       }
       case PONG -> {
@@ -492,8 +526,19 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   void subscribeSend(PeerFrame frame, CoreSubscriber<? super Void> actual) {
     PendingSend send = new PendingSend(this, frame, actual);
-    pending.incrementAndGet();
+    int waiting = pending.incrementAndGet();
     actual.onSubscribe(send);
+    if (waiting > maxPendingSends && PeerFrames.startsWork(frame)) {
+      // Bounded: a sender that outruns the socket hears it at once instead of piling up.
+      refusedSends.incrementAndGet();
+      send.fail(
+          new OverloadedException(
+              this
+                  + ": "
+                  + maxPendingSends
+                  + " sends wait for the socket already (maxPendingSends)"));
+      return;
+    }
     SkymeshException refused = refusal(frame);
     if (refused != null) {
       send.fail(refused);
@@ -553,6 +598,35 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         send.fail(closeError());
       }
     }
+  }
+
+  /** Schedules a drain with nothing new queued (held frames the handshake now lets out). */
+  private void kick() {
+    if (wip.getAndIncrement() == 0) {
+      try {
+        channel.eventLoop().execute(drainTask);
+      } catch (RejectedExecutionException e) {
+        channel.close();
+      }
+    }
+  }
+
+  /**
+   * Whether a frame may be written now: before this side's {@code Hello} is written and the peer's
+   * has arrived, only a {@code Hello} (or the {@code GoAway} that refuses the connection) may. A
+   * peer refuses any other frame first ("expected Hello first"), and a probe or a reply can ask for
+   * one at any time.
+   */
+  private boolean mayWrite(PeerFrame frame) {
+    return (helloWritten && handshakeDone) || frame.hasHello() || frame.hasGoAway();
+  }
+
+  /** The next send to write: held ones first, once the handshake lets them out. */
+  private PendingSend nextSend() {
+    if (!held.isEmpty() && helloWritten && handshakeDone) {
+      return held.poll();
+    }
+    return queue.poll();
   }
 
   void sendDone() {
@@ -644,13 +718,18 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
           result = WRITE_YIELD;
           break;
         }
-        PendingSend send = queue.poll();
+        PendingSend send = nextSend();
         if (send == null) {
           break;
         }
         PeerFrame frame = send.frame;
         if (frame == null) {
           closeRequested = true;
+          continue;
+        }
+        if (!mayWrite(frame)) {
+          // Still queued as far as its sender knows: a cancel withdraws it, a close fails it.
+          held.add(send);
           continue;
         }
         if (!send.start()) {
@@ -686,6 +765,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         framesThisTurn++;
         if (frame.hasGoAway()) {
           goAwayWritten = true;
+        } else if (frame.hasHello()) {
+          helloWritten = true;
         }
       }
       if (batch != null) {
@@ -745,6 +826,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   private void failQueued(SkymeshException error) {
     PendingSend send;
+    while ((send = held.poll()) != null) {
+      send.fail(error);
+    }
     while ((send = queue.poll()) != null) {
       send.fail(error);
     }

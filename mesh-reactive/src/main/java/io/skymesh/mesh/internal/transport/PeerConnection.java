@@ -2,6 +2,7 @@ package io.skymesh.mesh.internal.transport;
 
 import io.skymesh.proto.PeerFrame;
 import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
 import reactor.core.publisher.Mono;
 
 /**
@@ -67,6 +68,18 @@ public interface PeerConnection {
 
   /** Sends subscribed and not yet written, failed or cancelled; an instant reading. */
   int pendingOutboundFrames();
+
+  /**
+   * The connection's event loop: tasks run there one at a time, in order with the dispatch of its
+   * inbound frames.
+   */
+  ScheduledExecutorService executor();
+
+  /**
+   * How many {@code Data} and {@code Request} sends this connection refused with {@code
+   * OverloadedException} because {@code maxPendingSends} sends waited already.
+   */
+  long refusedSends();
 
   /** Frames received and not yet passed to the dispatcher; an instant, approximate reading. */
   long inboundBacklog();

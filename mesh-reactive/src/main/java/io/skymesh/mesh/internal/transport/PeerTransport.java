@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -62,6 +63,7 @@ public final class PeerTransport {
   private volatile PeerFrame hello;
   private volatile String listenAddress = "";
   private volatile DisposableServer server;
+  private volatile Consumer<PeerConnection> onInstalled = connection -> {};
 
   private PeerTransport(PeerTransportConfig config, InboundDispatcher dispatcher) {
     this.config = config;
@@ -371,6 +373,12 @@ public final class PeerTransport {
     if (inbound) {
       acceptedConnections.incrementAndGet();
     }
+    onInstalled.accept(peer);
+  }
+
+  /** Tests only: called with every connection as soon as it exists, before its handshake. */
+  void onInstalled(Consumer<PeerConnection> hook) {
+    onInstalled = Objects.requireNonNull(hook, "hook");
   }
 
   private WriteBufferWaterMark waterMark() {

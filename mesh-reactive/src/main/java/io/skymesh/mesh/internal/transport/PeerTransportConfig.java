@@ -22,6 +22,9 @@ public final class PeerTransportConfig {
   /** The default number of frames per connection handed to the socket but not yet written. */
   public static final int DEFAULT_OUTBOUND_QUEUE_LIMIT = 1024;
 
+  /** The default number of sends per connection that may wait for the socket. */
+  public static final int DEFAULT_MAX_PENDING_SENDS = 16 * 1024;
+
   /** The default number of inbound frames read ahead of the dispatcher, per connection. */
   public static final int DEFAULT_INBOUND_PREFETCH = 128;
 
@@ -32,6 +35,7 @@ public final class PeerTransportConfig {
   private final String appId;
   private final int maxFrameLength;
   private final int outboundQueueLimit;
+  private final int maxPendingSends;
   private final int inboundPrefetch;
   private final int writeBufferLowWaterMark;
   private final int writeBufferHighWaterMark;
@@ -47,6 +51,7 @@ public final class PeerTransportConfig {
     this.appId = b.appId;
     this.maxFrameLength = b.maxFrameLength;
     this.outboundQueueLimit = b.outboundQueueLimit;
+    this.maxPendingSends = b.maxPendingSends;
     this.inboundPrefetch = b.inboundPrefetch;
     this.writeBufferLowWaterMark = b.writeBufferLowWaterMark;
     this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
@@ -70,6 +75,7 @@ public final class PeerTransportConfig {
     b.appId = appId;
     b.maxFrameLength = maxFrameLength;
     b.outboundQueueLimit = outboundQueueLimit;
+    b.maxPendingSends = maxPendingSends;
     b.inboundPrefetch = inboundPrefetch;
     b.writeBufferLowWaterMark = writeBufferLowWaterMark;
     b.writeBufferHighWaterMark = writeBufferHighWaterMark;
@@ -116,6 +122,15 @@ public final class PeerTransportConfig {
    */
   public int outboundQueueLimit() {
     return outboundQueueLimit;
+  }
+
+  /**
+   * The most {@code Data} and {@code Request} sends per connection that may wait, queued or in the
+   * socket's share, before a further one fails at once with {@code OverloadedException}. Default
+   * {@value #DEFAULT_MAX_PENDING_SENDS}.
+   */
+  public int maxPendingSends() {
+    return maxPendingSends;
   }
 
   /** How many inbound frames per connection are read ahead of the dispatcher. */
@@ -167,6 +182,8 @@ public final class PeerTransportConfig {
         + maxFrameLength
         + ", outboundQueueLimit="
         + outboundQueueLimit
+        + ", maxPendingSends="
+        + maxPendingSends
         + ", inboundPrefetch="
         + inboundPrefetch
         + ", writeBufferWaterMark="
@@ -190,6 +207,7 @@ public final class PeerTransportConfig {
     private String appId = "";
     private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
     private int outboundQueueLimit = DEFAULT_OUTBOUND_QUEUE_LIMIT;
+    private int maxPendingSends = DEFAULT_MAX_PENDING_SENDS;
     private int inboundPrefetch = DEFAULT_INBOUND_PREFETCH;
     private int writeBufferLowWaterMark = 256 * 1024;
     private int writeBufferHighWaterMark = 512 * 1024;
@@ -245,6 +263,16 @@ public final class PeerTransportConfig {
             "outboundQueueLimit: " + outboundQueueLimit + " (expected: >= 1)");
       }
       this.outboundQueueLimit = outboundQueueLimit;
+      return this;
+    }
+
+    /** Sets how many sends per connection may wait before more are refused, at least 1. */
+    public Builder maxPendingSends(int maxPendingSends) {
+      if (maxPendingSends < 1) {
+        throw new IllegalArgumentException(
+            "maxPendingSends: " + maxPendingSends + " (expected: >= 1)");
+      }
+      this.maxPendingSends = maxPendingSends;
       return this;
     }
 

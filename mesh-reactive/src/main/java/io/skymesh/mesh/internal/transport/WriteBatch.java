@@ -80,9 +80,7 @@ final class WriteBatch implements ChannelFutureListener {
    */
   void add(PendingSend send, PeerFrame frame, int bodyLength) throws IOException {
     if (output != null) {
-      // Protobuf's fixed32 is little-endian; reversed, it writes the big-endian length prefix.
-      output.writeFixed32NoTag(Integer.reverseBytes(bodyLength));
-      frame.writeTo(output);
+      Frames.encode(frame, bodyLength, output);
     } else {
       Frames.encode(frame, buffer, Frames.MAX_FRAME_LENGTH_LIMIT);
     }

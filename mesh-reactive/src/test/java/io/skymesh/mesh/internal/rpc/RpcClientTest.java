@@ -6,7 +6,7 @@ import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
-import io.skymesh.mesh.internal.UrlCache;
+import io.skymesh.mesh.internal.peer.UrlCache;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.OutgoingRequest;
 import io.skymesh.mesh.rpc.Reply;
@@ -161,6 +161,16 @@ class RpcClientTest {
 
     @Override
     public int pendingOutboundFrames() {
+      return 0;
+    }
+
+    @Override
+    public java.util.concurrent.ScheduledExecutorService executor() {
+      throw new UnsupportedOperationException("not used by RpcClient");
+    }
+
+    @Override
+    public long refusedSends() {
       return 0;
     }
 

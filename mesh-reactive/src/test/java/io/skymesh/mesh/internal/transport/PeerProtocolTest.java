@@ -217,6 +217,81 @@ class PeerProtocolTest {
     await().atMost(DEADLINE).until(() -> a.openConnections() == 0);
   }
 
+  @Test
+  void aPingAskedForAsADialedConnectionIsMadeLeavesOnlyAfterTheHandshake() {
+    // The probe fires at connection time: the Ping is queued before the Hello is.
+    Queue<PeerFrame> seen = new ConcurrentLinkedQueue<>();
+    DisposableServer server =
+        rawServer(
+            (in, out) ->
+                in.receiveObject()
+                    .cast(PeerFrame.class)
+                    .doOnNext(seen::add)
+                    .concatMap(
+                        frame ->
+                            frame.hasHello()
+                                ? out.sendObject(hello(PeerFrames.PROTOCOL_VERSION, "raw")).then()
+                                : frame.hasPing()
+                                    ? out.sendObject(
+                                            PeerFrame.newBuilder()
+                                                .setPong(
+                                                    io.skymesh.proto.Pong.newBuilder()
+                                                        .setSequence(frame.getPing().getSequence())
+                                                        .setSentNanos(
+                                                            frame.getPing().getSentNanos()))
+                                                .build())
+                                        .then()
+                                    : Mono.<Void>empty())
+                    .then(Mono.never()));
+    PeerTransport a = peers.start(InboundDispatcher.discarding());
+    Queue<Mono<Duration>> pings = new ConcurrentLinkedQueue<>();
+    a.onInstalled(
+        connection -> {
+          Mono<Duration> ping = connection.ping().cache();
+          ping.subscribe(d -> {}, e -> {});
+          pings.add(ping);
+        });
+
+    PeerConnection toServer = a.connection("127.0.0.1:" + server.port()).block(DEADLINE);
+    assertThat(toServer).isNotNull();
+
+    assertThat(pings).hasSize(1);
+    StepVerifier.create(pings.peek()).expectNextCount(1).expectComplete().verify(DEADLINE);
+    assertThat(seen).extracting(PeerFrame::getBodyCase).startsWith(PeerFrame.BodyCase.HELLO);
+    assertThat(seen).extracting(PeerFrame::getBodyCase).contains(PeerFrame.BodyCase.PING);
+  }
+
+  @Test
+  void aPingAskedForAsAConnectionIsAcceptedLeavesOnlyAfterTheHandshake() {
+    PeerTransport b = peers.start(InboundDispatcher.discarding());
+    Queue<Mono<Duration>> pings = new ConcurrentLinkedQueue<>();
+    b.onInstalled(
+        connection -> {
+          Mono<Duration> ping = connection.ping().cache();
+          ping.subscribe(d -> {}, e -> {});
+          pings.add(ping);
+        });
+    RawPeer client = rawPeer(b);
+    await().atMost(DEADLINE).until(() -> pings.size() == 1);
+
+    client.send(hello(PeerFrames.PROTOCOL_VERSION, "raw-process"));
+
+    // b's Hello comes first, then the Ping it was asked for before the client said Hello.
+    await().atMost(DEADLINE).until(() -> client.frames.size() >= 2);
+    assertThat(client.frames)
+        .extracting(PeerFrame::getBodyCase)
+        .containsExactly(PeerFrame.BodyCase.HELLO, PeerFrame.BodyCase.PING);
+    PeerFrame ping = List.copyOf(client.frames).get(1);
+    client.send(
+        PeerFrame.newBuilder()
+            .setPong(
+                io.skymesh.proto.Pong.newBuilder()
+                    .setSequence(ping.getPing().getSequence())
+                    .setSentNanos(ping.getPing().getSentNanos()))
+            .build());
+    StepVerifier.create(pings.peek()).expectNextCount(1).expectComplete().verify(DEADLINE);
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   private static StatusCode goAwayCode(PeerFrame frame) {

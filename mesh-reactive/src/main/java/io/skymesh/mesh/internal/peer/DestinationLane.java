@@ -1,6 +1,7 @@
-package io.skymesh.mesh.internal;
+package io.skymesh.mesh.internal.peer;
 
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.proto.PeerFrame;
 import java.util.Queue;
@@ -26,6 +27,8 @@ final class DestinationLane {
   private final Function<ServiceUrl, Mono<PeerConnection>> resolver;
   private final Runnable onFailure;
   private final Queue<Outgoing> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger queued = new AtomicInteger();
+  private final int maxQueued;
   private final AtomicInteger wip = new AtomicInteger();
   private final AtomicBoolean resolving = new AtomicBoolean();
   private volatile PeerConnection connection;
@@ -36,23 +39,48 @@ final class DestinationLane {
    * @param destination the instance
    * @param resolver finds the instance's connection, failing typed if it is not alive
    * @param onFailure called when resolution fails, so the owner can forget the lane
+   * @param maxQueued the most sends waiting here (while resolving) before more are refused
    */
   DestinationLane(
       ServiceUrl destination,
       Function<ServiceUrl, Mono<PeerConnection>> resolver,
-      Runnable onFailure) {
+      Runnable onFailure,
+      int maxQueued) {
     this.destination = destination;
+    this.maxQueued = maxQueued;
     this.resolver = resolver;
     this.onFailure = onFailure;
   }
 
-  /** Queues a frame; the {@code Mono} completes when the connection has written it. */
+  /**
+   * Queues a frame; the {@code Mono} completes when the connection has written it, and fails at
+   * once with {@code OverloadedException} if {@code maxQueued} sends wait here already.
+   */
   Mono<Void> send(PeerFrame frame) {
     return Mono.create(
         sink -> {
+          if (queued.incrementAndGet() > maxQueued) {
+            queued.decrementAndGet();
+            sink.error(
+                new OverloadedException(
+                    "sends to "
+                        + destination
+                        + ": "
+                        + maxQueued
+                        + " wait for its connection already (maxPendingSends)"));
+            return;
+          }
           queue.offer(new Outgoing(frame, sink));
           drain();
         });
+  }
+
+  private Outgoing poll() {
+    Outgoing next = queue.poll();
+    if (next != null) {
+      queued.decrementAndGet();
+    }
+    return next;
   }
 
   private void drain() {
@@ -71,7 +99,7 @@ final class DestinationLane {
           resolve();
         }
       } else {
-        for (Outgoing next; (next = queue.poll()) != null; ) {
+        for (Outgoing next; (next = poll()) != null; ) {
           MonoSink<Void> sink = next.sink();
           current.send(next.frame()).subscribe(null, sink::error, sink::success);
         }
@@ -95,7 +123,7 @@ final class DestinationLane {
             error -> {
               resolving.set(false);
               onFailure.run();
-              for (Outgoing next; (next = queue.poll()) != null; ) {
+              for (Outgoing next; (next = poll()) != null; ) {
                 next.sink().error(error);
               }
             });

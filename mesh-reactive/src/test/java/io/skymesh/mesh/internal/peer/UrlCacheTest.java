@@ -1,4 +1,4 @@
-package io.skymesh.mesh.internal;
+package io.skymesh.mesh.internal.peer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.skymesh.mesh.internal;
+package io.skymesh.mesh.internal.peer;
 
 import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;

@@ -1,4 +1,4 @@
-package io.skymesh.mesh.internal.rpc;
+package io.skymesh.mesh.internal.peer;
 
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.rpc.Methods;
@@ -26,15 +26,18 @@ public final class ServiceEndpoint {
     this.maxConcurrent = maxConcurrent;
   }
 
-  ServiceUrl url() {
+  /** The service. */
+  public ServiceUrl url() {
     return url;
   }
 
-  Methods.Definition method(String name) {
+  /** The method of that name, or {@code null}. */
+  public Methods.Definition method(String name) {
     return methods.get(name);
   }
 
-  int maxConcurrent() {
+  /** The most handlers running at once. */
+  public int maxConcurrent() {
     return maxConcurrent;
   }
 
@@ -43,7 +46,8 @@ public final class ServiceEndpoint {
     return running.get();
   }
 
-  boolean tryAcquire() {
+  /** Takes a handler slot; false if all are taken. */
+  public boolean tryAcquire() {
     for (; ; ) {
       int current = running.get();
       if (current >= maxConcurrent) {
@@ -55,7 +59,8 @@ public final class ServiceEndpoint {
     }
   }
 
-  void release() {
+  /** Gives back a slot {@link #tryAcquire()} took. */
+  public void release() {
     running.decrementAndGet();
   }
 }

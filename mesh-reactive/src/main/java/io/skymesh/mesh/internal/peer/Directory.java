@@ -1,0 +1,20 @@
+package io.skymesh.mesh.internal.peer;
+
+import io.skymesh.core.ServiceName;
+import io.skymesh.mesh.NameRouter;
+import java.util.Collection;
+
+/** Where the data plane learns who is alive, where, and who leads: the mesh's routers. */
+public interface Directory {
+
+  /**
+   * The router of a service, made on first use.
+   *
+   * @param serviceName the service
+   * @return its router
+   */
+  NameRouter router(ServiceName serviceName);
+
+  /** Every router made so far. */
+  Collection<? extends NameRouter> routers();
+}
