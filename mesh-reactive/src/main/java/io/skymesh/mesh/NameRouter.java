@@ -15,6 +15,10 @@ import reactor.core.publisher.Mono;
  * <p>While the name server is unreachable the router keeps serving the last known view; when the
  * connection comes back it resumes from the last revision it saw.
  *
+ * <p>Lifecycle: when the mesh closes, every stream of its routers completes; a stream subscribed
+ * after the close (on a router obtained before or after it), {@link #firstView()}, {@link #select}
+ * and the picks of {@link #route} fail at once with {@code MeshClosedException}.
+ *
  * <p>Routing applies a {@link RoutingPolicy} to the live view, consulting this router's {@link
  * #peerStats()}:
  *

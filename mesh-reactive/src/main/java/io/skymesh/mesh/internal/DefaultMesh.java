@@ -175,15 +175,23 @@ public final class DefaultMesh implements Mesh {
   @Override
   public NameRouter router(ServiceName serviceName) {
     Objects.requireNonNull(serviceName, "serviceName");
-    return routers.computeIfAbsent(
-        serviceName,
-        name -> {
-          DefaultNameRouter router =
-              new DefaultNameRouter(
-                  name, names.watch(name.toString()), config.requestTimeout(), config.sessionTtl());
-          router.changes().subscribe(this::releaseDeparted);
-          return router;
-        });
+    DefaultNameRouter router =
+        routers.computeIfAbsent(
+            serviceName,
+            name -> {
+              DefaultNameRouter created =
+                  new DefaultNameRouter(
+                      name,
+                      names.watch(name.toString()),
+                      config.requestTimeout(),
+                      config.sessionTtl());
+              created.changes().subscribe(this::releaseDeparted);
+              return created;
+            });
+    if (closed) {
+      router.dispose(); // its streams end at once, like those of the routers closed with the mesh
+    }
+    return router;
   }
 
   @Override
@@ -288,6 +296,7 @@ public final class DefaultMesh implements Mesh {
   private Mono<Void> shutDown() {
     probing.dispose();
     routers.values().forEach(DefaultNameRouter::dispose);
+    configStore.close();
     return names.close();
   }
 

@@ -2,6 +2,7 @@ package io.skymesh.mesh.internal;
 
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.core.exceptions.OverloadedException;
@@ -66,6 +67,9 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   private final Sinks.Many<Leader> leaders = Sinks.many().replay().latest();
   private volatile Leader leader;
 
+  /** Set once by {@link #dispose()}: every stream has ended, new subscribers fail at once. */
+  private volatile boolean closed;
+
   /**
    * Creates a router over a watch.
    *
@@ -104,8 +108,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
 
   @Override
   public Flux<MembershipEvent> members() {
-    return changes
-        .asFlux()
+    return live()
         .index()
         .concatMapIterable(
             indexed ->
@@ -129,6 +132,9 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   public Flux<AttributesChange> attributes() {
     return Flux.defer(
         () -> {
+          if (closed) {
+            return Flux.error(closedError());
+          }
           // Per subscriber: the attributes last told for each instance, so that an UPDATED event
           // for a new weight or address alone is not reported as an attribute change.
           Map<ServiceUrl, Map<String, String>> told = new HashMap<>();
@@ -151,7 +157,20 @@ final class DefaultNameRouter implements NameRouter, Disposable {
 
   @Override
   public Flux<ServiceView> views() {
-    return changes.asFlux().map(ViewChange::view).onBackpressureLatest();
+    return live().map(ViewChange::view).onBackpressureLatest();
+  }
+
+  /**
+   * The view changes, the latest first; completes when the router is closed, and fails at once with
+   * {@link MeshClosedException} for a subscriber that comes after (the sink would replay a stale
+   * view).
+   */
+  private Flux<ViewChange> live() {
+    return Flux.defer(() -> closed ? Flux.error(closedError()) : changes.asFlux());
+  }
+
+  private MeshClosedException closedError() {
+    return new MeshClosedException("mesh is closed: no router of " + serviceName);
   }
 
   /** Every view change with its delta; hot, latest replayed. */
@@ -168,6 +187,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   public Mono<ServiceView> firstView() {
     return views()
         .next()
+        .switchIfEmpty(Mono.error(this::closedError))
         .timeout(
             firstViewTimeout,
             Mono.error(
@@ -229,6 +249,9 @@ final class DefaultNameRouter implements NameRouter, Disposable {
 
   /** The policy's pick on the current view; throws, for the operators to deliver as onError. */
   private Instance pick(RoutingPolicy policy, Object key) {
+    if (closed) {
+      throw closedError();
+    }
     ServiceView current = view;
     if (current.isEmpty()) {
       throw new NoAvailableInstanceException("no live instance of " + serviceName);
@@ -243,17 +266,27 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     return chosen;
   }
 
+  /**
+   * Closes the router: stops the watch and completes every stream; later subscribers and picks fail
+   * with {@link MeshClosedException}. Idempotent.
+   */
   @Override
   public void dispose() {
+    closed = true;
     subscription.dispose();
+    changes.emitComplete(Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+    leaders.emitComplete(Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
 
   @Override
   public boolean isDisposed() {
-    return subscription.isDisposed();
+    return closed;
   }
 
   private void apply(Object signal) {
+    if (closed) {
+      return;
+    }
     if (signal instanceof Long resync) {
       expireUnconfirmed(resync);
     } else {
@@ -342,7 +375,8 @@ final class DefaultNameRouter implements NameRouter, Disposable {
 
   @Override
   public Flux<Leader> leader() {
-    return leaders.asFlux().onBackpressureLatest();
+    return Flux.defer(() -> closed ? Flux.error(closedError()) : leaders.asFlux())
+        .onBackpressureLatest();
   }
 
   @Override
