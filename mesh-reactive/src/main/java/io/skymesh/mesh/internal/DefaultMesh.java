@@ -456,10 +456,7 @@ public final class DefaultMesh implements Mesh {
   /** Whether a watched instance lives at {@code address}, or it is this process's own. */
   private boolean inUse(String address) {
     return address.equals(listenAddress)
-        || routers.values().stream()
-            .flatMap(router -> router.currentView().instances().stream())
-            .map(Instance::address)
-            .anyMatch(address::equals);
+        || routers.values().stream().anyMatch(router -> router.hosts(address));
   }
 
   /** Closes the connection to a process once no watched instance lives there any more. */
