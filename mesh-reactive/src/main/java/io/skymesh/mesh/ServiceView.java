@@ -17,8 +17,9 @@ import java.util.RandomAccess;
  * <p>Built for large services: a view is a persistent structure, so the view after one change
  * ({@link #with}, {@link #without}, {@link #withLeader}) shares almost everything with the one
  * before and costs {@code O(log n)} to make; {@link #instance(ServiceUrl)} is a hash look-up, not a
- * scan. {@link #instances()}, the url-sorted list the index-based policies pick from, is built once
- * per view on first use ({@code O(n)}, an in-order copy) and then read in constant time.
+ * scan. {@link #instances()}, the url-sorted list the index-based policies pick from, is made once
+ * per view on first use, then read in constant time: a copy of the previous view's list with one
+ * edit when that one was made (an array copy), else an in-order walk of the tree ({@code O(n)}).
  */
 public final class ServiceView {
 
@@ -32,6 +33,13 @@ public final class ServiceView {
 
   /** The sorted list, made on first use: racing threads may each make an equal one. */
   private volatile List<Instance> sorted;
+
+  /**
+   * When this view is one change away from a view whose list was made: that list and the change, so
+   * this view's list is a copy with one edit instead of a walk of the tree. Cleared once the list
+   * is made, so a view never holds more than one older list.
+   */
+  private volatile Edit edit;
 
   private ServiceView(
       ServiceName serviceName,
@@ -137,13 +145,18 @@ public final class ServiceView {
     Objects.requireNonNull(instance, "instance");
     requireService(serviceName, instance.url().serviceName(), "instance " + instance.url());
     boolean added = UrlIndex.get(index, instance.url()) == null;
-    return new ServiceView(
-        serviceName,
-        InstanceTree.put(tree, instance),
-        UrlIndex.put(index, instance),
-        added ? size + 1 : size,
-        leader,
-        revision);
+    ServiceView view =
+        new ServiceView(
+            serviceName,
+            InstanceTree.put(tree, instance),
+            UrlIndex.put(index, instance),
+            added ? size + 1 : size,
+            leader,
+            revision);
+    if (sorted instanceof SortedInstances made) {
+      view.edit = new Edit(made.instances, instance, null);
+    }
+    return view;
   }
 
   /**
@@ -157,15 +170,23 @@ public final class ServiceView {
   public ServiceView without(ServiceUrl url, long revision) {
     Objects.requireNonNull(url, "url");
     if (UrlIndex.get(index, url) == null) {
-      return new ServiceView(serviceName, tree, index, size, leader, revision);
+      ServiceView same = new ServiceView(serviceName, tree, index, size, leader, revision);
+      same.sorted = sorted;
+      same.edit = edit;
+      return same;
     }
-    return new ServiceView(
-        serviceName,
-        InstanceTree.remove(tree, url),
-        UrlIndex.remove(index, url),
-        size - 1,
-        leader,
-        revision);
+    ServiceView view =
+        new ServiceView(
+            serviceName,
+            InstanceTree.remove(tree, url),
+            UrlIndex.remove(index, url),
+            size - 1,
+            leader,
+            revision);
+    if (sorted instanceof SortedInstances made) {
+      view.edit = new Edit(made.instances, null, url);
+    }
+    return view;
   }
 
   /**
@@ -181,6 +202,7 @@ public final class ServiceView {
     requireService(serviceName, leader.serviceName(), "leader");
     ServiceView view = new ServiceView(serviceName, tree, index, size, leader, revision);
     view.sorted = sorted;
+    view.edit = edit;
     return view;
   }
 
@@ -198,10 +220,15 @@ public final class ServiceView {
   public List<Instance> instances() {
     List<Instance> list = sorted;
     if (list == null) {
-      Instance[] all = new Instance[size];
-      InstanceTree.copyInto(tree, all);
+      Edit pending = edit;
+      Instance[] all = pending == null ? null : pending.apply(size);
+      if (all == null) {
+        all = new Instance[size];
+        InstanceTree.copyInto(tree, all);
+      }
       list = new SortedInstances(all);
       sorted = list;
+      edit = null;
     }
     return list;
   }
@@ -276,6 +303,47 @@ public final class ServiceView {
         + " term "
         + leader.term()
         + "]";
+  }
+
+  /** One instance put into or removed from a made list. */
+  private record Edit(Instance[] before, Instance put, ServiceUrl removed) {
+
+    /** The list after the edit (array copies, no tree walk), or null if it is not {@code size}. */
+    Instance[] apply(int size) {
+      ServiceUrl url = put != null ? put.url() : removed;
+      int low = 0;
+      int high = before.length - 1;
+      int at = -1;
+      while (low <= high) {
+        int middle = (low + high) >>> 1;
+        int order = InstanceTree.ORDER.compare(before[middle].url(), url);
+        if (order < 0) {
+          low = middle + 1;
+        } else if (order > 0) {
+          high = middle - 1;
+        } else {
+          at = middle;
+          break;
+        }
+      }
+      Instance[] after;
+      if (put != null && at >= 0) {
+        after = before.clone();
+        after[at] = put;
+      } else if (put != null) {
+        after = new Instance[before.length + 1];
+        System.arraycopy(before, 0, after, 0, low);
+        after[low] = put;
+        System.arraycopy(before, low, after, low + 1, before.length - low);
+      } else if (at >= 0) {
+        after = new Instance[before.length - 1];
+        System.arraycopy(before, 0, after, 0, at);
+        System.arraycopy(before, at + 1, after, at, after.length - at);
+      } else {
+        after = before;
+      }
+      return after.length == size ? after : null;
+    }
   }
 
   /** The sorted instances of one view. */
