@@ -28,9 +28,10 @@ import org.openjdk.jmh.annotations.State;
  * leader, and a look-up by url (what every request to a named instance does). Nanoseconds per
  * operation; they should grow with {@code log n}, not {@code n}.
  *
- * <p>{@code changeThenRoundRobin} adds a pick after each change: the first pick on a new view lists
- * its instances in url order ({@code O(n)}, once per view), so it grows with {@code n} and shows
- * what routing by index costs while a service churns faster than it is picked from.
+ * <p>{@code changeThenRoundRobin} adds a pick after each change: the first pick on a new view makes
+ * its url-sorted array (a copy of the previous view's with one edit, {@code O(n)} once per view),
+ * so it grows with {@code n} and shows what routing by index costs while a service churns as fast
+ * as it is picked from.
  *
  * <pre>{@code
  * java -jar benchmarks/target/benchmarks.jar ViewUpdate -prof gc
