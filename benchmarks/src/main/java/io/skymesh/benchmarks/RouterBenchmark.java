@@ -80,7 +80,7 @@ public class RouterBenchmark {
         peer.started();
       }
     }
-    view = new ServiceView(name, members, 1);
+    view = ServiceView.of(name, members, 1);
     selected =
         switch (policy) {
           case "roundRobin" -> RoutingPolicy.roundRobin();

@@ -100,6 +100,9 @@ public interface ConfigStore {
    * (compacted, or restarted), it compares the fresh state with what it had reported and reports
    * only the differences. Cancel to stop.
    *
+   * <p>When the mesh closes the watch completes; a watch subscribed after the close fails at once
+   * with {@code MeshClosedException}.
+   *
    * @param prefix the prefix; empty watches every key
    * @return the changes
    */

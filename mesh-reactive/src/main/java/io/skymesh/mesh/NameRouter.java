@@ -15,6 +15,10 @@ import reactor.core.publisher.Mono;
  * <p>While the name server is unreachable the router keeps serving the last known view; when the
  * connection comes back it resumes from the last revision it saw.
  *
+ * <p>Lifecycle: when the mesh closes, every stream of its routers completes; a stream subscribed
+ * after the close (on a router obtained before or after it), {@link #firstView()}, {@link #select}
+ * and the picks of {@link #route} fail at once with {@code MeshClosedException}.
+ *
  * <p>Routing applies a {@link RoutingPolicy} to the live view, consulting this router's {@link
  * #peerStats()}:
  *
@@ -102,7 +106,7 @@ public interface NameRouter {
    * @return the chosen instance; fails with {@code NoAvailableInstanceException} naming the service
    *     if it has no live instance, {@code MeshTimeoutException} if the first view does not arrive
    *     in time, or whatever the policy throws ({@code IllegalArgumentException} for a missing key,
-   *     {@code UnsupportedOperationException} from {@link RoutingPolicy#leader()})
+   *     {@code NoAvailableInstanceException} from {@link RoutingPolicy#leader()} when nobody leads)
    * @throws NullPointerException if {@code policy} or {@code key} is {@code null}
    */
   Mono<Instance> select(RoutingPolicy policy, Object key);
@@ -138,8 +142,6 @@ public interface NameRouter {
   <T> Function<Flux<T>, Flux<Routed<T>>> route(
       RoutingPolicy policy, Function<? super T, ?> keyFunction);
 
-  // --- Elections (issue 6) ----------------------------------------------------------------------
-
   /**
    * The service's election leader. Hot: a late subscriber first gets the current leader (once the
    * name server's first answer has arrived), then every change, each a new leader with its term or
@@ -151,7 +153,8 @@ public interface NameRouter {
   Flux<Leader> leader();
 
   /**
-   * The leader now: nobody (term 0) until the name server's first answer arrives.
+   * The leader now, the {@link ServiceView#leader() leader of the current view}: nobody (term 0)
+   * until the name server's first answer arrives.
    *
    * @return the current leader
    */

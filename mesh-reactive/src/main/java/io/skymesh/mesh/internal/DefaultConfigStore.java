@@ -1,6 +1,7 @@
 package io.skymesh.mesh.internal;
 
 import com.google.protobuf.ByteString;
+import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.RemoteException;
 import io.skymesh.mesh.ConfigChange;
 import io.skymesh.mesh.ConfigEntry;
@@ -16,14 +17,26 @@ import java.util.Map;
 import java.util.Objects;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 
 /** The KV config over the mesh's name-server session. */
 final class DefaultConfigStore implements ConfigStore {
 
   private final NameServerClient names;
 
+  /** Emits once when the mesh closes: every watch completes. */
+  private final Sinks.One<Boolean> closing = Sinks.one();
+
+  private volatile boolean closed;
+
   DefaultConfigStore(NameServerClient names) {
     this.names = names;
+  }
+
+  /** Completes every watch; a watch subscribed later fails at once with MeshClosedException. */
+  void close() {
+    closed = true;
+    closing.tryEmitValue(true);
   }
 
   @Override
@@ -80,9 +93,18 @@ final class DefaultConfigStore implements ConfigStore {
     Objects.requireNonNull(prefix, "prefix");
     return Flux.defer(
         () -> {
+          if (closed) {
+            return Flux.error(
+                new MeshClosedException("mesh is closed: no config watch of \"" + prefix + "\""));
+          }
           // Per subscriber: what it has been told, to turn a (resync) snapshot into differences.
           Map<String, KvEntry> told = new HashMap<>();
-          return names.kvWatch(prefix).concatMapIterable(event -> changes(told, event));
+          return names
+              .kvWatch(prefix)
+              .takeUntilOther(closing.asMono())
+              // The client's own end at the close is the same end as ours.
+              .onErrorResume(MeshClosedException.class, e -> closed ? Flux.empty() : Flux.error(e))
+              .concatMapIterable(event -> changes(told, event));
         });
   }
 

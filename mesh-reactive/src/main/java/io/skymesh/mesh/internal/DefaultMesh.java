@@ -76,6 +76,16 @@ public final class DefaultMesh implements Mesh {
               public Collection<? extends NameRouter> routers() {
                 return routers.values();
               }
+
+              @Override
+              public boolean hosts(String address) {
+                for (DefaultNameRouter router : routers.values()) {
+                  if (router.hosts(address)) {
+                    return true;
+                  }
+                }
+                return false;
+              }
             },
             config.inboundQueuePerService(),
             config.inboundHold());
@@ -166,15 +176,23 @@ public final class DefaultMesh implements Mesh {
   @Override
   public NameRouter router(ServiceName serviceName) {
     Objects.requireNonNull(serviceName, "serviceName");
-    return routers.computeIfAbsent(
-        serviceName,
-        name -> {
-          DefaultNameRouter router =
-              new DefaultNameRouter(
-                  name, names.watch(name.toString()), config.requestTimeout(), config.sessionTtl());
-          router.changes().subscribe(change -> plane.departed(change.delta()));
-          return router;
-        });
+    DefaultNameRouter router =
+        routers.computeIfAbsent(
+            serviceName,
+            name -> {
+              DefaultNameRouter created =
+                  new DefaultNameRouter(
+                      name,
+                      names.watch(name.toString()),
+                      config.requestTimeout(),
+                      config.sessionTtl());
+              created.changes().subscribe(change -> plane.departed(change.delta()));
+              return created;
+            });
+    if (closed) {
+      router.dispose(); // its streams end at once, like those of the routers closed with the mesh
+    }
+    return router;
   }
 
   @Override
@@ -257,6 +275,7 @@ public final class DefaultMesh implements Mesh {
   private Mono<Void> shutDown() {
     probing.dispose();
     routers.values().forEach(DefaultNameRouter::dispose);
+    configStore.close();
     return names.close();
   }
 

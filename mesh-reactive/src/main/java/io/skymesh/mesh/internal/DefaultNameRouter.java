@@ -2,6 +2,7 @@ package io.skymesh.mesh.internal;
 
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.core.exceptions.OverloadedException;
@@ -15,14 +16,21 @@ import io.skymesh.mesh.internal.naming.NameServerClient;
 import io.skymesh.mesh.routing.PeerStatsRecorder;
 import io.skymesh.mesh.routing.Routed;
 import io.skymesh.mesh.routing.RoutingPolicy;
+import io.skymesh.proto.Snapshot;
 import io.skymesh.proto.WatchEvent;
 import java.time.Duration;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.RandomAccess;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,12 +52,14 @@ final class DefaultNameRouter implements NameRouter, Disposable {
 
   private static final Logger log = LoggerFactory.getLogger(DefaultNameRouter.class);
 
-  /** How far a members() subscriber may fall behind before it is told it is too slow. */
-  static final int MEMBER_EVENTS_BUFFER = 4096;
+  /**
+   * How many changes may wait for a members() or attributes() subscriber that is behind before it
+   * is told it is too slow.
+   */
+  static final int PENDING_CHANGES = 4096;
 
   private final ServiceName serviceName;
   private final Duration firstViewTimeout;
-  private final Map<ServiceUrl, Instance> members = new HashMap<>();
   private final Sinks.Many<ViewChange> changes = Sinks.many().replay().latest();
   private final Duration reconnectGrace;
   private final Map<ServiceUrl, Long> unconfirmed = new HashMap<>();
@@ -64,7 +74,12 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   private volatile boolean hasView;
 
   private final Sinks.Many<Leader> leaders = Sinks.many().replay().latest();
-  private volatile Leader leader;
+
+  /** The current view's instances by address, for connection release and the latency probe. */
+  private final ConcurrentHashMap<String, Set<ServiceUrl>> byAddress = new ConcurrentHashMap<>();
+
+  /** Set once by {@link #dispose()}: every stream has ended, new subscribers fail at once. */
+  private volatile boolean closed;
 
   /**
    * Creates a router over a watch.
@@ -85,7 +100,6 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     this.firstViewTimeout = firstViewTimeout;
     this.reconnectGrace = reconnectGrace;
     this.view = ServiceView.empty(serviceName);
-    this.leader = Leader.none(serviceName, 0, 0);
     // Merged so that grace expiries are applied serially with the events, without a lock.
     this.subscription =
         Flux.<Object>merge(events, graceExpiries.asFlux())
@@ -94,8 +108,12 @@ final class DefaultNameRouter implements NameRouter, Disposable {
                 error -> log.warn("Watch of {} ended: {}", serviceName, error.toString()));
   }
 
-  /** A new view and the events that led to it from the previous one. */
-  record ViewChange(ServiceView view, List<MembershipEvent> delta) {}
+  /**
+   * A new view, the membership events that led to it from the previous one, and the attribute
+   * changes among them (an instance's first attributes, then each change of them).
+   */
+  record ViewChange(
+      ServiceView view, List<MembershipEvent> delta, List<AttributesChange> attributes) {}
 
   @Override
   public ServiceName serviceName() {
@@ -104,54 +122,62 @@ final class DefaultNameRouter implements NameRouter, Disposable {
 
   @Override
   public Flux<MembershipEvent> members() {
-    return changes
-        .asFlux()
-        .index()
-        .concatMapIterable(
-            indexed ->
-                indexed.getT1() == 0
-                    ? everyoneAdded(indexed.getT2().view())
-                    : indexed.getT2().delta())
-        .onBackpressureBuffer(MEMBER_EVENTS_BUFFER, dropped -> {}, BufferOverflowStrategy.ERROR)
-        .onErrorMap(
-            Exceptions::isOverflow,
-            e ->
-                new OverloadedException(
-                    "members() subscriber of "
-                        + serviceName
-                        + " fell more than "
-                        + MEMBER_EVENTS_BUFFER
-                        + " events behind",
-                    e));
+    return paced(change -> change.delta(), DefaultNameRouter::everyoneAdded, "members()");
   }
 
   @Override
   public Flux<AttributesChange> attributes() {
-    return Flux.defer(
-        () -> {
-          // Per subscriber: the attributes last told for each instance, so that an UPDATED event
-          // for a new weight or address alone is not reported as an attribute change.
-          Map<ServiceUrl, Map<String, String>> told = new HashMap<>();
-          return members()
-              .handle(
-                  (event, sink) -> {
-                    Instance instance = event.instance();
-                    if (event.type() == MembershipEvent.Type.REMOVED) {
-                      told.remove(instance.url());
-                    } else if (!instance
-                        .attributes()
-                        .equals(told.put(instance.url(), instance.attributes()))) {
-                      sink.next(
-                          new AttributesChange(
-                              instance.url(), instance.attributes(), event.revision()));
-                    }
-                  });
-        });
+    return paced(
+        change -> change.attributes(), DefaultNameRouter::everyonesAttributes, "attributes()");
+  }
+
+  /**
+   * A late subscriber's stream: the current view as {@code snapshot} says (read lazily, at the
+   * subscriber's pace, however large), then each later change's {@code part}. Changes that arrive
+   * while the subscriber is behind wait in a buffer of {@link #PENDING_CHANGES}; past it the stream
+   * fails with {@link OverloadedException}.
+   */
+  private <T> Flux<T> paced(
+      Function<ViewChange, List<T>> part, Function<ServiceView, List<T>> snapshot, String name) {
+    return live()
+        .onBackpressureBuffer(PENDING_CHANGES, dropped -> {}, BufferOverflowStrategy.ERROR)
+        .onErrorMap(
+            Exceptions::isOverflow,
+            e ->
+                new OverloadedException(
+                    name
+                        + " subscriber of "
+                        + serviceName
+                        + " fell more than "
+                        + PENDING_CHANGES
+                        + " changes behind",
+                    e))
+        .index()
+        // One change at a time: the buffer above is the only place changes wait.
+        .concatMapIterable(
+            indexed ->
+                indexed.getT1() == 0
+                    ? snapshot.apply(indexed.getT2().view())
+                    : part.apply(indexed.getT2()),
+            1);
   }
 
   @Override
   public Flux<ServiceView> views() {
-    return changes.asFlux().map(ViewChange::view).onBackpressureLatest();
+    return live().map(ViewChange::view).onBackpressureLatest();
+  }
+
+  /**
+   * The view changes, the latest first; completes when the router is closed, and fails at once with
+   * {@link MeshClosedException} for a subscriber that comes after (the sink would replay a stale
+   * view).
+   */
+  private Flux<ViewChange> live() {
+    return Flux.defer(() -> closed ? Flux.error(closedError()) : changes.asFlux());
+  }
+
+  private MeshClosedException closedError() {
+    return new MeshClosedException("mesh is closed: no router of " + serviceName);
   }
 
   /** Every view change with its delta; hot, latest replayed. */
@@ -168,6 +194,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   public Mono<ServiceView> firstView() {
     return views()
         .next()
+        .switchIfEmpty(Mono.error(this::closedError))
         .timeout(
             firstViewTimeout,
             Mono.error(
@@ -229,12 +256,12 @@ final class DefaultNameRouter implements NameRouter, Disposable {
 
   /** The policy's pick on the current view; throws, for the operators to deliver as onError. */
   private Instance pick(RoutingPolicy policy, Object key) {
+    if (closed) {
+      throw closedError();
+    }
     ServiceView current = view;
     if (current.isEmpty()) {
       throw new NoAvailableInstanceException("no live instance of " + serviceName);
-    }
-    if (policy == RoutingPolicy.leader()) {
-      return leaderIn(current);
     }
     Instance chosen = policy.select(current, key, peerStats);
     if (chosen == null) {
@@ -243,17 +270,27 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     return chosen;
   }
 
+  /**
+   * Closes the router: stops the watch and completes every stream; later subscribers and picks fail
+   * with {@link MeshClosedException}. Idempotent.
+   */
   @Override
   public void dispose() {
+    closed = true;
     subscription.dispose();
+    changes.emitComplete(Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+    leaders.emitComplete(Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
 
   @Override
   public boolean isDisposed() {
-    return subscription.isDisposed();
+    return closed;
   }
 
   private void apply(Object signal) {
+    if (closed) {
+      return;
+    }
     if (signal instanceof Long resync) {
       expireUnconfirmed(resync);
     } else {
@@ -263,99 +300,152 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   }
 
   private void apply(WatchEvent event, boolean afterReconnect) {
-    List<MembershipEvent> delta = new ArrayList<>();
     long revision = event.getRevision();
     lastRevision = Math.max(lastRevision, revision);
     switch (event.getEventCase()) {
-      case SNAPSHOT -> {
-        updateLeader(event.getSnapshot().getLeadersList(), revision, !hasView);
-        Map<ServiceUrl, Instance> next = new HashMap<>();
-        for (io.skymesh.proto.Instance wire : event.getSnapshot().getInstancesList()) {
-          Instance instance = Instances.fromWire(wire);
-          next.put(instance.url(), instance);
-          unconfirmed.remove(instance.url());
-        }
-        long resync = ++resyncs;
-        for (Instance old : members.values()) {
-          if (next.containsKey(old.url())) {
-            continue;
-          }
-          if (afterReconnect && hasView) {
-            // Kept for now: the name server may have restarted before the owner re-registered.
-            next.put(old.url(), old);
-            unconfirmed.put(old.url(), resync);
-          } else {
-            delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
-          }
-        }
-        if (unconfirmed.containsValue(resync)) {
-          Mono.delay(reconnectGrace)
-              .subscribe(
-                  tick ->
-                      graceExpiries.emitNext(
-                          resync, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1))));
-        }
-        for (Instance instance : next.values()) {
-          Instance old = members.get(instance.url());
-          if (old == null) {
-            delta.add(new MembershipEvent(MembershipEvent.Type.ADDED, instance, revision));
-          } else if (!Instances.sameContent(old, instance)) {
-            delta.add(new MembershipEvent(MembershipEvent.Type.UPDATED, instance, revision));
-          }
-        }
-        members.clear();
-        members.putAll(next);
-      }
+      case SNAPSHOT -> applySnapshot(event.getSnapshot(), revision, afterReconnect);
       case INSTANCE_ADDED, INSTANCE_UPDATED -> {
         Instance instance =
             Instances.fromWire(
                 event.hasInstanceAdded() ? event.getInstanceAdded() : event.getInstanceUpdated());
         boolean wasUnconfirmed = unconfirmed.remove(instance.url()) != null;
-        Instance old = members.put(instance.url(), instance);
-        if (wasUnconfirmed && Instances.sameContent(old, instance)) {
-          break; // back as it was: no change to report
+        ServiceView current = view;
+        Instance old = current.instance(instance.url()).orElse(null);
+        if (wasUnconfirmed && old != null && Instances.sameContent(old, instance)) {
+          return; // back as it was: no change to report
         }
+        indexAddress(old, instance);
         MembershipEvent.Type type =
             old == null ? MembershipEvent.Type.ADDED : MembershipEvent.Type.UPDATED;
-        delta.add(new MembershipEvent(type, instance, revision));
+        publish(
+            current.with(instance, revision),
+            List.of(new MembershipEvent(type, instance, revision)),
+            attributesChanged(old, instance, revision)
+                ? List.of(new AttributesChange(instance.url(), instance.attributes(), revision))
+                : List.of());
       }
       case INSTANCE_REMOVED -> {
         ServiceUrl url = ServiceUrl.parse(event.getInstanceRemoved().getUrl());
         unconfirmed.remove(url);
-        Instance old = members.remove(url);
+        ServiceView current = view;
+        Instance old = current.instance(url).orElse(null);
         if (old != null) {
-          delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
+          forget(old);
+          publish(
+              current.without(url, revision),
+              List.of(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision)),
+              List.of());
         }
       }
       case LEADER_CHANGED -> {
-        updateLeader(List.of(event.getLeaderChanged()), revision, false);
-        return; // leadership is not membership
+        Leader next = leaderIn(List.of(event.getLeaderChanged()), revision);
+        ServiceView current = view;
+        if (!sameLeader(current.leader(), next)) {
+          ServiceView led = current.withLeader(next, revision);
+          if (hasView) {
+            publishLeader(led);
+            publish(led, List.of(), List.of());
+          } else {
+            view = led;
+            publishLeader(led);
+          }
+        }
       }
       default -> {
-        return; // a newer server's event
+        // A newer server's event: nothing to apply.
       }
     }
-    publish(delta, revision);
   }
 
-  // --- Elections (issue 6) ----------------------------------------------------------------------
+  /**
+   * Applies a snapshot: the first one becomes the view; a later one (a resync) is compared with the
+   * view, and only its differences are applied and reported.
+   */
+  private void applySnapshot(Snapshot snapshot, long revision, boolean afterReconnect) {
+    Leader leader = leaderIn(snapshot.getLeadersList(), revision);
+    Map<ServiceUrl, Instance> incoming = new LinkedHashMap<>();
+    for (io.skymesh.proto.Instance wire : snapshot.getInstancesList()) {
+      Instance instance = Instances.fromWire(wire);
+      incoming.put(instance.url(), instance);
+      unconfirmed.remove(instance.url());
+    }
+    if (!hasView) {
+      ServiceView first = ServiceView.of(serviceName, incoming.values(), leader, revision);
+      incoming.values().forEach(instance -> indexAddress(null, instance));
+      view = first;
+      publishLeader(first);
+      publish(first, everyoneAdded(first), everyonesAttributes(first));
+      return;
+    }
+    ServiceView current = view;
+    ServiceView next = current;
+    List<MembershipEvent> delta = new ArrayList<>();
+    List<AttributesChange> attributes = new ArrayList<>();
+    long resync = ++resyncs;
+    for (Instance old : current.instances()) {
+      if (incoming.containsKey(old.url())) {
+        continue;
+      }
+      if (afterReconnect) {
+        // Kept for now: the name server may have restarted before the owner re-registered.
+        unconfirmed.put(old.url(), resync);
+      } else {
+        forget(old);
+        next = next.without(old.url(), revision);
+        delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, old, revision));
+      }
+    }
+    if (unconfirmed.containsValue(resync)) {
+      Mono.delay(reconnectGrace)
+          .subscribe(
+              tick ->
+                  graceExpiries.emitNext(
+                      resync, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1))));
+    }
+    for (Instance instance : incoming.values()) {
+      Instance old = current.instance(instance.url()).orElse(null);
+      if (old != null && Instances.sameContent(old, instance)) {
+        continue;
+      }
+      indexAddress(old, instance);
+      next = next.with(instance, revision);
+      MembershipEvent.Type type =
+          old == null ? MembershipEvent.Type.ADDED : MembershipEvent.Type.UPDATED;
+      delta.add(new MembershipEvent(type, instance, revision));
+      if (attributesChanged(old, instance, revision)) {
+        attributes.add(new AttributesChange(instance.url(), instance.attributes(), revision));
+      }
+    }
+    boolean newLeader = !sameLeader(current.leader(), leader);
+    if (newLeader) {
+      next = next.withLeader(leader, revision);
+    }
+    if (delta.isEmpty() && !newLeader) {
+      return;
+    }
+    if (newLeader) {
+      publishLeader(next);
+    }
+    publish(next, List.copyOf(delta), List.copyOf(attributes));
+  }
+
+  private static boolean attributesChanged(Instance old, Instance now, long revision) {
+    return old == null || !old.attributes().equals(now.attributes());
+  }
 
   @Override
   public Flux<Leader> leader() {
-    return leaders.asFlux().onBackpressureLatest();
+    return Flux.defer(() -> closed ? Flux.error(closedError()) : leaders.asFlux())
+        .onBackpressureLatest();
   }
 
   @Override
   public Leader currentLeader() {
-    return leader;
+    return view.leader();
   }
 
-  /**
-   * Takes this service's leader from a snapshot's or event's leaders (none listed: nobody leads)
-   * and publishes it if it changed, or always for the first snapshot.
-   */
-  private void updateLeader(
-      List<io.skymesh.proto.Leader> wireLeaders, long revision, boolean first) {
+  /** This service's leader among a snapshot's or event's leaders (none listed: nobody leads). */
+  private Leader leaderIn(List<io.skymesh.proto.Leader> wireLeaders, long revision) {
     Leader next = Leader.none(serviceName, 0, revision);
     String name = serviceName.toString();
     for (io.skymesh.proto.Leader wire : wireLeaders) {
@@ -370,71 +460,116 @@ final class DefaultNameRouter implements NameRouter, Disposable {
                 revision);
       }
     }
-    Leader previous = leader;
-    if (!first && previous.url().equals(next.url()) && previous.term() == next.term()) {
-      return;
-    }
-    leader = next;
-    leaders.emitNext(next, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+    return next;
   }
 
-  /** The leader's instance in {@code current}, for {@link RoutingPolicy#leader()}. */
-  private Instance leaderIn(ServiceView current) {
-    Leader now = leader;
-    Optional<Instance> instance = now.url().flatMap(current::instance);
-    if (instance.isEmpty()) {
-      throw new NoAvailableInstanceException(
-          "no leader of "
-              + serviceName
-              + (now.url().isPresent() ? " in the view (" + now.url().get() + ")" : ""));
-    }
-    return instance.get();
+  private static boolean sameLeader(Leader a, Leader b) {
+    return a.url().equals(b.url()) && a.term() == b.term();
   }
 
-  // --- end of elections --------------------------------------------------------------------------
+  private void publishLeader(ServiceView led) {
+    leaders.emitNext(led.leader(), Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+  }
 
   /** Removes the instances a resync after a reconnection left unconfirmed, if still missing. */
   private void expireUnconfirmed(long resync) {
     List<MembershipEvent> delta = new ArrayList<>();
-    unconfirmed
-        .entrySet()
-        .removeIf(
-            entry -> {
-              if (entry.getValue() != resync) {
-                return false;
-              }
-              Instance gone = members.remove(entry.getKey());
-              if (gone != null) {
-                delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, gone, lastRevision));
-              }
-              return true;
-            });
+    ServiceView next = view;
+    for (Iterator<Map.Entry<ServiceUrl, Long>> entries = unconfirmed.entrySet().iterator();
+        entries.hasNext(); ) {
+      Map.Entry<ServiceUrl, Long> entry = entries.next();
+      if (entry.getValue() != resync) {
+        continue;
+      }
+      entries.remove();
+      Instance gone = next.instance(entry.getKey()).orElse(null);
+      if (gone != null) {
+        forget(gone);
+        next = next.without(gone.url(), lastRevision);
+        delta.add(new MembershipEvent(MembershipEvent.Type.REMOVED, gone, lastRevision));
+      }
+    }
     if (!delta.isEmpty()) {
-      publish(delta, lastRevision);
+      publish(next, List.copyOf(delta), List.of());
     }
   }
 
-  private void publish(List<MembershipEvent> delta, long revision) {
-    if (hasView && delta.isEmpty()) {
-      return;
-    }
-    ServiceView next = new ServiceView(serviceName, List.copyOf(members.values()), revision);
+  private void publish(
+      ServiceView next, List<MembershipEvent> delta, List<AttributesChange> attributes) {
     view = next;
     hasView = true;
-    if (delta.stream().anyMatch(e -> e.type() == MembershipEvent.Type.REMOVED)) {
-      peerStats.retain(next);
-    }
     changes.emitNext(
-        new ViewChange(next, List.copyOf(delta)),
+        new ViewChange(next, delta, attributes),
         Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
 
-  private static List<MembershipEvent> everyoneAdded(ServiceView view) {
-    List<MembershipEvent> added = new ArrayList<>(view.size());
-    for (Instance instance : view.instances()) {
-      added.add(new MembershipEvent(MembershipEvent.Type.ADDED, instance, view.revision()));
+  /** A departed instance: out of the address index and the statistics. */
+  private void forget(Instance gone) {
+    indexAddress(gone, null);
+    peerStats.forget(gone.url());
+  }
+
+  /** Moves {@code old}'s url (if any) to {@code now}'s address (if any) in the address index. */
+  private void indexAddress(Instance old, Instance now) {
+    if (old != null && (now == null || !old.address().equals(now.address()))) {
+      byAddress.computeIfPresent(
+          old.address(),
+          (address, urls) -> {
+            urls.remove(old.url());
+            return urls.isEmpty() ? null : urls;
+          });
     }
-    return added;
+    if (now != null && (old == null || !old.address().equals(now.address()))) {
+      byAddress
+          .computeIfAbsent(now.address(), address -> ConcurrentHashMap.newKeySet())
+          .add(now.url());
+    }
+  }
+
+  /** Whether an instance of the current view lives at {@code address}: constant-time. */
+  boolean hosts(String address) {
+    return byAddress.containsKey(address);
+  }
+
+  /** The urls of the current view's instances at {@code address}, a live set; empty if none. */
+  Set<ServiceUrl> instancesAt(String address) {
+    Set<ServiceUrl> urls = byAddress.get(address);
+    return urls == null ? Set.of() : urls;
+  }
+
+  /** An ADDED event per instance of {@code view}, made as they are read. */
+  private static List<MembershipEvent> everyoneAdded(ServiceView view) {
+    return new Mapped<>(
+        view.instances(),
+        instance -> new MembershipEvent(MembershipEvent.Type.ADDED, instance, view.revision()));
+  }
+
+  /** Every instance's attributes in {@code view}, made as they are read. */
+  private static List<AttributesChange> everyonesAttributes(ServiceView view) {
+    return new Mapped<>(
+        view.instances(),
+        instance -> new AttributesChange(instance.url(), instance.attributes(), view.revision()));
+  }
+
+  /** A read-only list of the instances, each mapped as it is read (no copy of a large view). */
+  private static final class Mapped<T> extends AbstractList<T> implements RandomAccess {
+    private final List<Instance> instances;
+    private final Function<Instance, T> mapping;
+
+    Mapped(List<Instance> instances, Function<Instance, T> mapping) {
+      this.instances = instances;
+      this.mapping = mapping;
+    }
+
+    @Override
+    public T get(int index) {
+      return mapping.apply(instances.get(index));
+    }
+
+    @Override
+    public int size() {
+      return instances.size();
+    }
   }
 
   /** Conversions between wire and API instances. */

@@ -1,15 +1,15 @@
 package io.skymesh.mesh.internal;
 
+import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.ServiceView;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.routing.PeerStatsRecorder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
@@ -58,26 +58,28 @@ final class LatencyProbe {
         .subscribe(tick -> probe(), error -> log.warn("Latency probe stopped", error));
   }
 
-  /** One round: a ping per connection to a process hosting a watched instance. */
+  /**
+   * One round: a ping per open connection to a process hosting a watched instance. Looks up each
+   * connection's address in the routers' address indexes, so a round costs the connections times
+   * the routers plus the instances measured, not a walk over every watched instance.
+   */
   void probe() {
-    Map<String, List<PeerStatsRecorder.Peer>> byAddress = new HashMap<>();
-    for (DefaultNameRouter router : routers.get()) {
-      PeerStatsRecorder stats = router.peerStats();
-      for (Instance instance : router.currentView().instances()) {
-        if (!processId.equals(instance.processId())) {
-          byAddress
-              .computeIfAbsent(instance.address(), address -> new ArrayList<>())
-              .add(stats.peer(instance.url()));
-        }
-      }
-    }
-    if (byAddress.isEmpty()) {
+    Collection<DefaultNameRouter> watched = routers.get();
+    if (watched.isEmpty()) {
       return;
     }
     for (PeerConnection connection : peers.connections()) {
       String address = connection.remoteAddress();
-      List<PeerStatsRecorder.Peer> targets = byAddress.get(address);
-      if (targets != null && connection.isOpen() && outstanding.add(address)) {
+      // The transport lists connections still in their handshake; a Ping before this side's Hello
+      // is a protocol error to the peer. The peer's process id arrives with its Hello, which
+      // answers ours.
+      if (!connection.isOpen()
+          || connection.remoteProcessId().isEmpty()
+          || outstanding.contains(address)) {
+        continue;
+      }
+      List<PeerStatsRecorder.Peer> targets = targetsAt(address, watched);
+      if (!targets.isEmpty() && outstanding.add(address)) {
         connection
             .ping()
             .timeout(interval)
@@ -93,5 +95,21 @@ final class LatencyProbe {
                 });
       }
     }
+  }
+
+  /** The statistics of the watched instances of another process at {@code address}. */
+  private List<PeerStatsRecorder.Peer> targetsAt(
+      String address, Collection<DefaultNameRouter> watched) {
+    List<PeerStatsRecorder.Peer> targets = new ArrayList<>();
+    for (DefaultNameRouter router : watched) {
+      ServiceView view = router.currentView();
+      for (ServiceUrl url : router.instancesAt(address)) {
+        Instance instance = view.instance(url).orElse(null);
+        if (instance != null && !processId.equals(instance.processId())) {
+          targets.add(router.peerStats().peer(url));
+        }
+      }
+    }
+    return targets;
   }
 }

@@ -131,8 +131,22 @@ public final class PeerStatsRecorder implements PeerStats {
   }
 
   /**
+   * Forgets one instance: a later {@link #peer} starts it afresh. Constant-time; routers call it
+   * for each member that leaves.
+   *
+   * @param url the instance
+   */
+  public void forget(ServiceUrl url) {
+    Objects.requireNonNull(url, "url");
+    Peer peer = peers.remove(url);
+    if (peer != null) {
+      peer.detach();
+    }
+  }
+
+  /**
    * Forgets the instances of {@code view}'s service that are not in {@code view}; other services'
-   * instances are kept. Routers call it when members leave.
+   * instances are kept. A scan of every tracked instance: {@link #forget} is the per-departure way.
    *
    * @param view the live instances
    */

@@ -235,13 +235,12 @@ public interface RoutingPolicy {
   }
 
   /**
-   * The service's elected leader, as the router's {@code currentLeader()} says. A {@code
-   * NameRouter} resolves it from its leader stream ({@code select} fails with {@code
-   * NoAvailableInstanceException} when nobody leads); the policy's own {@code select}, called on a
-   * bare view, fails with {@link UnsupportedOperationException}, since a view does not know the
-   * leader.
+   * The service's elected leader, as the view says ({@link ServiceView#leaderInstance()}): the
+   * instance that leads with the view's term, so {@code router.select(leader())} and a direct call
+   * on {@code router.currentView()} agree.
    *
-   * @return the leader policy
+   * @return the leader policy; its {@code select} fails with {@link NoAvailableInstanceException}
+   *     when nobody leads or the leader is not live in the view
    */
   static RoutingPolicy leader() {
     return LeaderPolicy.INSTANCE;

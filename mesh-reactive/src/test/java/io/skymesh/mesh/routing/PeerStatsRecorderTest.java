@@ -145,7 +145,7 @@ class PeerStatsRecorderTest {
       if (step % 1_000 == 999) {
         // Ten instances leave; those that come back start afresh.
         ServiceView smaller =
-            new ServiceView(view.serviceName(), view.instances().subList(10, 20), 2);
+            ServiceView.of(view.serviceName(), view.instances().subList(10, 20), 2);
         stats.retain(smaller);
         assertThat(stats.totalInFlight(smaller)).isEqualTo(scanning.totalInFlight(smaller));
       }

@@ -108,7 +108,7 @@ class RoundRobinPropertyTest {
               base.processId(),
               1));
     }
-    ServiceView drained = new ServiceView(Views.SERVICE, instances, 2);
+    ServiceView drained = ServiceView.of(Views.SERVICE, instances, 2);
     int[] reference = nginx(weights.stream().mapToInt(Integer::intValue).toArray());
     RoutingPolicy policy = RoutingPolicy.weightedRoundRobin();
     for (int step = 0; step < 2 * reference.length; step++) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.ServiceView;
 import io.skymesh.mesh.internal.routing.LowestLatencyPolicy;
 import java.lang.management.ManagementFactory;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -70,11 +72,34 @@ class RoutingPolicyTest {
   }
 
   @Test
-  void leaderOnABareViewFailsClearly() {
-    assertThatThrownBy(() -> RoutingPolicy.leader().select(Views.of(3), null, PeerStats.none()))
-        .isInstanceOf(UnsupportedOperationException.class)
-        .hasMessageContaining("leader()")
-        .hasMessageContaining("router");
+  void leaderIsAPureFunctionOfTheView() {
+    ServiceView view = Views.of(3);
+    assertThatThrownBy(() -> RoutingPolicy.leader().select(view, null, PeerStats.none()))
+        .isInstanceOf(NoAvailableInstanceException.class)
+        .hasMessageContaining("no leader of " + Views.SERVICE);
+    Instance second = view.instances().get(1);
+    Leader leads = new Leader(Views.SERVICE, Optional.of(second.url()), 4, 2);
+    ServiceView led = view.withLeader(leads, 2);
+    assertThat(RoutingPolicy.leader().select(led, null, PeerStats.none())).isSameAs(second);
+    assertThat(led.leader()).isEqualTo(leads);
+    assertThat(view.leaderInstance()).isEmpty(); // the view before is unchanged
+    // A leader the view does not hold (it left, or is not known yet) is no pick.
+    ServiceView gone = led.without(second.url(), 3);
+    assertThatThrownBy(() -> RoutingPolicy.leader().select(gone, null, PeerStats.none()))
+        .isInstanceOf(NoAvailableInstanceException.class)
+        .hasMessageContaining("in the view (" + second.url() + ")");
+    // Allocation-free like the others once the view exists.
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    int calls = 100_000;
+    for (int i = 0; i < calls; i++) {
+      RoutingPolicy.leader().select(led, null, PeerStats.none());
+    }
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 0; i < calls; i++) {
+      RoutingPolicy.leader().select(led, null, PeerStats.none());
+    }
+    assertThat(threads.getCurrentThreadAllocatedBytes() - before).isLessThan(calls);
   }
 
   @Test
@@ -231,7 +256,7 @@ class RoutingPolicyTest {
     instances.add(Views.instance(Views.SERVICE, "a-remote", 1, Map.of(), "far"));
     instances.add(Views.instance(Views.SERVICE, "b-local", 1, Map.of(), "me"));
     instances.add(Views.instance(Views.SERVICE, "c-local", 1, Map.of(), "me"));
-    ServiceView view = new ServiceView(Views.SERVICE, instances, 1);
+    ServiceView view = ServiceView.of(Views.SERVICE, instances, 1);
     PeerStatsRecorder stats = PeerStatsRecorder.create();
     sample(stats, view, 0, 1);
     RoutingPolicy policy = RoutingPolicy.lowestLatency("me", 2);
@@ -246,7 +271,7 @@ class RoutingPolicyTest {
     // Both at their bound: the remote wins.
     assertThat(policy.select(view, null, stats).url().instanceId()).isEqualTo("a-remote");
     // No remote left: a saturated local one still serves.
-    ServiceView localOnly = new ServiceView(Views.SERVICE, instances.subList(1, 3), 2);
+    ServiceView localOnly = ServiceView.of(Views.SERVICE, instances.subList(1, 3), 2);
     assertThat(policy.select(localOnly, null, stats).processId()).isEqualTo("me");
     assertThat(RoutingPolicy.lowestLatency("me"))
         .hasToString("lowestLatency(me, " + LowestLatencyPolicy.DEFAULT_MAX_LOCAL_IN_FLIGHT + ")");

@@ -24,7 +24,7 @@ final class Views {
     for (int i = 0; i < n; i++) {
       instances.add(instance(service, id(i), 1, Map.of(), "p" + i));
     }
-    return new ServiceView(service, instances, 1);
+    return ServiceView.of(service, instances, 1);
   }
 
   /** A view whose instance {@code i} has registered weight {@code weights.get(i)}. */
@@ -33,7 +33,7 @@ final class Views {
     for (int i = 0; i < weights.size(); i++) {
       instances.add(instance(SERVICE, id(i), weights.get(i), Map.of(), "p" + i));
     }
-    return new ServiceView(SERVICE, instances, 1);
+    return ServiceView.of(SERVICE, instances, 1);
   }
 
   /** A view of the instances with these ids, in one process each. */
@@ -42,7 +42,7 @@ final class Views {
     for (String id : ids) {
       instances.add(instance(SERVICE, id, 1, Map.of(), "p-" + id));
     }
-    return new ServiceView(SERVICE, instances, revision);
+    return ServiceView.of(SERVICE, instances, revision);
   }
 
   static Instance instance(

@@ -48,7 +48,7 @@ class WeightedRandomPropertyTest {
               drained.get(i) ? Map.of(RoutingPolicy.WEIGHT_ATTRIBUTE, "0") : Map.of(),
               "p"));
     }
-    ServiceView view = new ServiceView(Views.SERVICE, instances, 1);
+    ServiceView view = ServiceView.of(Views.SERVICE, instances, 1);
     Random random = new Random(seed);
     RoutingPolicy policy = new WeightedRandomPolicy(Weights.DEFAULT, () -> random);
     int[] counts = new int[drained.size()];
@@ -74,7 +74,7 @@ class WeightedRandomPropertyTest {
             Views.instance(Views.SERVICE, "b", 1, Map.of("weight", "-2"), "p"),
             Views.instance(Views.SERVICE, "c", 2, Map.of("weight", "heavy"), "p"),
             Views.instance(Views.SERVICE, "d", 4, Map.of(), "p"));
-    ServiceView view = new ServiceView(Views.SERVICE, instances, 1);
+    ServiceView view = ServiceView.of(Views.SERVICE, instances, 1);
     RoutingPolicy policy = RoutingPolicy.weightedRoundRobin();
     int[] counts = new int[4];
     for (int i = 0; i < 10 * (3 + 1 + 2 + 4); i++) {

@@ -552,16 +552,6 @@ public final class DataPlane implements InboundDispatcher {
 
   /** Whether a watched instance lives at {@code address}, or it is this process's own. */
   private boolean inUse(String address) {
-    if (address.equals(transport.listenAddress())) {
-      return true;
-    }
-    for (NameRouter router : directory.routers()) {
-      for (Instance instance : router.currentView().instances()) {
-        if (address.equals(instance.address())) {
-          return true;
-        }
-      }
-    }
-    return false;
+    return address.equals(transport.listenAddress()) || directory.hosts(address);
   }
 }

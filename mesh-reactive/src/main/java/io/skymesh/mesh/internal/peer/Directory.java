@@ -17,4 +17,13 @@ public interface Directory {
 
   /** Every router made so far. */
   Collection<? extends NameRouter> routers();
+
+  /**
+   * Whether an instance of a watched service lives at {@code address}: an index look-up per router,
+   * never a walk over their instances.
+   *
+   * @param address a peer's "host:port"
+   * @return true if some router's current view has an instance there
+   */
+  boolean hosts(String address);
 }

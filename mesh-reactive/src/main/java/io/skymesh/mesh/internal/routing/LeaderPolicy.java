@@ -1,25 +1,34 @@
 package io.skymesh.mesh.internal.routing;
 
+import io.skymesh.core.exceptions.NoAvailableInstanceException;
 import io.skymesh.mesh.Instance;
+import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.ServiceView;
 import io.skymesh.mesh.routing.PeerStats;
 import io.skymesh.mesh.routing.RoutingPolicy;
+import java.util.Optional;
 
-/**
- * Leader routing. The leader is not part of a view, so a {@code NameRouter} resolves this policy
- * itself from its leader stream; called directly on a view it fails clearly.
- */
+/** Leader routing: the view's leader, when it leads and is live in the view. */
 public enum LeaderPolicy implements RoutingPolicy {
   /** The one instance. */
   INSTANCE;
 
   @Override
   public Instance select(ServiceView view, Object key, PeerStats stats) {
-    throw new UnsupportedOperationException(
-        "leader() routing of "
+    Policies.requireNonEmpty(view);
+    Optional<Instance> leader = view.leaderInstance();
+    if (leader.isEmpty()) {
+      throw noLeader(view);
+    }
+    return leader.get();
+  }
+
+  private static NoAvailableInstanceException noLeader(ServiceView view) {
+    Leader leader = view.leader();
+    return new NoAvailableInstanceException(
+        "no leader of "
             + view.serviceName()
-            + " needs the service's router (NameRouter.select or route), which knows the leader;"
-            + " a view alone does not");
+            + leader.url().map(url -> " in the view (" + url + ")").orElse(""));
   }
 
   @Override
