@@ -3,6 +3,7 @@ package io.skymesh.nameserver;
 import io.skymesh.codec.Frames;
 import io.skymesh.nameserver.internal.DefaultNameServer;
 import io.skymesh.nameserver.internal.NameServerConfig;
+import io.skymesh.nameserver.spi.NameStore;
 import java.time.Duration;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
@@ -67,6 +68,7 @@ public final class NameServerBuilder {
   private long initialRevision = -1;
   private int maxValueSize = DEFAULT_MAX_VALUE_SIZE;
   private boolean maxValueSizeSet;
+  private NameStore store;
 
   NameServerBuilder() {}
 
@@ -242,6 +244,22 @@ public final class NameServerBuilder {
   }
 
   /**
+   * Keeps the server's state in {@code store} instead of the embedded store, for example an etcd
+   * store from {@link io.skymesh.nameserver.spi.NameStoreProvider#find}. The server closes the
+   * store when it closes, or when it fails to start. Default: none, the embedded store.
+   *
+   * <p>Only the embedded store is driven by the protocol dispatch so far: {@link #start()} with a
+   * store set fails with {@link UnsupportedOperationException} (and closes the store).
+   *
+   * @param store the store
+   * @return this builder
+   */
+  public NameServerBuilder store(NameStore store) {
+    this.store = Objects.requireNonNull(store, "store");
+    return this;
+  }
+
+  /**
    * Starts a name server with this configuration when subscribed. Each subscription starts a new
    * server. Fails with the bind error if the address cannot be bound (for example the port is
    * taken).
@@ -275,7 +293,8 @@ public final class NameServerBuilder {
             watcherQueueLimit,
             historyLimit,
             initialRevision,
-            valueLimit);
+            valueLimit,
+            store);
     return DefaultNameServer.start(config);
   }
 }

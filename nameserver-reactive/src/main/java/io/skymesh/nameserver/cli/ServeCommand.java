@@ -2,6 +2,7 @@ package io.skymesh.nameserver.cli;
 
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerBuilder;
+import io.skymesh.nameserver.spi.NameStoreProvider;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -65,7 +66,19 @@ final class ServeCommand implements Callable<Integer> {
       description = "Changes kept for watches that resume. Default: ${DEFAULT-VALUE}.")
   int historyLimit;
 
+  @Option(
+      names = "--etcd",
+      paramLabel = "URLS",
+      description =
+          "Keep no state here: run as one node of a name service over the etcd cluster at these"
+              + " comma-separated endpoints (e.g. http://127.0.0.1:2379,http://10.0.0.2:2379)."
+              + " Needs skymesh-nameserver-etcd on the class path. Default: the embedded store.")
+  String etcd;
+
   @Spec CommandSpec spec;
+
+  /** The name of the etcd store's provider. */
+  static final String ETCD = "etcd";
 
   @Override
   public Integer call() {
@@ -99,13 +112,26 @@ final class ServeCommand implements Callable<Integer> {
    * @throws IllegalArgumentException naming a bad option value
    */
   Mono<NameServer> start() {
-    return NameServer.builder()
-        .host(host)
-        .port(port)
-        .maxSessionTtl(maxSessionTtl)
-        .sessionTtl(sessionTtl)
-        .watcherQueueLimit(watcherQueueLimit)
-        .historyLimit(historyLimit)
-        .start();
+    NameServerBuilder builder =
+        NameServer.builder()
+            .host(host)
+            .port(port)
+            .maxSessionTtl(maxSessionTtl)
+            .sessionTtl(sessionTtl)
+            .watcherQueueLimit(watcherQueueLimit)
+            .historyLimit(historyLimit);
+    if (etcd == null) {
+      return builder.start();
+    }
+    NameStoreProvider provider =
+        NameStoreProvider.find(ETCD, ServeCommand.class.getClassLoader())
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "--etcd: no etcd store on the class path (expected: the"
+                            + " skymesh-nameserver-etcd jar and its dependencies beside"
+                            + " nameserver.jar, e.g. java -cp 'nameserver.jar:etcd/*'"
+                            + " io.skymesh.nameserver.cli.NameServerCli serve --etcd URLS)"));
+    return provider.open(etcd).flatMap(store -> builder.store(store).start());
   }
 }

@@ -66,6 +66,18 @@ public final class DefaultNameServer extends NameServer {
   private static final LoopResources LOOPS = LoopResources.create("skymesh-nameserver", 1, 2, true);
 
   public static Mono<NameServer> start(NameServerConfig config) {
+    if (config.store() != null) {
+      return config
+          .store()
+          .close()
+          .onErrorResume(error -> Mono.empty())
+          .then(
+              Mono.error(
+                  new UnsupportedOperationException(
+                      "the name server drives only its embedded store so far; "
+                          + config.store().getClass().getName()
+                          + " cannot be used yet")));
+    }
     return Mono.defer(
         () -> {
           Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);

@@ -1,5 +1,6 @@
 package io.skymesh.nameserver.internal;
 
+import io.skymesh.nameserver.spi.NameStore;
 import java.time.Duration;
 
 /**
@@ -14,6 +15,7 @@ import java.time.Duration;
  * @param historyLimit the number of past changes kept for resuming watches
  * @param initialRevision the revision before the first change, or -1 for one from the clock
  * @param maxValueSize the largest KV value accepted, in bytes
+ * @param store a store other than the embedded one, or null for the embedded store
  */
 public record NameServerConfig(
     String host,
@@ -24,7 +26,8 @@ public record NameServerConfig(
     int watcherQueueLimit,
     int historyLimit,
     long initialRevision,
-    int maxValueSize) {
+    int maxValueSize,
+    NameStore store) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);

@@ -94,6 +94,19 @@ class NameServerCliTest {
   }
 
   @Test
+  void etcdWithoutTheEtcdStoreOnTheClassPathIsAUsageError() {
+    StringWriter err = new StringWriter();
+    CommandLine cli = NameServerCli.commandLine().setErr(new PrintWriter(err));
+
+    int status = cli.execute("serve", "--port", "0", "--etcd", "http://127.0.0.1:2379");
+
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("--etcd: no etcd store on the class path")
+        .contains("skymesh-nameserver-etcd");
+  }
+
+  @Test
   void helpListsServe() {
     StringWriter out = new StringWriter();
     CommandLine cli = NameServerCli.commandLine().setOut(new PrintWriter(out));
