@@ -120,13 +120,22 @@ public final class EtcdKv {
   public Mono<Written> delete(String key, boolean prefix, OptionalLong expectedModRevision) {
     ByteSequence etcdKey = layout.kv(key);
     Op delete = Op.delete(etcdKey, DeleteOption.builder().isPrefix(prefix).build());
-    var txn = client.getKVClient().txn();
-    if (expectedModRevision.isPresent()) {
-      txn.If(new Cmp(etcdKey, Cmp.Op.EQUAL, CmpTarget.modRevision(expectedModRevision.getAsLong())))
-          .Else(Op.get(etcdKey, GetOption.DEFAULT));
-    }
-    txn.Then(delete);
-    return Rx.call(txn::commit)
+    return Rx.call(
+            () -> {
+              var txn = client.getKVClient().txn();
+              if (expectedModRevision.isPresent()) {
+                txn.If(
+                        new Cmp(
+                            etcdKey,
+                            Cmp.Op.EQUAL,
+                            CmpTarget.modRevision(expectedModRevision.getAsLong())))
+                    .Then(delete)
+                    .Else(Op.get(etcdKey, GetOption.DEFAULT));
+              } else {
+                txn.Then(delete);
+              }
+              return txn.commit();
+            })
         .map(
             response -> {
               if (!response.isSucceeded()) {

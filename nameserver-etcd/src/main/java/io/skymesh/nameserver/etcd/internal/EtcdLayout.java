@@ -15,6 +15,10 @@ import java.util.Objects;
  *   <li>{@code ROOT svc/SERVICE/c/INSTANCE} the instance's campaign in its service's election,
  *       attached to the same lease; the lowest create revision leads, and that create revision is
  *       the term.
+ *   <li>{@code ROOT svc/SERVICE/r/INSTANCE} why the instance was last removed by a node
+ *       ("deregistered", "session closed", "cleared"), written in the same transaction as the
+ *       removal and attached to the same lease, so that watchers on every node read the reason; an
+ *       instance removed by its lease's expiry has none ("session expired").
  *   <li>{@code ROOT kv/KEY} a KV config entry, the value as written.
  * </ul>
  *
@@ -79,6 +83,12 @@ public final class EtcdLayout {
     return bytes(servicesRoot() + url.substring(0, slash) + "/c/" + url.substring(slash + 1));
   }
 
+  /** The removal reason key of {@code url} ("app.env.service/instance"). */
+  public ByteSequence reason(String url) {
+    int slash = url.indexOf('/');
+    return bytes(servicesRoot() + url.substring(0, slash) + "/r/" + url.substring(slash + 1));
+  }
+
   /** The etcd prefix of one service's campaigns. */
   public ByteSequence campaigns(String serviceName) {
     return bytes(servicesRoot() + serviceName + "/c/");
@@ -94,9 +104,7 @@ public final class EtcdLayout {
     return etcdKey.toString(StandardCharsets.UTF_8).substring(root.length() + 3);
   }
 
-  /**
-   * What an etcd key under {@code svc/} stands for, or null if it is not an instance or campaign.
-   */
+  /** What an etcd key under {@code svc/} stands for, or null if it is none of ours. */
   public ServiceKey serviceKeyOf(ByteSequence etcdKey) {
     String key = etcdKey.toString(StandardCharsets.UTF_8);
     String prefix = servicesRoot();
@@ -108,12 +116,18 @@ public final class EtcdLayout {
     if (slash <= 0 || rest.length() < slash + 4 || rest.charAt(slash + 2) != '/') {
       return null;
     }
-    char kind = rest.charAt(slash + 1);
-    if (kind != 'i' && kind != 'c') {
+    Kind kind =
+        switch (rest.charAt(slash + 1)) {
+          case 'i' -> Kind.INSTANCE;
+          case 'c' -> Kind.CAMPAIGN;
+          case 'r' -> Kind.REASON;
+          default -> null;
+        };
+    if (kind == null) {
       return null;
     }
     String serviceName = rest.substring(0, slash);
-    return new ServiceKey(serviceName, serviceName + "/" + rest.substring(slash + 3), kind == 'c');
+    return new ServiceKey(serviceName, serviceName + "/" + rest.substring(slash + 3), kind);
   }
 
   /** UTF-8 bytes of {@code s}. */
@@ -122,11 +136,21 @@ public final class EtcdLayout {
   }
 
   /**
-   * An instance or campaign key, parsed.
+   * An instance, campaign or reason key, parsed.
    *
    * @param serviceName "app.env.service"
    * @param url "app.env.service/instance"
-   * @param campaign true for a campaign key, false for an instance key
+   * @param kind which of the three
    */
-  public record ServiceKey(String serviceName, String url, boolean campaign) {}
+  public record ServiceKey(String serviceName, String url, Kind kind) {}
+
+  /** What a key under a service holds. */
+  public enum Kind {
+    /** An instance. */
+    INSTANCE,
+    /** A campaign. */
+    CAMPAIGN,
+    /** A removal reason. */
+    REASON
+  }
 }

@@ -103,6 +103,30 @@ public final class EtcdServices {
   }
 
   /**
+   * Replaces an instance this lease holds if its key is still at {@code modRevision}.
+   *
+   * @param instance the new instance
+   * @param modRevision the instance key's mod revision as last read
+   * @param leaseId the session's lease
+   * @return the revision of the change, or 0 if the key changed meanwhile
+   */
+  public Mono<Long> replace(Instance instance, long modRevision, long leaseId) {
+    ByteSequence key = layout.instance(instance.getUrl());
+    ByteSequence value =
+        ByteSequence.from(
+            instance.toBuilder().clearCreateRevision().clearModRevision().build().toByteArray());
+    return Rx.call(
+            () ->
+                client
+                    .getKVClient()
+                    .txn()
+                    .If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)))
+                    .Then(Op.put(key, value, PutOption.builder().withLeaseId(leaseId).build()))
+                    .commit())
+        .map(txn -> txn.isSucceeded() ? txn.getHeader().getRevision() : 0L);
+  }
+
+  /**
    * Reads a live instance.
    *
    * @param url the canonical url
@@ -126,17 +150,42 @@ public final class EtcdServices {
   public record Held(Instance instance, long leaseId) {}
 
   /**
-   * Deregisters an instance: first leaves its election (a leader change, if it led), then removes
-   * it, each at its own revision.
+   * Removes an instance if its key is still at {@code modRevision}, writing {@code reason} beside
+   * the removal (attached to {@code leaseId}, the instance's lease) so that watchers read it.
    *
    * @param url the canonical url
-   * @return the revision of the removal (0 if it was not live)
+   * @param modRevision the instance key's mod revision as last read
+   * @param leaseId the instance's lease
+   * @param reason the removal reason
+   * @param guards further compares that must hold (for example the session record's owner)
+   * @return the revision of the removal, or 0 if a compare failed
    */
-  public Mono<Long> deregister(String url) {
-    return resign(url)
-        .then(
-            Rx.call(() -> client.getKVClient().delete(layout.instance(url), DeleteOption.DEFAULT)))
-        .map(deleted -> deleted.getDeleted() > 0 ? deleted.getHeader().getRevision() : 0L);
+  public Mono<Long> remove(
+      String url, long modRevision, long leaseId, String reason, Cmp... guards) {
+    ByteSequence key = layout.instance(url);
+    return Rx.call(
+            () ->
+                client
+                    .getKVClient()
+                    .txn()
+                    .If(
+                        with(
+                            new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)), guards))
+                    .Then(
+                        Op.delete(key, DeleteOption.DEFAULT),
+                        Op.put(
+                            layout.reason(url),
+                            EtcdLayout.bytes(reason),
+                            PutOption.builder().withLeaseId(leaseId).build()))
+                    .commit())
+        .map(txn -> txn.isSucceeded() ? txn.getHeader().getRevision() : 0L);
+  }
+
+  private static Cmp[] with(Cmp first, Cmp... more) {
+    Cmp[] all = new Cmp[more.length + 1];
+    all[0] = first;
+    System.arraycopy(more, 0, all, 1, more.length);
+    return all;
   }
 
   /**
@@ -145,16 +194,24 @@ public final class EtcdServices {
    *
    * @param url the canonical url of a live instance of the session
    * @param leaseId the session's lease
-   * @return the campaign's create revision: its term if it leads
+   * @param instanceModRevision the instance key's mod revision as last read: the campaign is made
+   *     only if the instance is unchanged (still the session's)
+   * @return the revision of the new campaign key; negative (minus the existing key's create
+   *     revision) if it was campaigning already; 0 if the instance changed
    */
-  public Mono<Long> campaign(String url, long leaseId) {
+  public Mono<Long> campaign(String url, long leaseId, long instanceModRevision) {
     ByteSequence key = layout.campaign(url);
     return Rx.call(
             () ->
                 client
                     .getKVClient()
                     .txn()
-                    .If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                    .If(
+                        new Cmp(key, Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                        new Cmp(
+                            layout.instance(url),
+                            Cmp.Op.EQUAL,
+                            CmpTarget.modRevision(instanceModRevision)))
                     .Then(
                         Op.put(
                             key,
@@ -168,7 +225,7 @@ public final class EtcdServices {
                     ? txn.getHeader().getRevision()
                     : txn.getGetResponses().get(0).getKvs().stream()
                         .findFirst()
-                        .map(KeyValue::getCreateRevision)
+                        .map(kv -> -kv.getCreateRevision())
                         .orElse(0L));
   }
 
@@ -176,11 +233,23 @@ public final class EtcdServices {
    * Leaves {@code url}'s election.
    *
    * @param url the canonical url
-   * @return the revision of the change (0 if it was not campaigning)
+   * @param guards compares that must hold (for example the session record's owner)
+   * @return the revision of the change (0 if it was not campaigning or a guard failed)
    */
-  public Mono<Long> resign(String url) {
-    return Rx.call(() -> client.getKVClient().delete(layout.campaign(url), DeleteOption.DEFAULT))
-        .map(deleted -> deleted.getDeleted() > 0 ? deleted.getHeader().getRevision() : 0L);
+  public Mono<Long> resign(String url, Cmp... guards) {
+    return Rx.call(
+            () ->
+                client
+                    .getKVClient()
+                    .txn()
+                    .If(guards)
+                    .Then(Op.delete(layout.campaign(url), DeleteOption.DEFAULT))
+                    .commit())
+        .map(
+            txn ->
+                txn.isSucceeded() && txn.getDeleteResponses().get(0).getDeleted() > 0
+                    ? txn.getHeader().getRevision()
+                    : 0L);
   }
 
   /**

@@ -52,18 +52,20 @@ public final class EtcdSessions {
    * @param id the session id (the lease id in hex)
    * @param leaseId the lease
    * @param ttlSeconds the TTL etcd granted
+   * @param revision the revision of the session record
    */
-  public record Granted(String id, long leaseId, long ttlSeconds) {}
+  public record Granted(String id, long leaseId, long ttlSeconds, long revision) {}
 
   /**
    * Grants a lease of at least {@code ttl} (whole seconds, etcd's unit) and writes the session
    * record owned by {@code owner}.
    *
    * @param ttl the session TTL
+   * @param appId the application the session acts for
    * @param owner who holds the session (a node connection)
    * @return the session
    */
-  public Mono<Granted> open(Duration ttl, String owner) {
+  public Mono<Granted> open(Duration ttl, String appId, String owner) {
     long seconds = Math.max(1, (ttl.toMillis() + 999) / 1000);
     return Rx.call(() -> client.getLeaseClient().grant(seconds))
         .flatMap(
@@ -75,21 +77,26 @@ public final class EtcdSessions {
                               .getKVClient()
                               .put(
                                   layout.session(id),
-                                  EtcdLayout.bytes(owner),
+                                  EtcdLayout.bytes(record(appId, owner)),
                                   PutOption.builder().withLeaseId(grant.getID()).build()))
-                  .thenReturn(new Granted(id, grant.getID(), grant.getTTL()));
+                  .map(
+                      put ->
+                          new Granted(
+                              id, grant.getID(), grant.getTTL(), put.getHeader().getRevision()));
             });
   }
 
   /**
-   * Takes a live session over for {@code owner}: true if the session's record existed (its lease
-   * had not expired and it was not closed) and now names {@code owner}; false otherwise.
+   * Takes a live session of {@code appId} over for {@code owner}: resumed if the session's record
+   * existed (its lease had not expired and it was not closed), was {@code appId}'s, and now names
+   * {@code owner}.
    *
    * @param sessionId the session's id
+   * @param appId the application of the new holder
    * @param owner the new holder
    * @return whether the session was taken over
    */
-  public Mono<Resumed> resume(String sessionId, String owner) {
+  public Mono<Resumed> resume(String sessionId, String appId, String owner) {
     long leaseId;
     try {
       leaseId = Long.parseUnsignedLong(sessionId, 16);
@@ -100,7 +107,9 @@ public final class EtcdSessions {
     return Rx.call(() -> client.getKVClient().get(key))
         .flatMap(
             got -> {
-              if (got.getKvs().isEmpty() || got.getKvs().get(0).getLease() != leaseId) {
+              if (got.getKvs().isEmpty()
+                  || got.getKvs().get(0).getLease() != leaseId
+                  || !appIdOf(got.getKvs().get(0)).equals(appId)) {
                 return Mono.just(Resumed.NONE);
               }
               KeyValue record = got.getKvs().get(0);
@@ -117,14 +126,19 @@ public final class EtcdSessions {
                               .Then(
                                   Op.put(
                                       key,
-                                      EtcdLayout.bytes(owner),
+                                      EtcdLayout.bytes(record(appId, owner)),
                                       PutOption.builder().withLeaseId(leaseId).build()))
                               .commit())
                   .flatMap(
                       txn ->
                           txn.isSucceeded()
-                              ? ttlOf(leaseId)
-                                  .map(ttl -> ttl > 0 ? new Resumed(leaseId, ttl) : Resumed.NONE)
+                              ? grantedTtlOf(leaseId)
+                                  .map(
+                                      ttl ->
+                                          ttl > 0
+                                              ? new Resumed(
+                                                  leaseId, ttl, txn.getHeader().getRevision())
+                                              : Resumed.NONE)
                               : Mono.just(Resumed.NONE));
             });
   }
@@ -133,10 +147,11 @@ public final class EtcdSessions {
    * The outcome of {@link #resume}.
    *
    * @param leaseId the session's lease, or 0 if it was not resumed
-   * @param ttlSeconds the lease's TTL
+   * @param ttlSeconds the lease's granted TTL
+   * @param revision the revision at which the record changed hands
    */
-  public record Resumed(long leaseId, long ttlSeconds) {
-    static final Resumed NONE = new Resumed(0, 0);
+  public record Resumed(long leaseId, long ttlSeconds, long revision) {
+    static final Resumed NONE = new Resumed(0, 0, 0);
 
     /** Whether the session was taken over. */
     public boolean resumed() {
@@ -151,20 +166,62 @@ public final class EtcdSessions {
    *
    * @param sessionId the session's id
    * @param leaseId its lease
+   * @param appId the application it acts for
    * @param owner who holds it
    * @return true if this call ended the session
    */
-  public Mono<Boolean> close(String sessionId, long leaseId, String owner) {
+  public Mono<Boolean> close(String sessionId, long leaseId, String appId, String owner) {
     ByteSequence key = layout.session(sessionId);
     return Rx.call(
             () ->
                 client
                     .getKVClient()
                     .txn()
-                    .If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.value(EtcdLayout.bytes(owner))))
+                    .If(ownedBy(sessionId, appId, owner))
                     .Then(Op.delete(key, io.etcd.jetcd.options.DeleteOption.DEFAULT))
                     .commit())
         .flatMap(txn -> txn.isSucceeded() ? revoke(leaseId).thenReturn(true) : Mono.just(false));
+  }
+
+  /**
+   * The compare "the session record still names this owner", to guard a session's writes.
+   *
+   * @param sessionId the session's id
+   * @param appId the application it acts for
+   * @param owner who holds it
+   * @return the compare
+   */
+  public Cmp ownedBy(String sessionId, String appId, String owner) {
+    return new Cmp(
+        layout.session(sessionId),
+        Cmp.Op.EQUAL,
+        CmpTarget.value(EtcdLayout.bytes(record(appId, owner))));
+  }
+
+  /** The session record's value. */
+  static String record(String appId, String owner) {
+    return appId + "\n" + owner;
+  }
+
+  private static String appIdOf(KeyValue record) {
+    String value = record.getValue().toString(java.nio.charset.StandardCharsets.UTF_8);
+    int newline = value.indexOf('\n');
+    return newline < 0 ? "" : value.substring(0, newline);
+  }
+
+  /**
+   * The TTL a lease was granted with, in seconds; 0 or less once it has expired.
+   *
+   * @param leaseId the lease
+   * @return the granted TTL
+   */
+  public Mono<Long> grantedTtlOf(long leaseId) {
+    return Rx.call(
+            () ->
+                client
+                    .getLeaseClient()
+                    .timeToLive(leaseId, io.etcd.jetcd.options.LeaseOption.DEFAULT))
+        .map(r -> r.getTTL() > 0 ? r.getGrantedTTL() : 0L);
   }
 
   /**

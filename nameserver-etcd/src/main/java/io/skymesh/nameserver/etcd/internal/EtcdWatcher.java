@@ -5,12 +5,15 @@ import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.common.exception.CompactedException;
+import io.etcd.jetcd.common.exception.ErrorCode;
+import io.etcd.jetcd.common.exception.EtcdException;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.etcd.jetcd.watch.WatchResponse;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -51,9 +54,25 @@ public final class EtcdWatcher {
    *
    * @param revision the etcd revision
    * @param kvs the keys, in key order
-   * @param resync true when it replaces changes the watcher could not be given (compacted)
+   * @param kind why it was taken
    */
-  public record Snapshot(long revision, List<KeyValue> kvs, boolean resync) implements Batch {}
+  public record Snapshot(long revision, List<KeyValue> kvs, Kind kind) implements Batch {}
+
+  /** Why a snapshot was taken. */
+  public enum Kind {
+    /** The start of a watch from revision 0: the watcher's first view. */
+    INITIAL,
+    /**
+     * Replaces changes the watcher cannot be given: etcd compacted them, or the revision asked for
+     * is in the future.
+     */
+    RESYNC,
+    /**
+     * The state at the revision a watch resumes from, for the translator's own view only: the
+     * watcher has it already and gets the changes after it next.
+     */
+    BASE
+  }
 
   /**
    * The changes of one etcd revision (one transaction, or one lease's expiry).
@@ -74,6 +93,15 @@ public final class EtcdWatcher {
   public Flux<Batch> watch(ByteSequence prefix, long fromRevision) {
     return Flux.create(
         sink -> new Run(prefix, sink).start(fromRevision), FluxSink.OverflowStrategy.BUFFER);
+  }
+
+  private static boolean outOfRange(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause()) {
+      if (t instanceof EtcdException etcd && etcd.getErrorCode() == ErrorCode.OUT_OF_RANGE) {
+        return true;
+      }
+    }
+    return io.grpc.Status.fromThrowable(error).getCode() == io.grpc.Status.Code.OUT_OF_RANGE;
   }
 
   /** One subscription's watch; callbacks are serialized by jetcd and by the snapshot's chain. */
@@ -99,30 +127,35 @@ public final class EtcdWatcher {
     }
 
     void start(long fromRevision) {
-      if (fromRevision <= 0) {
-        snapshot(false);
-      } else {
-        last = fromRevision;
-        watchAfter(fromRevision);
-      }
+      snapshot(fromRevision <= 0 ? Kind.INITIAL : Kind.BASE, fromRevision);
     }
 
-    private void snapshot(boolean resync) {
+    private void snapshot(Kind kind, long atRevision) {
+      GetOption.Builder option = GetOption.builder().isPrefix(true);
+      if (kind == Kind.BASE) {
+        option.withRevision(atRevision);
+      }
       client
           .getKVClient()
-          .get(prefix, GetOption.builder().isPrefix(true).build())
+          .get(prefix, option.build())
           .whenComplete(
               (got, error) -> {
                 if (disposed) {
                   return;
                 }
                 if (error != null) {
-                  sink.error(error);
+                  Throwable cause = error instanceof CompletionException c ? c.getCause() : error;
+                  if (kind == Kind.BASE && outOfRange(cause)) {
+                    // Compacted, or a revision from the future: the watcher needs a fresh view.
+                    snapshot(Kind.RESYNC, 0);
+                  } else {
+                    sink.error(cause);
+                  }
                   return;
                 }
-                long revision = got.getHeader().getRevision();
+                long revision = kind == Kind.BASE ? atRevision : got.getHeader().getRevision();
                 last = revision;
-                sink.next(new Snapshot(revision, List.copyOf(got.getKvs()), resync));
+                sink.next(new Snapshot(revision, List.copyOf(got.getKvs()), kind));
                 watchAfter(revision);
               });
     }
@@ -183,7 +216,7 @@ public final class EtcdWatcher {
       }
       if (compacted) {
         log.info("watch of {}: revision {} compacted; resyncing from a snapshot", prefix, last);
-        snapshot(true);
+        snapshot(Kind.RESYNC, 0);
       } else {
         sink.error(new IllegalStateException("etcd ended the watch of " + prefix));
       }
