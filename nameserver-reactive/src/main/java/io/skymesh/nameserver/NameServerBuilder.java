@@ -4,6 +4,7 @@ import io.skymesh.codec.Frames;
 import io.skymesh.nameserver.internal.DefaultNameServer;
 import io.skymesh.nameserver.internal.NameServerConfig;
 import io.skymesh.nameserver.spi.NameStore;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
@@ -39,6 +40,18 @@ public final class NameServerBuilder {
   /** The default number of past events kept for watches that resume: 10,000. */
   public static final int DEFAULT_HISTORY_LIMIT = 10_000;
 
+  /** The default bound of the history's size: 64 MiB of serialized events. */
+  public static final long DEFAULT_HISTORY_BYTES_LIMIT = 64L << 20;
+
+  /** The smallest {@link #historyBytesLimit(long)}. */
+  public static final long MIN_HISTORY_BYTES_LIMIT = 1024;
+
+  /** The default {@link #fsyncInterval(Duration)}: 1 second. */
+  public static final Duration DEFAULT_FSYNC_INTERVAL = Duration.ofSeconds(1);
+
+  /** The size of the data directory's log past which a snapshot replaces it: 64 MiB. */
+  public static final long SNAPSHOT_LOG_BYTES = 64L << 20;
+
   /** The largest {@link #watcherQueueLimit(int)}. */
   public static final int MAX_WATCHER_QUEUE_LIMIT = 1 << 20;
 
@@ -65,10 +78,14 @@ public final class NameServerBuilder {
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private int watcherQueueLimit = DEFAULT_WATCHER_QUEUE_LIMIT;
   private int historyLimit = DEFAULT_HISTORY_LIMIT;
+  private long historyBytesLimit = DEFAULT_HISTORY_BYTES_LIMIT;
   private long initialRevision = -1;
   private int maxValueSize = DEFAULT_MAX_VALUE_SIZE;
   private boolean maxValueSizeSet;
   private NameStore store;
+  private Path dataDirectory;
+  private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
+  private Duration fsyncInterval = DEFAULT_FSYNC_INTERVAL;
 
   NameServerBuilder() {}
 
@@ -201,6 +218,29 @@ public final class NameServerBuilder {
   }
 
   /**
+   * How many bytes of past changes are kept so that a watch can resume from a revision, counted as
+   * the serialized size of their events. Default {@link #DEFAULT_HISTORY_BYTES_LIMIT} (64 MiB).
+   * Together with {@link #historyLimit(int)} it bounds the history: the oldest changes are dropped
+   * once either is exceeded (the newest change is always kept), so repeated large KV writes cannot
+   * fill the heap. A watch resuming from a dropped revision gets a {@code Snapshot} with {@code
+   * resync = true} first.
+   *
+   * @param historyBytesLimit the bound in bytes
+   * @return this builder
+   * @throws IllegalArgumentException if it is under {@link #MIN_HISTORY_BYTES_LIMIT}
+   */
+  public NameServerBuilder historyBytesLimit(long historyBytesLimit) {
+    if (historyBytesLimit < MIN_HISTORY_BYTES_LIMIT) {
+      throw new IllegalArgumentException(
+          String.format(
+              "historyBytesLimit: %s (expected: >= %s)",
+              historyBytesLimit, MIN_HISTORY_BYTES_LIMIT));
+    }
+    this.historyBytesLimit = historyBytesLimit;
+    return this;
+  }
+
+  /**
    * The revision the server starts at, before its first change. By default it is derived from the
    * clock when the server starts (milliseconds since the epoch times 1000), so that a restarted
    * server never reuses a revision its predecessor handed out, as long as that one averaged under a
@@ -260,6 +300,55 @@ public final class NameServerBuilder {
   }
 
   /**
+   * Makes the embedded store durable in {@code directory} (created if missing): KV entries, the
+   * revision counter and election terms survive a restart, also after the process is killed. Live
+   * instances, sessions and campaigns stay in memory: clients register again when they reconnect.
+   * Revisions and terms handed out after a restart are greater than every one handed out before it.
+   * A change's {@code Ack} is sent once its log record is written (and forced to the disk, under
+   * {@link FsyncPolicy#ALWAYS}). The file format is described in the module's README. Only one
+   * server may use a directory at a time. Default: none, everything in memory. With a data
+   * directory, {@link #initialRevision(long)} applies only to a new, empty directory (0 if not
+   * set), never the clock.
+   *
+   * @param directory the data directory
+   * @return this builder
+   */
+  public NameServerBuilder dataDirectory(Path directory) {
+    this.dataDirectory = Objects.requireNonNull(directory, "directory");
+    return this;
+  }
+
+  /**
+   * When the data directory's log is forced to the disk. Default {@link FsyncPolicy#ALWAYS}: every
+   * acknowledged change survives a power loss. Every policy survives the process being killed.
+   *
+   * @param fsync the policy
+   * @return this builder
+   */
+  public NameServerBuilder fsync(FsyncPolicy fsync) {
+    this.fsync = Objects.requireNonNull(fsync, "fsync");
+    return this;
+  }
+
+  /**
+   * The longest time between two forces of the log under {@link FsyncPolicy#INTERVAL}. Default 1
+   * second.
+   *
+   * @param fsyncInterval the interval
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 1 ms..1 h}
+   */
+  public NameServerBuilder fsyncInterval(Duration fsyncInterval) {
+    Objects.requireNonNull(fsyncInterval, "fsyncInterval");
+    if (fsyncInterval.toMillis() < 1 || fsyncInterval.compareTo(Duration.ofHours(1)) > 0) {
+      throw new IllegalArgumentException(
+          String.format("fsyncInterval: %s (expected: 1ms..1h)", fsyncInterval));
+    }
+    this.fsyncInterval = fsyncInterval;
+    return this;
+  }
+
+  /**
    * Starts a name server with this configuration when subscribed. Each subscription starts a new
    * server. Fails with the bind error if the address cannot be bound (for example the port is
    * taken).
@@ -292,9 +381,14 @@ public final class NameServerBuilder {
             maxFrameLength,
             watcherQueueLimit,
             historyLimit,
+            historyBytesLimit,
             initialRevision,
             valueLimit,
-            store);
+            store,
+            dataDirectory,
+            fsync,
+            fsyncInterval,
+            SNAPSHOT_LOG_BYTES);
     return DefaultNameServer.start(config);
   }
 }

@@ -256,6 +256,31 @@ class KvTest extends NameServerTestSupport {
   }
 
   @Test
+  void historyIsBoundedInBytesSoLargeValuesResyncInsteadOfFillingTheHeap() {
+    NameServer server = start(b -> b.historyBytesLimit(3L << 20));
+    TestClient writer = open(server, "ops");
+    String large = "x".repeat((1 << 20) - 1024);
+    long beforeAll = writer.put("small", "1");
+    long sixth = 0;
+    for (int i = 1; i <= 8; i++) {
+      long revision = writer.put("big/" + i, large);
+      if (i == 6) {
+        sixth = revision;
+      }
+    }
+
+    TestClient watcher = open(server, "ops");
+    watcher.ack(TestClient.kvWatch(1, "big/", beforeAll)).block(TIMEOUT);
+    watcher.ack(TestClient.kvWatch(2, "big/", sixth)).block(TIMEOUT);
+    KvWatchEvent compacted = watcher.kvEvents(1).blockFirst(TIMEOUT);
+    List<KvWatchEvent> replayed = watcher.kvEvents(2).take(2).collectList().block(TIMEOUT);
+
+    assertThat(compacted.getSnapshot().getResync()).isTrue();
+    assertThat(compacted.getSnapshot().getEntriesCount()).isEqualTo(8);
+    assertThat(replayed).extracting(e -> e.getPut().getKey()).containsExactly("big/7", "big/8");
+  }
+
+  @Test
   void kvAndInstanceWatchesShareTheWatchIdSpace() {
     NameServer server = start();
     TestClient client = open(server, "ops");

@@ -1,12 +1,15 @@
 package io.skymesh.nameserver.cli;
 
+import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerBuilder;
 import io.skymesh.nameserver.spi.NameStoreProvider;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -67,6 +70,46 @@ final class ServeCommand implements Callable<Integer> {
   int historyLimit;
 
   @Option(
+      names = "--history-bytes-limit",
+      paramLabel = "SIZE",
+      defaultValue = "64MiB",
+      converter = SizeConverter.class,
+      description =
+          "Bytes of changes (their serialized events) kept for watches that resume; the oldest go"
+              + " first once this or --history-limit is exceeded (e.g. 65536, 512KiB, 64MiB)."
+              + " Default: ${DEFAULT-VALUE}.")
+  long historyBytesLimit;
+
+  @Option(
+      names = "--data-dir",
+      paramLabel = "DIR",
+      description =
+          "Make KV entries, election terms and the revision counter durable in DIR (created if"
+              + " missing; a snapshot plus an append-only log; one server per directory). Live"
+              + " instances stay in memory: clients register again. Default: all in memory.")
+  Path dataDir;
+
+  @Option(
+      names = "--fsync",
+      paramLabel = "POLICY",
+      defaultValue = "always",
+      converter = FsyncConverter.class,
+      description =
+          "With --data-dir, when the log is forced to the disk: always (before each Ack; survives"
+              + " power loss), interval (every --fsync-interval; Acks do not wait), never (the OS"
+              + " decides). Every policy writes a change before its Ack, so all survive kill -9."
+              + " Default: ${DEFAULT-VALUE}.")
+  FsyncPolicy fsync;
+
+  @Option(
+      names = "--fsync-interval",
+      defaultValue = "1s",
+      converter = DurationConverter.class,
+      description =
+          "With --fsync interval, the longest time between forces. Default: ${DEFAULT-VALUE}.")
+  Duration fsyncInterval;
+
+  @Option(
       names = "--etcd",
       paramLabel = "URLS",
       description =
@@ -76,6 +119,19 @@ final class ServeCommand implements Callable<Integer> {
   String etcd;
 
   @Spec CommandSpec spec;
+
+  /** Reads an fsync policy in lower case. */
+  static final class FsyncConverter implements CommandLine.ITypeConverter<FsyncPolicy> {
+    @Override
+    public FsyncPolicy convert(String value) {
+      try {
+        return FsyncPolicy.valueOf(value.trim().toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException(
+            "'" + value + "' is not an fsync policy (expected: always, interval or never)");
+      }
+    }
+  }
 
   /** The name of the etcd store's provider. */
   static final String ETCD = "etcd";
@@ -119,7 +175,17 @@ final class ServeCommand implements Callable<Integer> {
             .maxSessionTtl(maxSessionTtl)
             .sessionTtl(sessionTtl)
             .watcherQueueLimit(watcherQueueLimit)
-            .historyLimit(historyLimit);
+            .historyLimit(historyLimit)
+            .historyBytesLimit(historyBytesLimit)
+            .fsync(fsync)
+            .fsyncInterval(fsyncInterval);
+    if (dataDir != null) {
+      if (etcd != null) {
+        throw new IllegalArgumentException(
+            "--data-dir and --etcd: choose one (etcd keeps the state; the nodes keep none)");
+      }
+      builder.dataDirectory(dataDir);
+    }
     if (etcd == null) {
       return builder.start();
     }

@@ -53,18 +53,19 @@ public final class DefaultNameServer extends NameServer {
   }
 
   /**
-   * Starts a name server when subscribed.
-   *
-   * @param config the checked configuration
-   * @return the started server
-   */
-  /**
    * The name server's connections run on event loops of their own: embedded in a process whose mesh
    * traffic keeps the default loops busy, sessions must still be read in time to keep their TTL.
    * Shared by every name server in the process; daemon threads.
    */
   private static final LoopResources LOOPS = LoopResources.create("skymesh-nameserver", 1, 2, true);
 
+  /**
+   * Starts a name server when subscribed. With a data directory, the directory is read first, on
+   * {@link Schedulers#boundedElastic()}.
+   *
+   * @param config the checked configuration
+   * @return the started server
+   */
   public static Mono<NameServer> start(NameServerConfig config) {
     if (config.store() != null) {
       return config
@@ -78,10 +79,46 @@ public final class DefaultNameServer extends NameServer {
                           + config.store().getClass().getName()
                           + " cannot be used yet")));
     }
+    if (config.dataDirectory() == null) {
+      return bind(config, null);
+    }
+    return Mono.fromCallable(
+            () ->
+                DataLog.open(
+                    config.dataDirectory(),
+                    config.fsync(),
+                    config.fsyncInterval().toNanos(),
+                    Math.max(0, config.initialRevision()),
+                    Registry.REVISION_BLOCK,
+                    Registry.TERM_BLOCK))
+        .subscribeOn(Schedulers.boundedElastic())
+        .flatMap(
+            opened -> {
+              log.info(
+                  "Data directory {}: revision {}, {} KV entries, terms above {}, fsync {}{}",
+                  config.dataDirectory(),
+                  opened.recovered().revision(),
+                  opened.recovered().kv().size(),
+                  opened.recovered().termFloor(),
+                  config.fsync(),
+                  opened.recovered().cutBytes() > 0
+                      ? " (cut a torn tail of " + opened.recovered().cutBytes() + " bytes)"
+                      : "");
+              return bind(config, opened)
+                  .doOnError(error -> closeLater(opened.log()))
+                  .doOnCancel(() -> closeLater(opened.log()));
+            });
+  }
+
+  private static void closeLater(DataLog dataLog) {
+    Schedulers.boundedElastic().schedule(dataLog::close);
+  }
+
+  private static Mono<NameServer> bind(NameServerConfig config, DataLog.Opened opened) {
     return Mono.defer(
         () -> {
           Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);
-          Registry registry = new Registry(config, writer);
+          Registry registry = new Registry(config, writer, opened);
           FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
           return TcpServer.create()
               .runOn(LOOPS)
@@ -111,11 +148,12 @@ public final class DefaultNameServer extends NameServer {
                     DefaultNameServer started = new DefaultNameServer(bound, registry, writer);
                     log.info(
                         "Name server listening on {} (session TTL {} ms, {} frames queued per"
-                            + " session at most, {} changes of history)",
+                            + " session at most, history of {} changes and {} bytes at most)",
                         started.address,
                         config.sessionTtl().toMillis(),
                         config.watcherQueueLimit(),
-                        config.historyLimit());
+                        config.historyLimit(),
+                        config.historyBytesLimit());
                     return started;
                   })
               .doOnError(error -> writer.dispose())
@@ -169,6 +207,8 @@ public final class DefaultNameServer extends NameServer {
         .then(server.onDispose())
         .then(registry.closeAll())
         .flatMap(this::awaitClosed)
+        // Blocking file I/O (the log's last writes and fsync): on a thread that may block.
+        .then(Mono.<Void>fromRunnable(registry::closeLog).subscribeOn(Schedulers.boundedElastic()))
         .doFinally(signal -> writer.dispose());
   }
 

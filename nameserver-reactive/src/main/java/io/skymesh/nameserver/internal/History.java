@@ -6,7 +6,9 @@ import io.skymesh.proto.WatchEvent;
 /**
  * The most recent changes, one per revision, in a ring, so that a watch can resume from a revision.
  * Instance, leader and KV changes share the one revision sequence, so the ring holds both kinds.
- * Confined to the writer.
+ * Bounded twice: at most {@code limit} changes, and at most {@code bytesLimit} bytes of events
+ * (their serialized size), the oldest dropped first; the newest change is always kept. Confined to
+ * the writer.
  */
 final class History {
 
@@ -33,9 +35,17 @@ final class History {
     boolean isKv() {
       return kvEvent != null;
     }
+
+    /** What the change costs the history's byte bound: its event's serialized size. */
+    int bytes() {
+      return kvEvent != null ? kvEvent.getSerializedSize() : event.getSerializedSize();
+    }
   }
 
   private final Change[] ring;
+  private final int[] sizes;
+  private final long bytesLimit;
+  private long bytes;
 
   /** The oldest revision kept; {@code last + 1} when empty. */
   private long first;
@@ -43,8 +53,10 @@ final class History {
   /** The newest revision kept, or the initial revision before any change. */
   private long last;
 
-  History(int limit, long initialRevision) {
+  History(int limit, long bytesLimit, long initialRevision) {
     this.ring = new Change[limit];
+    this.sizes = new int[limit];
+    this.bytesLimit = bytesLimit;
     this.last = initialRevision;
     this.first = initialRevision + 1;
   }
@@ -56,11 +68,35 @@ final class History {
       throw new IllegalStateException(
           "history: revision " + revision + " after " + last + " (expected: " + (last + 1) + ")");
     }
-    ring[slot(revision)] = change;
-    last = revision;
-    if (last - first + 1 > ring.length) {
-      first = last - ring.length + 1;
+    if (last - first + 1 == ring.length) {
+      dropOldest();
     }
+    int size = change.bytes();
+    ring[slot(revision)] = change;
+    sizes[slot(revision)] = size;
+    bytes += size;
+    last = revision;
+    while (bytes > bytesLimit && first < last) {
+      dropOldest();
+    }
+  }
+
+  /** The serialized size of the changes kept, in bytes. */
+  long bytes() {
+    return bytes;
+  }
+
+  /** The number of changes kept. */
+  int size() {
+    return (int) (last - first + 1);
+  }
+
+  private void dropOldest() {
+    int slot = slot(first);
+    bytes -= sizes[slot];
+    ring[slot] = null;
+    sizes[slot] = 0;
+    first++;
   }
 
   /** Whether every change after {@code revision} up to now is kept. */

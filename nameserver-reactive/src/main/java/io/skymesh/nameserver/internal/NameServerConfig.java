@@ -1,6 +1,8 @@
 package io.skymesh.nameserver.internal;
 
+import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.nameserver.spi.NameStore;
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -13,9 +15,14 @@ import java.time.Duration;
  * @param maxFrameLength the largest frame body, in and out
  * @param watcherQueueLimit the bound of each session's outbound queue, in frames
  * @param historyLimit the number of past changes kept for resuming watches
+ * @param historyBytesLimit the serialized size of the past changes kept, in bytes
  * @param initialRevision the revision before the first change, or -1 for one from the clock
  * @param maxValueSize the largest KV value accepted, in bytes
  * @param store a store other than the embedded one, or null for the embedded store
+ * @param dataDirectory the embedded store's data directory, or null to keep everything in memory
+ * @param fsync when the data directory's log is forced to the disk
+ * @param fsyncInterval the longest time between forces under {@link FsyncPolicy#INTERVAL}
+ * @param snapshotLogBytes the size of the log past which the store writes a snapshot
  */
 public record NameServerConfig(
     String host,
@@ -25,9 +32,14 @@ public record NameServerConfig(
     int maxFrameLength,
     int watcherQueueLimit,
     int historyLimit,
+    long historyBytesLimit,
     long initialRevision,
     int maxValueSize,
-    NameStore store) {
+    NameStore store,
+    Path dataDirectory,
+    FsyncPolicy fsync,
+    Duration fsyncInterval,
+    long snapshotLogBytes) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);

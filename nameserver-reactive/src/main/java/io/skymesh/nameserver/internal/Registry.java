@@ -93,12 +93,15 @@ final class Registry {
     /** The leading url, or null when nobody leads. */
     String leader;
 
-    /** The term of the latest leader; 0 before the first one. */
+    /** The term of the latest leader; the term floor (0 in memory) before the first one. */
     long term;
 
-    Election(String serviceName) {
+    Election(String serviceName, long termFloor) {
       this.serviceName = serviceName;
+      this.term = termFloor;
     }
+
+    boolean hadLeader;
 
     Leader toLeader() {
       return Leader.newBuilder()
@@ -127,6 +130,31 @@ final class Registry {
   private final TreeMap<String, Live> instances = new TreeMap<>();
 
   private final History history;
+
+  /** How far the durable revision ceiling runs ahead of the revisions handed out. */
+  static final long REVISION_BLOCK = 10_000;
+
+  /** How far the durable term ceiling runs ahead of the terms handed out. */
+  static final long TERM_BLOCK = 100;
+
+  /** The data directory's log, or null when everything is in memory. */
+  private final DataLog dataLog;
+
+  /** No revision above it is handed out before a log record says it may be (with a data dir). */
+  private long revisionCeiling;
+
+  /** No term above it is handed out before a log record says it may be (with a data dir). */
+  private long termCeiling;
+
+  /** The term every new election starts from: 0 in memory, the last run's term ceiling on disk. */
+  private final long termFloor;
+
+  /** The data directory failed: KV writes are refused. */
+  private boolean logFailed;
+
+  /** Sessions with answers waiting for their log record to be written. */
+  private final Set<Session> waitingForLog = new LinkedHashSet<>();
+
   private final Set<Session> sessions = new LinkedHashSet<>();
   private final Map<String, List<WatchState>> serviceWatches = new HashMap<>();
   private final List<WatchState> prefixWatches = new ArrayList<>();
@@ -146,15 +174,29 @@ final class Registry {
   private long resyncs;
   private volatile NameServerMetrics metrics = NameServerMetrics.EMPTY;
 
-  Registry(NameServerConfig config, Scheduler scheduler) {
+  Registry(NameServerConfig config, Scheduler scheduler, DataLog.Opened opened) {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
-    this.revision = config.startRevision();
+    if (opened != null) {
+      this.dataLog = opened.log();
+      this.revision = opened.recovered().revision();
+      this.termFloor = opened.recovered().termFloor();
+      this.revisionCeiling = opened.revisionCeiling();
+      this.termCeiling = opened.termCeiling();
+      this.kv.putAll(opened.recovered().kv());
+    } else {
+      this.dataLog = null;
+      this.revision = config.startRevision();
+      this.termFloor = 0;
+    }
     this.publishedRevision = revision;
-    this.history = new History(config.historyLimit(), revision);
+    this.history = new History(config.historyLimit(), config.historyBytesLimit(), revision);
     this.serverId = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
     publishMetrics();
+    if (dataLog != null) {
+      dataLog.start(written -> executor.execute(() -> logWritten(written)));
+    }
   }
 
   /** Any thread. The counters as of the writer's latest batch. */
@@ -619,7 +661,8 @@ final class Registry {
     if (key == null) {
       return;
     }
-    Election election = elections.computeIfAbsent(serviceNameOf(key), Election::new);
+    Election election =
+        elections.computeIfAbsent(serviceNameOf(key), name -> new Election(name, termFloor));
     long changed = revision;
     // Campaigning again is a no-op: the candidate keeps its place in the line.
     if (election.candidates.add(key) && election.leader == null) {
@@ -657,6 +700,11 @@ final class Registry {
     election.leader = url;
     if (url != null) {
       election.term++;
+      election.hadLeader = true;
+      if (dataLog != null && election.term > termCeiling - TERM_BLOCK / 2) {
+        termCeiling = election.term + TERM_BLOCK;
+        dataLog.termCeilingRaised(termCeiling);
+      }
     }
     long changed = nextRevision();
     publish(
@@ -704,6 +752,9 @@ final class Registry {
               + " bytes; nothing was written");
       return;
     }
+    if (logFailed(session, requestId)) {
+      return;
+    }
     KvEntry existing = kv.get(key);
     if (request.hasExpectedModRevision()
         && !compareHolds(
@@ -719,8 +770,10 @@ final class Registry {
             .setModRevision(changed)
             .build();
     kv.put(key, stored);
+    long seq = dataLog == null ? 0 : dataLog.putKv(stored);
     publishKv(key, KvWatchEvent.newBuilder().setRevision(changed).setPut(stored).build());
-    session.respond(Replies.ack(requestId, changed));
+    respondWhenWritten(session, Replies.ack(requestId, changed), seq);
+    snapshotIfDue();
   }
 
   private void kvDelete(Session session, long requestId, KvDelete request) {
@@ -736,19 +789,26 @@ final class Registry {
       if (!validPrefix(session, requestId, key)) {
         return;
       }
-      List<String> keys = new ArrayList<>(startingWith(kv, key).keySet());
-      for (String each : keys) {
-        deleteKey(each);
+      if (logFailed(session, requestId)) {
+        return;
       }
-      session.respond(
+      List<String> keys = new ArrayList<>(startingWith(kv, key).keySet());
+      long seq = 0;
+      for (String each : keys) {
+        seq = deleteKey(each);
+      }
+      respondWhenWritten(
+          session,
           Replies.ack(
-              Ack.newBuilder()
-                  .setRequestId(requestId)
-                  .setRevision(revision)
-                  .setCount(keys.size())));
+              Ack.newBuilder().setRequestId(requestId).setRevision(revision).setCount(keys.size())),
+          seq);
+      snapshotIfDue();
       return;
     }
     if (!validKey(session, requestId, key)) {
+      return;
+    }
+    if (logFailed(session, requestId)) {
       return;
     }
     KvEntry existing = kv.get(key);
@@ -758,15 +818,19 @@ final class Registry {
       return;
     }
     // Exactly this key: "a" never takes "ab" with it.
+    long seq = 0;
     if (existing != null) {
-      deleteKey(key);
+      seq = deleteKey(key);
     }
-    session.respond(
+    respondWhenWritten(
+        session,
         Replies.ack(
             Ack.newBuilder()
                 .setRequestId(requestId)
                 .setRevision(revision)
-                .setCount(existing == null ? 0 : 1)));
+                .setCount(existing == null ? 0 : 1)),
+        seq);
+    snapshotIfDue();
   }
 
   private void kvList(Session session, long requestId, KvList request) {
@@ -793,11 +857,13 @@ final class Registry {
     startWatch(session, requestId, watch);
   }
 
-  /** Deletes a key that exists and announces it. */
-  private void deleteKey(String key) {
+  /** Deletes a key that exists and announces it; returns its log record's sequence, or 0. */
+  private long deleteKey(String key) {
     kv.remove(key);
     long changed = nextRevision();
+    long seq = dataLog == null ? 0 : dataLog.deleteKv(key, changed);
     publishKv(key, KvWatchEvent.newBuilder().setRevision(changed).setDeletedKey(key).build());
+    return seq;
   }
 
   /** Whether a compare of {@code key}'s mod revision holds; if not, answers the error. */
@@ -901,7 +967,70 @@ final class Registry {
 
   private long nextRevision() {
     publishedRevision = ++revision;
+    if (dataLog != null && revision > revisionCeiling - REVISION_BLOCK / 2) {
+      revisionCeiling = revision + REVISION_BLOCK;
+      dataLog.revisionCeilingRaised(revisionCeiling);
+    }
     return revision;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The data directory.
+
+  /** Whether KV writes are refused because the data directory failed; if so, answers the error. */
+  private boolean logFailed(Session session, long requestId) {
+    if (logFailed) {
+      session.respond(
+          Replies.error(
+              requestId,
+              StatusCode.UNAVAILABLE,
+              "the name server's data directory failed (see its log); KV writes are refused"));
+    }
+    return logFailed;
+  }
+
+  /** Sends {@code answer} once the log has written record {@code seq}, or now without a log. */
+  private void respondWhenWritten(Session session, NameServerFrame answer, long seq) {
+    if (seq == 0) {
+      session.respond(answer);
+      return;
+    }
+    session.respondWhenWritten(answer, seq);
+    waitingForLog.add(session);
+  }
+
+  /** The log thread has written every record up to {@code seq} (-1: it failed). */
+  private void logWritten(long seq) {
+    if (seq < 0) {
+      logFailed = true;
+    }
+    for (Session session : waitingForLog) {
+      if (seq < 0) {
+        session.failWhenWritten(
+            "the change was applied in memory but the data directory failed before it was"
+                + " written; it is lost at the next restart");
+      } else {
+        session.releaseWritten(seq);
+      }
+      session.drain();
+    }
+    waitingForLog.removeIf(session -> !session.waitsForLog());
+  }
+
+  /** Writes a snapshot and starts a new log once the log has grown past its bound. */
+  private void snapshotIfDue() {
+    if (dataLog != null && dataLog.grownPast(config.snapshotLogBytes())) {
+      dataLog.snapshot(
+          new DataLog.Snapshot(
+              revision, revisionCeiling, termCeiling, new ArrayList<>(kv.values())));
+    }
+  }
+
+  /** Any thread, blocking: writes what is left of the log and closes it. */
+  void closeLog() {
+    if (dataLog != null) {
+      dataLog.close();
+    }
   }
 
   /** Records a change in the history and offers it to every watch that matches. */
@@ -936,12 +1065,12 @@ final class Registry {
     }
     if (watch.serviceName != null) {
       Election election = elections.get(watch.serviceName);
-      if (election != null && election.term > 0) {
+      if (election != null && election.hadLeader) {
         snapshot.addLeaders(election.toLeader());
       }
     } else {
       for (Election election : startingWith(elections, watch.prefix).values()) {
-        if (election.term > 0) {
+        if (election.hadLeader) {
           snapshot.addLeaders(election.toLeader());
         }
       }

@@ -2,6 +2,7 @@ package io.skymesh.nameserver.internal;
 
 import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.NameServerFrame;
+import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.WatchEvent;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -39,6 +40,9 @@ final class Session {
   /** A queued frame, and the watch it belongs to, if any. */
   private record Outbound(NameServerFrame frame, WatchState watch) {}
 
+  /** An answer held back until the log has written record {@code seq} (0: only for its turn). */
+  private record Held(NameServerFrame frame, long seq) {}
+
   private static final int MAX_READ_AHEAD = 32;
 
   final long number;
@@ -65,6 +69,10 @@ final class Session {
   final Map<Long, WatchState> watches = new HashMap<>();
 
   private final ArrayDeque<Outbound> queue = new ArrayDeque<>();
+
+  /** Answers held back for the data directory's log, in order; they count against the queue. */
+  private final ArrayDeque<Held> held = new ArrayDeque<>();
+
   private final Set<WatchState> pendingSnapshots = new LinkedHashSet<>();
   private FluxSink<NameServerFrame> sink;
   private boolean completeWhenEmpty;
@@ -104,13 +112,54 @@ final class Session {
     return queue.size();
   }
 
-  /** Queues an answer; there is always room, reserved when the request was read. */
+  /**
+   * Queues an answer; there is always room, reserved when the request was read. Behind an answer
+   * held for the log, it waits its turn, so answers leave in the order they were made.
+   */
   void respond(NameServerFrame frame) {
     if (closing) {
       return;
     }
+    if (!held.isEmpty()) {
+      held.add(new Held(frame, 0));
+      return;
+    }
     add(new Outbound(frame, null));
     emit();
+  }
+
+  /** Holds an answer back until the data directory's log has written record {@code seq}. */
+  void respondWhenWritten(NameServerFrame frame, long seq) {
+    if (closing) {
+      return;
+    }
+    held.add(new Held(frame, seq));
+  }
+
+  /** The log has written every record up to {@code seq}: queues the answers that waited for it. */
+  void releaseWritten(long seq) {
+    while (!held.isEmpty() && held.peek().seq <= seq) {
+      add(new Outbound(held.poll().frame, null));
+    }
+    emit();
+  }
+
+  /** The log failed: every held answer to a change becomes an error saying so. */
+  void failWhenWritten(String message) {
+    while (!held.isEmpty()) {
+      Held next = held.poll();
+      NameServerFrame frame = next.frame;
+      if (next.seq > 0 && frame.hasAck()) {
+        frame = Replies.error(frame.getAck().getRequestId(), StatusCode.DATA_LOSS, message);
+      }
+      add(new Outbound(frame, null));
+    }
+    emit();
+  }
+
+  /** Whether answers wait for the log. */
+  boolean waitsForLog() {
+    return !held.isEmpty();
   }
 
   /** Queues a watch event, or switches the watch to a resync snapshot if there is no room. */
@@ -176,6 +225,7 @@ final class Session {
     closing = true;
     registry.dequeued(queue.size());
     queue.clear();
+    held.clear();
     pendingSnapshots.clear();
     if (lastWords != null) {
       add(new Outbound(lastWords, null));
@@ -185,7 +235,7 @@ final class Session {
   }
 
   private int free() {
-    return queueLimit - queue.size() - outstanding;
+    return queueLimit - queue.size() - held.size() - outstanding;
   }
 
   private void add(Outbound outbound) {

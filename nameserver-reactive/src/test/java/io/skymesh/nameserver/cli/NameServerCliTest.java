@@ -107,6 +107,50 @@ class NameServerCliTest {
   }
 
   @Test
+  void serveHelpDocumentsEveryOption() {
+    StringWriter out = new StringWriter();
+    CommandLine cli = NameServerCli.commandLine().setOut(new PrintWriter(out));
+
+    assertThat(cli.execute("serve", "--help")).isZero();
+
+    CommandLine serve = cli.getSubcommands().get("serve");
+    assertThat(serve.getCommandSpec().options()).hasSizeGreaterThan(10);
+    for (CommandLine.Model.OptionSpec option : serve.getCommandSpec().options()) {
+      assertThat(option.description()).as(option.longestName()).isNotEmpty();
+      assertThat(String.join(" ", option.description()).trim())
+          .as(option.longestName())
+          .isNotEmpty();
+      assertThat(out.toString()).contains(option.longestName());
+    }
+    assertThat(out.toString())
+        .contains("--data-dir=DIR", "--fsync=POLICY", "--etcd=URLS", "--history-bytes-limit=SIZE")
+        .containsPattern("Default:\\s+always")
+        .contains("Default: 64MiB");
+  }
+
+  @Test
+  void dataDirAndEtcdAreExclusive() {
+    StringWriter err = new StringWriter();
+    CommandLine cli = NameServerCli.commandLine().setErr(new PrintWriter(err));
+
+    int status = cli.execute("serve", "--data-dir", "/tmp/x", "--etcd", "http://127.0.0.1:2379");
+
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString()).contains("--data-dir and --etcd: choose one");
+  }
+
+  @Test
+  void badFsyncPolicyIsAUsageError() {
+    StringWriter err = new StringWriter();
+    CommandLine cli = NameServerCli.commandLine().setErr(new PrintWriter(err));
+
+    int status = cli.execute("serve", "--fsync", "sometimes");
+
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString()).contains("'sometimes' is not an fsync policy");
+  }
+
+  @Test
   void helpListsServe() {
     StringWriter out = new StringWriter();
     CommandLine cli = NameServerCli.commandLine().setOut(new PrintWriter(out));
