@@ -49,6 +49,11 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
    */
   @Override
   public Mono<NameStore> open(String target) {
+    return open(target, CONNECT_TIMEOUT);
+  }
+
+  /** As {@link #open(String)}, waiting {@code timeout} for etcd's first answer. */
+  Mono<NameStore> open(String target, Duration timeout) {
     List<String> endpoints = endpoints(target);
     return Mono.fromCallable(() -> connect(endpoints))
         .subscribeOn(Schedulers.boundedElastic())
@@ -57,7 +62,7 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
                 Mono.fromFuture(
                         () -> client.getKVClient().get(EtcdLayout.bytes(EtcdLayout.DEFAULT_ROOT)),
                         true)
-                    .timeout(CONNECT_TIMEOUT, Schedulers.parallel())
+                    .timeout(timeout, Schedulers.parallel())
                     .map(
                         got ->
                             (NameStore)
@@ -69,7 +74,7 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
                         error ->
                             Mono.fromRunnable(client::close)
                                 .subscribeOn(Schedulers.boundedElastic())
-                                .then(Mono.error(unreachable(target, error)))));
+                                .then(Mono.error(unreachable(target, timeout, error)))));
   }
 
   private static Client connect(List<String> endpoints) {
@@ -103,10 +108,10 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
     return endpoints;
   }
 
-  private static NameStoreException unreachable(String target, Throwable error) {
+  private static NameStoreException unreachable(String target, Duration timeout, Throwable error) {
     String why =
         error instanceof TimeoutException
-            ? "no answer within " + CONNECT_TIMEOUT.toSeconds() + " s"
+            ? "no answer within " + timeout.toMillis() + " ms"
             : String.valueOf(error.getMessage());
     return new NameStoreException(
         StatusCode.UNAVAILABLE, "etcd at " + target + " is unreachable: " + why, error);
