@@ -232,7 +232,7 @@ public final class EtcdNameStore implements NameStore {
                           value -> {
                             String url = layout.serviceKeyOf(value.getKey()).url();
                             return services
-                                .resign(url)
+                                .resignIfCampaigning(url)
                                 .doOnNext(r -> last.accumulateAndGet(seen(r), Math::max))
                                 .then(
                                     services.remove(

@@ -230,6 +230,33 @@ public final class EtcdServices {
   }
 
   /**
+   * Whether {@code url} campaigns now: a read, so that leaving an election it is not in costs no
+   * write.
+   *
+   * @param url the canonical url
+   * @return true if its campaign key exists
+   */
+  public Mono<Boolean> campaigning(String url) {
+    return Rx.call(
+            () ->
+                client
+                    .getKVClient()
+                    .get(layout.campaign(url), GetOption.builder().withCountOnly(true).build()))
+        .map(got -> got.getCount() > 0);
+  }
+
+  /**
+   * Leaves {@code url}'s election if it campaigns (a read first, a write only then).
+   *
+   * @param url the canonical url
+   * @param guards compares that must hold
+   * @return the revision of the change (0 if it was not campaigning or a guard failed)
+   */
+  public Mono<Long> resignIfCampaigning(String url, Cmp... guards) {
+    return campaigning(url).flatMap(yes -> yes ? resign(url, guards) : Mono.just(0L));
+  }
+
+  /**
    * Leaves {@code url}'s election.
    *
    * @param url the canonical url

@@ -232,7 +232,7 @@ final class EtcdStoreSession implements StoreSession {
                 mine ->
                     store
                         .services()
-                        .resign(url, ours())
+                        .resignIfCampaigning(url, ours())
                         .map(store::seen)
                         .then(
                             store
@@ -339,7 +339,7 @@ final class EtcdStoreSession implements StoreSession {
             found ->
                 store
                     .services()
-                    .resign(url, ours())
+                    .resignIfCampaigning(url, ours())
                     .map(store::seen)
                     .then(
                         store
