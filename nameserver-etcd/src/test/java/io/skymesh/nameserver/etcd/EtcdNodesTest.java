@@ -190,6 +190,43 @@ class EtcdNodesTest {
   }
 
   @Test
+  void aLiveWatcherWhoseMemberWasDownWhileEtcdCompactedGetsAResyncSnapshot() {
+    String app = "livecompacted";
+    // A node that talks to member 2 only, so that stopping the member cuts its watch off.
+    NameStore lonely = Etcds.open(etcd.endpoint(2));
+    StoreSession session = open(0, app);
+    try (Recorder<WatchEvent> watch =
+        Recorder.of(lonely.watch(ServiceSelector.service(app + ".env.svc"), 0))) {
+      assertThat(watch.next().getSnapshot().getInstancesList()).isEmpty();
+      long first = session.register(instance(app + ".env.svc/1")).block(TIMEOUT);
+      assertThat(watch.next().getRevision()).isEqualTo(first);
+
+      etcd.stop(2);
+      session.register(instance(app + ".env.svc/2")).block(TIMEOUT);
+      session.deregister(app + ".env.svc/1").block(TIMEOUT);
+      long missed = session.register(instance(app + ".env.svc/3")).block(TIMEOUT);
+      admin.getKVClient().compact(missed).join();
+      etcd.startMember(2);
+
+      // The watch resumes after the compacted revisions: the gap becomes a resync snapshot.
+      WatchEvent resync = watch.next();
+      assertThat(resync.getSnapshot().getResync()).isTrue();
+      assertThat(resync.getRevision()).isGreaterThanOrEqualTo(missed);
+      assertThat(resync.getSnapshot().getInstancesList())
+          .extracting(i -> i.getUrl())
+          .containsExactly(app + ".env.svc/2", app + ".env.svc/3");
+      long after = session.register(instance(app + ".env.svc/4")).block(TIMEOUT);
+      assertThat(watch.next().getRevision()).isEqualTo(after);
+    } finally {
+      if (etcd.pid(2).isEmpty()) {
+        etcd.startMember(2);
+      }
+      lonely.close().block(TIMEOUT);
+      session.close("session closed").block(TIMEOUT);
+    }
+  }
+
+  @Test
   void anEtcdMemberRestartIsSurvived() {
     String app = "restarted";
     StoreSession session = open(0, app);
