@@ -28,7 +28,7 @@ import reactor.core.scheduler.Schedulers;
 public final class EtcdNameStoreProvider implements NameStoreProvider {
 
   /** How long {@link #open} waits for etcd to answer before it fails. */
-  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
   /** Creates the provider; the service loader does this. */
   public EtcdNameStoreProvider() {}
@@ -40,8 +40,8 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
 
   /**
    * Connects to etcd when subscribed and checks that it answers; fails with {@code UNAVAILABLE}
-   * naming the endpoints if it does not within 10 seconds. The client is built off the caller's
-   * thread (it starts Vert.x and gRPC).
+   * naming the endpoints if it does not within 5 seconds (well within the 10 s that {@code serve}
+   * waits to start). The client is built off the caller's thread (it starts Vert.x and gRPC).
    *
    * @param target comma-separated endpoint urls, for example {@code
    *     http://127.0.0.1:2379,http://127.0.0.1:22379}
