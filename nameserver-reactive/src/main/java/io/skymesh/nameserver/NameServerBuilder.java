@@ -49,8 +49,11 @@ public final class NameServerBuilder {
   /** The default {@link #fsyncInterval(Duration)}: 1 second. */
   public static final Duration DEFAULT_FSYNC_INTERVAL = Duration.ofSeconds(1);
 
-  /** The size of the data directory's log past which a snapshot replaces it: 64 MiB. */
-  public static final long SNAPSHOT_LOG_BYTES = 64L << 20;
+  /** The default size of the data directory's log past which a snapshot replaces it: 64 MiB. */
+  public static final long DEFAULT_SNAPSHOT_LOG_BYTES = 64L << 20;
+
+  /** The smallest {@link #snapshotLogBytes(long)}: 4 KiB. */
+  public static final long MIN_SNAPSHOT_LOG_BYTES = 4096;
 
   /** The largest {@link #watcherQueueLimit(int)}. */
   public static final int MAX_WATCHER_QUEUE_LIMIT = 1 << 20;
@@ -86,6 +89,7 @@ public final class NameServerBuilder {
   private Path dataDirectory;
   private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
   private Duration fsyncInterval = DEFAULT_FSYNC_INTERVAL;
+  private long snapshotLogBytes = DEFAULT_SNAPSHOT_LOG_BYTES;
 
   NameServerBuilder() {}
 
@@ -349,6 +353,25 @@ public final class NameServerBuilder {
   }
 
   /**
+   * How large the data directory's log may grow before the server writes a snapshot of the durable
+   * state and starts an empty log. Default {@link #DEFAULT_SNAPSHOT_LOG_BYTES} (64 MiB). Smaller
+   * means faster start-ups and more snapshot writes (each writes every KV entry).
+   *
+   * @param snapshotLogBytes the size in bytes
+   * @return this builder
+   * @throws IllegalArgumentException if it is under {@link #MIN_SNAPSHOT_LOG_BYTES}
+   */
+  public NameServerBuilder snapshotLogBytes(long snapshotLogBytes) {
+    if (snapshotLogBytes < MIN_SNAPSHOT_LOG_BYTES) {
+      throw new IllegalArgumentException(
+          String.format(
+              "snapshotLogBytes: %s (expected: >= %s)", snapshotLogBytes, MIN_SNAPSHOT_LOG_BYTES));
+    }
+    this.snapshotLogBytes = snapshotLogBytes;
+    return this;
+  }
+
+  /**
    * Starts a name server with this configuration when subscribed. Each subscription starts a new
    * server. Fails with the bind error if the address cannot be bound (for example the port is
    * taken).
@@ -388,7 +411,7 @@ public final class NameServerBuilder {
             dataDirectory,
             fsync,
             fsyncInterval,
-            SNAPSHOT_LOG_BYTES);
+            snapshotLogBytes);
     return DefaultNameServer.start(config);
   }
 }

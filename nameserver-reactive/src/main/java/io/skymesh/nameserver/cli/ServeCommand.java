@@ -110,6 +110,16 @@ final class ServeCommand implements Callable<Integer> {
   Duration fsyncInterval;
 
   @Option(
+      names = "--snapshot-log-bytes",
+      paramLabel = "SIZE",
+      defaultValue = "64MiB",
+      converter = SizeConverter.class,
+      description =
+          "With --data-dir, the size of the log past which a snapshot replaces it."
+              + " Default: ${DEFAULT-VALUE}.")
+  long snapshotLogBytes;
+
+  @Option(
       names = "--etcd",
       paramLabel = "URLS",
       description =
@@ -178,7 +188,8 @@ final class ServeCommand implements Callable<Integer> {
             .historyLimit(historyLimit)
             .historyBytesLimit(historyBytesLimit)
             .fsync(fsync)
-            .fsyncInterval(fsyncInterval);
+            .fsyncInterval(fsyncInterval)
+            .snapshotLogBytes(snapshotLogBytes);
     if (dataDir != null) {
       if (etcd != null) {
         throw new IllegalArgumentException(

@@ -140,68 +140,85 @@ final class DataLog {
         throw new IOException(
             "another name server is using it (expected: one server per directory)");
       }
-      TreeMap<String, KvEntry> kv = new TreeMap<>();
-      long[] state = {initialRevision, 0, 0}; // revision ceiling, term ceiling, snapshot revision
-      Path snapshot = directory.resolve(SNAPSHOT);
-      if (Files.exists(snapshot)) {
-        byte[] bytes = Files.readAllBytes(snapshot);
-        int end = replay(bytes, kv, state, Long.MIN_VALUE);
-        if (end != bytes.length) {
-          throw new IOException(
-              snapshot
-                  + " is damaged at byte "
-                  + end
-                  + " of "
-                  + bytes.length
-                  + " (a snapshot is written whole and renamed into place, so this is not a torn"
-                  + " write); restore it from a backup or move the directory away");
-        }
+      try {
+        Opened opened =
+            recover(
+                directory, policy, fsyncIntervalNanos, initialRevision, revisionBlock, termBlock);
+        opened.log().lockChannel = lockChannel;
+        return opened;
+      } catch (IOException | RuntimeException e) {
+        // Releases the lock, so that this process may open the directory again once it is fixed.
+        lockChannel.close();
+        throw e;
       }
-      Path logFile = directory.resolve(LOG);
-      byte[] bytes = Files.exists(logFile) ? Files.readAllBytes(logFile) : new byte[0];
-      int end = replay(bytes, kv, state, state[2]);
-      long cut = bytes.length - end;
-      FileChannel channel =
-          FileChannel.open(
-              logFile,
-              StandardOpenOption.CREATE,
-              StandardOpenOption.WRITE,
-              StandardOpenOption.READ);
-      if (cut > 0) {
-        log.warn(
-            "{}: cut a torn or damaged tail of {} bytes at byte {} (a record that was being"
-                + " written when the process stopped; it was never acknowledged unless fsync is"
-                + " 'never' and the machine lost power)",
-            logFile,
-            cut,
-            end);
-        channel.truncate(end);
-        channel.force(true);
-      }
-      channel.position(end);
-      long revision = Math.max(state[0], maxRevision(kv));
-      long termFloor = state[1];
-      DataLog dataLog = new DataLog(directory, policy, fsyncIntervalNanos, channel, end);
-      dataLog.lockChannel = lockChannel;
-      if (end == 0) {
-        dataLog.writeNow(header());
-      }
-      // Ceilings for this run, durable before the first change is handed out: nothing this run
-      // hands out up to them can be reused after a crash.
-      long revisionCeiling = revision + revisionBlock;
-      long termCeiling = termFloor + termBlock;
-      dataLog.writeNow(revisionCeiling(revisionCeiling));
-      dataLog.writeNow(termCeiling(termCeiling));
-      dataLog.channel.force(true);
-      forceDirectory(directory);
-      return new Opened(
-          dataLog,
-          new Recovered(kv, revision, termFloor, dataLog.channel.position(), cut),
-          revisionCeiling,
-          termCeiling);
     } catch (IOException e) {
       throw new UncheckedIOException("data directory " + directory + ": " + e.getMessage(), e);
     }
+  }
+
+  private static Opened recover(
+      Path directory,
+      FsyncPolicy policy,
+      long fsyncIntervalNanos,
+      long initialRevision,
+      long revisionBlock,
+      long termBlock)
+      throws IOException {
+    TreeMap<String, KvEntry> kv = new TreeMap<>();
+    long[] state = {initialRevision, 0, 0}; // revision ceiling, term ceiling, snapshot revision
+    Path snapshot = directory.resolve(SNAPSHOT);
+    if (Files.exists(snapshot)) {
+      byte[] bytes = Files.readAllBytes(snapshot);
+      int end = replay(bytes, kv, state, Long.MIN_VALUE);
+      if (end != bytes.length) {
+        throw new IOException(
+            snapshot
+                + " is damaged at byte "
+                + end
+                + " of "
+                + bytes.length
+                + " (a snapshot is written whole and renamed into place, so this is not a torn"
+                + " write); restore it from a backup or move the directory away");
+      }
+    }
+    Path logFile = directory.resolve(LOG);
+    byte[] bytes = Files.exists(logFile) ? Files.readAllBytes(logFile) : new byte[0];
+    int end = replay(bytes, kv, state, state[2]);
+    long cut = bytes.length - end;
+    FileChannel channel =
+        FileChannel.open(
+            logFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+    if (cut > 0) {
+      log.warn(
+          "{}: cut a torn or damaged tail of {} bytes at byte {} (a record that was being"
+              + " written when the process stopped; it was never acknowledged unless fsync is"
+              + " 'never' and the machine lost power)",
+          logFile,
+          cut,
+          end);
+      channel.truncate(end);
+      channel.force(true);
+    }
+    channel.position(end);
+    long revision = Math.max(state[0], maxRevision(kv));
+    long termFloor = state[1];
+    DataLog dataLog = new DataLog(directory, policy, fsyncIntervalNanos, channel, end);
+    if (end == 0) {
+      dataLog.writeNow(header());
+    }
+    // Ceilings for this run, durable before the first change is handed out: nothing this run
+    // hands out up to them can be reused after a crash.
+    long revisionCeiling = revision + revisionBlock;
+    long termCeiling = termFloor + termBlock;
+    dataLog.writeNow(revisionCeiling(revisionCeiling));
+    dataLog.writeNow(termCeiling(termCeiling));
+    dataLog.channel.force(true);
+    forceDirectory(directory);
+    return new Opened(
+        dataLog,
+        new Recovered(kv, revision, termFloor, dataLog.channel.position(), cut),
+        revisionCeiling,
+        termCeiling);
   }
 
   /** The log and what {@link #open} found. */

@@ -25,7 +25,10 @@ import reactor.netty.NettyPipeline;
 import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpServer;
 
-/** The name server over Reactor Netty's {@link TcpServer}, with a {@link Registry} as its state. */
+/**
+ * The name server over Reactor Netty's {@link TcpServer}, with a {@link ProtocolDispatch} driving
+ * its state.
+ */
 public final class DefaultNameServer extends NameServer {
 
   private static final Logger log = LoggerFactory.getLogger(DefaultNameServer.class);
@@ -39,13 +42,13 @@ public final class DefaultNameServer extends NameServer {
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
   private final DisposableServer server;
-  private final Registry registry;
+  private final ProtocolDispatch registry;
   private final Scheduler writer;
   private final InetSocketAddress address;
   private final AtomicBoolean closing = new AtomicBoolean();
   private final Sinks.Empty<Void> closed = Sinks.empty();
 
-  private DefaultNameServer(DisposableServer server, Registry registry, Scheduler writer) {
+  private DefaultNameServer(DisposableServer server, ProtocolDispatch registry, Scheduler writer) {
     this.server = server;
     this.registry = registry;
     this.writer = writer;
@@ -89,8 +92,8 @@ public final class DefaultNameServer extends NameServer {
                     config.fsync(),
                     config.fsyncInterval().toNanos(),
                     Math.max(0, config.initialRevision()),
-                    Registry.REVISION_BLOCK,
-                    Registry.TERM_BLOCK))
+                    Revisions.BLOCK,
+                    Elections.TERM_BLOCK))
         .subscribeOn(Schedulers.boundedElastic())
         .flatMap(
             opened -> {
@@ -118,7 +121,7 @@ public final class DefaultNameServer extends NameServer {
     return Mono.defer(
         () -> {
           Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);
-          Registry registry = new Registry(config, writer, opened);
+          ProtocolDispatch registry = new ProtocolDispatch(config, writer, opened);
           FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
           return TcpServer.create()
               .runOn(LOOPS)

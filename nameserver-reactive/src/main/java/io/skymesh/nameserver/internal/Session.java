@@ -35,7 +35,7 @@ import reactor.netty.Connection;
  *       since the snapshot is taken at the revision of the moment it is sent.
  * </ul>
  */
-final class Session {
+final class Session implements InstanceHolder, WatchSink {
 
   /** A queued frame, and the watch it belongs to, if any. */
   private record Outbound(NameServerFrame frame, WatchState watch) {}
@@ -48,7 +48,7 @@ final class Session {
   final long number;
   final String id;
   final Connection connection;
-  private final Registry registry;
+  private final ProtocolDispatch registry;
   private final int queueLimit;
   private final int readAhead;
 
@@ -82,7 +82,8 @@ final class Session {
   /** Requests asked of the connection and not yet processed. */
   private int outstanding;
 
-  Session(long number, String id, Connection connection, Registry registry, int queueLimit) {
+  Session(
+      long number, String id, Connection connection, ProtocolDispatch registry, int queueLimit) {
     this.number = number;
     this.id = id;
     this.connection = connection;
@@ -162,8 +163,19 @@ final class Session {
     return !held.isEmpty();
   }
 
+  @Override
+  public String id() {
+    return id;
+  }
+
+  @Override
+  public Set<String> owned() {
+    return owned;
+  }
+
   /** Queues a watch event, or switches the watch to a resync snapshot if there is no room. */
-  void offerEvent(WatchState watch, WatchEvent event) {
+  @Override
+  public void offerEvent(WatchState watch, WatchEvent event) {
     if (closing || watch.pendingSnapshot) {
       return;
     }
@@ -171,7 +183,8 @@ final class Session {
   }
 
   /** Queues a KV watch event, or switches the watch to a resync snapshot if there is no room. */
-  void offerKvEvent(WatchState watch, KvWatchEvent event) {
+  @Override
+  public void offerKvEvent(WatchState watch, KvWatchEvent event) {
     if (closing || watch.pendingSnapshot) {
       return;
     }
@@ -191,7 +204,8 @@ final class Session {
   }
 
   /** Makes {@code watch} wait for a snapshot, sent now if there is room. */
-  void requestSnapshot(WatchState watch) {
+  @Override
+  public void requestSnapshot(WatchState watch) {
     watch.pendingSnapshot = true;
     pendingSnapshots.add(watch);
     sendPendingSnapshots(1);

@@ -1,12 +1,14 @@
 package io.skymesh.nameserver.internal;
 
 /**
- * One watch of a session: of instances and leaders (by service or ServiceName prefix), or of KV
- * keys (by key prefix). Confined to the writer.
+ * One watch, of a session or of a store watch's flux: of instances and leaders (by service or
+ * ServiceName prefix), or of KV keys (by key prefix). Confined to the writer.
  */
 final class WatchState {
 
-  final Session session;
+  /** Where its events go. */
+  final WatchSink sink;
+
   final long id;
 
   /** The canonical ServiceName watched, or null for a prefix or KV watch. */
@@ -31,8 +33,8 @@ final class WatchState {
   boolean pendingSnapshot;
 
   private WatchState(
-      Session session, long id, String serviceName, String prefix, boolean kv, long fromRevision) {
-    this.session = session;
+      WatchSink sink, long id, String serviceName, String prefix, boolean kv, long fromRevision) {
+    this.sink = sink;
     this.id = id;
     this.serviceName = serviceName;
     this.prefix = prefix;
@@ -42,13 +44,13 @@ final class WatchState {
 
   /** An instance watch of one service ({@code prefix} null) or a ServiceName prefix. */
   static WatchState instances(
-      Session session, long id, String serviceName, String prefix, long fromRevision) {
-    return new WatchState(session, id, serviceName, prefix, false, fromRevision);
+      WatchSink sink, long id, String serviceName, String prefix, long fromRevision) {
+    return new WatchState(sink, id, serviceName, prefix, false, fromRevision);
   }
 
   /** A KV watch of the keys under {@code prefix}. */
-  static WatchState kv(Session session, long id, String prefix, long fromRevision) {
-    return new WatchState(session, id, null, prefix, true, fromRevision);
+  static WatchState kv(WatchSink sink, long id, String prefix, long fromRevision) {
+    return new WatchState(sink, id, null, prefix, true, fromRevision);
   }
 
   /** Whether a change of a service (instance watch) or of a key (KV watch) concerns this watch. */

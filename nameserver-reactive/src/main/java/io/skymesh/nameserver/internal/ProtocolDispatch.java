@@ -10,7 +10,6 @@ import io.skymesh.proto.Campaign;
 import io.skymesh.proto.ClearServices;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
-import io.skymesh.proto.InstanceRemoved;
 import io.skymesh.proto.KvDelete;
 import io.skymesh.proto.KvEntry;
 import io.skymesh.proto.KvGet;
@@ -21,7 +20,6 @@ import io.skymesh.proto.KvPut;
 import io.skymesh.proto.KvSnapshot;
 import io.skymesh.proto.KvWatch;
 import io.skymesh.proto.KvWatchEvent;
-import io.skymesh.proto.Leader;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
@@ -35,13 +33,10 @@ import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -60,14 +55,16 @@ import reactor.netty.NettyInbound;
 import reactor.netty.NettyOutbound;
 
 /**
- * The name server's state and the one writer that changes it. Every method whose name does not say
- * otherwise runs on the writer, through {@link #executor}; the state (instances, sessions, watches,
- * history, revision) is plain, unsynchronized and confined to it. Frames leave it as immutable
- * protobuf messages; other threads read only the published {@link #metrics()}.
+ * The protocol dispatch and the one writer: reads each connection's frames, checks them, answers
+ * them, and drives the parts that hold the state ({@link InstanceTable}, {@link Watches}, {@link
+ * Elections}, {@link KvSpace}, {@link Revisions}). Every method whose name does not say otherwise
+ * runs on the writer, through {@link #executor}; the parts are plain, unsynchronized and confined
+ * to it. Frames leave it as immutable protobuf messages; other threads read only the published
+ * {@link #metrics()}.
  */
-final class Registry {
+final class ProtocolDispatch {
 
-  private static final Logger log = LoggerFactory.getLogger(Registry.class);
+  private static final Logger log = LoggerFactory.getLogger(ProtocolDispatch.class);
 
   /** The name-server protocol version this server speaks. */
   static final int PROTOCOL_VERSION = 1;
@@ -77,77 +74,23 @@ final class Registry {
 
   private static final Pattern APP_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
-  /** One live instance and the session that holds it. */
-  private record Live(Instance instance, Session owner) {}
-
-  /**
-   * One service's election: its live campaigners in campaign order (the first leads) and its term.
-   * Kept after the last campaigner leaves, so that the term never goes back.
-   */
-  private static final class Election {
-    final String serviceName;
-
-    /** Canonical ServiceUrls of live campaigners, earliest first. */
-    final LinkedHashSet<String> candidates = new LinkedHashSet<>();
-
-    /** The leading url, or null when nobody leads. */
-    String leader;
-
-    /** The term of the latest leader; the term floor (0 in memory) before the first one. */
-    long term;
-
-    Election(String serviceName, long termFloor) {
-      this.serviceName = serviceName;
-      this.term = termFloor;
-    }
-
-    boolean hadLeader;
-
-    Leader toLeader() {
-      return Leader.newBuilder()
-          .setServiceName(serviceName)
-          .setLeaderUrl(leader == null ? "" : leader)
-          .setTerm(term)
-          .build();
-    }
-  }
-
   private final NameServerConfig config;
   private final Scheduler scheduler;
   private final SerialExecutor executor;
   private final String serverId;
 
-  private long revision;
-
-  /** The revision, for other threads; written as soon as a change is applied. */
-  private volatile long publishedRevision;
-
   private final AtomicLong sessionNumbers = new AtomicLong();
   private boolean closed;
   private volatile boolean closeRequested;
 
-  /** Live instances by canonical ServiceUrl; sorted, so a service or prefix is a range. */
-  private final TreeMap<String, Live> instances = new TreeMap<>();
-
-  private final History history;
-
-  /** How far the durable revision ceiling runs ahead of the revisions handed out. */
-  static final long REVISION_BLOCK = 10_000;
-
-  /** How far the durable term ceiling runs ahead of the terms handed out. */
-  static final long TERM_BLOCK = 100;
+  private final Revisions revisions;
+  private final Watches watches;
+  private final Elections elections;
+  private final InstanceTable instances;
+  private final KvSpace kv;
 
   /** The data directory's log, or null when everything is in memory. */
   private final DataLog dataLog;
-
-  /** No revision above it is handed out before a log record says it may be (with a data dir). */
-  private long revisionCeiling;
-
-  /** No term above it is handed out before a log record says it may be (with a data dir). */
-  private long termCeiling;
-
-  /** The term every new election starts from: 0 in memory, the last run's term ceiling on disk. */
-  private final long termFloor;
 
   /** The data directory failed: KV writes are refused. */
   private boolean logFailed;
@@ -155,43 +98,31 @@ final class Registry {
   /** Sessions with answers waiting for their log record to be written. */
   private final Set<Session> waitingForLog = new LinkedHashSet<>();
 
-  private final Set<Session> sessions = new LinkedHashSet<>();
-  private final Map<String, List<WatchState>> serviceWatches = new HashMap<>();
-  private final List<WatchState> prefixWatches = new ArrayList<>();
-
-  /** Elections by canonical ServiceName; sorted, so a prefix is a range. */
-  private final TreeMap<String, Election> elections = new TreeMap<>();
-
-  /** KV entries by key; sorted, so a prefix is a range. */
-  private final TreeMap<String, KvEntry> kv = new TreeMap<>();
-
-  private final List<WatchState> kvWatches = new ArrayList<>();
-
-  private int openSessions;
-  private int watchCount;
   private long queuedFrames;
   private int peakQueuedFrames;
   private long resyncs;
   private volatile NameServerMetrics metrics = NameServerMetrics.EMPTY;
 
-  Registry(NameServerConfig config, Scheduler scheduler, DataLog.Opened opened) {
+  ProtocolDispatch(NameServerConfig config, Scheduler scheduler, DataLog.Opened opened) {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
-    if (opened != null) {
-      this.dataLog = opened.log();
-      this.revision = opened.recovered().revision();
-      this.termFloor = opened.recovered().termFloor();
-      this.revisionCeiling = opened.revisionCeiling();
-      this.termCeiling = opened.termCeiling();
-      this.kv.putAll(opened.recovered().kv());
-    } else {
-      this.dataLog = null;
-      this.revision = config.startRevision();
-      this.termFloor = 0;
-    }
-    this.publishedRevision = revision;
-    this.history = new History(config.historyLimit(), config.historyBytesLimit(), revision);
+    this.dataLog = opened == null ? null : opened.log();
+    long start = opened == null ? config.startRevision() : opened.recovered().revision();
+    this.revisions = new Revisions(start, dataLog, opened == null ? 0 : opened.revisionCeiling());
+    this.watches =
+        new Watches(new History(config.historyLimit(), config.historyBytesLimit(), start));
+    this.elections =
+        new Elections(
+            revisions,
+            watches,
+            opened == null ? 0 : opened.recovered().termFloor(),
+            dataLog,
+            opened == null ? 0 : opened.termCeiling());
+    this.instances = new InstanceTable(revisions, watches, elections);
+    this.kv =
+        new KvSpace(
+            revisions, watches, dataLog, opened == null ? Map.of() : opened.recovered().kv());
     this.serverId = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
     publishMetrics();
     if (dataLog != null) {
@@ -206,7 +137,7 @@ final class Registry {
 
   /** Any thread. The revision of the latest change applied. */
   long revision() {
-    return publishedRevision;
+    return revisions.published();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -259,7 +190,7 @@ final class Registry {
       forceCloseLater(session);
       return;
     }
-    sessions.add(session);
+    instances.sessions().add(session);
     session.ttlNanos = TimeUnit.MILLISECONDS.toNanos(config.sessionTtl().toMillis());
     session.lastSeenNanos = System.nanoTime();
     scheduleExpiryCheck(session, session.ttlNanos);
@@ -271,7 +202,7 @@ final class Registry {
       endSession(session, "session closed");
     }
     session.close(null);
-    sessions.remove(session);
+    instances.sessions().remove(session);
   }
 
   /** Subscribes to a connection's request frames, as many at a time as its session grants. */
@@ -360,7 +291,7 @@ final class Registry {
                   requestId,
                   StatusCode.FAILED_PRECONDITION,
                   "the session is already open (id " + session.id + ")"));
-      case KEEP_ALIVE -> session.respond(Replies.ack(requestId, revision));
+      case KEEP_ALIVE -> session.respond(Replies.ack(requestId, revisions.current()));
       case REGISTER -> register(session, requestId, frame.getRegister());
       case DEREGISTER -> deregister(session, requestId, frame.getDeregister());
       case SET_ATTRIBUTES -> setAttributes(session, requestId, frame.getSetAttributes());
@@ -420,7 +351,7 @@ final class Registry {
     session.opened = true;
     session.appId = open.getAppId();
     session.ttlNanos = TimeUnit.MILLISECONDS.toNanos(ttlMillis);
-    openSessions++;
+    instances.opened();
     if (session.expiryCheck != null) {
       session.expiryCheck.dispose();
     }
@@ -429,7 +360,7 @@ final class Registry {
         Replies.ack(
             Ack.newBuilder()
                 .setRequestId(requestId)
-                .setRevision(revision)
+                .setRevision(revisions.current())
                 .setSessionOpened(
                     SessionOpened.newBuilder()
                         .setSessionId(session.id)
@@ -473,34 +404,19 @@ final class Registry {
           "Invalid address \"" + instance.getAddress() + "\" of " + key + ": " + addressProblem);
       return;
     }
-    Live existing = instances.get(key);
-    if (existing != null && existing.owner != session) {
+    InstanceTable.Live existing = instances.get(key);
+    if (existing != null && existing.owner() != session) {
       session.respond(
           Replies.error(
               requestId,
               StatusCode.ALREADY_EXISTS,
               key
                   + " is already registered by another live session ("
-                  + existing.owner.id
+                  + existing.owner().id()
                   + "); it is free again once that session deregisters it, closes or expires"));
       return;
     }
-    long changed = nextRevision();
-    Instance stored =
-        instance.toBuilder()
-            .setUrl(key)
-            .setCreateRevision(existing == null ? changed : existing.instance.getCreateRevision())
-            .setModRevision(changed)
-            .build();
-    instances.put(key, new Live(stored, session));
-    session.owned.add(key);
-    WatchEvent.Builder event = WatchEvent.newBuilder().setRevision(changed);
-    if (existing == null) {
-      event.setInstanceAdded(stored);
-    } else {
-      event.setInstanceUpdated(stored);
-    }
-    publish(url.serviceName().toString(), event.build());
+    long changed = instances.register(session, key, url.serviceName().toString(), instance);
     session.respond(Replies.ack(requestId, changed));
   }
 
@@ -509,7 +425,7 @@ final class Registry {
     if (key == null) {
       return;
     }
-    long changed = removeInstance(key, "deregistered");
+    long changed = instances.remove(key, "deregistered");
     // Sent after the removal is applied and announced, so a client shutting down gracefully knows
     // the name server has it.
     session.respond(Replies.ack(requestId, changed));
@@ -520,18 +436,7 @@ final class Registry {
     if (key == null) {
       return;
     }
-    Live live = instances.get(key);
-    long changed = nextRevision();
-    Instance.Builder updated = live.instance.toBuilder().setModRevision(changed);
-    if (!request.getMerge()) {
-      updated.clearAttributes();
-    }
-    updated.putAllAttributes(request.getAttributesMap());
-    Instance stored = updated.build();
-    instances.put(key, new Live(stored, session));
-    publish(
-        serviceNameOf(key),
-        WatchEvent.newBuilder().setRevision(changed).setInstanceUpdated(stored).build());
+    long changed = instances.setAttributes(key, request.getAttributesMap(), request.getMerge());
     session.respond(Replies.ack(requestId, changed));
   }
 
@@ -567,13 +472,8 @@ final class Registry {
       }
     }
     long from = request.getFromRevision();
-    WatchState watch = WatchState.instances(session, watchId, serviceName, prefix, from);
-    if (serviceName != null) {
-      serviceWatches.computeIfAbsent(serviceName, name -> new ArrayList<>()).add(watch);
-    } else {
-      prefixWatches.add(watch);
-    }
-    startWatch(session, requestId, watch);
+    startWatch(
+        session, requestId, WatchState.instances(session, watchId, serviceName, prefix, from));
   }
 
   /** Whether {@code watchId} may start a watch; if not, answers the error. */
@@ -593,59 +493,35 @@ final class Registry {
     return true;
   }
 
-  /** Answers a new, indexed watch and sends its snapshot or the history it resumes from. */
+  /** Indexes and answers a new watch, then sends its snapshot or the history it resumes from. */
   private void startWatch(Session session, long requestId, WatchState watch) {
-    long from = watch.fromRevision;
+    watches.add(watch);
     session.watches.put(watch.id, watch);
-    watchCount++;
-    session.respond(Replies.ack(requestId, revision));
-    if (from == 0 || !history.covers(from)) {
-      if (from != 0) {
-        log.debug(
-            "{} watch {} resumes from revision {}, outside the history; resyncing",
-            session,
-            watch.id,
-            from);
-      }
-      session.requestSnapshot(watch);
-    } else {
-      for (long next = from + 1; next <= revision && !watch.pendingSnapshot; next++) {
-        History.Change change = history.get(next);
-        if (watch.matches(change)) {
-          if (watch.kv) {
-            session.offerKvEvent(watch, change.kvEvent());
-          } else {
-            session.offerEvent(watch, change.event());
-          }
-        }
-      }
-    }
+    session.respond(Replies.ack(requestId, revisions.current()));
+    watches.catchUp(watch, revisions.current());
   }
 
   private void unwatch(Session session, long requestId, Unwatch request) {
     WatchState watch = session.watches.remove(request.getWatchId());
     if (watch != null) {
-      unindex(watch);
+      watches.remove(watch);
       session.dropWatch(watch);
     }
-    session.respond(Replies.ack(requestId, revision));
+    session.respond(Replies.ack(requestId, revisions.current()));
   }
 
   private void clearServices(Session session, long requestId, ClearServices request) {
     String prefix = request.getPrefix();
-    List<String> cleared = new ArrayList<>(urlsStartingWith(prefix).keySet());
-    for (String key : cleared) {
-      removeInstance(key, "cleared");
-    }
-    if (!cleared.isEmpty()) {
-      log.info("{} cleared {} instance(s) under \"{}\"", session, cleared.size(), prefix);
+    int cleared = instances.removeStartingWith(prefix, "cleared");
+    if (cleared > 0) {
+      log.info("{} cleared {} instance(s) under \"{}\"", session, cleared, prefix);
     }
     session.respond(
         Replies.ack(
             Ack.newBuilder()
                 .setRequestId(requestId)
-                .setRevision(revision)
-                .setCount(cleared.size())));
+                .setRevision(revisions.current())
+                .setCount(cleared)));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -661,14 +537,8 @@ final class Registry {
     if (key == null) {
       return;
     }
-    Election election =
-        elections.computeIfAbsent(serviceNameOf(key), name -> new Election(name, termFloor));
-    long changed = revision;
     // Campaigning again is a no-op: the candidate keeps its place in the line.
-    if (election.candidates.add(key) && election.leader == null) {
-      changed = changeLeader(election, key);
-    }
-    session.respond(Replies.ack(requestId, changed));
+    session.respond(Replies.ack(requestId, elections.campaign(key)));
   }
 
   private void resign(Session session, long requestId, Resign request) {
@@ -676,43 +546,8 @@ final class Registry {
     if (key == null) {
       return;
     }
-    leaveElection(key);
-    session.respond(Replies.ack(requestId, revision));
-  }
-
-  /** Removes {@code key} from its service's election; if it led, the next campaigner leads. */
-  private void leaveElection(String key) {
-    Election election = elections.get(serviceNameOf(key));
-    if (election == null || !election.candidates.remove(key)) {
-      return;
-    }
-    if (key.equals(election.leader)) {
-      changeLeader(
-          election, election.candidates.isEmpty() ? null : election.candidates.iterator().next());
-    }
-  }
-
-  /**
-   * Makes {@code url} (null: nobody) the leader, with the next term if it is somebody, and
-   * announces it at the next revision; returns that revision.
-   */
-  private long changeLeader(Election election, String url) {
-    election.leader = url;
-    if (url != null) {
-      election.term++;
-      election.hadLeader = true;
-      if (dataLog != null && election.term > termCeiling - TERM_BLOCK / 2) {
-        termCeiling = election.term + TERM_BLOCK;
-        dataLog.termCeilingRaised(termCeiling);
-      }
-    }
-    long changed = nextRevision();
-    publish(
-        election.serviceName,
-        WatchEvent.newBuilder().setRevision(changed).setLeaderChanged(election.toLeader()).build());
-    log.debug(
-        "{} leader: {} (term {})", election.serviceName, url == null ? "none" : url, election.term);
-    return changed;
+    elections.leave(key);
+    session.respond(Replies.ack(requestId, revisions.current()));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -730,7 +565,10 @@ final class Registry {
     }
     session.respond(
         Replies.ack(
-            Ack.newBuilder().setRequestId(requestId).setRevision(revision).setKvGet(result)));
+            Ack.newBuilder()
+                .setRequestId(requestId)
+                .setRevision(revisions.current())
+                .setKvGet(result)));
   }
 
   private void kvPut(Session session, long requestId, KvPut request) {
@@ -761,18 +599,8 @@ final class Registry {
             session, requestId, "put", key, existing, request.getExpectedModRevision())) {
       return;
     }
-    long changed = nextRevision();
-    KvEntry stored =
-        KvEntry.newBuilder()
-            .setKey(key)
-            .setValue(request.getValue())
-            .setCreateRevision(existing == null ? changed : existing.getCreateRevision())
-            .setModRevision(changed)
-            .build();
-    kv.put(key, stored);
-    long seq = dataLog == null ? 0 : dataLog.putKv(stored);
-    publishKv(key, KvWatchEvent.newBuilder().setRevision(changed).setPut(stored).build());
-    respondWhenWritten(session, Replies.ack(requestId, changed), seq);
+    KvSpace.Written written = kv.put(key, request.getValue());
+    respondWhenWritten(session, Replies.ack(requestId, written.revision()), written.seq());
     snapshotIfDue();
   }
 
@@ -792,16 +620,15 @@ final class Registry {
       if (logFailed(session, requestId)) {
         return;
       }
-      List<String> keys = new ArrayList<>(startingWith(kv, key).keySet());
-      long seq = 0;
-      for (String each : keys) {
-        seq = deleteKey(each);
-      }
+      KvSpace.Deleted deleted = kv.deleteStartingWith(key);
       respondWhenWritten(
           session,
           Replies.ack(
-              Ack.newBuilder().setRequestId(requestId).setRevision(revision).setCount(keys.size())),
-          seq);
+              Ack.newBuilder()
+                  .setRequestId(requestId)
+                  .setRevision(revisions.current())
+                  .setCount(deleted.count())),
+          deleted.seq());
       snapshotIfDue();
       return;
     }
@@ -820,14 +647,14 @@ final class Registry {
     // Exactly this key: "a" never takes "ab" with it.
     long seq = 0;
     if (existing != null) {
-      seq = deleteKey(key);
+      seq = kv.delete(key).seq();
     }
     respondWhenWritten(
         session,
         Replies.ack(
             Ack.newBuilder()
                 .setRequestId(requestId)
-                .setRevision(revision)
+                .setRevision(revisions.current())
                 .setCount(existing == null ? 0 : 1)),
         seq);
     snapshotIfDue();
@@ -838,11 +665,13 @@ final class Registry {
     if (!validPrefix(session, requestId, prefix)) {
       return;
     }
-    KvListResult.Builder result =
-        KvListResult.newBuilder().addAllEntries(startingWith(kv, prefix).values());
+    KvListResult.Builder result = KvListResult.newBuilder().addAllEntries(kv.list(prefix));
     session.respond(
         Replies.ack(
-            Ack.newBuilder().setRequestId(requestId).setRevision(revision).setKvList(result)));
+            Ack.newBuilder()
+                .setRequestId(requestId)
+                .setRevision(revisions.current())
+                .setKvList(result)));
   }
 
   private void kvWatch(Session session, long requestId, KvWatch request) {
@@ -851,19 +680,10 @@ final class Registry {
         || !validPrefix(session, requestId, request.getPrefix())) {
       return;
     }
-    WatchState watch =
-        WatchState.kv(session, watchId, request.getPrefix(), request.getFromRevision());
-    kvWatches.add(watch);
-    startWatch(session, requestId, watch);
-  }
-
-  /** Deletes a key that exists and announces it; returns its log record's sequence, or 0. */
-  private long deleteKey(String key) {
-    kv.remove(key);
-    long changed = nextRevision();
-    long seq = dataLog == null ? 0 : dataLog.deleteKv(key, changed);
-    publishKv(key, KvWatchEvent.newBuilder().setRevision(changed).setDeletedKey(key).build());
-    return seq;
+    startWatch(
+        session,
+        requestId,
+        WatchState.kv(session, watchId, request.getPrefix(), request.getFromRevision()));
   }
 
   /** Whether a compare of {@code key}'s mod revision holds; if not, answers the error. */
@@ -889,7 +709,7 @@ final class Registry {
                     ? "does not exist"
                     : "has mod_revision " + Long.toUnsignedString(actual))
                 + "; current revision "
-                + revision));
+                + revisions.current()));
     return false;
   }
 
@@ -918,60 +738,6 @@ final class Registry {
 
   private static int maxKey() {
     return NameServerConfig.MAX_KEY_LENGTH;
-  }
-
-  /** Records a KV change in the history and offers it to every KV watch that matches. */
-  private void publishKv(String key, KvWatchEvent event) {
-    history.add(History.Change.kv(key, event));
-    for (WatchState watch : kvWatches) {
-      if (watch.matches(key)) {
-        watch.session.offerKvEvent(watch, event);
-      }
-    }
-  }
-
-  /** The snapshot frame of a KV watch, at the current revision. */
-  private NameServerFrame kvSnapshotFrame(WatchState watch) {
-    KvSnapshot snapshot =
-        KvSnapshot.newBuilder()
-            .setResync(watch.snapshotIsResync())
-            .addAllEntries(startingWith(kv, watch.prefix).values())
-            .build();
-    return NameServerFrame.newBuilder()
-        .setKvWatchEvent(
-            KvWatchEvent.newBuilder()
-                .setWatchId(watch.id)
-                .setRevision(revision)
-                .setSnapshot(snapshot))
-        .build();
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Changes, events, snapshots.
-
-  /** Removes a live instance and announces it; returns the revision of the removal. */
-  private long removeInstance(String key, String reason) {
-    // The instance stops leading before it leaves, so a leader is always a live instance.
-    leaveElection(key);
-    Live live = instances.remove(key);
-    live.owner.owned.remove(key);
-    long changed = nextRevision();
-    publish(
-        serviceNameOf(key),
-        WatchEvent.newBuilder()
-            .setRevision(changed)
-            .setInstanceRemoved(InstanceRemoved.newBuilder().setUrl(key).setReason(reason))
-            .build());
-    return changed;
-  }
-
-  private long nextRevision() {
-    publishedRevision = ++revision;
-    if (dataLog != null && revision > revisionCeiling - REVISION_BLOCK / 2) {
-      revisionCeiling = revision + REVISION_BLOCK;
-      dataLog.revisionCeilingRaised(revisionCeiling);
-    }
-    return revision;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1022,7 +788,7 @@ final class Registry {
     if (dataLog != null && dataLog.grownPast(config.snapshotLogBytes())) {
       dataLog.snapshot(
           new DataLog.Snapshot(
-              revision, revisionCeiling, termCeiling, new ArrayList<>(kv.values())));
+              revisions.current(), revisions.ceiling(), elections.termCeiling(), kv.copy()));
     }
   }
 
@@ -1033,73 +799,35 @@ final class Registry {
     }
   }
 
-  /** Records a change in the history and offers it to every watch that matches. */
-  private void publish(String serviceName, WatchEvent event) {
-    history.add(History.Change.service(serviceName, event));
-    List<WatchState> exact = serviceWatches.get(serviceName);
-    if (exact != null) {
-      for (WatchState watch : exact) {
-        watch.session.offerEvent(watch, event);
-      }
-    }
-    for (WatchState watch : prefixWatches) {
-      if (watch.matches(serviceName)) {
-        watch.session.offerEvent(watch, event);
-      }
-    }
-  }
+  // ---------------------------------------------------------------------------------------------
+  // Snapshots and queue accounting, for sessions.
 
   /** The snapshot frame of a watch, at the current revision. */
   NameServerFrame snapshotFrame(WatchState watch) {
     if (watch.kv) {
-      return kvSnapshotFrame(watch);
+      KvSnapshot snapshot =
+          KvSnapshot.newBuilder()
+              .setResync(watch.snapshotIsResync())
+              .addAllEntries(kv.list(watch.prefix))
+              .build();
+      return NameServerFrame.newBuilder()
+          .setKvWatchEvent(
+              KvWatchEvent.newBuilder()
+                  .setWatchId(watch.id)
+                  .setRevision(revisions.current())
+                  .setSnapshot(snapshot))
+          .build();
     }
     Snapshot.Builder snapshot = Snapshot.newBuilder().setResync(watch.snapshotIsResync());
-    NavigableMap<String, Live> range =
-        watch.serviceName != null
-            // Every url of the service is "name/id"; '0' is the character after '/'.
-            ? instances.subMap(watch.serviceName + "/", true, watch.serviceName + "0", false)
-            : urlsStartingWith(watch.prefix);
-    for (Live live : range.values()) {
-      snapshot.addInstances(live.instance);
-    }
-    if (watch.serviceName != null) {
-      Election election = elections.get(watch.serviceName);
-      if (election != null && election.hadLeader) {
-        snapshot.addLeaders(election.toLeader());
-      }
-    } else {
-      for (Election election : startingWith(elections, watch.prefix).values()) {
-        if (election.hadLeader) {
-          snapshot.addLeaders(election.toLeader());
-        }
-      }
-    }
+    instances.addInstances(snapshot, watch);
+    elections.addLeaders(snapshot, watch);
     return NameServerFrame.newBuilder()
         .setWatchEvent(
             WatchEvent.newBuilder()
                 .setWatchId(watch.id)
-                .setRevision(revision)
+                .setRevision(revisions.current())
                 .setSnapshot(snapshot))
         .build();
-  }
-
-  /** The live instances whose url starts with {@code prefix}, in url order. */
-  private NavigableMap<String, Live> urlsStartingWith(String prefix) {
-    return startingWith(instances, prefix);
-  }
-
-  /** The entries of {@code map} whose key starts with {@code prefix}, in key order. */
-  private static <V> NavigableMap<String, V> startingWith(TreeMap<String, V> map, String prefix) {
-    if (prefix.isEmpty()) {
-      return map;
-    }
-    char last = prefix.charAt(prefix.length() - 1);
-    if (last == Character.MAX_VALUE) {
-      return map.tailMap(prefix, true);
-    }
-    String end = prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
-    return map.subMap(prefix, true, end, false);
   }
 
   void overflowed(Session session, WatchState watch) {
@@ -1172,18 +900,18 @@ final class Registry {
   private void endSession(Session session, String reason) {
     session.ended = true;
     if (session.opened) {
-      openSessions--;
+      instances.ended();
     }
     if (session.expiryCheck != null) {
       session.expiryCheck.dispose();
     }
     for (WatchState watch : session.watches.values()) {
-      unindex(watch);
+      watches.remove(watch);
       session.dropWatch(watch);
     }
     session.watches.clear();
     for (String key : new ArrayList<>(session.owned)) {
-      removeInstance(key, reason);
+      instances.remove(key, reason);
     }
     if (session.opened) {
       log.debug("{} ended: {}", session, reason);
@@ -1203,20 +931,6 @@ final class Registry {
     scheduler.schedule(session.connection::dispose, CLOSE_GRACE_MILLIS, TimeUnit.MILLISECONDS);
   }
 
-  private void unindex(WatchState watch) {
-    if (watch.kv) {
-      kvWatches.remove(watch);
-    } else if (watch.serviceName != null) {
-      List<WatchState> list = serviceWatches.get(watch.serviceName);
-      if (list != null && list.remove(watch) && list.isEmpty()) {
-        serviceWatches.remove(watch.serviceName);
-      }
-    } else {
-      prefixWatches.remove(watch);
-    }
-    watchCount--;
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Closing the whole server.
 
@@ -1229,7 +943,7 @@ final class Registry {
                 () -> {
                   closed = true;
                   List<Connection> connections = new ArrayList<>();
-                  for (Session session : new ArrayList<>(sessions)) {
+                  for (Session session : new ArrayList<>(instances.sessions())) {
                     connections.add(session.connection);
                     session.ended = true;
                     if (session.expiryCheck != null) {
@@ -1263,8 +977,8 @@ final class Registry {
       invalid(session, requestId, e.getMessage());
       return null;
     }
-    Live live = instances.get(key);
-    if (live == null || live.owner != session) {
+    InstanceTable.Live live = instances.get(key);
+    if (live == null || live.owner() != session) {
       session.respond(
           Replies.error(
               requestId,
@@ -1280,10 +994,6 @@ final class Registry {
 
   private static void invalid(Session session, long requestId, String message) {
     session.respond(Replies.error(requestId, StatusCode.INVALID_ARGUMENT, message));
-  }
-
-  private static String serviceNameOf(String url) {
-    return url.substring(0, url.indexOf('/'));
   }
 
   private static String bodyName(NameClientFrame frame) {
@@ -1344,11 +1054,11 @@ final class Registry {
   private void publishMetrics() {
     metrics =
         new NameServerMetrics(
-            openSessions,
-            sessions.size(),
+            instances.openSessions(),
+            instances.sessions().size(),
             instances.size(),
-            watchCount,
-            revision,
+            watches.count(),
+            revisions.current(),
             queuedFrames,
             peakQueuedFrames,
             resyncs);
