@@ -1,7 +1,9 @@
 package io.skymesh.nameserver;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import io.etcd.jetcd.Client;
 import io.skymesh.nameserver.cli.NameServerCli;
 import io.skymesh.nameserver.etcd.EtcdNameStoreProvider;
 import io.skymesh.proto.Ack;
@@ -20,12 +22,16 @@ import java.io.StringWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
+import reactor.core.publisher.Flux;
 import reactor.test.StepVerifier;
 
 /**
@@ -59,9 +65,15 @@ class EtcdNameServerTest extends NameServerTestSupport {
 
   /** A name-server node over the test etcd. */
   private NameServer node() {
+    return node(UnaryOperator.identity());
+  }
+
+  private NameServer node(UnaryOperator<NameServerBuilder> configure) {
     return start(
         builder ->
-            builder.store(new EtcdNameStoreProvider().open(etcd.endpoints()).block(ETCD_TIMEOUT)));
+            configure.apply(
+                builder.store(
+                    new EtcdNameStoreProvider().open(etcd.endpoints()).block(ETCD_TIMEOUT))));
   }
 
   private static NameClientFrame.Builder open(String appId, int ttlMillis, String resumeId) {
@@ -282,6 +294,82 @@ class EtcdNameServerTest extends NameServerTestSupport {
         late.ack(open(app, 5000, opened.getSessionId())).block(TIMEOUT).getSessionOpened();
     assertThat(refused.getResumed()).isFalse();
     assertThat(refused.getSessionId()).isNotEqualTo(opened.getSessionId());
+  }
+
+  @Test
+  void aSessionTheStoreEndsClosesItsConnectionWithTheReason() throws Exception {
+    NameServer a = node();
+    NameServer b = node();
+    String app = app();
+    TestClient first = connect(a);
+    SessionOpened opened = first.ack(open(app, 5000, "")).block(TIMEOUT).getSessionOpened();
+    TestClient second = connect(b);
+    assertThat(second.ack(open(app, 5000, opened.getSessionId())).block(TIMEOUT).getSessionOpened())
+        .returns(true, SessionOpened::getResumed);
+
+    NameServerFrame taken = first.frames().last().block(TIMEOUT);
+    assertThat(taken.getError().getRequestId()).isZero();
+    assertThat(taken.getError().getStatus().getCode()).isEqualTo(StatusCode.FAILED_PRECONDITION);
+    assertThat(taken.getError().getStatus().getMessage())
+        .contains(opened.getSessionId(), "resumed on another connection");
+
+    // Its lease revoked behind its back: the session is gone, and the client is told so.
+    try (Client client = Client.builder().endpoints(etcd.endpoints().split(",")).build()) {
+      client
+          .getLeaseClient()
+          .revoke(Long.parseUnsignedLong(opened.getSessionId(), 16))
+          .get(ETCD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    NameServerFrame lost = second.frames().last().block(ETCD_TIMEOUT);
+    assertThat(lost.getError().getRequestId()).isZero();
+    assertThat(lost.getError().getStatus().getCode()).isEqualTo(StatusCode.DEADLINE_EXCEEDED);
+    assertThat(lost.getError().getStatus().getMessage()).contains(opened.getSessionId());
+  }
+
+  @Test
+  void aKvWatcherThatFallsBehindIsBoundedAndStillGetsEveryChangeInOrder() {
+    int queueLimit = 8;
+    NameServer server = node(builder -> builder.watcherQueueLimit(queueLimit));
+    String app = app();
+    String prefix = app + "/";
+    TestClient watcher = track(TestClient.connect(server.port(), 4096));
+    watcher.openSession(app, 60_000).block(TIMEOUT);
+    watcher.ack(TestClient.kvWatch(1, prefix, 0)).block(TIMEOUT);
+    List<KvWatchEvent> seen = new CopyOnWriteArrayList<>();
+    watcher.kvEvents(1).subscribe(seen::add);
+    await().atMost(TIMEOUT).until(() -> !seen.isEmpty());
+
+    watcher.pauseReading();
+    List<TestClient> writers = List.of(open(server, app), open(server, app), open(server, app));
+    String bulk = "x".repeat(8192);
+    List<Long> written = new CopyOnWriteArrayList<>();
+    int puts = 0;
+    while (server.metrics().resyncs() == 0 && puts < 4000) {
+      int from = puts;
+      Flux.range(from, 60)
+          .flatMap(
+              i ->
+                  writers
+                      .get(i % writers.size())
+                      .ack(TestClient.kvPut(prefix + (i % 50), bulk + i)),
+              writers.size())
+          .doOnNext(ack -> written.add(ack.getRevision()))
+          .blockLast(ETCD_TIMEOUT);
+      puts += 60;
+    }
+    assertThat(server.metrics().resyncs()).as("the watcher fell behind").isPositive();
+    assertThat(server.metrics().peakQueuedFrames()).isLessThanOrEqualTo(queueLimit);
+    // Changes while it is behind are not queued, and not lost.
+    long last = writers.get(0).put(prefix + "last", "after");
+    written.add(last);
+
+    watcher.resumeReading();
+    await().atMost(ETCD_TIMEOUT).until(() -> seen.get(seen.size() - 1).getRevision() == last);
+    List<Long> delivered =
+        seen.stream().filter(KvWatchEvent::hasPut).map(KvWatchEvent::getRevision).toList();
+    assertThat(seen.stream().skip(1).filter(KvWatchEvent::hasSnapshot)).isEmpty();
+    assertThat(delivered).isEqualTo(written.stream().sorted().toList());
+    assertThat(server.metrics().peakQueuedFrames()).isLessThanOrEqualTo(queueLimit);
   }
 
   @Test
