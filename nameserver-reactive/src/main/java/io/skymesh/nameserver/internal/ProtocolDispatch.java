@@ -1505,6 +1505,16 @@ final class ProtocolDispatch {
                   for (Session session : new ArrayList<>(instances.sessions())) {
                     connections.add(session.connection);
                     session.ended = true;
+                    // Over a store the sessions stay, to lapse or be resumed elsewhere; their
+                    // watches go.
+                    for (WatchState watch : session.watches.values()) {
+                      if (watch.store) {
+                        cancelStoreWatch(watch);
+                      }
+                    }
+                    if (session.storeEnded != null) {
+                      session.storeEnded.dispose();
+                    }
                     if (session.expiryCheck != null) {
                       session.expiryCheck.dispose();
                     }
