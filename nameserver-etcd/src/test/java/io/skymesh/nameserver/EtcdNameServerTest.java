@@ -201,6 +201,57 @@ class EtcdNameServerTest extends NameServerTestSupport {
   }
 
   @Test
+  void pipelinedRequestsAreAnsweredInRequestOrder() {
+    NameServer server = node();
+    String app = app();
+    TestClient client = open(server, app);
+    client.register(app + ".env.svc/1", "127.0.0.1:7001").block(TIMEOUT);
+    // Sent without waiting: store calls, answers without one, and refusals, interleaved.
+    List<NameServerFrame> answers =
+        Flux.range(0, 30)
+            .flatMapSequential(
+                i ->
+                    client.call(
+                        switch (i % 3) {
+                          case 0 -> TestClient.kvPut(app + "/k" + i, "v" + i);
+                          case 1 ->
+                              NameClientFrame.newBuilder()
+                                  .setKeepAlive(io.skymesh.proto.KeepAlive.getDefaultInstance());
+                          default ->
+                              TestClient.setAttributes(
+                                  app + ".env.svc/" + (i % 2 == 0 ? "1" : "missing"),
+                                  Map.of("i", "" + i),
+                                  false);
+                        }),
+                30)
+            .collectList()
+            .block(TIMEOUT);
+    List<NameServerFrame> received =
+        client
+            .frames()
+            .filter(f -> f.hasAck() || f.hasError())
+            .skip(2)
+            .take(30)
+            .collectList()
+            .block(TIMEOUT);
+    assertThat(received).isEqualTo(answers);
+    long previous = 0;
+    for (int i = 0; i < answers.size(); i++) {
+      NameServerFrame answer = answers.get(i);
+      if (i % 3 == 2 && i % 2 == 1) {
+        assertThat(answer.getError().getStatus().getCode()).isEqualTo(StatusCode.NOT_FOUND);
+        continue;
+      }
+      assertThat(answer.hasAck()).as("answer %s: %s", i, answer).isTrue();
+      assertThat(answer.getAck().getRevision()).as("answer %s", i).isGreaterThanOrEqualTo(previous);
+      previous = answer.getAck().getRevision();
+    }
+    assertThat(received)
+        .extracting(f -> f.hasAck() ? f.getAck().getRequestId() : f.getError().getRequestId())
+        .isSorted();
+  }
+
+  @Test
   void threeNodesOverOneEtcdAreOneNameService() {
     List<NameServer> nodes = List.of(node(), node(), node());
     String app = app();

@@ -144,14 +144,24 @@ public final class DefaultNameServer extends NameServer {
               .<NameServer>map(
                   bound -> {
                     DefaultNameServer started = new DefaultNameServer(bound, registry, writer);
-                    log.info(
-                        "Name server listening on {} (session TTL {} ms, {} frames queued per"
-                            + " session at most, history of {} changes and {} bytes at most)",
-                        started.address,
-                        config.sessionTtl().toMillis(),
-                        config.watcherQueueLimit(),
-                        config.historyLimit(),
-                        config.historyBytesLimit());
+                    if (config.store() != null) {
+                      log.info(
+                          "Name server listening on {} (session TTL {} ms, {} frames queued per"
+                              + " session at most, state in {})",
+                          started.address,
+                          config.sessionTtl().toMillis(),
+                          config.watcherQueueLimit(),
+                          config.store());
+                    } else {
+                      log.info(
+                          "Name server listening on {} (session TTL {} ms, {} frames queued per"
+                              + " session at most, history of {} changes and {} bytes at most)",
+                          started.address,
+                          config.sessionTtl().toMillis(),
+                          config.watcherQueueLimit(),
+                          config.historyLimit(),
+                          config.historyBytesLimit());
+                    }
                     return started;
                   })
               .doOnError(error -> writer.dispose())
