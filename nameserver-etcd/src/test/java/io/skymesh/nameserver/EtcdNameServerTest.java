@@ -96,7 +96,8 @@ class EtcdNameServerTest extends NameServerTestSupport {
     TestClient other = open(server, app);
     TestClient watcher = open(server, app);
 
-    assertThat(watcher.watchService(1, service, 0).block(TIMEOUT).getRevision()).isPositive();
+    long watchedAt = watcher.watchService(1, service, 0).block(TIMEOUT).getRevision();
+    assertThat(watchedAt).isPositive();
     // The owner watches its own service: each change's event arrives before its Ack.
     owner.watchService(7, service, 0).block(TIMEOUT);
     long registered = owner.register(url, "127.0.0.1:7001").block(TIMEOUT).getRevision();
@@ -145,6 +146,7 @@ class EtcdNameServerTest extends NameServerTestSupport {
         .assertNext(
             snapshot -> {
               assertThat(snapshot.hasSnapshot()).isTrue();
+              assertThat(snapshot.getRevision()).isEqualTo(watchedAt);
               assertThat(snapshot.getSnapshot().getInstancesList()).isEmpty();
             })
         .assertNext(

@@ -568,7 +568,15 @@ final class ProtocolDispatch {
     if (store != null) {
       watch.store = true;
       session.watches.put(watch.id, watch);
-      session.respond(Replies.ack(requestId, current()));
+      if (watch.fromRevision == 0) {
+        // Answered with the snapshot's revision, just before the snapshot, as the embedded path
+        // does; the session's later requests wait for it.
+        watch.storeAckRequestId = requestId;
+        session.storeBusy = true;
+      } else {
+        // A resumed watch may see no change for a long time: answered now.
+        session.respond(Replies.ack(requestId, current()));
+      }
       resumeStoreWatch(session, watch);
       return;
     }
@@ -1129,6 +1137,11 @@ final class ProtocolDispatch {
   private void finishCall(Session session, NameServerFrame answer) {
     session.storeBusy = false;
     session.respond(answer);
+    processWaiting(session);
+  }
+
+  /** Processes the requests that waited for the session's store call, until one makes another. */
+  private void processWaiting(Session session) {
     while (!session.storeBusy && !session.ended && !session.closing) {
       NameClientFrame next = session.storeWaiting.poll();
       if (next == null) {
@@ -1209,8 +1222,9 @@ final class ProtocolDispatch {
                       executor.execute(
                           () -> {
                             if (live(session, watch, generation)) {
+                              long answered = answerWatch(session, watch, event.getRevision());
                               session.offerKvEvent(watch, event);
-                              delivered(session, watch, event.getRevision());
+                              delivered(session, watch, event.getRevision(), answered);
                             }
                           }),
                   error ->
@@ -1228,8 +1242,9 @@ final class ProtocolDispatch {
                       executor.execute(
                           () -> {
                             if (live(session, watch, generation)) {
+                              long answered = answerWatch(session, watch, event.getRevision());
                               session.offerEvent(watch, event);
-                              delivered(session, watch, event.getRevision());
+                              delivered(session, watch, event.getRevision(), answered);
                             }
                           }),
                   error ->
@@ -1253,11 +1268,26 @@ final class ProtocolDispatch {
         && session.watches.get(watch.id) == watch;
   }
 
-  private void delivered(Session session, WatchState watch, long revision) {
+  /** Queues the Watch request's Ack before the watch's first signal; gives its request id, or 0. */
+  private static long answerWatch(Session session, WatchState watch, long revision) {
+    long requestId = watch.storeAckRequestId;
+    if (requestId != 0) {
+      watch.storeAckRequestId = 0;
+      session.storeBusy = false;
+      session.respond(Replies.ack(requestId, revision));
+    }
+    return requestId;
+  }
+
+  private void delivered(Session session, WatchState watch, long revision, long answered) {
     if (!watch.pendingSnapshot) {
       watch.delivered = revision;
     }
-    releaseIfSeen(session);
+    if (answered != 0) {
+      processWaiting(session);
+    } else {
+      releaseIfSeen(session);
+    }
   }
 
   private void storeWatchFailed(

@@ -45,6 +45,9 @@ final class WatchState {
   /** Driven by a {@code NameStore}: the revision of the latest event queued for the client. */
   long delivered;
 
+  /** Driven by a {@code NameStore}: the Watch request answered with its first signal, or 0. */
+  long storeAckRequestId;
+
   /** Whether a {@code NameStore} drives this watch (it resumes from the store, not a snapshot). */
   boolean store;
 
