@@ -292,8 +292,10 @@ public final class NameServerBuilder {
    * store from {@link io.skymesh.nameserver.spi.NameStoreProvider#find}. The server closes the
    * store when it closes, or when it fails to start. Default: none, the embedded store.
    *
-   * <p>Only the embedded store is driven by the protocol dispatch so far: {@link #start()} with a
-   * store set fails with {@link UnsupportedOperationException} (and closes the store).
+   * <p>The server then keeps no state of its own: it drives the whole protocol against the store
+   * asynchronously, and with a store that can resume sessions a client may resume its session on
+   * any server over the same store. The embedded store's settings (data directory, history) do not
+   * apply.
    *
    * @param store the store
    * @return this builder

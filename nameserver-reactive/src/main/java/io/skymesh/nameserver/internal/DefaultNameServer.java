@@ -7,6 +7,7 @@ import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerMetrics;
+import io.skymesh.nameserver.spi.NameStore;
 import io.skymesh.proto.NameClientFrame;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -71,16 +72,10 @@ public final class DefaultNameServer extends NameServer {
    */
   public static Mono<NameServer> start(NameServerConfig config) {
     if (config.store() != null) {
-      return config
-          .store()
-          .close()
-          .onErrorResume(error -> Mono.empty())
-          .then(
-              Mono.error(
-                  new UnsupportedOperationException(
-                      "the name server drives only its embedded store so far; "
-                          + config.store().getClass().getName()
-                          + " cannot be used yet")));
+      NameStore store = config.store();
+      return bind(config, null)
+          .doOnError(error -> store.close().subscribe(null, e -> {}))
+          .doOnCancel(() -> store.close().subscribe(null, e -> {}));
     }
     if (config.dataDirectory() == null) {
       return bind(config, null);
@@ -149,14 +144,24 @@ public final class DefaultNameServer extends NameServer {
               .<NameServer>map(
                   bound -> {
                     DefaultNameServer started = new DefaultNameServer(bound, registry, writer);
-                    log.info(
-                        "Name server listening on {} (session TTL {} ms, {} frames queued per"
-                            + " session at most, history of {} changes and {} bytes at most)",
-                        started.address,
-                        config.sessionTtl().toMillis(),
-                        config.watcherQueueLimit(),
-                        config.historyLimit(),
-                        config.historyBytesLimit());
+                    if (config.store() != null) {
+                      log.info(
+                          "Name server listening on {} (session TTL {} ms, {} frames queued per"
+                              + " session at most, state in {})",
+                          started.address,
+                          config.sessionTtl().toMillis(),
+                          config.watcherQueueLimit(),
+                          config.store());
+                    } else {
+                      log.info(
+                          "Name server listening on {} (session TTL {} ms, {} frames queued per"
+                              + " session at most, history of {} changes and {} bytes at most)",
+                          started.address,
+                          config.sessionTtl().toMillis(),
+                          config.watcherQueueLimit(),
+                          config.historyLimit(),
+                          config.historyBytesLimit());
+                    }
                     return started;
                   })
               .doOnError(error -> writer.dispose())
@@ -210,6 +215,14 @@ public final class DefaultNameServer extends NameServer {
         .then(server.onDispose())
         .then(registry.closeAll())
         .flatMap(this::awaitClosed)
+        .then(
+            registry
+                .closeStore()
+                .onErrorResume(
+                    error -> {
+                      log.warn("Name server on {}: its store closed with an error", address, error);
+                      return Mono.empty();
+                    }))
         // Blocking file I/O (the log's last writes and fsync): on a thread that may block.
         .then(Mono.<Void>fromRunnable(registry::closeLog).subscribeOn(Schedulers.boundedElastic()))
         .doFinally(signal -> writer.dispose());

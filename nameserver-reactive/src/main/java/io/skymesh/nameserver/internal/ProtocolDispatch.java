@@ -5,6 +5,11 @@ import io.skymesh.codec.FrameException;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.nameserver.NameServerMetrics;
+import io.skymesh.nameserver.spi.Counted;
+import io.skymesh.nameserver.spi.NameStore;
+import io.skymesh.nameserver.spi.NameStoreException;
+import io.skymesh.nameserver.spi.ServiceSelector;
+import io.skymesh.nameserver.spi.StoreSession;
 import io.skymesh.proto.Ack;
 import io.skymesh.proto.Campaign;
 import io.skymesh.proto.ClearServices;
@@ -32,14 +37,18 @@ import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
@@ -89,6 +98,12 @@ final class ProtocolDispatch {
   private final InstanceTable instances;
   private final KvSpace kv;
 
+  /**
+   * The store the sessions' requests are driven against, asynchronously; null when the embedded
+   * parts above hold the state (then the store path below is never taken).
+   */
+  private final NameStore store;
+
   /** The data directory's log, or null when everything is in memory. */
   private final DataLog dataLog;
 
@@ -107,6 +122,7 @@ final class ProtocolDispatch {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
+    this.store = config.store();
     this.dataLog = opened == null ? null : opened.log();
     long start = opened == null ? config.startRevision() : opened.recovered().revision();
     this.revisions = new Revisions(start, dataLog, opened == null ? 0 : opened.revisionCeiling());
@@ -137,7 +153,12 @@ final class ProtocolDispatch {
 
   /** Any thread. The revision of the latest change applied. */
   long revision() {
-    return revisions.published();
+    return store == null ? revisions.published() : store.revision();
+  }
+
+  /** The current revision: the embedded counter's, or the store's. */
+  private long current() {
+    return store == null ? revisions.current() : store.revision();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -199,7 +220,12 @@ final class ProtocolDispatch {
 
   private void disconnected(Session session) {
     if (!session.ended) {
-      endSession(session, "session closed");
+      if (store != null) {
+        // The client may resume the session on another connection, of this node or another.
+        endStoreSide(session, null);
+      } else {
+        endSession(session, "session closed");
+      }
     }
     session.close(null);
     instances.sessions().remove(session);
@@ -250,6 +276,16 @@ final class ProtocolDispatch {
     }
     // Any well-formed frame shows the client is alive, not only KeepAlive.
     session.lastSeenNanos = System.nanoTime();
+    if (session.storeBusy) {
+      // One store call per session at a time: later requests wait, so answers keep their order.
+      session.storeWaiting.add(frame);
+      session.drain();
+      return;
+    }
+    process(session, frame);
+  }
+
+  private void process(Session session, NameClientFrame frame) {
     long requestId = frame.getRequestId();
     try {
       if (requestId == 0) {
@@ -291,7 +327,7 @@ final class ProtocolDispatch {
                   requestId,
                   StatusCode.FAILED_PRECONDITION,
                   "the session is already open (id " + session.id + ")"));
-      case KEEP_ALIVE -> session.respond(Replies.ack(requestId, revisions.current()));
+      case KEEP_ALIVE -> session.respond(Replies.ack(requestId, current()));
       case REGISTER -> register(session, requestId, frame.getRegister());
       case DEREGISTER -> deregister(session, requestId, frame.getDeregister());
       case SET_ATTRIBUTES -> setAttributes(session, requestId, frame.getSetAttributes());
@@ -348,6 +384,10 @@ final class ProtocolDispatch {
       return;
     }
     long ttlMillis = config.grantTtlMillis(open.getTtlMillis());
+    if (store != null) {
+      openStoreSession(session, requestId, open, ttlMillis);
+      return;
+    }
     session.opened = true;
     session.appId = open.getAppId();
     session.ttlNanos = TimeUnit.MILLISECONDS.toNanos(ttlMillis);
@@ -404,6 +444,16 @@ final class ProtocolDispatch {
           "Invalid address \"" + instance.getAddress() + "\" of " + key + ": " + addressProblem);
       return;
     }
+    if (store != null) {
+      String service = url.serviceName().toString();
+      storeCall(
+          session,
+          requestId,
+          session.storeSession.register(instance.toBuilder().setUrl(key).build()),
+          "",
+          changed -> ackAfterOwnWatches(session, requestId, changed, instanceWatchOf(service)));
+      return;
+    }
     InstanceTable.Live existing = instances.get(key);
     if (existing != null && existing.owner() != session) {
       session.respond(
@@ -425,6 +475,16 @@ final class ProtocolDispatch {
     if (key == null) {
       return;
     }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          session.storeSession.deregister(key),
+          "",
+          changed ->
+              ackAfterOwnWatches(session, requestId, changed, instanceWatchOf(serviceOf(key))));
+      return;
+    }
     long changed = instances.remove(key, "deregistered");
     // Sent after the removal is applied and announced, so a client shutting down gracefully knows
     // the name server has it.
@@ -434,6 +494,16 @@ final class ProtocolDispatch {
   private void setAttributes(Session session, long requestId, SetAttributes request) {
     String key = heldBy(session, requestId, request.getUrl());
     if (key == null) {
+      return;
+    }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          session.storeSession.setAttributes(key, request.getAttributesMap(), request.getMerge()),
+          "",
+          changed ->
+              ackAfterOwnWatches(session, requestId, changed, instanceWatchOf(serviceOf(key))));
       return;
     }
     long changed = instances.setAttributes(key, request.getAttributesMap(), request.getMerge());
@@ -495,6 +565,21 @@ final class ProtocolDispatch {
 
   /** Indexes and answers a new watch, then sends its snapshot or the history it resumes from. */
   private void startWatch(Session session, long requestId, WatchState watch) {
+    if (store != null) {
+      watch.store = true;
+      session.watches.put(watch.id, watch);
+      if (watch.fromRevision == 0) {
+        // Answered with the snapshot's revision, just before the snapshot, as the embedded path
+        // does; the session's later requests wait for it.
+        watch.storeAckRequestId = requestId;
+        session.storeBusy = true;
+      } else {
+        // A resumed watch may see no change for a long time: answered now.
+        session.respond(Replies.ack(requestId, current()));
+      }
+      resumeStoreWatch(session, watch);
+      return;
+    }
     watches.add(watch);
     session.watches.put(watch.id, watch);
     session.respond(Replies.ack(requestId, revisions.current()));
@@ -504,14 +589,32 @@ final class ProtocolDispatch {
   private void unwatch(Session session, long requestId, Unwatch request) {
     WatchState watch = session.watches.remove(request.getWatchId());
     if (watch != null) {
-      watches.remove(watch);
+      if (watch.store) {
+        cancelStoreWatch(watch);
+      } else {
+        watches.remove(watch);
+      }
       session.dropWatch(watch);
     }
-    session.respond(Replies.ack(requestId, revisions.current()));
+    session.respond(Replies.ack(requestId, current()));
   }
 
   private void clearServices(Session session, long requestId, ClearServices request) {
     String prefix = request.getPrefix();
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          store.clearServices(prefix),
+          "",
+          counted -> {
+            if (counted.count() > 0) {
+              log.info("{} cleared {} instance(s) under \"{}\"", session, counted.count(), prefix);
+            }
+            finishCall(session, countAck(requestId, counted));
+          });
+      return;
+    }
     int cleared = instances.removeStartingWith(prefix, "cleared");
     if (cleared > 0) {
       log.info("{} cleared {} instance(s) under \"{}\"", session, cleared, prefix);
@@ -537,6 +640,15 @@ final class ProtocolDispatch {
     if (key == null) {
       return;
     }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          session.storeSession.campaign(key),
+          "; only an instance this session registered may campaign (register it first)",
+          changed -> finishCall(session, Replies.ack(requestId, changed)));
+      return;
+    }
     // Campaigning again is a no-op: the candidate keeps its place in the line.
     session.respond(Replies.ack(requestId, elections.campaign(key)));
   }
@@ -544,6 +656,15 @@ final class ProtocolDispatch {
   private void resign(Session session, long requestId, Resign request) {
     String key = heldBy(session, requestId, request.getUrl());
     if (key == null) {
+      return;
+    }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          session.storeSession.resign(key),
+          "",
+          changed -> finishCall(session, Replies.ack(requestId, changed)));
       return;
     }
     elections.leave(key);
@@ -556,6 +677,28 @@ final class ProtocolDispatch {
   private void kvGet(Session session, long requestId, KvGet request) {
     String key = request.getKey();
     if (!validKey(session, requestId, key)) {
+      return;
+    }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          store.kvGet(key),
+          "",
+          read -> {
+            KvGetResult.Builder found =
+                KvGetResult.newBuilder().setFound(!read.entries().isEmpty());
+            if (!read.entries().isEmpty()) {
+              found.setEntry(read.entries().get(0));
+            }
+            finishCall(
+                session,
+                Replies.ack(
+                    Ack.newBuilder()
+                        .setRequestId(requestId)
+                        .setRevision(read.revision())
+                        .setKvGet(found)));
+          });
       return;
     }
     KvEntry entry = kv.get(key);
@@ -590,6 +733,20 @@ final class ProtocolDispatch {
               + " bytes; nothing was written");
       return;
     }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          store.kvPut(
+              key,
+              request.getValue(),
+              request.hasExpectedModRevision()
+                  ? OptionalLong.of(request.getExpectedModRevision())
+                  : OptionalLong.empty()),
+          "",
+          changed -> ackAfterOwnWatches(session, requestId, changed, kvWatchOf(key)));
+      return;
+    }
     if (logFailed(session, requestId)) {
       return;
     }
@@ -617,6 +774,15 @@ final class ProtocolDispatch {
       if (!validPrefix(session, requestId, key)) {
         return;
       }
+      if (store != null) {
+        storeCall(
+            session,
+            requestId,
+            store.kvDeletePrefix(key),
+            "",
+            counted -> finishCall(session, countAck(requestId, counted)));
+        return;
+      }
       if (logFailed(session, requestId)) {
         return;
       }
@@ -633,6 +799,26 @@ final class ProtocolDispatch {
       return;
     }
     if (!validKey(session, requestId, key)) {
+      return;
+    }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          store.kvDelete(
+              key,
+              request.hasExpectedModRevision()
+                  ? OptionalLong.of(request.getExpectedModRevision())
+                  : OptionalLong.empty()),
+          "",
+          counted -> {
+            if (counted.count() > 0) {
+              holdUntilSeen(
+                  session, countAck(requestId, counted), counted.revision(), kvWatchOf(key));
+            } else {
+              finishCall(session, countAck(requestId, counted));
+            }
+          });
       return;
     }
     if (logFailed(session, requestId)) {
@@ -663,6 +849,22 @@ final class ProtocolDispatch {
   private void kvList(Session session, long requestId, KvList request) {
     String prefix = request.getPrefix();
     if (!validPrefix(session, requestId, prefix)) {
+      return;
+    }
+    if (store != null) {
+      storeCall(
+          session,
+          requestId,
+          store.kvList(prefix),
+          "",
+          read ->
+              finishCall(
+                  session,
+                  Replies.ack(
+                      Ack.newBuilder()
+                          .setRequestId(requestId)
+                          .setRevision(read.revision())
+                          .setKvList(KvListResult.newBuilder().addAllEntries(read.entries())))));
       return;
     }
     KvListResult.Builder result = KvListResult.newBuilder().addAllEntries(kv.list(prefix));
@@ -800,6 +1002,389 @@ final class ProtocolDispatch {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Driving a NameStore. Every request is checked above, exactly as for the embedded parts; what
+  // follows runs the checked request against the store. A session has one store call in flight at
+  // a time (later requests wait in storeWaiting), and a change's Ack waits until the session's own
+  // watches that concern it have queued its revision, so answers and events keep the embedded
+  // order. Store signals arrive on any thread and are moved to the writer.
+
+  /** The result of OpenSession against the store. */
+  private record StoreOpened(StoreSession session, boolean resumed) {}
+
+  private void openStoreSession(Session session, long requestId, OpenSession open, long ttlMillis) {
+    String appId = open.getAppId();
+    Duration ttl = Duration.ofMillis(ttlMillis);
+    Mono<StoreOpened> fresh =
+        Mono.defer(() -> store.openSession(appId, ttl))
+            .map(opened -> new StoreOpened(opened, false));
+    String resumeId = open.getResumeSessionId();
+    Mono<StoreOpened> call =
+        resumeId.isEmpty() || !store.resumable()
+            ? fresh
+            : store
+                .resume(resumeId, appId)
+                .map(resumed -> new StoreOpened(resumed, true))
+                .switchIfEmpty(fresh);
+    session.storeBusy = true;
+    session.storeInFlight = true;
+    call.switchIfEmpty(Mono.error(() -> noAnswer("OpenSession")))
+        .subscribe(
+            opened ->
+                executor.execute(() -> storeOpened(session, requestId, appId, opened, ttlMillis)),
+            error ->
+                executor.execute(
+                    () -> {
+                      session.storeInFlight = false;
+                      if (session.ended || session.closing) {
+                        return;
+                      }
+                      closeWith(session, storeError(session, requestId, error, ""));
+                    }));
+  }
+
+  private void storeOpened(
+      Session session, long requestId, String appId, StoreOpened opened, long ttlMillis) {
+    session.storeInFlight = false;
+    StoreSession held = opened.session();
+    if (session.ended || session.closing) {
+      // The connection went while the store opened it: the client may still resume it.
+      held.detach().subscribe(null, error -> log.warn("{} could not be detached", held, error));
+      return;
+    }
+    session.storeSession = held;
+    session.opened = true;
+    session.appId = appId;
+    session.id = held.id();
+    session.ttlNanos = TimeUnit.MILLISECONDS.toNanos(ttlMillis);
+    instances.opened();
+    if (session.expiryCheck != null) {
+      session.expiryCheck.dispose();
+    }
+    scheduleExpiryCheck(session, session.ttlNanos);
+    session.storeEnded =
+        held.ended()
+            .subscribe(
+                reason -> executor.execute(() -> storeEnded(session, held, reason)),
+                error -> log.warn("{} lost track of its store session", session, error));
+    log.debug("{} {}, TTL {} ms", session, opened.resumed() ? "resumed" : "opened", ttlMillis);
+    finishCall(
+        session,
+        Replies.ack(
+            Ack.newBuilder()
+                .setRequestId(requestId)
+                .setRevision(current())
+                .setSessionOpened(
+                    SessionOpened.newBuilder()
+                        .setSessionId(held.id())
+                        .setTtlMillis((int) ttlMillis)
+                        .setResumed(opened.resumed()))));
+  }
+
+  /**
+   * Runs one store call of {@code session}; later requests of the session wait for it. {@code
+   * onValue} answers (with {@link #finishCall} or {@link #holdUntilSeen}); a refusal is answered
+   * with the store's status and message ({@code notFoundHint} appended to a NOT_FOUND).
+   */
+  private <T> void storeCall(
+      Session session, long requestId, Mono<T> call, String notFoundHint, Consumer<T> onValue) {
+    session.storeBusy = true;
+    session.storeInFlight = true;
+    call.switchIfEmpty(Mono.error(() -> noAnswer("request " + requestId)))
+        .subscribe(
+            value -> executor.execute(() -> storeAnswered(session, () -> onValue.accept(value))),
+            error ->
+                executor.execute(
+                    () ->
+                        storeAnswered(
+                            session,
+                            () ->
+                                finishCall(
+                                    session,
+                                    storeError(session, requestId, error, notFoundHint)))));
+  }
+
+  private void storeAnswered(Session session, Runnable answer) {
+    session.storeInFlight = false;
+    if (session.ended || session.closing) {
+      // The session ended while the call ran; its end waited for the call.
+      Runnable end = session.storeAfterCall;
+      session.storeAfterCall = null;
+      if (end != null) {
+        end.run();
+      }
+      return;
+    }
+    answer.run();
+  }
+
+  private static NameStoreException noAnswer(String what) {
+    return new NameStoreException(StatusCode.INTERNAL, "the store gave no answer to " + what);
+  }
+
+  private NameServerFrame storeError(
+      Session session, long requestId, Throwable error, String notFoundHint) {
+    if (error instanceof NameStoreException refused) {
+      return Replies.error(
+          requestId,
+          refused.code(),
+          refused.getMessage() + (refused.code() == StatusCode.NOT_FOUND ? notFoundHint : ""));
+    }
+    log.warn("{} request {} failed in the store", session, requestId, error);
+    return Replies.error(requestId, StatusCode.INTERNAL, "the store failed: " + error);
+  }
+
+  /** Answers the session's store call and goes on with the requests that waited for it. */
+  private void finishCall(Session session, NameServerFrame answer) {
+    session.storeBusy = false;
+    session.respond(answer);
+    processWaiting(session);
+  }
+
+  /** Processes the requests that waited for the session's store call, until one makes another. */
+  private void processWaiting(Session session) {
+    while (!session.storeBusy && !session.ended && !session.closing) {
+      NameClientFrame next = session.storeWaiting.poll();
+      if (next == null) {
+        break;
+      }
+      process(session, next);
+    }
+    session.drain();
+  }
+
+  private void ackAfterOwnWatches(
+      Session session, long requestId, long revision, Predicate<WatchState> concerned) {
+    holdUntilSeen(session, Replies.ack(requestId, revision), revision, concerned);
+  }
+
+  /**
+   * Holds a change's answer until every watch of the session that the change concerns has queued
+   * its revision (or waits to resume from the store, which then includes it).
+   */
+  private void holdUntilSeen(
+      Session session, NameServerFrame answer, long revision, Predicate<WatchState> concerned) {
+    session.heldAck = answer;
+    session.heldRevision = revision;
+    session.heldFor = concerned;
+    releaseIfSeen(session);
+  }
+
+  private void releaseIfSeen(Session session) {
+    if (session.heldAck == null) {
+      return;
+    }
+    for (WatchState watch : session.watches.values()) {
+      if (!watch.pendingSnapshot
+          && watch.delivered < session.heldRevision
+          && session.heldFor.test(watch)) {
+        return;
+      }
+    }
+    NameServerFrame answer = session.heldAck;
+    session.heldAck = null;
+    session.heldFor = null;
+    finishCall(session, answer);
+  }
+
+  private static Predicate<WatchState> instanceWatchOf(String serviceName) {
+    return watch -> !watch.kv && watch.matches(serviceName);
+  }
+
+  private static Predicate<WatchState> kvWatchOf(String key) {
+    return watch -> watch.kv && watch.matches(key);
+  }
+
+  private static String serviceOf(String canonicalUrl) {
+    return ServiceUrl.parse(canonicalUrl).serviceName().toString();
+  }
+
+  private static NameServerFrame countAck(long requestId, Counted counted) {
+    return Replies.ack(
+        Ack.newBuilder()
+            .setRequestId(requestId)
+            .setRevision(counted.revision())
+            .setCount(counted.count()));
+  }
+
+  /**
+   * Subscribes a session's watch to the store: from where the client resumed, or, after it fell
+   * behind, from the last revision queued for it (the store replays the rest, or resyncs).
+   */
+  void resumeStoreWatch(Session session, WatchState watch) {
+    long from = watch.delivered > 0 ? watch.delivered : watch.fromRevision;
+    int generation = ++watch.storeGeneration;
+    if (watch.kv) {
+      watch.storeSubscription =
+          store
+              .watchKv(watch.prefix, from)
+              .subscribe(
+                  event ->
+                      executor.execute(
+                          () -> {
+                            if (live(session, watch, generation)) {
+                              long answered = answerWatch(session, watch, event.getRevision());
+                              session.offerKvEvent(watch, event);
+                              delivered(session, watch, event.getRevision(), answered);
+                            }
+                          }),
+                  error ->
+                      executor.execute(() -> storeWatchFailed(session, watch, generation, error)));
+    } else {
+      ServiceSelector selector =
+          watch.serviceName != null
+              ? ServiceSelector.service(watch.serviceName)
+              : ServiceSelector.prefix(watch.prefix);
+      watch.storeSubscription =
+          store
+              .watch(selector, from)
+              .subscribe(
+                  event ->
+                      executor.execute(
+                          () -> {
+                            if (live(session, watch, generation)) {
+                              long answered = answerWatch(session, watch, event.getRevision());
+                              session.offerEvent(watch, event);
+                              delivered(session, watch, event.getRevision(), answered);
+                            }
+                          }),
+                  error ->
+                      executor.execute(() -> storeWatchFailed(session, watch, generation, error)));
+    }
+  }
+
+  /** Cancels a watch's subscription to the store; its later signals are ignored. */
+  void cancelStoreWatch(WatchState watch) {
+    watch.storeGeneration++;
+    if (watch.storeSubscription != null) {
+      watch.storeSubscription.dispose();
+      watch.storeSubscription = null;
+    }
+  }
+
+  private static boolean live(Session session, WatchState watch, int generation) {
+    return generation == watch.storeGeneration
+        && !session.ended
+        && !session.closing
+        && session.watches.get(watch.id) == watch;
+  }
+
+  /** Queues the Watch request's Ack before the watch's first signal; gives its request id, or 0. */
+  private static long answerWatch(Session session, WatchState watch, long revision) {
+    long requestId = watch.storeAckRequestId;
+    if (requestId != 0) {
+      watch.storeAckRequestId = 0;
+      session.storeBusy = false;
+      session.respond(Replies.ack(requestId, revision));
+    }
+    return requestId;
+  }
+
+  private void delivered(Session session, WatchState watch, long revision, long answered) {
+    if (!watch.pendingSnapshot) {
+      watch.delivered = revision;
+    }
+    if (answered != 0) {
+      processWaiting(session);
+    } else {
+      releaseIfSeen(session);
+    }
+  }
+
+  private void storeWatchFailed(
+      Session session, WatchState watch, int generation, Throwable error) {
+    if (!live(session, watch, generation)) {
+      return;
+    }
+    log.warn("{} watch {} of {} failed in the store", session, watch.id, watch.target(), error);
+    closeWith(
+        session,
+        Replies.error(
+            0,
+            StatusCode.UNAVAILABLE,
+            "watch "
+                + Long.toUnsignedString(watch.id)
+                + " of "
+                + watch.target()
+                + " failed in the store ("
+                + error.getMessage()
+                + "); closing the connection: resume the session and watch again from the last"
+                + " revision"));
+  }
+
+  /**
+   * The store ended the session on its own (lease lost, resumed elsewhere): closes the connection.
+   */
+  private void storeEnded(Session session, StoreSession held, String reason) {
+    if (session.storeSession != held || session.ended || session.closing) {
+      return;
+    }
+    log.info("{} ended by the store: {}", session, reason);
+    session.storeSession = null;
+    closeWith(
+        session,
+        Replies.error(
+            0,
+            reason.contains("expired")
+                ? StatusCode.DEADLINE_EXCEEDED
+                : StatusCode.FAILED_PRECONDITION,
+            "session " + session.id + " ended: " + reason + "; closing the connection"));
+  }
+
+  /**
+   * Ends a session's side on this node: cancels its watches and closes its store session with
+   * {@code reason}, or detaches it ({@code reason} null: the client may resume it elsewhere). A
+   * store call still in flight finishes first, as the store sees one call per session at a time.
+   */
+  private void endStoreSide(Session session, String reason) {
+    session.ended = true;
+    if (session.opened) {
+      instances.ended();
+    }
+    if (session.expiryCheck != null) {
+      session.expiryCheck.dispose();
+    }
+    for (WatchState watch : session.watches.values()) {
+      cancelStoreWatch(watch);
+      session.dropWatch(watch);
+    }
+    session.watches.clear();
+    session.storeWaiting.clear();
+    session.heldAck = null;
+    session.heldFor = null;
+    if (session.storeEnded != null) {
+      session.storeEnded.dispose();
+    }
+    StoreSession held = session.storeSession;
+    session.storeSession = null;
+    if (held != null) {
+      Runnable end =
+          () ->
+              (reason == null ? held.detach() : held.close(reason))
+                  .subscribe(
+                      null,
+                      error ->
+                          log.warn(
+                              "{} could not be {} in the store",
+                              session,
+                              reason == null ? "detached" : "closed",
+                              error));
+      if (session.storeInFlight) {
+        session.storeAfterCall = end;
+      } else {
+        end.run();
+      }
+    }
+    if (session.opened) {
+      log.debug("{} ended: {}", session, reason == null ? "connection closed, detached" : reason);
+    }
+  }
+
+  /** Any thread. Closes the store, if the server drives one. */
+  Mono<Void> closeStore() {
+    return store == null ? Mono.empty() : store.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Snapshots and queue accounting, for sessions.
 
   /** The snapshot frame of a watch, at the current revision. */
@@ -898,6 +1483,10 @@ final class ProtocolDispatch {
 
   /** Removes everything the session holds and announces the removals. */
   private void endSession(Session session, String reason) {
+    if (store != null) {
+      endStoreSide(session, reason);
+      return;
+    }
     session.ended = true;
     if (session.opened) {
       instances.ended();
@@ -946,6 +1535,16 @@ final class ProtocolDispatch {
                   for (Session session : new ArrayList<>(instances.sessions())) {
                     connections.add(session.connection);
                     session.ended = true;
+                    // Over a store the sessions stay, to lapse or be resumed elsewhere; their
+                    // watches go.
+                    for (WatchState watch : session.watches.values()) {
+                      if (watch.store) {
+                        cancelStoreWatch(watch);
+                      }
+                    }
+                    if (session.storeEnded != null) {
+                      session.storeEnded.dispose();
+                    }
                     if (session.expiryCheck != null) {
                       session.expiryCheck.dispose();
                     }
@@ -976,6 +1575,10 @@ final class ProtocolDispatch {
     } catch (IllegalArgumentException e) {
       invalid(session, requestId, e.getMessage());
       return null;
+    }
+    if (store != null) {
+      // The store knows which session holds the url; it answers NOT_FOUND itself.
+      return key;
     }
     InstanceTable.Live live = instances.get(key);
     if (live == null || live.owner() != session) {
@@ -1058,7 +1661,7 @@ final class ProtocolDispatch {
             instances.sessions().size(),
             instances.size(),
             watches.count(),
-            revisions.current(),
+            current(),
             queuedFrames,
             peakQueuedFrames,
             resyncs);

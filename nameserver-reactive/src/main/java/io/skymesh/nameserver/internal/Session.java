@@ -1,6 +1,8 @@
 package io.skymesh.nameserver.internal;
 
+import io.skymesh.nameserver.spi.StoreSession;
 import io.skymesh.proto.KvWatchEvent;
+import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.WatchEvent;
@@ -10,6 +12,7 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
@@ -46,7 +49,12 @@ final class Session implements InstanceHolder, WatchSink {
   private static final int MAX_READ_AHEAD = 32;
 
   final long number;
-  final String id;
+
+  /**
+   * The server's id for the connection; with a {@code NameStore}, the store session's id once open.
+   */
+  String id;
+
   final Connection connection;
   private final ProtocolDispatch registry;
   private final int queueLimit;
@@ -64,6 +72,30 @@ final class Session implements InstanceHolder, WatchSink {
   long ttlNanos;
   long lastSeenNanos;
   Disposable expiryCheck;
+
+  /** With a {@code NameStore}: the session in the store, once opened or resumed. */
+  StoreSession storeSession;
+
+  /** With a {@code NameStore}: watches the store's end of the session. */
+  Disposable storeEnded;
+
+  /** With a {@code NameStore}: a call of this session is in flight (or its Ack is held). */
+  boolean storeBusy;
+
+  /** With a {@code NameStore}: a store call is running (not only an Ack held). */
+  boolean storeInFlight;
+
+  /** With a {@code NameStore}: the session's end in the store, waiting for the call in flight. */
+  Runnable storeAfterCall;
+
+  /** With a {@code NameStore}: requests read while a call was in flight, answered in order. */
+  final ArrayDeque<NameClientFrame> storeWaiting = new ArrayDeque<>();
+
+  /** With a {@code NameStore}: an Ack held until the session's own watches show its revision. */
+  NameServerFrame heldAck;
+
+  long heldRevision;
+  Predicate<WatchState> heldFor;
 
   final Set<String> owned = new LinkedHashSet<>();
   final Map<Long, WatchState> watches = new HashMap<>();
@@ -196,7 +228,12 @@ final class Session implements InstanceHolder, WatchSink {
       add(new Outbound(frame.get(), watch));
       emit();
     } else {
-      removeQueued(watch);
+      if (watch.store) {
+        // Its queued events stay; the store's watch is cancelled and resumes from the last one.
+        registry.cancelStoreWatch(watch);
+      } else {
+        removeQueued(watch);
+      }
       watch.pendingSnapshot = true;
       pendingSnapshots.add(watch);
       registry.overflowed(this, watch);
@@ -249,7 +286,12 @@ final class Session implements InstanceHolder, WatchSink {
   }
 
   private int free() {
-    return queueLimit - queue.size() - held.size() - outstanding;
+    return queueLimit
+        - queue.size()
+        - held.size()
+        - outstanding
+        - storeWaiting.size()
+        - (storeBusy ? 1 : 0);
   }
 
   private void add(Outbound outbound) {
@@ -286,7 +328,11 @@ final class Session implements InstanceHolder, WatchSink {
       WatchState watch = waiting.next();
       waiting.remove();
       watch.pendingSnapshot = false;
-      add(new Outbound(registry.snapshotFrame(watch), watch));
+      if (watch.store) {
+        registry.resumeStoreWatch(this, watch);
+      } else {
+        add(new Outbound(registry.snapshotFrame(watch), watch));
+      }
     }
     emit();
   }

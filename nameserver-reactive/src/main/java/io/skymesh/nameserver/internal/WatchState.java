@@ -1,5 +1,7 @@
 package io.skymesh.nameserver.internal;
 
+import reactor.core.Disposable;
+
 /**
  * One watch, of a session or of a store watch's flux: of instances and leaders (by service or
  * ServiceName prefix), or of KV keys (by key prefix). Confined to the writer.
@@ -31,6 +33,23 @@ final class WatchState {
    * queued meanwhile; the snapshot, taken when there is room, includes them.
    */
   boolean pendingSnapshot;
+
+  /**
+   * Driven by a {@code NameStore}: the subscription to the store's watch, null while there is none.
+   */
+  Disposable storeSubscription;
+
+  /** Counts the store subscriptions, so signals of a cancelled one are recognised and ignored. */
+  int storeGeneration;
+
+  /** Driven by a {@code NameStore}: the revision of the latest event queued for the client. */
+  long delivered;
+
+  /** Driven by a {@code NameStore}: the Watch request answered with its first signal, or 0. */
+  long storeAckRequestId;
+
+  /** Whether a {@code NameStore} drives this watch (it resumes from the store, not a snapshot). */
+  boolean store;
 
   private WatchState(
       WatchSink sink, long id, String serviceName, String prefix, boolean kv, long fromRevision) {

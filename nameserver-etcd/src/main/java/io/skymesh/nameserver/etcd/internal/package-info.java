@@ -1,0 +1,5 @@
+/**
+ * The mapping of sessions, instances, watches, elections and KV onto etcd; no compatibility
+ * promise.
+ */
+package io.skymesh.nameserver.etcd.internal;
