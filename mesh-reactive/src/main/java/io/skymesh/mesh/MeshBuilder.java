@@ -3,21 +3,24 @@ package io.skymesh.mesh;
 import io.skymesh.codec.Frames;
 import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.mesh.internal.MeshConfig;
+import io.skymesh.mesh.internal.naming.NameServerClientConfig;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
 import io.skymesh.mesh.rpc.ClientInterceptor;
 import io.skymesh.mesh.rpc.ServerInterceptor;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Configures and starts a {@link Mesh}. Each setter checks its argument and returns this builder.
  *
  * <pre>{@code
  * Mesh mesh = Mesh.builder("game")
- *     .nameServer("127.0.0.1:9099")
+ *     .nameServers("10.0.0.1:9099,10.0.0.2:9099")
  *     .sessionTtl(Duration.ofSeconds(10))
  *     .start()
  *     .block();
@@ -26,7 +29,8 @@ import reactor.core.publisher.Mono;
 public final class MeshBuilder {
 
   private final String appId;
-  private String nameServer = "127.0.0.1:9099";
+  private List<InetSocketAddress> nameServers =
+      List.of(InetSocketAddress.createUnresolved("127.0.0.1", 9099));
   private String host = "127.0.0.1";
   private int port;
   private Duration sessionTtl = Duration.ofSeconds(10);
@@ -50,10 +54,34 @@ public final class MeshBuilder {
     this.appId = appId;
   }
 
-  /** The name server's address, {@code host:port}; default {@code 127.0.0.1:9099}. */
+  /**
+   * The name server's address, {@code host:port}; default {@code 127.0.0.1:9099}. Replaces what
+   * {@link #nameServers(String)} set.
+   */
   public MeshBuilder nameServer(String hostPort) {
-    MeshConfig.parseHostPort("nameServer", hostPort);
-    this.nameServer = hostPort;
+    this.nameServers = List.of(MeshConfig.parseHostPort("nameServer", hostPort));
+    return this;
+  }
+
+  /**
+   * The nodes of a name-server cluster, {@code host:port[,host:port...]}; replaces what {@link
+   * #nameServer(String)} set. The mesh connects to one of them (chosen at random, to spread a
+   * cluster's clients) and, when that node dies or stops answering for half the session TTL, moves
+   * to the next in the list, round the list with backoff; there it resumes its session if the node
+   * can, and otherwise registers its instances again. Its watches resume from the last revision
+   * they delivered. One node is a valid list.
+   *
+   * <pre>{@code
+   * Mesh.builder("game").nameServers("10.0.0.1:9099,10.0.0.2:9099,10.0.0.3:9099")
+   * }</pre>
+   *
+   * @param hostPorts the nodes, comma-separated, blanks around entries ignored
+   * @return this builder
+   * @throws IllegalArgumentException for an empty entry, a bad port, or a node given twice, as
+   *     {@code "nameServers: 'x' ('y' is not host:port; expected: host:port[,host:port...])"}
+   */
+  public MeshBuilder nameServers(String hostPorts) {
+    this.nameServers = NameServerClientConfig.parseNameServers("nameServers", hostPorts);
     return this;
   }
 
@@ -188,14 +216,8 @@ public final class MeshBuilder {
     MeshConfig config =
         new MeshConfig(
             appId,
-            nameServer,
             host,
             port,
-            sessionTtl,
-            requestTimeout,
-            reconnectMinBackoff,
-            reconnectMaxBackoff,
-            startTimeout,
             maxFrameLength,
             pingInterval,
             new RpcConfig(
@@ -204,7 +226,18 @@ public final class MeshBuilder {
                 maxPendingRequestsPerPeer,
                 maxConcurrentHandlersPerService,
                 clientInterceptors,
-                serverInterceptors));
+                serverInterceptors),
+            new NameServerClientConfig(
+                appId,
+                nameServers,
+                sessionTtl,
+                requestTimeout,
+                reconnectMinBackoff,
+                reconnectMaxBackoff,
+                startTimeout,
+                maxFrameLength,
+                NameServerClientConfig.DEFAULT_WATCH_BUFFER_SIZE,
+                Schedulers.parallel()));
     return Mono.defer(() -> DefaultMesh.start(config));
   }
 

@@ -76,7 +76,7 @@ public final class DefaultMesh implements Mesh {
   private DefaultMesh(MeshConfig config, String processId) {
     this.config = config;
     this.processId = processId;
-    this.names = new NameServerClient(config);
+    this.names = new NameServerClient(config.naming());
     this.configStore = new DefaultConfigStore(names);
     this.peers =
         PeerTransport.create(

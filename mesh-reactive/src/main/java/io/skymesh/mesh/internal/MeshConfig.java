@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal;
 
+import io.skymesh.mesh.internal.naming.NameServerClientConfig;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -8,35 +9,30 @@ import java.time.Duration;
  * A mesh's validated configuration, built by {@code MeshBuilder}.
  *
  * @param appId the application
- * @param nameServer the name server's {@code host:port}
  * @param host the peer listener's host
  * @param port the peer listener's port, 0 for any
- * @param sessionTtl the session TTL asked of the name server
- * @param requestTimeout how long a name-server request may wait
- * @param reconnectMinBackoff the first reconnection delay
- * @param reconnectMaxBackoff the largest reconnection delay
- * @param startTimeout how long start keeps retrying an unreachable name server
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
  * @param rpc the request / response settings
+ * @param naming the name-server client's settings
  */
 public record MeshConfig(
     String appId,
-    String nameServer,
     String host,
     int port,
-    Duration sessionTtl,
-    Duration requestTimeout,
-    Duration reconnectMinBackoff,
-    Duration reconnectMaxBackoff,
-    Duration startTimeout,
     int maxFrameLength,
     Duration pingInterval,
-    RpcConfig rpc) {
+    RpcConfig rpc,
+    NameServerClientConfig naming) {
 
-  /** The name server's address. */
-  public InetSocketAddress nameServerAddress() {
-    return parseHostPort("nameServer", nameServer);
+  /** The session TTL asked of the name server. */
+  public Duration sessionTtl() {
+    return naming.sessionTtl();
+  }
+
+  /** How long a name-server request may wait. */
+  public Duration requestTimeout() {
+    return naming.requestTimeout();
   }
 
   /**

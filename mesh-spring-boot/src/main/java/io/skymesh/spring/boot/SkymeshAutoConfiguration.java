@@ -1,6 +1,7 @@
 package io.skymesh.spring.boot;
 
 import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshBuilder;
 import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -40,8 +41,14 @@ public class SkymeshAutoConfiguration {
   @ConditionalOnMissingBean
   public Mesh skymesh(SkymeshProperties properties) {
     Duration startTimeout = properties.getStartTimeout();
-    return Mesh.builder(properties.getAppId())
-        .nameServer(properties.getNameServer())
+    MeshBuilder builder = Mesh.builder(properties.getAppId());
+    String nameServers = properties.getNameServers();
+    if (nameServers != null && !nameServers.isBlank()) {
+      builder.nameServers(nameServers);
+    } else {
+      builder.nameServer(properties.getNameServer());
+    }
+    return builder
         .host(properties.getHost())
         .port(properties.getPort())
         .sessionTtl(properties.getSessionTtl())

@@ -9,7 +9,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  *
  * <pre>
  * skymesh.app-id=game
- * skymesh.name-server=127.0.0.1:9099
+ * skymesh.name-servers=10.0.0.1:9099,10.0.0.2:9099,10.0.0.3:9099
  * skymesh.close-timeout=10s
  * </pre>
  */
@@ -18,6 +18,7 @@ public class SkymeshProperties {
 
   private String appId;
   private String nameServer = "127.0.0.1:9099";
+  private String nameServers;
   private String host = "127.0.0.1";
   private int port;
   private Duration sessionTtl = Duration.ofSeconds(10);
@@ -46,6 +47,20 @@ public class SkymeshProperties {
   /** Sets {@link #getNameServer()}. */
   public void setNameServer(String nameServer) {
     this.nameServer = nameServer;
+  }
+
+  /**
+   * The nodes of a name-server cluster, {@code host:port[,host:port...]}; when set, it replaces
+   * {@link #getNameServer()}. The mesh moves to another node when its node dies or stops answering
+   * (see {@code MeshBuilder.nameServers}). Not set by default.
+   */
+  public String getNameServers() {
+    return nameServers;
+  }
+
+  /** Sets {@link #getNameServers()}. */
+  public void setNameServers(String nameServers) {
+    this.nameServers = nameServers;
   }
 
   /** The host the mesh's peer listener binds to and registers; default {@code 127.0.0.1}. */

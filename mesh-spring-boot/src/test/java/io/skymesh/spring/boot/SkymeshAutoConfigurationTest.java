@@ -12,6 +12,9 @@ import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.nameserver.NameServer;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -122,6 +125,40 @@ class SkymeshAutoConfigurationTest {
                   .atMost(DEADLINE)
                   .until(() -> replies.equals(List.of("shop.test.echo/2 ping")));
             });
+  }
+
+  @Test
+  void nameServersListReplacesTheSingleNameServer() throws IOException {
+    int unused;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      unused = socket.getLocalPort();
+    }
+    NameRouter echo = observer.router(ECHO);
+    runner
+        .withPropertyValues(
+            "skymesh.name-server=127.0.0.1:" + unused,
+            "skymesh.name-servers=127.0.0.1:" + unused + ", 127.0.0.1:" + nameServer.port())
+        .withUserConfiguration(Endpoints.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              await().atMost(DEADLINE).until(() -> echo.currentView().size() == 2);
+            });
+  }
+
+  @Test
+  void badNameServersFailTheStartWithTheValueAndTheExpectation() {
+    runner
+        .withPropertyValues("skymesh.name-servers=127.0.0.1:1,nowhere")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(
+                        "nameServers: '127.0.0.1:1,nowhere' ('nowhere' is not host:port;"
+                            + " expected: host:port[,host:port...])"));
   }
 
   @Test

@@ -6,12 +6,12 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
+import io.skymesh.core.exceptions.AlreadyRegisteredException;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.ServiceNotFoundException;
 import io.skymesh.core.exceptions.Statuses;
-import io.skymesh.mesh.internal.MeshConfig;
 import io.skymesh.proto.Ack;
 import io.skymesh.proto.Campaign;
 import io.skymesh.proto.Deregister;
@@ -30,6 +30,7 @@ import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
 import io.skymesh.proto.Resign;
+import io.skymesh.proto.SessionOpened;
 import io.skymesh.proto.SetAttributes;
 import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
@@ -40,8 +41,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.Disposable;
@@ -53,15 +59,22 @@ import reactor.netty.Connection;
 import reactor.netty.NettyPipeline;
 import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpClient;
+import reactor.util.concurrent.Queues;
 import reactor.util.retry.Retry;
+import reactor.util.retry.RetryBackoffSpec;
 
 /**
- * The mesh's session with the name server.
+ * The mesh's session with the name service, over one connection at a time to one of its nodes.
  *
- * <p>It remembers what it registered and watched, so that after the connection is lost it
- * reconnects with backoff, opens a new session, registers the same instances again and resumes
- * every watch from the last revision it delivered. Requests made while disconnected wait for the
- * next session, up to the request timeout.
+ * <p>It remembers what it registered, campaigned for and watched. When the connection is lost, or
+ * the node stops answering (a KeepAlive unanswered for {@link NameServerClientConfig#answerDeadline
+ * half the TTL}), it connects to the next node of its list (round the list, pausing with backoff
+ * after each round in which no node answered) and asks to resume its session there. If the node
+ * resumes it, the instances and campaigns are still held and nothing is registered again; otherwise
+ * every instance is registered again and every campaign renewed. Either way every watch resumes
+ * from the last revision it delivered (with a resync snapshot when the node no longer has, or never
+ * had, the gap). Requests made while disconnected wait for the next session, up to the request
+ * timeout.
  *
  * <p>Threading: frames are handled on the connection's event loop; nothing blocks; the maps are
  * concurrent because requests come from any thread.
@@ -78,55 +91,66 @@ public final class NameServerClient {
   private static final LoopResources CONTROL_LOOP =
       LoopResources.create("skymesh-control", 1, true);
 
-  private final MeshConfig config;
+  private final NameServerClientConfig config;
+  private final List<InetSocketAddress> nodes;
   private final AtomicLong requestIds = new AtomicLong();
-  private final AtomicLong watchIds = new AtomicLong();
+  private final AtomicLong wireWatchIds = new AtomicLong();
+  private final AtomicInteger nextNode;
   private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
   private final Map<String, Instance> registrations = new ConcurrentHashMap<>();
-  private final Map<Long, WatchState> watches = new ConcurrentHashMap<>();
   private final Set<String> campaigns = ConcurrentHashMap.newKeySet();
-  private final Map<Long, KvWatchState> kvWatches = new ConcurrentHashMap<>();
+
+  /** Every live watch, service and KV. */
+  private final Set<WatchState<?>> watches = ConcurrentHashMap.newKeySet();
+
+  /** The live watches by the id they were last sent with. */
+  private final Map<Long, WatchState<?>> watchesByWireId = new ConcurrentHashMap<>();
+
+  private final AtomicLong overflows = new AtomicLong();
   private final Sinks.Many<Session> sessions = Sinks.many().replay().latest();
   private final Disposable.Swap reconnecting = Disposables.swap();
   private volatile boolean closed;
   private volatile Session current;
 
+  /** The id of the last session opened, to resume it after the connection is lost. */
+  private volatile String sessionId;
+
   /**
    * Creates a client; {@link #start()} connects it.
    *
-   * @param config the mesh's configuration
+   * @param config the configuration
    */
-  public NameServerClient(MeshConfig config) {
+  public NameServerClient(NameServerClientConfig config) {
+    // Clients of a cluster spread over its nodes.
+    this(config, ThreadLocalRandom.current().nextInt(config.nameServers().size()));
+  }
+
+  /** Creates a client that tries the node at {@code firstNode} first, for tests. */
+  NameServerClient(NameServerClientConfig config, int firstNode) {
     this.config = config;
+    this.nodes = config.nameServers();
+    this.nextNode = new AtomicInteger(firstNode);
   }
 
   /**
-   * Connects and opens a session, retrying with backoff while the name server is unreachable, up to
-   * the start timeout.
+   * Connects to one of the nodes and opens a session, going round the list with backoff while none
+   * is reachable, up to the start timeout. A node that refuses the session (a bad token, a protocol
+   * it does not speak) fails the start.
    *
    * @return completes when the first session is open
    */
   public Mono<Void> start() {
-    return openSession()
-        .retryWhen(
-            Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
-                .maxBackoff(config.reconnectMaxBackoff())
-                .filter(e -> e instanceof PeerUnavailableException && !closed)
-                .doBeforeRetry(
-                    signal ->
-                        log.info(
-                            "Name server {} not reachable yet ({}), retrying",
-                            config.nameServer(),
-                            signal.failure().getMessage())))
+    return connectAnywhere(e -> e instanceof PeerUnavailableException)
         .timeout(
             config.startTimeout(),
             Mono.error(
                 () ->
                     new PeerUnavailableException(
-                        "name server "
-                            + config.nameServer()
+                        "name servers "
+                            + config.describeNameServers()
                             + " unreachable for "
-                            + config.startTimeout())))
+                            + config.startTimeout())),
+            config.timer())
         .doOnNext(this::ready)
         .then();
   }
@@ -211,7 +235,10 @@ public final class NameServerClient {
   /**
    * Watches one service. The stream starts with a snapshot, then every change; after a reconnection
    * it resumes from the last revision delivered (with a resync snapshot if the server no longer has
-   * the gap). Single subscriber; cancelling stops the watch.
+   * the gap). Single subscriber; cancelling stops the watch. At most {@link
+   * NameServerClientConfig#watchBufferSize} events wait for the subscriber's demand: a subscriber
+   * that falls that far behind pauses the watch, which resumes from where it stopped once the
+   * subscriber has caught up (the server replays the rest, or resyncs); nothing is dropped.
    *
    * @param serviceName the canonical service name
    * @return the events
@@ -219,17 +246,10 @@ public final class NameServerClient {
   public Flux<WatchUpdate> watch(String serviceName) {
     return Flux.defer(
         () -> {
-          WatchState watch = new WatchState(watchIds.incrementAndGet(), serviceName);
-          watches.put(watch.id, watch);
-          currentSession()
-              .flatMap(session -> sendWatch(session, watch))
-              .subscribe(
-                  null, e -> log.debug("Watch of {} deferred: {}", serviceName, e.toString()));
-          return watch.events.asFlux().doFinally(signal -> stopWatch(watch));
+          ServiceWatch watch = new ServiceWatch(serviceName);
+          return start(watch);
         });
   }
-
-  // --- Elections and KV config (issue 6) ---------------------------------------------------------
 
   /**
    * Campaigns for leadership of the instance's service, and campaigns again after every
@@ -332,7 +352,7 @@ public final class NameServerClient {
   /**
    * Watches the keys under a prefix: a snapshot, then every change; after a reconnection it resumes
    * from the last revision delivered (with a resync snapshot if the server no longer has the gap).
-   * Single subscriber; cancelling stops the watch.
+   * Single subscriber; cancelling stops the watch. Bounded as {@link #watch(String)} is.
    *
    * @param prefix the key prefix; empty for every key
    * @return the events
@@ -340,18 +360,14 @@ public final class NameServerClient {
   public Flux<KvWatchEvent> kvWatch(String prefix) {
     return Flux.defer(
         () -> {
-          KvWatchState watch = new KvWatchState(watchIds.incrementAndGet(), prefix);
-          kvWatches.put(watch.id, watch);
-          currentSession()
-              .flatMap(session -> sendKvWatch(session, watch))
-              .subscribe(null, e -> log.debug("KV watch of {} deferred: {}", prefix, e.toString()));
-          return watch.events.asFlux().doFinally(signal -> stopKvWatch(watch));
+          KvWatchState watch = new KvWatchState(prefix);
+          return start(watch);
         });
   }
 
   /**
-   * Drops the connection as a network failure would; the client reconnects and restores its
-   * registrations, campaigns and watches. For fault-injection tests.
+   * Drops the connection as a network failure would; the client reconnects (to the next node) and
+   * restores its registrations, campaigns and watches. For fault-injection tests.
    */
   public void disconnect() {
     Session session = current;
@@ -359,51 +375,6 @@ public final class NameServerClient {
       session.connection.dispose();
     }
   }
-
-  private Mono<Ack> sendKvWatch(Session session, KvWatchState watch) {
-    if (watch.sentOn.getAndSet(session) == session) {
-      return Mono.empty();
-    }
-    KvWatch body =
-        KvWatch.newBuilder()
-            .setWatchId(watch.id)
-            .setPrefix(watch.prefix)
-            .setFromRevision(watch.lastRevision)
-            .build();
-    return sendWatchRequest(
-        session, NameClientFrame.newBuilder().setKvWatch(body), "kv watch", watch.events);
-  }
-
-  private void stopKvWatch(KvWatchState watch) {
-    if (kvWatches.remove(watch.id) == null) {
-      return;
-    }
-    unwatch(watch.sentOn.get(), watch.id);
-  }
-
-  /** One KV watch, kept across sessions. */
-  private static final class KvWatchState {
-    final long id;
-    final String prefix;
-    final Sinks.Many<KvWatchEvent> events = Sinks.many().unicast().onBackpressureBuffer();
-    final AtomicReference<Session> sentOn = new AtomicReference<>();
-    volatile long lastRevision;
-
-    KvWatchState(long id, String prefix) {
-      this.id = id;
-      this.prefix = prefix;
-    }
-
-    void deliver(KvWatchEvent event) {
-      if (!event.hasSnapshot() && event.getRevision() <= lastRevision) {
-        return; // already delivered before a reconnection
-      }
-      lastRevision = Math.max(lastRevision, event.getRevision());
-      events.tryEmitNext(event);
-    }
-  }
-
-  // --- end of elections and KV config -----------------------------------------------------------
 
   /**
    * Closes the session and stops reconnecting. Pending requests fail with {@code
@@ -432,23 +403,43 @@ public final class NameServerClient {
     return session != null && !session.closed;
   }
 
+  /** The node of the open session, or null while there is none. */
+  public InetSocketAddress nameServer() {
+    Session session = current;
+    return session == null || session.closed ? null : session.node;
+  }
+
+  /** How many times a watch paused because its subscriber fell a whole buffer behind. */
+  public long watchOverflows() {
+    return overflows.get();
+  }
+
+  /** How many requests wait for their answer, for tests. */
+  int pendingRequests() {
+    return pending.size();
+  }
+
   private Mono<Ack> request(NameClientFrame.Builder body, String context) {
     return currentSession()
         .flatMap(session -> exchange(session, body, context))
-        .retryWhen(
-            Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
-                .maxBackoff(config.reconnectMaxBackoff())
-                .filter(e -> e instanceof PeerUnavailableException && !closed))
+        .retryWhen(backoff().filter(e -> e instanceof PeerUnavailableException && !closed))
         .timeout(
             config.requestTimeout(),
             Mono.error(
                 () ->
                     new MeshTimeoutException(
                         context
-                            + ": no answer from name server "
-                            + config.nameServer()
+                            + ": no answer from name servers "
+                            + config.describeNameServers()
                             + " within "
-                            + config.requestTimeout())));
+                            + config.requestTimeout())),
+            config.timer());
+  }
+
+  private RetryBackoffSpec backoff() {
+    return Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
+        .maxBackoff(config.reconnectMaxBackoff())
+        .scheduler(config.timer());
   }
 
   private Mono<Session> currentSession() {
@@ -495,182 +486,330 @@ public final class NameServerClient {
         });
   }
 
-  private Mono<Session> openSession() {
-    InetSocketAddress address = config.nameServerAddress();
+  /**
+   * An exchange that must be answered within {@code deadline}; past it the node counts as gone: the
+   * connection is closed, which starts the failover.
+   */
+  private Mono<Ack> exchangeWithin(
+      Session session, NameClientFrame.Builder body, String context, Duration deadline) {
+    return exchange(session, body, context)
+        .timeout(deadline, config.timer())
+        .onErrorMap(
+            TimeoutException.class,
+            e -> {
+              log.warn(
+                  "Name server {} did not answer {} within {}; leaving it",
+                  NameServerClientConfig.describe(session.node),
+                  context,
+                  deadline);
+              session.connection.dispose();
+              return new PeerUnavailableException(
+                  "name server "
+                      + NameServerClientConfig.describe(session.node)
+                      + " did not answer "
+                      + context
+                      + " within "
+                      + deadline,
+                  e);
+            });
+  }
+
+  /**
+   * Opens a session on one node after another, starting with the next in the list, until one opens:
+   * the nodes of a round are tried at once, one after the other, and each round in which none
+   * answered is followed by a pause that grows from the minimum backoff to the maximum.
+   */
+  private Mono<Session> connectAnywhere(Predicate<Throwable> retryable) {
+    int size = nodes.size();
+    return Mono.defer(() -> openSession(nodes.get(Math.floorMod(nextNode.getAndIncrement(), size))))
+        .retryWhen(
+            Retry.from(
+                signals ->
+                    signals.concatMap(
+                        signal -> {
+                          Throwable failure = signal.failure();
+                          if (closed || !retryable.test(failure)) {
+                            return Mono.error(failure);
+                          }
+                          long failures = signal.totalRetries() + 1;
+                          if (failures % size != 0) {
+                            return Mono.just(failures); // the next node of this round, at once
+                          }
+                          Duration pause = roundPause(failures / size);
+                          log.info(
+                              "No name server of {} answered ({}); trying again in {}",
+                              config.describeNameServers(),
+                              failure.getMessage(),
+                              pause);
+                          return Mono.delay(pause, config.timer());
+                        })));
+  }
+
+  /** The pause after {@code round} rounds without an answer: doubling, capped, with jitter. */
+  private Duration roundPause(long round) {
+    long min = config.reconnectMinBackoff().toNanos();
+    long max = config.reconnectMaxBackoff().toNanos();
+    long pause = round > 62 ? max : Math.min(max, min << Math.min(62, round - 1));
+    if (pause < 0) {
+      pause = max;
+    }
+    long jitter = pause / 2;
+    return Duration.ofNanos(
+        Math.min(max, pause - jitter + ThreadLocalRandom.current().nextLong(jitter + 1)));
+  }
+
+  private Mono<Session> openSession(InetSocketAddress node) {
+    Duration deadline = NameServerClientConfig.answerDeadline(config.sessionTtl());
+    String name = NameServerClientConfig.describe(node);
     return TcpClient.create()
         .runOn(CONTROL_LOOP)
         .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
         .option(ChannelOption.TCP_NODELAY, true)
-        .host(address.getHostString())
-        .port(address.getPort())
+        .option(
+            ChannelOption.CONNECT_TIMEOUT_MILLIS,
+            (int) Math.max(1, Math.min(Integer.MAX_VALUE, deadline.toMillis())))
+        .host(node.getHostString())
+        .port(node.getPort())
         .doOnChannelInit((observer, channel, remote) -> installCodec(channel.pipeline()))
         .connect()
         .onErrorMap(
             e -> !(e instanceof PeerUnavailableException),
-            e ->
-                new PeerUnavailableException(
-                    "name server " + config.nameServer() + " unreachable: " + e.getMessage(), e))
+            e -> new PeerUnavailableException("name server " + name + " unreachable: " + e, e))
         .flatMap(
             connection -> {
-              Session session = new Session(connection);
+              Session session = new Session(connection, node);
               connection
                   .inbound()
                   .receiveObject()
                   .cast(NameServerFrame.class)
-                  .subscribe(this::onFrame, error -> log.debug("Name-server inbound: {}", error));
+                  .subscribe(
+                      frame -> onFrame(session, frame),
+                      error -> log.debug("Name-server inbound: {}", error.toString()));
               connection.onDispose(() -> onDisconnected(session));
-              OpenSession open =
+              String resume = sessionId;
+              OpenSession.Builder open =
                   OpenSession.newBuilder()
                       .setProtocolVersion(PROTOCOL_VERSION)
                       .setAppId(config.appId())
                       .setTtlMillis(
-                          (int) Math.min(Integer.MAX_VALUE, config.sessionTtl().toMillis()))
-                      .build();
-              return exchange(
-                      session, NameClientFrame.newBuilder().setOpenSession(open), "open session")
-                  .flatMap(ack -> restore(session, ack))
-                  .doOnError(e -> connection.dispose());
+                          (int) Math.min(Integer.MAX_VALUE, config.sessionTtl().toMillis()));
+              if (resume != null) {
+                open.setResumeSessionId(resume);
+              }
+              return exchangeWithin(
+                      session,
+                      NameClientFrame.newBuilder().setOpenSession(open),
+                      "open session",
+                      deadline)
+                  .flatMap(ack -> restore(session, ack.getSessionOpened(), resume != null))
+                  .doOnError(e -> connection.dispose())
+                  .doOnCancel(connection::dispose);
             });
   }
 
-  private Mono<Session> restore(Session session, Ack opened) {
-    session.ttl = Duration.ofMillis(Math.max(1, opened.getSessionOpened().getTtlMillis()));
-    Flux<Ack> registered =
-        Flux.fromIterable(registrations.values())
-            .concatMap(
-                instance ->
-                    exchange(
-                            session,
-                            NameClientFrame.newBuilder()
-                                .setRegister(Register.newBuilder().setInstance(instance)),
-                            instance.getUrl())
-                        // The old session may hold the url until its TTL lapses on the server.
-                        .retryWhen(
-                            Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
-                                .maxBackoff(config.reconnectMaxBackoff())
-                                .filter(
-                                    e ->
-                                        e
-                                            instanceof
-                                            io.skymesh.core.exceptions.AlreadyRegisteredException))
-                        .timeout(config.sessionTtl().multipliedBy(3))
-                        .onErrorResume(
-                            e -> {
-                              log.error(
-                                  "Could not register {} again: {}",
-                                  instance.getUrl(),
-                                  e.toString());
-                              return Mono.empty();
-                            }));
-    Flux<Ack> watched = Flux.fromIterable(watches.values()).concatMap(w -> sendWatch(session, w));
-    Flux<Ack> campaigned =
-        Flux.fromIterable(campaigns)
-            .filter(registrations::containsKey)
-            .concatMap(
-                url ->
-                    exchange(
-                            session,
-                            NameClientFrame.newBuilder()
-                                .setCampaign(Campaign.newBuilder().setUrl(url)),
-                            url)
-                        .onErrorResume(
-                            e -> {
-                              log.error("Could not campaign again for {}: {}", url, e.toString());
-                              return Mono.empty();
-                            }));
-    Flux<Ack> kvWatched =
-        Flux.fromIterable(kvWatches.values()).concatMap(w -> sendKvWatch(session, w));
+  /**
+   * Starts the session's keepalives, then brings the node up to date: the instances and campaigns
+   * (unless it resumed the session, which kept them) and every watch.
+   */
+  private Mono<Session> restore(Session session, SessionOpened opened, boolean askedToResume) {
+    session.ttl = Duration.ofMillis(Math.max(1, opened.getTtlMillis()));
+    startKeepAlive(session);
+    // A server that does not know resume_session_id ignores it and answers resumed = false.
+    boolean resumed = askedToResume && opened.getResumed();
+    if (!opened.getSessionId().isEmpty()) {
+      sessionId = opened.getSessionId();
+    }
+    Flux<Ack> registered = resumed ? Flux.empty() : registerAgain(session);
+    Flux<Ack> campaigned = resumed ? Flux.empty() : campaignAgain(session);
+    Flux<Ack> watched =
+        Flux.fromIterable(watches)
+            .filter(w -> !w.paused.get())
+            .concatMap(w -> send(session, w, resumed, true));
     return registered
         .thenMany(watched)
         .thenMany(campaigned)
-        .thenMany(kvWatched)
-        .then(Mono.just(session));
+        .then(
+            Mono.defer(
+                () -> {
+                  if (session.closed) {
+                    return Mono.error(
+                        new PeerUnavailableException(
+                            "name server "
+                                + NameServerClientConfig.describe(session.node)
+                                + " lost while restoring the session"));
+                  }
+                  log.info(
+                      "Session {} with name server {} ({}, {} instance(s), {} watch(es))",
+                      sessionId,
+                      NameServerClientConfig.describe(session.node),
+                      resumed ? "resumed" : "new",
+                      registrations.size(),
+                      watches.size());
+                  return Mono.just(session);
+                }));
   }
 
-  private Mono<Ack> sendWatch(Session session, WatchState watch) {
-    if (watch.sentOn.getAndSet(session) == session) {
+  private Flux<Ack> registerAgain(Session session) {
+    return Flux.fromIterable(registrations.values())
+        .concatMap(
+            instance ->
+                exchange(
+                        session,
+                        NameClientFrame.newBuilder()
+                            .setRegister(Register.newBuilder().setInstance(instance)),
+                        instance.getUrl())
+                    // The old session may hold the url until its TTL lapses on the server.
+                    .retryWhen(backoff().filter(e -> e instanceof AlreadyRegisteredException))
+                    .timeout(config.sessionTtl().multipliedBy(3), config.timer())
+                    .onErrorResume(
+                        e -> {
+                          if (!session.closed) {
+                            log.error(
+                                "Could not register {} again: {}", instance.getUrl(), e.toString());
+                          }
+                          return Mono.empty();
+                        }));
+  }
+
+  private Flux<Ack> campaignAgain(Session session) {
+    return Flux.fromIterable(campaigns)
+        .filter(registrations::containsKey)
+        .concatMap(
+            url ->
+                exchange(
+                        session,
+                        NameClientFrame.newBuilder().setCampaign(Campaign.newBuilder().setUrl(url)),
+                        url)
+                    .onErrorResume(
+                        e -> {
+                          if (!session.closed) {
+                            log.error("Could not campaign again for {}: {}", url, e.toString());
+                          }
+                          return Mono.empty();
+                        }));
+  }
+
+  private void startKeepAlive(Session session) {
+    Duration interval = NameServerClientConfig.keepAliveInterval(session.ttl);
+    Duration deadline = NameServerClientConfig.answerDeadline(session.ttl);
+    session.keepAlive =
+        Flux.interval(interval, interval, config.timer())
+            .onBackpressureDrop()
+            .concatMap(
+                tick ->
+                    exchangeWithin(
+                            session,
+                            NameClientFrame.newBuilder()
+                                .setKeepAlive(KeepAlive.getDefaultInstance()),
+                            "a keepalive",
+                            deadline)
+                        .onErrorResume(e -> Mono.empty()),
+                1)
+            .subscribe();
+    if (session.closed) {
+      session.keepAlive.dispose();
+    }
+  }
+
+  /** Starts a watch: on the current session now if there is one, and on every later one. */
+  private <T> Flux<T> start(WatchState<T> watch) {
+    watches.add(watch);
+    currentSession()
+        .flatMap(session -> send(session, watch, false, false))
+        .subscribe(null, e -> log.debug("{} deferred: {}", watch, e.toString()));
+    return watch.flux().doFinally(signal -> stop(watch));
+  }
+
+  /**
+   * Sends a watch on {@code session} under a new wire id, from its last revision, unless it was
+   * sent there already. An error other than a lost connection fails the watch's stream. On a
+   * resumed session, the node may still hold the watch under its old id: that one is stopped.
+   */
+  private Mono<Ack> send(
+      Session session, WatchState<?> watch, boolean resumed, boolean afterReconnect) {
+    Session previous = watch.sentOn.getAndSet(session);
+    if (previous == session) {
       return Mono.empty();
     }
-    watch.resumingAfterReconnect = watch.lastRevision > 0;
-    Watch.Builder body =
-        Watch.newBuilder()
-            .setWatchId(watch.id)
-            .setServiceName(watch.serviceName)
-            .setFromRevision(watch.lastRevision);
-    return sendWatchRequest(
-        session, NameClientFrame.newBuilder().setWatch(body), watch.serviceName, watch.events);
-  }
-
-  /** Sends a (KV) watch; an error other than a lost connection fails the watch's stream. */
-  private Mono<Ack> sendWatchRequest(
-      Session session, NameClientFrame.Builder body, String context, Sinks.Many<?> events) {
-    return exchange(session, body, context)
+    long oldWireId = watch.wireId;
+    long wireId = wireWatchIds.incrementAndGet();
+    watchesByWireId.remove(oldWireId);
+    watch.wireId = wireId;
+    watch.resumingAfterReconnect = afterReconnect && watch.lastRevision > 0;
+    watchesByWireId.put(wireId, watch);
+    if (resumed && oldWireId != 0) {
+      unwatch(session, oldWireId);
+    }
+    return exchange(session, watch.request(wireId), watch.toString())
         .doOnError(
             e -> {
               if (!(e instanceof PeerUnavailableException)) {
-                events.tryEmitError(e);
+                watch.events.tryEmitError(e);
               }
             })
         .onErrorResume(PeerUnavailableException.class, e -> Mono.empty());
   }
 
-  /** Stops a watch on the session it was last sent on, if that session is still open. */
-  private void unwatch(Session session, long watchId) {
+  private void stop(WatchState<?> watch) {
+    if (!watches.remove(watch)) {
+      return;
+    }
+    watchesByWireId.remove(watch.wireId, watch);
+    unwatch(watch.sentOn.get(), watch.wireId);
+  }
+
+  /** Stops a watch on a session, if that session is still open. */
+  private void unwatch(Session session, long wireId) {
     if (session != null && !session.closed) {
       exchange(
               session,
-              NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(watchId)),
+              NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(wireId)),
               "unwatch")
           .subscribe(null, e -> log.debug("Unwatch failed: {}", e.toString()));
     }
   }
 
-  private void stopWatch(WatchState watch) {
-    if (watches.remove(watch.id) == null) {
+  private void ready(Session session) {
+    if (closed) {
+      session.connection.dispose(); // opened as the client was closing
       return;
     }
-    unwatch(watch.sentOn.get(), watch.id);
-  }
-
-  private void ready(Session session) {
-    log.info("Session open with name server {}", config.nameServer());
-    Duration interval = session.ttl.dividedBy(3);
-    session.keepAlive =
-        Flux.interval(interval, interval)
-            .onBackpressureDrop()
-            .concatMap(
-                tick ->
-                    exchange(
-                            session,
-                            NameClientFrame.newBuilder()
-                                .setKeepAlive(KeepAlive.getDefaultInstance()),
-                            "keepalive")
-                        .onErrorResume(e -> Mono.empty()))
-            .subscribe();
-    current = session;
+    boolean lost;
+    synchronized (this) {
+      lost = session.closed;
+      if (!lost) {
+        current = session;
+      }
+    }
+    if (lost) {
+      reconnect(); // lost between its restore and now: its onDisconnected did not reconnect
+      return;
+    }
     sessions.emitNext(session, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
 
-  private void onFrame(NameServerFrame frame) {
+  private void onFrame(Session session, NameServerFrame frame) {
     switch (frame.getBodyCase()) {
       case ACK -> complete(frame.getAck().getRequestId(), frame);
       case ERROR -> {
         if (frame.getError().getRequestId() == 0) {
-          log.warn("Name server closes the session: {}", frame.getError().getStatus());
+          log.warn(
+              "Name server {} closes the session: {}",
+              NameServerClientConfig.describe(session.node),
+              frame.getError().getStatus());
         } else {
           complete(frame.getError().getRequestId(), frame);
         }
       }
       case WATCH_EVENT -> {
-        WatchState watch = watches.get(frame.getWatchEvent().getWatchId());
-        if (watch != null) {
-          watch.deliver(frame.getWatchEvent());
+        if (watchesByWireId.get(frame.getWatchEvent().getWatchId()) instanceof ServiceWatch watch) {
+          watch.deliver(session, frame.getWatchEvent());
         }
       }
       case KV_WATCH_EVENT -> {
-        KvWatchState watch = kvWatches.get(frame.getKvWatchEvent().getWatchId());
-        if (watch != null) {
-          watch.deliver(frame.getKvWatchEvent());
+        if (watchesByWireId.get(frame.getKvWatchEvent().getWatchId())
+            instanceof KvWatchState watch) {
+          watch.deliver(session, frame.getKvWatchEvent());
         }
       }
       default -> log.debug("Ignoring name-server frame {}", frame.getBodyCase());
@@ -685,21 +824,32 @@ public final class NameServerClient {
   }
 
   private void onDisconnected(Session session) {
-    session.closed = true;
-    if (session.keepAlive != null) {
-      session.keepAlive.dispose();
+    boolean wasCurrent;
+    synchronized (this) {
+      session.closed = true;
+      wasCurrent = current == session;
+    }
+    Disposable keepAlive = session.keepAlive;
+    if (keepAlive != null) {
+      keepAlive.dispose();
     }
     failPending(session, new PeerUnavailableException("name-server connection lost"));
-    if (closed || !session.opened()) {
+    if (closed || !wasCurrent) {
+      return; // a session still opening fails its own attempt, which goes on to the next node
+    }
+    log.warn(
+        "Lost the name server {}; moving to the next of {}",
+        NameServerClientConfig.describe(session.node),
+        config.describeNameServers());
+    reconnect();
+  }
+
+  private void reconnect() {
+    if (closed) {
       return;
     }
-    log.warn("Lost the name server {}; reconnecting", config.nameServer());
     reconnecting.update(
-        openSession()
-            .retryWhen(
-                Retry.backoff(Long.MAX_VALUE, config.reconnectMinBackoff())
-                    .maxBackoff(config.reconnectMaxBackoff())
-                    .filter(e -> !closed))
+        connectAnywhere(e -> true)
             .subscribe(this::ready, e -> log.error("Gave up reconnecting: {}", e.toString())));
   }
 
@@ -725,7 +875,8 @@ public final class NameServerClient {
 
   /**
    * A watch event, and whether it is the resync snapshot of a watch resumed on a new session (the
-   * name server may have restarted and not yet heard from every instance again).
+   * name server may have restarted, or be another node, and not yet have heard from every instance
+   * again).
    *
    * @param event the event
    * @param resyncAfterReconnect true for a snapshot that follows a reconnection
@@ -737,41 +888,175 @@ public final class NameServerClient {
   /** One connection's session. */
   private static final class Session {
     final Connection connection;
+    final InetSocketAddress node;
     volatile boolean closed;
     volatile Duration ttl;
     volatile Disposable keepAlive;
 
-    Session(Connection connection) {
+    Session(Connection connection, InetSocketAddress node) {
       this.connection = connection;
-    }
-
-    boolean opened() {
-      return ttl != null;
+      this.node = node;
     }
   }
 
-  /** One watch, kept across sessions. */
-  private static final class WatchState {
-    final long id;
-    final String serviceName;
-    final Sinks.Many<WatchUpdate> events = Sinks.many().unicast().onBackpressureBuffer();
+  /**
+   * One watch, kept across sessions: what it watches, the last revision it delivered, and the
+   * session and wire id it was last sent with. Its events are delivered on the control event loop,
+   * one at a time, into a buffer of at most {@link NameServerClientConfig#watchBufferSize} events
+   * that its subscriber drains at its own pace.
+   *
+   * <p>When the buffer is full the watch pauses: it is stopped on the server and the event that
+   * found no room is not taken (nor any after it). Once the subscriber has drained the buffer to a
+   * quarter, the watch is sent again from the last revision it buffered, so the server replays what
+   * was not taken (or, if its history no longer reaches back that far, sends a resync snapshot).
+   * Nothing is lost and the buffer never grows past its bound; a subscriber that never drains holds
+   * one paused watch and a full buffer, nothing more.
+   */
+  private abstract class WatchState<T> {
+    final String target;
+    final int bound = config.watchBufferSize();
+    final Sinks.Many<T> events =
+        Sinks.many().unicast().onBackpressureBuffer(Queues.<T>get(bound).get());
+    final AtomicInteger buffered = new AtomicInteger();
+    final AtomicBoolean paused = new AtomicBoolean();
     final AtomicReference<Session> sentOn = new AtomicReference<>();
+    volatile long wireId;
     volatile long lastRevision;
     volatile boolean resumingAfterReconnect;
 
-    WatchState(long id, String serviceName) {
-      this.id = id;
-      this.serviceName = serviceName;
+    WatchState(String target) {
+      this.target = target;
     }
 
-    void deliver(WatchEvent event) {
-      if (!event.hasSnapshot() && event.getRevision() <= lastRevision) {
-        return; // already delivered before a reconnection
+    /** The request that starts this watch under {@code wireId}, from its last revision. */
+    abstract NameClientFrame.Builder request(long wireId);
+
+    /** The subscriber's side of the buffer. */
+    Flux<T> flux() {
+      return events
+          .asFlux()
+          .doOnNext(
+              event -> {
+                if (buffered.decrementAndGet() <= bound / 4 && paused.get()) {
+                  resume();
+                }
+              });
+    }
+
+    /**
+     * Whether an event of {@code from} at {@code revision} is new and has room, advancing the last
+     * revision if so. A snapshot is the server's state now: its revision is where the watch resumes
+     * from, even when it is lower than the last one seen (another node, or a restarted server).
+     */
+    final boolean accept(Session from, boolean snapshot, long revision) {
+      if (sentOn.get() != from || paused.get()) {
+        return false; // a frame of a session this watch has left, or sent before the pause
       }
-      lastRevision = Math.max(lastRevision, event.getRevision());
+      if (!snapshot && revision <= lastRevision) {
+        return false; // already delivered before a reconnection
+      }
+      if (buffered.get() >= bound) {
+        pause(from);
+        return false;
+      }
+      lastRevision = revision;
+      buffered.incrementAndGet();
+      return true;
+    }
+
+    /** Emits an accepted event; it fits, as accept() counted it. */
+    final void emit(T event) {
+      Sinks.EmitResult result = events.tryEmitNext(event);
+      if (result.isFailure()) {
+        buffered.decrementAndGet(); // the subscriber has gone
+      }
+    }
+
+    private void pause(Session session) {
+      overflows.incrementAndGet();
+      log.warn(
+          "{} fell {} events behind its subscriber; paused, resumes from revision {} once drained",
+          this,
+          bound,
+          lastRevision);
+      watchesByWireId.remove(wireId, this);
+      sentOn.set(null);
+      unwatch(session, wireId);
+      paused.set(true);
+      if (buffered.get() <= bound / 4) {
+        resume(); // drained while pausing
+      }
+    }
+
+    private void resume() {
+      if (!paused.compareAndSet(true, false) || !watches.contains(this)) {
+        return;
+      }
+      log.info("{} resumes from revision {}", this, lastRevision);
+      currentSession()
+          .flatMap(session -> send(session, this, false, false))
+          .subscribe(null, e -> log.debug("{} deferred: {}", this, e.toString()));
+    }
+  }
+
+  /** A watch of one service. */
+  private final class ServiceWatch extends WatchState<WatchUpdate> {
+
+    ServiceWatch(String serviceName) {
+      super(serviceName);
+    }
+
+    @Override
+    NameClientFrame.Builder request(long wireId) {
+      return NameClientFrame.newBuilder()
+          .setWatch(
+              Watch.newBuilder()
+                  .setWatchId(wireId)
+                  .setServiceName(target)
+                  .setFromRevision(lastRevision));
+    }
+
+    void deliver(Session from, WatchEvent event) {
+      if (!accept(from, event.hasSnapshot(), event.getRevision())) {
+        return;
+      }
       boolean afterReconnect = resumingAfterReconnect && event.hasSnapshot();
       resumingAfterReconnect = false;
-      events.tryEmitNext(new WatchUpdate(event, afterReconnect));
+      emit(new WatchUpdate(event, afterReconnect));
+    }
+
+    @Override
+    public String toString() {
+      return "watch of " + target;
+    }
+  }
+
+  /** A watch of the KV keys under a prefix. */
+  private final class KvWatchState extends WatchState<KvWatchEvent> {
+
+    KvWatchState(String prefix) {
+      super(prefix);
+    }
+
+    @Override
+    NameClientFrame.Builder request(long wireId) {
+      return NameClientFrame.newBuilder()
+          .setKvWatch(
+              KvWatch.newBuilder()
+                  .setWatchId(wireId)
+                  .setPrefix(target)
+                  .setFromRevision(lastRevision));
+    }
+
+    void deliver(Session from, KvWatchEvent event) {
+      if (accept(from, event.hasSnapshot(), event.getRevision())) {
+        emit(event);
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "KV watch of \"" + target + "\"";
     }
   }
 }

@@ -1,2 +1,4 @@
-/** The mesh's session with the name server: requests, keepalives, reconnection and watches. */
+/**
+ * The mesh's session with the name service: requests, keepalives, failover between nodes, watches.
+ */
 package io.skymesh.mesh.internal.naming;
