@@ -8,6 +8,7 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.lease.LeaseGrantResponse;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
@@ -69,7 +70,6 @@ class MeshFailoverTest {
 
   private static final Logger log = LoggerFactory.getLogger(MeshFailoverTest.class);
   private static final Duration DEADLINE = Duration.ofSeconds(30);
-  private static final Duration TTL = Duration.ofSeconds(3);
   private static final Pattern LISTENING = Pattern.compile("Name server listening on \\S*:(\\d+)");
   private static final String CHURN = "game.zone1.churn";
   private static final String STAY = "game.zone1.stay";
@@ -78,6 +78,12 @@ class MeshFailoverTest {
 
   private static EtcdCluster etcd;
   private static Client admin;
+
+  /**
+   * The session TTL: what etcd grants for 3 s, so at least its minimum lease TTL (1.5 election
+   * timeouts, rounded up to whole seconds; 5 s with {@code EtcdCluster}'s settings).
+   */
+  private static Duration ttl;
 
   private final List<ForkedJvm> nodes = new ArrayList<>();
   private final List<Mesh> meshes = new ArrayList<>();
@@ -88,6 +94,9 @@ class MeshFailoverTest {
   static void startEtcd() {
     etcd = EtcdCluster.start(1);
     admin = Etcds.client(etcd.endpoints());
+    LeaseGrantResponse probe = admin.getLeaseClient().grant(3).join();
+    admin.getLeaseClient().revoke(probe.getID()).join();
+    ttl = Duration.ofSeconds(probe.getTTL());
   }
 
   @AfterAll
@@ -126,10 +135,18 @@ class MeshFailoverTest {
   void stopEverything() {
     loops.forEach(Disposable::dispose);
     watchers.forEach(Watch.Watcher::close);
-    // A frozen node would not answer a closing mesh: kill every node first, then close the meshes.
-    nodes.forEach(ForkedJvm::close);
-    for (Mesh mesh : meshes) {
-      mesh.close().onErrorComplete().block(DEADLINE);
+    try {
+      // A node left frozen by a failed test would not answer a closing mesh.
+      for (ForkedJvm node : nodes) {
+        if (node.isAlive()) {
+          node.resume();
+        }
+      }
+      for (Mesh mesh : meshes) {
+        mesh.close().onErrorComplete().block(DEADLINE);
+      }
+    } finally {
+      nodes.forEach(ForkedJvm::close);
     }
   }
 
@@ -263,8 +280,8 @@ class MeshFailoverTest {
         .pollInterval(Duration.ofMillis(10))
         .until(() -> client.connected() && client.nameServer().getPort() != victimPort);
     Duration moved = Duration.ofNanos(System.nanoTime() - failedAt);
-    log.info("The mesh left the {} node in {} (session TTL {})", what, moved, TTL);
-    assertThat(moved).as("time to reach another node").isLessThan(TTL);
+    log.info("The mesh left the {} node in {} (session TTL {})", what, moved, ttl);
+    assertThat(moved).as("time to reach another node").isLessThan(ttl);
 
     // The churn and the requests go on past the failover, and past the frozen node's thaw.
     await()
@@ -324,7 +341,7 @@ class MeshFailoverTest {
     Mesh mesh =
         Mesh.builder("game")
             .nameServers(nameServers)
-            .sessionTtl(TTL)
+            .sessionTtl(ttl)
             .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500))
             .start()
             .block(DEADLINE);
