@@ -71,9 +71,6 @@ class MeshFailoverTest {
   private static final Logger log = LoggerFactory.getLogger(MeshFailoverTest.class);
   private static final Duration DEADLINE = Duration.ofSeconds(30);
   private static final Pattern LISTENING = Pattern.compile("Name server listening on \\S*:(\\d+)");
-  private static final String CHURN = "game.zone1.churn";
-  private static final String STAY = "game.zone1.stay";
-  private static final String ECHO = "game.zone1.echo";
   private static final int INSTANCES = 20;
 
   private static EtcdCluster etcd;
@@ -143,7 +140,8 @@ class MeshFailoverTest {
         }
       }
       for (Mesh mesh : meshes) {
-        mesh.close().onErrorComplete().block(DEADLINE);
+        // Deregistered for real: a dropped session would keep its instances for one TTL.
+        mesh.closeGracefully(Duration.ofSeconds(5)).onErrorComplete().block(DEADLINE);
       }
     } finally {
       nodes.forEach(ForkedJvm::close);
@@ -161,6 +159,10 @@ class MeshFailoverTest {
   }
 
   private void run(String what, Consumer<ForkedJvm> fail, Consumer<ForkedJvm> afterwards) {
+    // Each test in an environment of its own: a previous test's leases may not have lapsed yet.
+    String churn = "game." + what + ".churn";
+    String stay = "game." + what + ".stay";
+    String echoService = "game." + what + ".echo";
     Mesh mesh = mesh(port(0) + "," + port(1) + "," + port(2));
     NameServerClient client = ((DefaultMesh) mesh).nameServerClient();
     int victimPort = client.nameServer().getPort();
@@ -183,22 +185,24 @@ class MeshFailoverTest {
     MeshService echo =
         register(
             churnerA,
-            ECHO + "/1",
+            echoService + "/1",
             Methods.builder()
                 .add("Echo", request -> Mono.just(Reply.of(request.payload())))
                 .build());
-    List<MeshService> own = List.of(register(mesh, STAY + "/1"), register(mesh, STAY + "/2"));
-    Map<String, Long> created = createRevisions(STAY);
+    List<MeshService> own = List.of(register(mesh, stay + "/1"), register(mesh, stay + "/2"));
+    Map<String, Long> created = createRevisions(stay);
     assertThat(created).containsOnlyKeys("1", "2");
 
     // What the mesh under test and a watcher on a surviving node see.
-    NameRouter churnRouter = mesh.router(ServiceName.parse(CHURN));
+    NameRouter churnRouter = mesh.router(ServiceName.parse(churn));
     Queue<MembershipEvent> seen = new ConcurrentLinkedQueue<>();
     loops.add(churnRouter.members().subscribe(seen::add));
+    // Its watch is in place before the churn starts, so it reports every change as it happens.
+    assertThat(churnRouter.firstView().block(DEADLINE).instances()).isEmpty();
     Queue<MembershipEvent> stayEvents = new ConcurrentLinkedQueue<>();
-    loops.add(bystander.router(ServiceName.parse(STAY)).members().subscribe(stayEvents::add));
+    loops.add(bystander.router(ServiceName.parse(stay)).members().subscribe(stayEvents::add));
     await().atMost(DEADLINE).until(() -> stayEvents.size() == 2);
-    mesh.router(ServiceName.parse(ECHO)).firstView().block(DEADLINE);
+    mesh.router(ServiceName.parse(echoService)).firstView().block(DEADLINE);
     long from = revisionNow();
 
     // etcd's own history of the churned instances, from before the churn.
@@ -207,7 +211,7 @@ class MeshFailoverTest {
         admin
             .getWatchClient()
             .watch(
-                bytes("/skymesh/svc/" + CHURN + "/i/"),
+                bytes("/skymesh/svc/" + churn + "/i/"),
                 WatchOption.builder().isPrefix(true).withRevision(from + 1).build(),
                 response -> history.addAll(response.getEvents())));
 
@@ -218,7 +222,7 @@ class MeshFailoverTest {
     List<Mono<Void>> churners = new ArrayList<>();
     for (int i = 0; i < INSTANCES; i++) {
       Mesh through = i % 2 == 0 ? churnerA : churnerB;
-      ServiceUrl url = ServiceUrl.parse(CHURN + "/" + i);
+      ServiceUrl url = ServiceUrl.parse(churn + "/" + i);
       churners.add(
           Mono.defer(
                   () ->
@@ -307,11 +311,11 @@ class MeshFailoverTest {
         .containsExactlyElementsOf(expected);
 
     // The mesh's own instances never left: the same keys, never deleted, no REMOVED anywhere.
-    assertThat(createRevisions(STAY)).isEqualTo(created);
+    assertThat(createRevisions(stay)).isEqualTo(created);
     assertThat(stayEvents)
         .extracting(e -> e.type() + " " + e.instance().url().instanceId())
         .containsExactlyInAnyOrder("ADDED 1", "ADDED 2");
-    assertThat(mesh.router(ServiceName.parse(STAY)).currentView().instances()).hasSize(2);
+    assertThat(mesh.router(ServiceName.parse(stay)).currentView().instances()).hasSize(2);
 
     // Every request was answered.
     assertThat(requestErrors).isEmpty();
