@@ -259,6 +259,18 @@ class EtcdNameStoreTest {
   }
 
   @Test
+  void aSessionResumedOnTheSameNodeBeforeItsOldConnectionWasSeenGoneEndsTheOldHolder() {
+    String app = app();
+    StoreSession first = open(store, app);
+    first.register(instance(app + ".env.svc/1")).block(TIMEOUT);
+    StoreSession again = store.resume(first.id(), app).block(TIMEOUT);
+    assertThat(first.ended().block(TIMEOUT)).isEqualTo("session resumed on another connection");
+    assertThat(again.ended().toFuture()).isNotDone();
+    assertThat(again.deregister(app + ".env.svc/1").block(TIMEOUT)).isPositive();
+    again.close("session closed").block(TIMEOUT);
+  }
+
+  @Test
   void aRevokedLeaseEndsTheSessionAndWatchersSeeOneResyncForItsManyKeys() {
     String app = app();
     String service = app + ".env.svc";

@@ -56,6 +56,16 @@ public final class EtcdLayout {
     return bytes(root + "sess/" + sessionId);
   }
 
+  /** The prefix of every session record. */
+  public String sessionsRoot() {
+    return root + "sess/";
+  }
+
+  /** The session id a session record's key names. */
+  public String sessionIdOf(ByteSequence etcdKey) {
+    return etcdKey.toString(StandardCharsets.UTF_8).substring(sessionsRoot().length());
+  }
+
   /** Every service's state: the prefix of instances and campaigns. */
   public String servicesRoot() {
     return root + "svc/";

@@ -19,11 +19,16 @@ import io.skymesh.proto.WatchEvent;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
@@ -49,6 +54,15 @@ public final class EtcdNameStore implements NameStore {
   private final AtomicLong owners = new AtomicLong();
   private final AtomicBoolean closed = new AtomicBoolean();
 
+  /** The sessions this node holds, by id, whose records the one session watch judges. */
+  private final Map<String, EtcdStoreSession> tracked = new ConcurrentHashMap<>();
+
+  private final AtomicBoolean watchingSessions = new AtomicBoolean();
+  private final Disposable.Swap sessionWatch = Disposables.swap();
+
+  /** Where the next session watch starts: every record it must judge was written after it. */
+  private volatile long sessionsFrom;
+
   /**
    * A store over {@code client}, which it closes when it closes.
    *
@@ -64,6 +78,65 @@ public final class EtcdNameStore implements NameStore {
     this.kv = new EtcdKv(client, layout);
     this.watcher = new EtcdWatcher(client);
     this.revision.set(revision);
+    this.sessionsFrom = revision;
+  }
+
+  /**
+   * Starts judging {@code session}'s record: one etcd watch of every session record serves every
+   * session this node holds (started with the first). Another holder of the same session on this
+   * node has been taken over.
+   */
+  void track(EtcdStoreSession session) {
+    EtcdStoreSession before = tracked.put(session.id(), session);
+    if (before != null && before != session) {
+      before.endHere("session resumed on another connection");
+    }
+    if (watchingSessions.compareAndSet(false, true)) {
+      sessionWatch.update(
+          watcher
+              .watch(EtcdLayout.bytes(layout.sessionsRoot()), sessionsFrom)
+              .subscribe(this::onSessionRecords, this::sessionWatchFailed));
+    }
+  }
+
+  /** Stops judging {@code session}'s record. */
+  void untrack(EtcdStoreSession session) {
+    tracked.remove(session.id(), session);
+  }
+
+  private void onSessionRecords(EtcdWatcher.Batch batch) {
+    seen(batch.revision());
+    if (batch instanceof EtcdWatcher.Snapshot snapshot) {
+      Map<String, KeyValue> records = new HashMap<>();
+      for (KeyValue kv : snapshot.kvs()) {
+        records.put(layout.sessionIdOf(kv.getKey()), kv);
+      }
+      for (EtcdStoreSession session : tracked.values()) {
+        // A snapshot older than the session's record says nothing about it.
+        if (session.recordRevision() <= snapshot.revision()) {
+          session.judge(records.get(session.id()));
+        }
+      }
+      return;
+    }
+    for (io.etcd.jetcd.watch.WatchEvent event : ((EtcdWatcher.Changes) batch).events()) {
+      EtcdStoreSession session = tracked.get(layout.sessionIdOf(event.getKeyValue().getKey()));
+      if (session != null && event.getKeyValue().getModRevision() > session.recordRevision()) {
+        session.judge(
+            event.getEventType() == io.etcd.jetcd.watch.WatchEvent.EventType.DELETE
+                ? null
+                : event.getKeyValue());
+      }
+    }
+  }
+
+  private void sessionWatchFailed(Throwable error) {
+    // Without the watch no takeover would be noticed: end what depends on it, start afresh later.
+    sessionsFrom = revision();
+    watchingSessions.set(false);
+    for (EtcdStoreSession session : tracked.values()) {
+      session.endHere("session lost");
+    }
   }
 
   EtcdLayout layout() {
@@ -346,6 +419,7 @@ public final class EtcdNameStore implements NameStore {
           if (!closed.compareAndSet(false, true)) {
             return Mono.empty();
           }
+          sessionWatch.dispose();
           // Closing shuts gRPC channels and Vert.x down; keep it off the caller's thread.
           return Mono.<Void>fromRunnable(client::close).subscribeOn(Schedulers.boundedElastic());
         });

@@ -2,8 +2,6 @@ package io.skymesh.nameserver.etcd.internal;
 
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.op.Cmp;
-import io.etcd.jetcd.watch.WatchEvent.EventType;
-import io.skymesh.nameserver.etcd.internal.EtcdWatcher.Changes;
 import io.skymesh.nameserver.spi.NameStoreException;
 import io.skymesh.nameserver.spi.StoreSession;
 import io.skymesh.proto.Instance;
@@ -22,9 +20,10 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
 /**
- * A session held by this node: its lease kept alive, its record watched so that a takeover by
- * another node (a resume) or the lease's loss ends it here. Every write that depends on the session
- * still being ours compares the record's owner in the same transaction.
+ * A session held by this node: its lease kept alive, its record judged by the node's one watch of
+ * every session record (see {@link EtcdNameStore#track}), so that a takeover by another node (a
+ * resume) or the lease's loss ends it here. Every write that depends on the session still being
+ * ours compares the record's owner in the same transaction.
  */
 final class EtcdStoreSession implements StoreSession {
 
@@ -43,7 +42,7 @@ final class EtcdStoreSession implements StoreSession {
   private final AtomicBoolean over = new AtomicBoolean();
 
   private volatile Disposable keepAlive;
-  private volatile Disposable recordWatch;
+  private volatile long recordRevision;
 
   private EtcdStoreSession(
       EtcdNameStore store,
@@ -83,46 +82,30 @@ final class EtcdStoreSession implements StoreSession {
                         error instanceof SessionLostException
                             ? "session expired"
                             : "session lost"));
-    session.recordWatch =
-        store
-            .watcher()
-            .watch(store.layout().session(id), recordRevision)
-            .subscribe(session::onRecord, error -> session.endHere("session lost"));
+    session.recordRevision = recordRevision;
+    store.track(session);
     return session;
   }
 
-  private void onRecord(EtcdWatcher.Batch batch) {
-    String record = EtcdSessions.record(appId, owner);
-    if (batch instanceof EtcdWatcher.Snapshot snapshot) {
-      // A resync (the record's history was compacted): judge by the record as it is now.
-      KeyValue now =
-          snapshot.kvs().stream()
-              .filter(kv -> kv.getKey().equals(store.layout().session(id)))
-              .findFirst()
-              .orElse(null);
-      if (now == null) {
-        endHere("session expired");
-      } else if (!EtcdNameStore.utf8(now.getValue()).equals(record)) {
-        endHere("session resumed on another connection");
-      }
-      return;
-    }
-    Changes changes = (Changes) batch;
-    for (io.etcd.jetcd.watch.WatchEvent event : changes.events()) {
-      KeyValue kv = event.getKeyValue();
-      if (!kv.getKey().equals(store.layout().session(id))) {
-        continue; // a longer id with this one as its prefix
-      }
-      if (event.getEventType() == EventType.DELETE) {
-        endHere("session expired");
-      } else if (!EtcdNameStore.utf8(kv.getValue()).equals(record)) {
-        endHere("session resumed on another connection");
-      }
+  /** The revision at which this holder took the session record. */
+  long recordRevision() {
+    return recordRevision;
+  }
+
+  /**
+   * The session record as the node's watch of every record now sees it (null: deleted): anything
+   * but this holder's record ends the session here.
+   */
+  void judge(KeyValue record) {
+    if (record == null) {
+      endHere("session expired");
+    } else if (!EtcdNameStore.utf8(record.getValue()).equals(EtcdSessions.record(appId, owner))) {
+      endHere("session resumed on another connection");
     }
   }
 
   /** The store ended the session: stop keeping it, and tell the server. */
-  private void endHere(String reason) {
+  void endHere(String reason) {
     if (over.compareAndSet(false, true)) {
       stopWatching();
       log.debug("session {} ended: {}", id, reason);
@@ -135,10 +118,7 @@ final class EtcdStoreSession implements StoreSession {
     if (k != null) {
       k.dispose();
     }
-    Disposable w = recordWatch;
-    if (w != null) {
-      w.dispose();
-    }
+    store.untrack(this);
   }
 
   @Override
