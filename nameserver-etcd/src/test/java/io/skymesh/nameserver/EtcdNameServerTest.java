@@ -380,6 +380,25 @@ class EtcdNameServerTest extends NameServerTestSupport {
   }
 
   @Test
+  void aSessionResumedOnTheSameNodeMovesToTheNewConnection() {
+    NameServer node = node();
+    String app = app();
+    String url = app + ".env.svc/1";
+    TestClient first = connect(node);
+    SessionOpened opened = first.ack(open(app, 5000, "")).block(TIMEOUT).getSessionOpened();
+    first.register(url, "127.0.0.1:7001").block(TIMEOUT);
+    TestClient second = connect(node);
+    assertThat(second.ack(open(app, 5000, opened.getSessionId())).block(TIMEOUT).getSessionOpened())
+        .returns(true, SessionOpened::getResumed);
+
+    NameServerFrame taken = first.frames().last().block(TIMEOUT);
+    assertThat(taken.getError().getStatus().getCode()).isEqualTo(StatusCode.FAILED_PRECONDITION);
+    // The old connection's close leaves the session to the new one, which still holds the url.
+    assertThat(second.deregister(url).block(TIMEOUT).getRevision()).isPositive();
+    assertThat(second.keepAlive().block(TIMEOUT).getRevision()).isPositive();
+  }
+
+  @Test
   void aKvWatcherThatFallsBehindIsBoundedAndStillGetsEveryChangeInOrder() {
     int queueLimit = 8;
     NameServer server = node(builder -> builder.watcherQueueLimit(queueLimit));
