@@ -303,7 +303,8 @@ class EtcdNameServerTest extends NameServerTestSupport {
     NameServer b = node();
     String app = app();
     String url = app + ".env.svc/1";
-    TestClient watcher = open(b, app);
+    // It waits for the lease to lapse, longer than its own TTL without the keepalives.
+    TestClient watcher = open(b, app).keepAliveEvery(Duration.ofSeconds(1));
     watcher.watchService(1, app + ".env.svc", 0).block(TIMEOUT);
 
     TestClient first = connect(a);
@@ -377,6 +378,51 @@ class EtcdNameServerTest extends NameServerTestSupport {
     assertThat(lost.getError().getRequestId()).isZero();
     assertThat(lost.getError().getStatus().getCode()).isEqualTo(StatusCode.DEADLINE_EXCEEDED);
     assertThat(lost.getError().getStatus().getMessage()).contains(opened.getSessionId());
+  }
+
+  @Test
+  void aSilentClientExpiresAndItsInstancesGo() {
+    NameServer node = node();
+    String app = app();
+    String url = app + ".env.svc/1";
+    TestClient watcher = open(node, app).keepAliveEvery(Duration.ofSeconds(1));
+    watcher.watchService(1, app + ".env.svc", 0).block(TIMEOUT);
+    TestClient silent = connect(node);
+    silent.ack(open(app, 1000, "")).block(TIMEOUT);
+    silent.register(url, "127.0.0.1:7001").block(TIMEOUT);
+
+    NameServerFrame expired = silent.frames().last().block(TIMEOUT);
+    assertThat(expired.getError().getRequestId()).isZero();
+    assertThat(expired.getError().getStatus().getCode()).isEqualTo(StatusCode.DEADLINE_EXCEEDED);
+    StepVerifier.create(watcher.events(1).take(3))
+        .assertNext(snapshot -> assertThat(snapshot.hasSnapshot()).isTrue())
+        .assertNext(added -> assertThat(added.getInstanceAdded().getUrl()).isEqualTo(url))
+        .assertNext(
+            removed -> {
+              assertThat(removed.getInstanceRemoved().getUrl()).isEqualTo(url);
+              assertThat(removed.getInstanceRemoved().getReason()).isEqualTo("session expired");
+            })
+        .expectComplete()
+        .verify(TIMEOUT);
+  }
+
+  @Test
+  void aSessionResumedOnTheSameNodeMovesToTheNewConnection() {
+    NameServer node = node();
+    String app = app();
+    String url = app + ".env.svc/1";
+    TestClient first = connect(node);
+    SessionOpened opened = first.ack(open(app, 5000, "")).block(TIMEOUT).getSessionOpened();
+    first.register(url, "127.0.0.1:7001").block(TIMEOUT);
+    TestClient second = connect(node);
+    assertThat(second.ack(open(app, 5000, opened.getSessionId())).block(TIMEOUT).getSessionOpened())
+        .returns(true, SessionOpened::getResumed);
+
+    NameServerFrame taken = first.frames().last().block(TIMEOUT);
+    assertThat(taken.getError().getStatus().getCode()).isEqualTo(StatusCode.FAILED_PRECONDITION);
+    // The old connection's close leaves the session to the new one, which still holds the url.
+    assertThat(second.deregister(url).block(TIMEOUT).getRevision()).isPositive();
+    assertThat(second.keepAlive().block(TIMEOUT).getRevision()).isPositive();
   }
 
   @Test
