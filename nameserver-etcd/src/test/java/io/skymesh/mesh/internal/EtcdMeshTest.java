@@ -143,11 +143,14 @@ class EtcdMeshTest {
 
     // A message fenced with the deposed leader's term is refused by it.
     other
+        .dataPlane()
         .send(client.url(), ONE, Map.of(), ByteString.copyFromUtf8("stale"), first.term())
         .block(DEADLINE);
     client.sendTo(ONE, ByteString.copyFromUtf8("unfenced")).block(DEADLINE);
     await().atMost(DEADLINE).until(() -> oneGot.contains("unfenced"));
     assertThat(oneGot).containsExactly("fresh", "unfenced");
     assertThat(leaders.fencedMessages()).isEqualTo(1);
+    // The sender hears of it.
+    await().atMost(DEADLINE).until(() -> client.undeliveredCount() == 1);
   }
 }

@@ -44,7 +44,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,13 +58,7 @@ import reactor.core.publisher.Mono;
  * node within one session TTL, its router reports exactly the instance changes etcd's own history
  * holds, in revision order, its instances never leave, and its requests to another mesh all
  * succeed.
- *
- * <p>Disabled until the name server's protocol dispatch drives a {@code NameStore}: today {@code
- * serve --etcd} exits at start with "the name server drives only its embedded store so far"
- * (nameserver-reactive README, "Not implemented yet"), so no node can start. Remove the annotation
- * when that lands.
  */
-@Disabled("serve --etcd cannot start yet: the name server drives only its embedded store so far")
 class MeshFailoverTest {
 
   private static final Logger log = LoggerFactory.getLogger(MeshFailoverTest.class);
