@@ -203,6 +203,11 @@ class MeshFailoverTest {
     Queue<MembershipEvent> stayEvents = new ConcurrentLinkedQueue<>();
     loops.add(bystander.router(ServiceName.parse(stay)).members().subscribe(stayEvents::add));
     await().atMost(DEADLINE).until(() -> stayEvents.size() == 2);
+    // The mesh's own router of its own service, in place before the failover, watched through it.
+    NameRouter ownRouter = mesh.router(ServiceName.parse(stay));
+    Queue<MembershipEvent> ownEvents = new ConcurrentLinkedQueue<>();
+    loops.add(ownRouter.members().subscribe(ownEvents::add));
+    await().atMost(DEADLINE).until(() -> ownEvents.size() == 2);
     mesh.router(ServiceName.parse(echoService)).firstView().block(DEADLINE);
     long from = revisionNow();
 
@@ -316,7 +321,11 @@ class MeshFailoverTest {
     assertThat(stayEvents)
         .extracting(e -> e.type() + " " + e.instance().url().instanceId())
         .containsExactlyInAnyOrder("ADDED 1", "ADDED 2");
-    assertThat(mesh.router(ServiceName.parse(stay)).currentView().instances()).hasSize(2);
+    assertThat(ownEvents)
+        .as("the mesh's own router of its own service, across the failover")
+        .extracting(e -> e.type() + " " + e.instance().url().instanceId())
+        .containsExactlyInAnyOrder("ADDED 1", "ADDED 2");
+    assertThat(ownRouter.currentView().instances()).hasSize(2);
 
     // Every request was answered.
     assertThat(requestErrors).isEmpty();
