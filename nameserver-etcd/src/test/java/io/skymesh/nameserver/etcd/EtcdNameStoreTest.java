@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.lease.LeaseTimeToLiveResponse;
+import io.etcd.jetcd.options.LeaseOption;
 import io.skymesh.nameserver.spi.Counted;
 import io.skymesh.nameserver.spi.NameStore;
 import io.skymesh.nameserver.spi.NameStoreException;
@@ -22,6 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 /** The store's mapping on one etcd member: sessions, instances, elections, KV and their watches. */
 class EtcdNameStoreTest {
@@ -55,6 +60,37 @@ class EtcdNameStoreTest {
 
   private static StoreSession open(NameStore on, String app) {
     return on.openSession(app, Duration.ofSeconds(10)).block(TIMEOUT);
+  }
+
+  /**
+   * A client leaves a silent node within 3/4 of the TTL (keepalives every quarter TTL, half a TTL
+   * to answer), so a session's lease must never have less than that left while its node renews it:
+   * had the node stopped at any instant, the lease would outlive the client's failover. jetcd's
+   * managed keepalive alone lets it fall to 2/3 of the TTL before renewing.
+   */
+  @Test
+  void aHeldSessionsLeaseNeverHasLessThanThreeQuartersOfItsTtlLeft() {
+    StoreSession session = store.openSession(app(), Duration.ofSeconds(5)).block(TIMEOUT);
+    long granted = session.ttl().toSeconds();
+    long leaseId = Long.parseUnsignedLong(session.id(), 16);
+    try (Client admin = Etcds.client(etcd.endpoints())) {
+      // etcd reports whole seconds left, rounded down.
+      Long least =
+          Flux.interval(Duration.ofMillis(100))
+              .take(session.ttl().multipliedBy(3).dividedBy(2))
+              .concatMap(
+                  tick ->
+                      Mono.fromFuture(
+                          () -> admin.getLeaseClient().timeToLive(leaseId, LeaseOption.DEFAULT)))
+              .map(LeaseTimeToLiveResponse::getTTL)
+              .reduce(Math::min)
+              .block(TIMEOUT);
+      assertThat(least)
+          .as("seconds left of a %d s lease, at the least", granted)
+          .isGreaterThanOrEqualTo((granted * 3 + 3) / 4);
+    } finally {
+      session.close("session closed").block(TIMEOUT);
+    }
   }
 
   @Test

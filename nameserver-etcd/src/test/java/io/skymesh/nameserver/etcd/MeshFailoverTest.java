@@ -147,12 +147,12 @@ class MeshFailoverTest {
   }
 
   /**
-   * The frozen case has a known race to settle when this runs: a frozen node stops renewing its
-   * sessions' leases, which jetcd renews a third of the TTL after each renewal on a 500 ms tick, so
-   * a lease can lapse about 2/3 TTL - 0.5 s after the freeze, while the client may take 3/4 TTL
-   * (keepalives every quarter TTL, half a TTL to answer) plus a reconnection to resume it. Measured
-   * over 20 sessions of a frozen store (TTL 5 s): leases lapsed 3.6 s to 5.1 s after SIGSTOP, 7 of
-   * them before 3.75 s. A lapsed lease removes the mesh's instances, which this test catches.
+   * A frozen node stops renewing its sessions' leases: with jetcd's managed keepalive alone (a
+   * renewal a third of the TTL after each, on a 500 ms tick) they lapsed 3.6 s to 5.1 s after
+   * SIGSTOP at a 5 s TTL, before the client's worst-case detection (3/4 TTL) and resume. The store
+   * renews them ten times per TTL, so they outlive the client's failover (README, "How long a
+   * stopped node's sessions live"). A lapsed lease removes the mesh's instances, which this test
+   * catches.
    */
   @Test
   void aMeshLeavesAFrozenNodeWithinOneTtlAndMissesNothing() {

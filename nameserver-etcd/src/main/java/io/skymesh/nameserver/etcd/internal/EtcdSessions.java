@@ -275,6 +275,18 @@ public final class EtcdSessions {
         FluxSink.OverflowStrategy.LATEST);
   }
 
+  /**
+   * Renews a lease once: the TTL etcd renewed it with, 0 or less if etcd no longer has it.
+   *
+   * @param leaseId the lease
+   * @return the renewed TTL in seconds
+   */
+  public Mono<Long> renewOnce(long leaseId) {
+    return Rx.call(() -> client.getLeaseClient().keepAliveOnce(leaseId))
+        .map(LeaseKeepAliveResponse::getTTL)
+        .onErrorResume(EtcdSessions::leaseNotFound, e -> Mono.just(0L));
+  }
+
   private static boolean leaseNotFound(Throwable e) {
     return e instanceof EtcdException etcd && etcd.getErrorCode() == ErrorCode.NOT_FOUND;
   }

@@ -18,6 +18,7 @@ import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * A session held by this node: its lease kept alive, its record judged by the node's one watch of
@@ -28,6 +29,14 @@ import reactor.core.publisher.Sinks;
 final class EtcdStoreSession implements StoreSession {
 
   private static final Logger log = LoggerFactory.getLogger(EtcdStoreSession.class);
+
+  /**
+   * How many times per TTL this node renews a session's lease itself, besides jetcd's managed
+   * keepalive (which renews only a third of the TTL after each renewal): a node that stops (frozen,
+   * starved) leaves each of its leases at least 9/10 of the TTL, more than the 3/4 TTL a client
+   * takes at worst to leave a silent node, so the client resumes the session before it lapses.
+   */
+  static final int RENEWALS_PER_TTL = 10;
 
   private final EtcdNameStore store;
   private final String id;
@@ -42,6 +51,7 @@ final class EtcdStoreSession implements StoreSession {
   private final AtomicBoolean over = new AtomicBoolean();
 
   private volatile Disposable keepAlive;
+  private volatile Disposable renewals;
   private volatile long recordRevision;
 
   private EtcdStoreSession(
@@ -82,9 +92,33 @@ final class EtcdStoreSession implements StoreSession {
                         error instanceof SessionLostException
                             ? "session expired"
                             : "session lost"));
+    Duration every = ttl.dividedBy(RENEWALS_PER_TTL);
+    session.renewals =
+        Flux.interval(every, every, Schedulers.parallel())
+            .onBackpressureDrop()
+            .concatMap(
+                tick -> store.sessions().renewOnce(leaseId).onErrorResume(session::notRenewed), 1)
+            .subscribe(
+                renewed -> {
+                  if (renewed <= 0) {
+                    session.endHere("session expired");
+                  }
+                });
     session.recordRevision = recordRevision;
     store.track(session);
+    if (session.over.get()) {
+      session.stopWatching(); // ended while starting: stop what started after its end
+    }
     return session;
+  }
+
+  /**
+   * A renewal that failed for another reason than the lease's end: the next one is due within a
+   * tenth of the TTL, and jetcd's managed keepalive, which reconnects, reports a lasting outage.
+   */
+  private Mono<Long> notRenewed(Throwable error) {
+    log.debug("session {}: a renewal failed ({}); renewing again shortly", id, error.toString());
+    return Mono.empty();
   }
 
   /** The revision at which this holder took the session record. */
@@ -117,6 +151,10 @@ final class EtcdStoreSession implements StoreSession {
     Disposable k = keepAlive;
     if (k != null) {
       k.dispose();
+    }
+    Disposable r = renewals;
+    if (r != null) {
+      r.dispose();
     }
     store.untrack(this);
   }
