@@ -150,9 +150,9 @@ class MeshFailoverTest {
    * A frozen node stops renewing its sessions' leases: with jetcd's managed keepalive alone (a
    * renewal a third of the TTL after each, on a 500 ms tick) they lapsed 3.6 s to 5.1 s after
    * SIGSTOP at a 5 s TTL, before the client's worst-case detection (3/4 TTL) and resume. The store
-   * renews them ten times per TTL, so they outlive the client's failover (README, "How long a
-   * stopped node's sessions live"). A lapsed lease removes the mesh's instances, which this test
-   * catches.
+   * renews them ten times per TTL and on each of the client's KeepAlives, so they outlive the
+   * client's failover (README, "How long a stopped node's sessions live"). A lapsed lease removes
+   * the mesh's instances, which this test catches.
    */
   @Test
   void aMeshLeavesAFrozenNodeWithinOneTtlAndMissesNothing() {

@@ -50,6 +50,9 @@ final class EtcdStoreSession implements StoreSession {
   /** Set once the session ends here, for whatever reason. */
   private final AtomicBoolean over = new AtomicBoolean();
 
+  /** Set while a renewal relayed from a client's KeepAlive is in flight. */
+  private final AtomicBoolean relaying = new AtomicBoolean();
+
   private volatile Disposable keepAlive;
   private volatile Disposable renewals;
   private volatile long recordRevision;
@@ -380,6 +383,25 @@ final class EtcdStoreSession implements StoreSession {
             stopWatching();
           }
         });
+  }
+
+  /** Renews the lease now, unless a relayed renewal is still in flight or the session is over. */
+  @Override
+  public void keptAlive() {
+    if (over.get() || !relaying.compareAndSet(false, true)) {
+      return;
+    }
+    store
+        .sessions()
+        .renewOnce(leaseId)
+        .onErrorResume(this::notRenewed)
+        .doFinally(signal -> relaying.set(false))
+        .subscribe(
+            renewed -> {
+              if (renewed <= 0) {
+                endHere("session expired");
+              }
+            });
   }
 
   @Override
