@@ -99,8 +99,7 @@ final class EtcdStoreSession implements StoreSession {
     session.renewals =
         Flux.interval(every, every, Schedulers.parallel())
             .onBackpressureDrop()
-            .concatMap(
-                tick -> store.sessions().renewOnce(leaseId).onErrorResume(session::notRenewed), 1)
+            .concatMap(tick -> session.renewOnce(every), 1)
             .subscribe(
                 renewed -> {
                   if (renewed <= 0) {
@@ -113,6 +112,18 @@ final class EtcdStoreSession implements StoreSession {
       session.stopWatching(); // ended while starting: stop what started after its end
     }
     return session;
+  }
+
+  /**
+   * One renewal, given up after {@code within} (jetcd's one-shot keepalive stream has no deadline
+   * and may stay unanswered while it reconnects), so that a stalled one never holds up the next.
+   */
+  private Mono<Long> renewOnce(Duration within) {
+    return store
+        .sessions()
+        .renewOnce(leaseId)
+        .timeout(within, Schedulers.parallel())
+        .onErrorResume(this::notRenewed);
   }
 
   /**
@@ -391,10 +402,7 @@ final class EtcdStoreSession implements StoreSession {
     if (over.get() || !relaying.compareAndSet(false, true)) {
       return;
     }
-    store
-        .sessions()
-        .renewOnce(leaseId)
-        .onErrorResume(this::notRenewed)
+    renewOnce(ttl.dividedBy(RENEWALS_PER_TTL))
         .doFinally(signal -> relaying.set(false))
         .subscribe(
             renewed -> {
