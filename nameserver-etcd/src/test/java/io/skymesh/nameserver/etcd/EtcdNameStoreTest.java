@@ -4,6 +4,7 @@ import static io.skymesh.nameserver.etcd.Etcds.TIMEOUT;
 import static io.skymesh.nameserver.etcd.Etcds.instance;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.etcd.jetcd.Client;
@@ -292,6 +293,33 @@ class EtcdNameStoreTest {
       assertThat(removed.getInstanceRemoved().getReason()).isEqualTo("session closed");
     }
     assertThat(other.resume(first.id(), app).blockOptional(TIMEOUT)).isEmpty();
+  }
+
+  /**
+   * etcd reports the seconds a lease has left rounded down, so a lease in its last second reads as
+   * 0, like an expired one; it is still live, and a client that reaches another node then resumes.
+   */
+  @Test
+  void aSessionInTheLastSecondOfItsLeaseIsStillResumed() {
+    String app = app();
+    StoreSession first = store.openSession(app, Duration.ofSeconds(5)).block(TIMEOUT);
+    first.register(instance(app + ".env.svc/1")).block(TIMEOUT);
+    first.detach().block(TIMEOUT);
+    long leaseId = Long.parseUnsignedLong(first.id(), 16);
+    try (Client admin = Etcds.client(etcd.endpoints())) {
+      await()
+          .atMost(first.ttl().multipliedBy(2))
+          .pollInterval(Duration.ofMillis(20))
+          .until(
+              () ->
+                  admin.getLeaseClient().timeToLive(leaseId, LeaseOption.DEFAULT).join().getTTL()
+                      == 0);
+    }
+    StoreSession resumed = other.resume(first.id(), app).block(TIMEOUT);
+    assertThat(resumed).as("resumed in its lease's last second").isNotNull();
+    assertThat(resumed.ttl()).isEqualTo(first.ttl());
+    assertThat(resumed.deregister(app + ".env.svc/1").block(TIMEOUT)).isPositive();
+    resumed.close("session closed").block(TIMEOUT);
   }
 
   @Test
