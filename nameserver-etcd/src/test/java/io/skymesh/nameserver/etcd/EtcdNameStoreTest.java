@@ -4,8 +4,12 @@ import static io.skymesh.nameserver.etcd.Etcds.TIMEOUT;
 import static io.skymesh.nameserver.etcd.Etcds.instance;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.lease.LeaseTimeToLiveResponse;
+import io.etcd.jetcd.options.LeaseOption;
 import io.skymesh.nameserver.spi.Counted;
 import io.skymesh.nameserver.spi.NameStore;
 import io.skymesh.nameserver.spi.NameStoreException;
@@ -22,6 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 /** The store's mapping on one etcd member: sessions, instances, elections, KV and their watches. */
 class EtcdNameStoreTest {
@@ -55,6 +61,37 @@ class EtcdNameStoreTest {
 
   private static StoreSession open(NameStore on, String app) {
     return on.openSession(app, Duration.ofSeconds(10)).block(TIMEOUT);
+  }
+
+  /**
+   * A client leaves a silent node within 3/4 of the TTL (keepalives every quarter TTL, half a TTL
+   * to answer), so a session's lease must never have less than that left while its node renews it:
+   * had the node stopped at any instant, the lease would outlive the client's failover. jetcd's
+   * managed keepalive alone lets it fall to 2/3 of the TTL before renewing.
+   */
+  @Test
+  void aHeldSessionsLeaseNeverHasLessThanThreeQuartersOfItsTtlLeft() {
+    StoreSession session = store.openSession(app(), Duration.ofSeconds(5)).block(TIMEOUT);
+    long granted = session.ttl().toSeconds();
+    long leaseId = Long.parseUnsignedLong(session.id(), 16);
+    try (Client admin = Etcds.client(etcd.endpoints())) {
+      // etcd reports whole seconds left, rounded down.
+      Long least =
+          Flux.interval(Duration.ofMillis(100))
+              .take(session.ttl().multipliedBy(3).dividedBy(2))
+              .concatMap(
+                  tick ->
+                      Mono.fromFuture(
+                          () -> admin.getLeaseClient().timeToLive(leaseId, LeaseOption.DEFAULT)))
+              .map(LeaseTimeToLiveResponse::getTTL)
+              .reduce(Math::min)
+              .block(TIMEOUT);
+      assertThat(least)
+          .as("seconds left of a %d s lease, at the least", granted)
+          .isGreaterThanOrEqualTo((granted * 3 + 3) / 4);
+    } finally {
+      session.close("session closed").block(TIMEOUT);
+    }
   }
 
   @Test
@@ -256,6 +293,33 @@ class EtcdNameStoreTest {
       assertThat(removed.getInstanceRemoved().getReason()).isEqualTo("session closed");
     }
     assertThat(other.resume(first.id(), app).blockOptional(TIMEOUT)).isEmpty();
+  }
+
+  /**
+   * etcd reports the seconds a lease has left rounded down, so a lease in its last second reads as
+   * 0, like an expired one; it is still live, and a client that reaches another node then resumes.
+   */
+  @Test
+  void aSessionInTheLastSecondOfItsLeaseIsStillResumed() {
+    String app = app();
+    StoreSession first = store.openSession(app, Duration.ofSeconds(5)).block(TIMEOUT);
+    first.register(instance(app + ".env.svc/1")).block(TIMEOUT);
+    first.detach().block(TIMEOUT);
+    long leaseId = Long.parseUnsignedLong(first.id(), 16);
+    try (Client admin = Etcds.client(etcd.endpoints())) {
+      await()
+          .atMost(first.ttl().multipliedBy(2))
+          .pollInterval(Duration.ofMillis(20))
+          .until(
+              () ->
+                  admin.getLeaseClient().timeToLive(leaseId, LeaseOption.DEFAULT).join().getTTL()
+                      == 0);
+    }
+    StoreSession resumed = other.resume(first.id(), app).block(TIMEOUT);
+    assertThat(resumed).as("resumed in its lease's last second").isNotNull();
+    assertThat(resumed.ttl()).isEqualTo(first.ttl());
+    assertThat(resumed.deregister(app + ".env.svc/1").block(TIMEOUT)).isPositive();
+    resumed.close("session closed").block(TIMEOUT);
   }
 
   @Test

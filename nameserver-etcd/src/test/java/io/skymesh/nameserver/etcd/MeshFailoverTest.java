@@ -151,12 +151,12 @@ class MeshFailoverTest {
   }
 
   /**
-   * The frozen case has a known race to settle when this runs: a frozen node stops renewing its
-   * sessions' leases, which jetcd renews a third of the TTL after each renewal on a 500 ms tick, so
-   * a lease can lapse about 2/3 TTL - 0.5 s after the freeze, while the client may take 3/4 TTL
-   * (keepalives every quarter TTL, half a TTL to answer) plus a reconnection to resume it. Measured
-   * over 20 sessions of a frozen store (TTL 5 s): leases lapsed 3.6 s to 5.1 s after SIGSTOP, 7 of
-   * them before 3.75 s. A lapsed lease removes the mesh's instances, which this test catches.
+   * A frozen node stops renewing its sessions' leases: with jetcd's managed keepalive alone (a
+   * renewal a third of the TTL after each, on a 500 ms tick) they lapsed 3.6 s to 5.1 s after
+   * SIGSTOP at a 5 s TTL, before the client's worst-case detection (3/4 TTL) and resume. The store
+   * renews them ten times per TTL and on each of the client's KeepAlives, so they outlive the
+   * client's failover (README, "How long a stopped node's sessions live"). A lapsed lease removes
+   * the mesh's instances, which this test catches.
    */
   @Test
   void aMeshLeavesAFrozenNodeWithinOneTtlAndMissesNothing() {
@@ -207,6 +207,11 @@ class MeshFailoverTest {
     Queue<MembershipEvent> stayEvents = new ConcurrentLinkedQueue<>();
     loops.add(bystander.router(ServiceName.parse(stay)).members().subscribe(stayEvents::add));
     await().atMost(DEADLINE).until(() -> stayEvents.size() == 2);
+    // The mesh's own router of its own service, in place before the failover, watched through it.
+    NameRouter ownRouter = mesh.router(ServiceName.parse(stay));
+    Queue<MembershipEvent> ownEvents = new ConcurrentLinkedQueue<>();
+    loops.add(ownRouter.members().subscribe(ownEvents::add));
+    await().atMost(DEADLINE).until(() -> ownEvents.size() == 2);
     mesh.router(ServiceName.parse(echoService)).firstView().block(DEADLINE);
     long from = revisionNow();
 
@@ -320,7 +325,11 @@ class MeshFailoverTest {
     assertThat(stayEvents)
         .extracting(e -> e.type() + " " + e.instance().url().instanceId())
         .containsExactlyInAnyOrder("ADDED 1", "ADDED 2");
-    assertThat(mesh.router(ServiceName.parse(stay)).currentView().instances()).hasSize(2);
+    assertThat(ownEvents)
+        .as("the mesh's own router of its own service, across the failover")
+        .extracting(e -> e.type() + " " + e.instance().url().instanceId())
+        .containsExactlyInAnyOrder("ADDED 1", "ADDED 2");
+    assertThat(ownRouter.currentView().instances()).hasSize(2);
 
     // Every request was answered.
     assertThat(requestErrors).isEmpty();

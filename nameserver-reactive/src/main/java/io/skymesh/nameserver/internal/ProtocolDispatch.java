@@ -327,7 +327,12 @@ final class ProtocolDispatch {
                   requestId,
                   StatusCode.FAILED_PRECONDITION,
                   "the session is already open (id " + session.id + ")"));
-      case KEEP_ALIVE -> session.respond(Replies.ack(requestId, current()));
+      case KEEP_ALIVE -> {
+        if (session.storeSession != null) {
+          session.storeSession.keptAlive();
+        }
+        session.respond(Replies.ack(requestId, current()));
+      }
       case REGISTER -> register(session, requestId, frame.getRegister());
       case DEREGISTER -> deregister(session, requestId, frame.getDeregister());
       case SET_ATTRIBUTES -> setAttributes(session, requestId, frame.getSetAttributes());

@@ -121,6 +121,13 @@ public interface StoreSession {
   Mono<Void> detach();
 
   /**
+   * The client sent a KeepAlive: a store whose sessions lapse on a clock of its own may renew the
+   * session from now, so that it outlives the client's failover to another node. Must not block;
+   * the default does nothing.
+   */
+  default void keptAlive() {}
+
+  /**
    * Completes with a reason when the store ends the session on its own: its lease expired or was
    * lost, or another node resumed it. Never completes for a session ended by {@link #close}. The
    * server then closes the client's connection with that reason. Signals on any thread.

@@ -132,7 +132,9 @@ public final class EtcdSessions {
                   .flatMap(
                       txn ->
                           txn.isSucceeded()
-                              ? grantedTtlOf(leaseId)
+                              // Renewed at once: it may have had less than a second left
+                              // (which etcd's TimeToLive reports as 0 seconds, like an expiry).
+                              ? renewOnce(leaseId)
                                   .map(
                                       ttl ->
                                           ttl > 0
@@ -210,7 +212,8 @@ public final class EtcdSessions {
   }
 
   /**
-   * The TTL a lease was granted with, in seconds; 0 or less once it has expired.
+   * The TTL a lease was granted with, in seconds; 0 once it has expired or has less than a second
+   * left (etcd reports whole seconds left, rounded down).
    *
    * @param leaseId the lease
    * @return the granted TTL
@@ -273,6 +276,18 @@ public final class EtcdSessions {
               });
         },
         FluxSink.OverflowStrategy.LATEST);
+  }
+
+  /**
+   * Renews a lease once: the TTL etcd renewed it with, 0 or less if etcd no longer has it.
+   *
+   * @param leaseId the lease
+   * @return the renewed TTL in seconds
+   */
+  public Mono<Long> renewOnce(long leaseId) {
+    return Rx.call(() -> client.getLeaseClient().keepAliveOnce(leaseId))
+        .map(LeaseKeepAliveResponse::getTTL)
+        .onErrorResume(EtcdSessions::leaseNotFound, e -> Mono.just(0L));
   }
 
   private static boolean leaseNotFound(Throwable e) {

@@ -18,6 +18,7 @@ import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * A session held by this node: its lease kept alive, its record judged by the node's one watch of
@@ -28,6 +29,14 @@ import reactor.core.publisher.Sinks;
 final class EtcdStoreSession implements StoreSession {
 
   private static final Logger log = LoggerFactory.getLogger(EtcdStoreSession.class);
+
+  /**
+   * How many times per TTL this node renews a session's lease itself, besides jetcd's managed
+   * keepalive (which renews only a third of the TTL after each renewal): a node that stops (frozen,
+   * starved) leaves each of its leases at least 9/10 of the TTL, more than the 3/4 TTL a client
+   * takes at worst to leave a silent node, so the client resumes the session before it lapses.
+   */
+  static final int RENEWALS_PER_TTL = 10;
 
   private final EtcdNameStore store;
   private final String id;
@@ -41,7 +50,11 @@ final class EtcdStoreSession implements StoreSession {
   /** Set once the session ends here, for whatever reason. */
   private final AtomicBoolean over = new AtomicBoolean();
 
+  /** Set while a renewal relayed from a client's KeepAlive is in flight. */
+  private final AtomicBoolean relaying = new AtomicBoolean();
+
   private volatile Disposable keepAlive;
+  private volatile Disposable renewals;
   private volatile long recordRevision;
 
   private EtcdStoreSession(
@@ -82,9 +95,44 @@ final class EtcdStoreSession implements StoreSession {
                         error instanceof SessionLostException
                             ? "session expired"
                             : "session lost"));
+    Duration every = ttl.dividedBy(RENEWALS_PER_TTL);
+    session.renewals =
+        Flux.interval(every, every, Schedulers.parallel())
+            .onBackpressureDrop()
+            .concatMap(tick -> session.renewOnce(every), 1)
+            .subscribe(
+                renewed -> {
+                  if (renewed <= 0) {
+                    session.endHere("session expired");
+                  }
+                });
     session.recordRevision = recordRevision;
     store.track(session);
+    if (session.over.get()) {
+      session.stopWatching(); // ended while starting: stop what started after its end
+    }
     return session;
+  }
+
+  /**
+   * One renewal, given up after {@code within} (jetcd's one-shot keepalive stream has no deadline
+   * and may stay unanswered while it reconnects), so that a stalled one never holds up the next.
+   */
+  private Mono<Long> renewOnce(Duration within) {
+    return store
+        .sessions()
+        .renewOnce(leaseId)
+        .timeout(within, Schedulers.parallel())
+        .onErrorResume(this::notRenewed);
+  }
+
+  /**
+   * A renewal that failed for another reason than the lease's end: the next one is due within a
+   * tenth of the TTL, and jetcd's managed keepalive, which reconnects, reports a lasting outage.
+   */
+  private Mono<Long> notRenewed(Throwable error) {
+    log.debug("session {}: a renewal failed ({}); renewing again shortly", id, error.toString());
+    return Mono.empty();
   }
 
   /** The revision at which this holder took the session record. */
@@ -117,6 +165,10 @@ final class EtcdStoreSession implements StoreSession {
     Disposable k = keepAlive;
     if (k != null) {
       k.dispose();
+    }
+    Disposable r = renewals;
+    if (r != null) {
+      r.dispose();
     }
     store.untrack(this);
   }
@@ -342,6 +394,22 @@ final class EtcdStoreSession implements StoreSession {
             stopWatching();
           }
         });
+  }
+
+  /** Renews the lease now, unless a relayed renewal is still in flight or the session is over. */
+  @Override
+  public void keptAlive() {
+    if (over.get() || !relaying.compareAndSet(false, true)) {
+      return;
+    }
+    renewOnce(ttl.dividedBy(RENEWALS_PER_TTL))
+        .doFinally(signal -> relaying.set(false))
+        .subscribe(
+            renewed -> {
+              if (renewed <= 0) {
+                endHere("session expired");
+              }
+            });
   }
 
   @Override
