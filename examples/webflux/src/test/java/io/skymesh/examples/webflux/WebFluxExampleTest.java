@@ -1,6 +1,7 @@
 package io.skymesh.examples.webflux;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
@@ -13,6 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -72,6 +74,8 @@ class WebFluxExampleTest {
         .isEqualTo("Hello, alice! (from hello.web.greeter/1)");
   }
 
+  @Autowired Mesh appMesh;
+
   @Test
   void helloReachesAGreeterInAnotherProcessOverTheNetwork() {
     Mesh remote = mesh();
@@ -83,6 +87,11 @@ class WebFluxExampleTest {
               message -> Mono.empty(),
               ServiceOptions.defaults().withMethods(Greetings.methods(url)))
           .block(DEADLINE);
+      // Membership reaches the application's mesh as an event: the request names the instance
+      // only once the application's router has it.
+      await()
+          .atMost(DEADLINE)
+          .until(() -> appMesh.router(Greetings.GREETER).currentView().instance(url).isPresent());
 
       client
           .get()
