@@ -212,22 +212,6 @@ public final class EtcdSessions {
   }
 
   /**
-   * The TTL a lease was granted with, in seconds; 0 once it has expired or has less than a second
-   * left (etcd reports whole seconds left, rounded down).
-   *
-   * @param leaseId the lease
-   * @return the granted TTL
-   */
-  public Mono<Long> grantedTtlOf(long leaseId) {
-    return Rx.call(
-            () ->
-                client
-                    .getLeaseClient()
-                    .timeToLive(leaseId, io.etcd.jetcd.options.LeaseOption.DEFAULT))
-        .map(r -> r.getTTL() > 0 ? r.getGrantedTTL() : 0L);
-  }
-
-  /**
    * Revokes a lease, deleting every key attached to it; a lease already gone is not an error.
    *
    * @param leaseId the lease
@@ -237,21 +221,6 @@ public final class EtcdSessions {
     return Rx.call(() -> client.getLeaseClient().revoke(leaseId))
         .then()
         .onErrorResume(EtcdSessions::leaseNotFound, e -> Mono.empty());
-  }
-
-  /**
-   * The remaining TTL of a lease in seconds; 0 or less once it has expired.
-   *
-   * @param leaseId the lease
-   * @return the TTL
-   */
-  public Mono<Long> ttlOf(long leaseId) {
-    return Rx.call(
-            () ->
-                client
-                    .getLeaseClient()
-                    .timeToLive(leaseId, io.etcd.jetcd.options.LeaseOption.DEFAULT))
-        .map(r -> r.getTTL());
   }
 
   /**
