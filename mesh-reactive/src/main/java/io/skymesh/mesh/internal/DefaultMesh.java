@@ -21,7 +21,6 @@ import io.skymesh.mesh.internal.rpc.RpcServer;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import java.time.Duration;
-import java.util.Collection;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
@@ -70,11 +69,6 @@ public final class DefaultMesh implements Mesh {
               @Override
               public NameRouter router(ServiceName serviceName) {
                 return DefaultMesh.this.router(serviceName);
-              }
-
-              @Override
-              public Collection<? extends NameRouter> routers() {
-                return routers.values();
               }
 
               @Override

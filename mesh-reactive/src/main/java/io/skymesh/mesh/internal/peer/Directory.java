@@ -2,7 +2,6 @@ package io.skymesh.mesh.internal.peer;
 
 import io.skymesh.core.ServiceName;
 import io.skymesh.mesh.NameRouter;
-import java.util.Collection;
 
 /** Where the data plane learns who is alive, where, and who leads: the mesh's routers. */
 public interface Directory {
@@ -14,9 +13,6 @@ public interface Directory {
    * @return its router
    */
   NameRouter router(ServiceName serviceName);
-
-  /** Every router made so far. */
-  Collection<? extends NameRouter> routers();
 
   /**
    * Whether an instance of a watched service lives at {@code address}: an index look-up per router,
