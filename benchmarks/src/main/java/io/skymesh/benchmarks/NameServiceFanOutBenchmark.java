@@ -43,15 +43,17 @@ import reactor.core.publisher.Mono;
  * <ul>
  *   <li>{@code embedded}: the embedded name server over loopback TCP, a mesh registering and {@code
  *       watchers} meshes whose routers watch the service;
- *   <li>{@code etcdStore}: the etcd-backed store (nodes over a one-member etcd on loopback): a
- *       session on one node registers, {@code watchers} other nodes watch the service;
+ *   <li>{@code etcdNodes}: the same meshes as {@code embedded}, each on a name-server node of its
+ *       own, the nodes stateless over a one-member etcd on loopback ({@code serve --etcd}): the
+ *       registering mesh on node 0, watcher {@code i} on node {@code i};
+ *   <li>{@code etcdStore}: the etcd-backed store alone, without the protocol and TCP in front of
+ *       it: a session on one store registers, {@code watchers} other stores watch the service;
  *   <li>{@code rawEtcd}: the same work with plain jetcd: a put and a delete, {@code watchers}
  *       clients watching the key's prefix. The floor the etcd store stands on.
  * </ul>
  *
  * <p>Needs {@code etcd} installed (Debian's {@code etcd-server}); the benchmark starts and stops
- * it. The {@code etcdStore} row measures the store without the name server's protocol dispatch in
- * front of it; see benchmarks/README.md.
+ * it; see benchmarks/README.md.
  *
  * <pre>{@code
  * java -jar benchmarks/target/benchmarks.jar NameServiceFanOut -f1 -wi 2 -i 5 -r 3s
@@ -66,7 +68,7 @@ public class NameServiceFanOutBenchmark {
   private static final String SERVICE = "bench.local.fanout";
 
   /** Where the name service keeps its state. */
-  @Param({"embedded", "etcdStore", "rawEtcd"})
+  @Param({"embedded", "etcdNodes", "etcdStore", "rawEtcd"})
   public String backend;
 
   /** How many watchers see each change. */
@@ -82,7 +84,7 @@ public class NameServiceFanOutBenchmark {
   private long next;
 
   private EtcdCluster etcd;
-  private NameServer nameServer;
+  private final List<NameServer> nameServers = new ArrayList<>();
   private final List<Mesh> meshes = new ArrayList<>();
   private Mesh registrar;
   private final List<NameStore> nodes = new ArrayList<>();
@@ -94,7 +96,8 @@ public class NameServiceFanOutBenchmark {
   @Setup
   public void setUp() {
     switch (backend) {
-      case "embedded" -> setUpEmbedded();
+      case "embedded" -> setUpMeshes(1);
+      case "etcdNodes" -> setUpMeshes(watchers + 1);
       case "etcdStore" -> setUpEtcdStore();
       case "rawEtcd" -> setUpRawEtcd();
       default -> throw new IllegalArgumentException("backend: " + backend);
@@ -109,11 +112,28 @@ public class NameServiceFanOutBenchmark {
     }
   }
 
-  private void setUpEmbedded() {
-    nameServer = NameServer.builder().host("127.0.0.1").port(0).start().block(DEADLINE);
-    registrar = mesh();
-    for (int i = 0; i < watchers; i++) {
-      NameRouter router = mesh().router(ServiceName.parse(SERVICE));
+  /**
+   * A registering mesh and {@code watchers} watching meshes over {@code nodeCount} name-server
+   * nodes: one embedded node, or stateless nodes over etcd; mesh {@code i} on node {@code i %
+   * nodeCount}.
+   */
+  private void setUpMeshes(int nodeCount) {
+    if (backend.equals("embedded")) {
+      nameServers.add(NameServer.builder().host("127.0.0.1").port(0).start().block(DEADLINE));
+    } else {
+      etcd = EtcdCluster.start(1);
+      for (int i = 0; i < nodeCount; i++) {
+        nameServers.add(
+            new EtcdNameStoreProvider()
+                .open(etcd.endpoints())
+                .flatMap(
+                    store -> NameServer.builder().host("127.0.0.1").port(0).store(store).start())
+                .block(DEADLINE));
+      }
+    }
+    registrar = mesh(0);
+    for (int i = 1; i <= watchers; i++) {
+      NameRouter router = mesh(i % nodeCount).router(ServiceName.parse(SERVICE));
       watches.add(
           router
               .members()
@@ -124,9 +144,12 @@ public class NameServiceFanOutBenchmark {
     }
   }
 
-  private Mesh mesh() {
+  private Mesh mesh(int node) {
     Mesh mesh =
-        Mesh.builder("bench").nameServer("127.0.0.1:" + nameServer.port()).start().block(DEADLINE);
+        Mesh.builder("bench")
+            .nameServer("127.0.0.1:" + nameServers.get(node).port())
+            .start()
+            .block(DEADLINE);
     meshes.add(mesh);
     return mesh;
   }
@@ -183,9 +206,7 @@ public class NameServiceFanOutBenchmark {
     watches.forEach(Disposable::dispose);
     rawWatchers.forEach(Watch.Watcher::close);
     meshes.forEach(mesh -> mesh.close().block(DEADLINE));
-    if (nameServer != null) {
-      nameServer.closeNow(DEADLINE);
-    }
+    nameServers.forEach(node -> node.closeNow(DEADLINE));
     if (session != null) {
       session.close("session closed").block(DEADLINE);
     }
@@ -206,7 +227,7 @@ public class NameServiceFanOutBenchmark {
   public void registerAndDeregister() throws Exception {
     String url = SERVICE + "/" + next++;
     switch (backend) {
-      case "embedded" -> {
+      case "embedded", "etcdNodes" -> {
         MeshService service =
             registrar.register(ServiceUrl.parse(url), message -> Mono.empty()).block(DEADLINE);
         await();
