@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -228,10 +227,6 @@ class EtcdNodesTest {
   }
 
   @Test
-  @Disabled(
-      "a real gap, not fixed yet: in a clean-clone build one watcher missed the first change after"
-          + " member 0 restarted (revisions [6, 8, ...] without 4, and no resync snapshot); the"
-          + " watch relies on jetcd resuming it after the member's loss, which can skip a revision")
   void anEtcdMemberRestartIsSurvived() {
     String app = "restarted";
     StoreSession session = open(0, app);

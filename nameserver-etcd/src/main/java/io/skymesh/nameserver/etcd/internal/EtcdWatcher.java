@@ -14,16 +14,22 @@ import io.etcd.jetcd.watch.WatchResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * An etcd prefix watch as a {@link Flux} of {@link Batch}es: a {@link Snapshot} of every key under
  * the prefix at a revision, then the {@link Changes} of every later revision, in order, grouped by
  * revision. When etcd has compacted the revision the watch needs (at the start, or on resuming
- * after a lost connection), a fresh snapshot marked {@code resync} comes instead: never a gap.
+ * after a lost connection), a fresh snapshot marked {@code resync} comes instead: never a gap. A
+ * watch that fails (a member lost, a stream reset) is reopened from the revision after the last one
+ * delivered, after a backoff of 50 ms doubling to 2 s.
  *
  * <p>Signals arrive on jetcd's threads, serialized; the flux buffers what its subscriber has not
  * requested yet, so the subscriber must bound itself (the name server resyncs a slow watcher).
@@ -31,6 +37,9 @@ import reactor.core.publisher.FluxSink;
 public final class EtcdWatcher {
 
   private static final Logger log = LoggerFactory.getLogger(EtcdWatcher.class);
+
+  private static final long MIN_BACKOFF_MILLIS = 50;
+  private static final long MAX_BACKOFF_MILLIS = 2_000;
 
   private final Client client;
 
@@ -104,14 +113,26 @@ public final class EtcdWatcher {
     return io.grpc.Status.fromThrowable(error).getCode() == io.grpc.Status.Code.OUT_OF_RANGE;
   }
 
-  /** One subscription's watch; callbacks are serialized by jetcd and by the snapshot's chain. */
-  private final class Run implements Watch.Listener {
+  /**
+   * One subscription's watch. Each etcd watch it opens is an {@link Attempt}; when an attempt fails
+   * (a member lost, a stream reset), the run retires it and opens the next one itself, from the
+   * revision after the last one it delivered. jetcd would resume by itself, but from a revision it
+   * advances on the "created" answer's header, before the events up to that revision have arrived:
+   * a second failure in between skipped them (seen when an etcd member restarted).
+   */
+  private final class Run {
     private final ByteSequence prefix;
     private final FluxSink<Batch> sink;
+
+    /** The revision of the last batch delivered; callbacks that write it run one at a time. */
     private volatile long last;
-    private volatile boolean compacted;
+
     private volatile boolean disposed;
-    private volatile Watch.Watcher watcher;
+    private volatile Attempt current;
+    private volatile Disposable retry = Disposables.disposed();
+
+    /** Failures in a row without an event delivered between them: the backoff's exponent. */
+    private volatile int failures;
 
     Run(ByteSequence prefix, FluxSink<Batch> sink) {
       this.prefix = prefix;
@@ -119,9 +140,10 @@ public final class EtcdWatcher {
       sink.onDispose(
           () -> {
             disposed = true;
-            Watch.Watcher w = watcher;
-            if (w != null) {
-              w.close();
+            retry.dispose();
+            Attempt attempt = current;
+            if (attempt != null) {
+              attempt.retire();
             }
           });
     }
@@ -148,6 +170,8 @@ public final class EtcdWatcher {
                   if (kind == Kind.BASE && outOfRange(cause)) {
                     // Compacted, or a revision from the future: the watcher needs a fresh view.
                     snapshot(Kind.RESYNC, 0);
+                  } else if (retryable(cause)) {
+                    later(() -> snapshot(kind, atRevision), "snapshot", cause);
                   } else {
                     sink.error(cause);
                   }
@@ -155,6 +179,7 @@ public final class EtcdWatcher {
                 }
                 long revision = kind == Kind.BASE ? atRevision : got.getHeader().getRevision();
                 last = revision;
+                failures = 0;
                 sink.next(new Snapshot(revision, List.copyOf(got.getKvs()), kind));
                 watchAfter(revision);
               });
@@ -164,62 +189,144 @@ public final class EtcdWatcher {
       if (disposed) {
         return;
       }
-      compacted = false;
-      watcher =
-          client
-              .getWatchClient()
-              .watch(
-                  prefix,
-                  WatchOption.builder()
-                      .isPrefix(true)
-                      .withPrevKV(true)
-                      .withRevision(revision + 1)
-                      .build(),
-                  this);
+      Attempt attempt = new Attempt();
+      current = attempt;
+      attempt.open(revision);
       if (disposed) {
-        watcher.close();
+        attempt.retire();
       }
     }
 
-    @Override
-    public void onNext(WatchResponse response) {
-      List<WatchEvent> events = response.getEvents();
-      int i = 0;
-      while (i < events.size()) {
-        long revision = events.get(i).getKeyValue().getModRevision();
-        List<WatchEvent> same = new ArrayList<>();
-        while (i < events.size() && events.get(i).getKeyValue().getModRevision() == revision) {
-          same.add(events.get(i++));
+    /** Runs {@code next} after a backoff that doubles with each failure in a row, up to 2 s. */
+    private void later(Runnable next, String what, Throwable cause) {
+      long delayMillis = Math.min(MAX_BACKOFF_MILLIS, MIN_BACKOFF_MILLIS << Math.min(failures, 8));
+      failures++;
+      log.info(
+          "watch of {}: {} failed ({}); retrying from revision {} in {} ms",
+          prefix,
+          what,
+          cause.toString(),
+          last + 1,
+          delayMillis);
+      retry =
+          Schedulers.parallel()
+              .schedule(
+                  () -> {
+                    if (!disposed) {
+                      next.run();
+                    }
+                  },
+                  delayMillis,
+                  TimeUnit.MILLISECONDS);
+    }
+
+    /** One etcd watch; once retired, it ignores whatever jetcd still tells it. */
+    private final class Attempt implements Watch.Listener {
+      private volatile boolean retired;
+      private volatile boolean compacted;
+      private volatile Watch.Watcher watcher;
+
+      void open(long afterRevision) {
+        watcher =
+            client
+                .getWatchClient()
+                .watch(
+                    prefix,
+                    WatchOption.builder()
+                        .isPrefix(true)
+                        .withPrevKV(true)
+                        .withRevision(afterRevision + 1)
+                        .build(),
+                    this);
+        if (retired) {
+          watcher.close();
         }
-        if (revision > last) {
-          last = revision;
-          sink.next(new Changes(revision, List.copyOf(same)));
+      }
+
+      /** Stops the etcd watch; jetcd's {@code onCompleted} that follows is ignored. */
+      void retire() {
+        retired = true;
+        Watch.Watcher w = watcher;
+        if (w != null) {
+          w.close();
+        }
+      }
+
+      @Override
+      public void onNext(WatchResponse response) {
+        if (retired) {
+          return;
+        }
+        List<WatchEvent> events = response.getEvents();
+        int i = 0;
+        while (i < events.size()) {
+          long revision = events.get(i).getKeyValue().getModRevision();
+          List<WatchEvent> same = new ArrayList<>();
+          while (i < events.size() && events.get(i).getKeyValue().getModRevision() == revision) {
+            same.add(events.get(i++));
+          }
+          if (revision > last) {
+            last = revision;
+            failures = 0;
+            sink.next(new Changes(revision, List.copyOf(same)));
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        if (retired) {
+          return;
+        }
+        if (error instanceof CompactedException) {
+          // jetcd closes the watcher next (onCompleted): resync from a snapshot then.
+          compacted = true;
+          return;
+        }
+        // Called inside jetcd's error handling: retire now (nothing more is delivered from this
+        // attempt), close its watcher and open the next one after the backoff.
+        retired = true;
+        later(
+            () -> {
+              Watch.Watcher w = watcher;
+              if (w != null) {
+                w.close();
+              }
+              watchAfter(last);
+            },
+            "the watch",
+            error);
+      }
+
+      @Override
+      public void onCompleted() {
+        if (retired || disposed) {
+          return;
+        }
+        retired = true;
+        if (compacted) {
+          log.info("watch of {}: revision {} compacted; resyncing from a snapshot", prefix, last);
+          snapshot(Kind.RESYNC, 0);
+        } else {
+          sink.error(new IllegalStateException("etcd ended the watch of " + prefix));
         }
       }
     }
+  }
 
-    @Override
-    public void onError(Throwable error) {
-      if (error instanceof CompactedException) {
-        // jetcd closes the watcher next (onCompleted): resync from a snapshot then.
-        compacted = true;
-      } else {
-        // jetcd resumes the watch from the revision after its last event by itself.
-        log.info("watch of {}: {} (resuming)", prefix, error.toString());
+  /** Whether a failed read is worth retrying: etcd or the connection to it is briefly away. */
+  private static boolean retryable(Throwable error) {
+    io.grpc.Status.Code code = io.grpc.Status.fromThrowable(error).getCode();
+    if (code == io.grpc.Status.Code.UNAVAILABLE || code == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+      return true;
+    }
+    for (Throwable t = error; t != null; t = t.getCause()) {
+      if (t instanceof EtcdException etcd
+          && (etcd.getErrorCode() == ErrorCode.UNAVAILABLE
+              || etcd.getErrorCode() == ErrorCode.DEADLINE_EXCEEDED)) {
+        return true;
       }
     }
-
-    @Override
-    public void onCompleted() {
-      if (disposed) {
-        return;
-      }
-      if (compacted) {
-        log.info("watch of {}: revision {} compacted; resyncing from a snapshot", prefix, last);
-        snapshot(Kind.RESYNC, 0);
-      } else {
-        sink.error(new IllegalStateException("etcd ended the watch of " + prefix));
-      }
-    }
+    return false;
   }
 }
