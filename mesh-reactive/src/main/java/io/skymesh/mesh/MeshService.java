@@ -135,11 +135,16 @@ public interface MeshService {
   Mono<Void> updateAttributes(Map<String, String> attributes);
 
   /**
-   * Sends a message to every live instance of a service, this one excluded.
+   * Sends a message to every live instance of a service, this one excluded. Every instance is sent
+   * to even when sending to some fails; each send keeps the promise of {@link #sendTo(ServiceUrl,
+   * ByteString)}.
    *
    * @param serviceName the service
    * @param payload the payload
-   * @return the number of instances it was sent to, once every frame is written; 0 if none is alive
+   * @return the number of instances it was sent to, once every send has completed; 0 if none is
+   *     alive. If any send failed, errors once every send has been tried: with that send's error,
+   *     or, when several failed, with a composite exception carrying each of them ({@code
+   *     reactor.core.Exceptions.unwrapMultiple} lists them)
    */
   Mono<Integer> broadcast(ServiceName serviceName, ByteString payload);
 
@@ -238,10 +243,10 @@ public interface MeshService {
   }
 
   /**
-   * Sends a one-way request: the destination runs the method's handler and sends nothing back, so
-   * the handler's outcome is not known here (its failure is logged there). A notification the
-   * destination refuses (no such instance or method there, fenced, at its handler cap) is reported
-   * on {@link #undelivered()}.
+   * Sends a one-way request: the destination runs the method's handler and sends nothing back when
+   * it succeeds. A notification the destination refuses (no such instance or method there, fenced,
+   * at its handler cap), or whose handler fails there, is reported on {@link #undelivered()} with
+   * the status; an in-process handler's failure fails the returned {@code Mono} instead.
    *
    * @param destination the called instance
    * @param method the method name

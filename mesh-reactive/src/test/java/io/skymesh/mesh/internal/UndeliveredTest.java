@@ -131,6 +131,92 @@ class UndeliveredTest {
   }
 
   @Test
+  void aRemoteNotificationHandlersFailureIsReportedToTheSender() {
+    Mesh a = fixture.mesh();
+    DefaultMesh b = (DefaultMesh) fixture.mesh();
+    Queue<String> ran = new ConcurrentLinkedQueue<>();
+    register(
+        b,
+        CHAT,
+        Methods.builder()
+            .add(
+                "Note",
+                request -> {
+                  ran.add(request.payload().toStringUtf8());
+                  return Mono.error(new IllegalStateException("the note was refused"));
+                })
+            .build());
+    MeshService sender = register(a, SENDER);
+    List<Undelivered> reports = new CopyOnWriteArrayList<>();
+    sender.undelivered().subscribe(reports::add);
+
+    StepVerifier.create(
+            sender.notify(ServiceUrl.parse(CHAT), "Note", ByteString.copyFromUtf8("hello")))
+        .expectComplete()
+        .verify(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> reports.size() == 1);
+    assertThat(ran).containsExactly("hello");
+    Undelivered report = reports.get(0);
+    assertThat(report.source()).isEqualTo(sender.url());
+    assertThat(report.destination()).isEqualTo(CHAT);
+    assertThat(report.method()).isEqualTo("Note");
+    assertThat(report.reason())
+        .isInstanceOf(RemoteException.class)
+        .hasMessageContaining("the note was refused");
+    assertThat(sender.undeliveredCount()).isEqualTo(1);
+  }
+
+  @Test
+  void anInProcessNotificationHandlersFailureFailsTheNotify() {
+    Mesh a = fixture.mesh();
+    register(
+        a,
+        CHAT,
+        Methods.builder()
+            .add("Note", request -> Mono.error(new IllegalStateException("the note was refused")))
+            .build());
+    MeshService sender = register(a, SENDER);
+
+    StepVerifier.create(
+            sender.notify(ServiceUrl.parse(CHAT), "Note", ByteString.copyFromUtf8("hello")))
+        .expectErrorSatisfies(
+            e ->
+                assertThat(e)
+                    .isInstanceOf(RemoteException.class)
+                    .hasMessageContaining("the note was refused"))
+        .verify(DEADLINE);
+  }
+
+  @Test
+  void aBroadcastSendsToEveryInstanceWhenOneOfThemFailsAndThenReportsTheFailure() {
+    Mesh a = fixture.mesh();
+    Queue<String> received = new ConcurrentLinkedQueue<>();
+    for (int i = 1; i <= 3; i++) {
+      String url = "game.zone1.chat/" + i;
+      register(
+          a,
+          url,
+          message -> {
+            received.add(url);
+            return url.endsWith("/2")
+                ? Mono.error(new IllegalStateException("chat 2 failed"))
+                : Mono.empty();
+          });
+    }
+    MeshService sender = register(a, SENDER);
+    ServiceUrl chat = ServiceUrl.parse(CHAT);
+    a.router(chat.serviceName()).views().filter(v -> v.size() == 3).blockFirst(DEADLINE);
+
+    StepVerifier.create(sender.broadcast(chat.serviceName(), sequence(1)))
+        .expectErrorMessage("chat 2 failed")
+        .verify(DEADLINE);
+
+    assertThat(received)
+        .containsExactlyInAnyOrder("game.zone1.chat/1", "game.zone1.chat/2", "game.zone1.chat/3");
+  }
+
+  @Test
   void aMessageForAnInstanceThatIsNotThereOrClosedIsReported() {
     DefaultMesh b = (DefaultMesh) fixture.mesh();
     MeshService closed = register(b, CHAT);

@@ -36,6 +36,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.util.concurrent.Queues;
 
 /**
  * The data plane of one mesh: the services of this process, where a destination is (here or at a
@@ -319,7 +320,8 @@ public final class DataPlane implements InboundDispatcher {
    * @param source the sender
    * @param serviceName the service
    * @param payload the payload
-   * @return how many instances it was sent to
+   * @return how many instances it was sent to; if any send failed, its error (several: a composite)
+   *     once every send has been tried
    */
   public Mono<Integer> broadcast(ServiceUrl source, ServiceName serviceName, ByteString payload) {
     return directory
@@ -327,7 +329,10 @@ public final class DataPlane implements InboundDispatcher {
         .firstView()
         .flatMapMany(view -> Flux.fromIterable(view.instances()))
         .filter(instance -> !instance.url().equals(source))
-        .flatMap(instance -> send(source, instance.url(), Map.of(), payload, 0).thenReturn(1))
+        .flatMapDelayError(
+            instance -> send(source, instance.url(), Map.of(), payload, 0).thenReturn(1),
+            Queues.SMALL_BUFFER_SIZE,
+            Queues.XS_BUFFER_SIZE)
         .reduce(0, Integer::sum);
   }
 

@@ -132,7 +132,7 @@ public final class RpcServer {
             request.getOneWay());
     Responder responder =
         request.getOneWay()
-            ? new OneWayResponder(incoming)
+            ? new OneWayResponder(incoming, request, connection)
             : new ConnectionResponder(connection, streamId);
     if (request.getOneWay()) {
       start(endpoint, incoming, new ServerCall(endpoint, responder, () -> {}));
@@ -353,19 +353,42 @@ public final class RpcServer {
     }
   }
 
-  /** A notification: nothing is sent back; a failure is logged. */
-  private record OneWayResponder(IncomingRequest request) implements Responder {
+  /**
+   * A notification from another process: nothing is sent back on success; a handler's failure is
+   * logged and reported to the sender through the data plane (its {@code undelivered()} stream).
+   */
+  private final class OneWayResponder implements Responder {
+    private final IncomingRequest request;
+    private final Request wire;
+    private final PeerConnection connection;
+
+    OneWayResponder(IncomingRequest request, Request wire, PeerConnection connection) {
+      this.request = request;
+      this.wire = wire;
+      this.connection = connection;
+    }
+
     @Override
     public void reply(Reply reply) {}
 
     @Override
     public void fail(Throwable error) {
       log.warn(
-          "Handler of {} {} failed on a notification from {}",
+          "Handler of {} {} failed on a notification from {}; reported to the sender",
           request.destination(),
           request.method(),
           request.source(),
           error);
+      Status status = Statuses.toStatus(error);
+      plane
+          .report(
+              connection,
+              wire.getSource(),
+              wire.getDestination(),
+              wire.getMethod(),
+              status.getCode(),
+              "the handler failed: " + status.getMessage())
+          .subscribe();
     }
   }
 
@@ -379,11 +402,7 @@ public final class RpcServer {
 
     @Override
     public void fail(Throwable error) {
-      if (request.oneWay()) {
-        new OneWayResponder(request).fail(error);
-        sink.success();
-        return;
-      }
+      // A notification in process fails its caller too, as an in-process sendTo does.
       sink.error(Statuses.toException(Statuses.toStatus(error), context));
     }
   }
