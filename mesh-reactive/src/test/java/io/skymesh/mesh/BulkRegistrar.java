@@ -1,78 +1,35 @@
 package io.skymesh.mesh;
 
 import static io.skymesh.mesh.TestMeshes.DEADLINE;
-import static org.awaitility.Awaitility.await;
 
-import io.netty.channel.ChannelOption;
-import io.skymesh.codec.FrameDecoder;
-import io.skymesh.codec.FrameEncoder;
-import io.skymesh.codec.Frames;
 import io.skymesh.core.ServiceName;
+import io.skymesh.nameserver.client.NameServerConnection;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.NameClientFrame;
-import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicLong;
 import reactor.core.publisher.Flux;
-import reactor.netty.Connection;
-import reactor.netty.NettyPipeline;
-import reactor.netty.tcp.TcpClient;
 
 /**
- * Registers many instances with a real name server quickly: one raw protocol session that pipelines
- * its Register frames (no reply awaited between them), as a process hosting many instances would.
+ * Registers many instances with a real name server quickly: one protocol session that pipelines its
+ * Register frames (no reply awaited between them), as a process hosting many instances would.
  * Blocking, for tests.
  */
 final class BulkRegistrar implements AutoCloseable {
 
-  private final Connection connection;
-  private final AtomicLong requestIds = new AtomicLong();
-  private final AtomicLong acks = new AtomicLong();
-  private final List<NameServerFrame> errors = new CopyOnWriteArrayList<>();
+  private final NameServerConnection connection;
 
-  private BulkRegistrar(Connection connection) {
+  private BulkRegistrar(NameServerConnection connection) {
     this.connection = connection;
-    connection
-        .inbound()
-        .receiveObject()
-        .cast(NameServerFrame.class)
-        .subscribe(
-            frame -> {
-              if (frame.hasAck()) {
-                acks.incrementAndGet();
-              } else if (frame.hasError()) {
-                errors.add(frame);
-              }
-            });
   }
 
   /** Opens a session of appId {@code game} with a 60 s TTL, which outlasts any test. */
   static BulkRegistrar open(int port) {
-    Connection connection =
-        TcpClient.create()
-            .host("127.0.0.1")
-            .port(port)
-            .option(ChannelOption.TCP_NODELAY, true)
-            .doOnChannelInit(
-                (observer, channel, address) ->
-                    channel
-                        .pipeline()
-                        .addBefore(
-                            NettyPipeline.ReactiveBridge,
-                            "decoder",
-                            new FrameDecoder<>(
-                                NameServerFrame.parser(), Frames.DEFAULT_MAX_FRAME_LENGTH))
-                        .addBefore(
-                            NettyPipeline.ReactiveBridge,
-                            "encoder",
-                            new FrameEncoder(Frames.DEFAULT_MAX_FRAME_LENGTH)))
-            .connectNow(DEADLINE);
-    BulkRegistrar registrar = new BulkRegistrar(connection);
+    BulkRegistrar registrar =
+        new BulkRegistrar(
+            NameServerConnection.builder("127.0.0.1", port).connect().block(DEADLINE));
     registrar.sendAll(
         Flux.just(
             NameClientFrame.newBuilder()
@@ -117,28 +74,17 @@ final class BulkRegistrar implements AutoCloseable {
                         .setDeregister(Deregister.newBuilder().setUrl(url(service, i)))));
   }
 
+  /**
+   * Sends every request at once, none waiting for an earlier answer, and waits until all are
+   * acknowledged; fails with the typed error of the first refusal.
+   */
   private void sendAll(Flux<NameClientFrame.Builder> requests) {
     Duration deadline = DEADLINE.multipliedBy(4); // a deadline for many requests, not for one
-    connection
-        .outbound()
-        .sendObject(
-            requests.map(request -> request.setRequestId(requestIds.incrementAndGet()).build()))
-        .then()
-        .block(deadline);
-    long expected = requestIds.get();
-    await()
-        .atMost(deadline)
-        .until(
-            () -> {
-              if (!errors.isEmpty()) {
-                throw new AssertionError("the name server refused: " + errors.get(0));
-              }
-              return acks.get() >= expected;
-            });
+    requests.flatMap(connection::request, Integer.MAX_VALUE).then().block(deadline);
   }
 
   @Override
   public void close() {
-    connection.disposeNow(DEADLINE);
+    connection.close().block(DEADLINE);
   }
 }

@@ -1,10 +1,7 @@
 package io.skymesh.nameserver;
 
 import com.google.protobuf.ByteString;
-import io.netty.channel.ChannelOption;
-import io.skymesh.codec.FrameDecoder;
-import io.skymesh.codec.FrameEncoder;
-import io.skymesh.codec.Frames;
+import io.skymesh.nameserver.client.NameServerConnection;
 import io.skymesh.proto.Ack;
 import io.skymesh.proto.Campaign;
 import io.skymesh.proto.Deregister;
@@ -29,37 +26,32 @@ import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
-import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
-import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.Connection;
-import reactor.netty.NettyPipeline;
-import reactor.netty.tcp.TcpClient;
 
 /**
- * A small name-server protocol client for tests: Reactor Netty's TcpClient and the codec. Every
- * frame received is replayed to late subscribers. Reading can be paused, to play a slow watcher.
+ * A name-server protocol client for tests, over the shared {@link NameServerConnection}: every
+ * frame received is replayed to late subscribers, answers come as the frames they are (Ack or
+ * Error), and reading can be paused, to play a slow watcher.
  */
 final class TestClient implements AutoCloseable {
 
   static final Duration TIMEOUT = Duration.ofSeconds(10);
-  private static final int READ_BATCH = 64;
 
-  private final Connection connection;
-  private final Sinks.Many<NameServerFrame> received = Sinks.many().replay().all();
-  private final AtomicLong requestIds = new AtomicLong();
-  private final Reader reader = new Reader();
-  private final Map<Long, Sinks.One<NameServerFrame>> pending = new ConcurrentHashMap<>();
+  private final NameServerConnection connection;
+  private final Sinks.Many<NameServerFrame> received;
   private volatile Disposable keepAlives;
 
-  private TestClient(Connection connection) {
+  private TestClient(NameServerConnection connection, Sinks.Many<NameServerFrame> received) {
     this.connection = connection;
-    connection.inbound().receiveObject().subscribe(reader);
+    this.received = received;
+    // Signalled on the event loop after the last frame, like the frames themselves.
+    connection
+        .onClose()
+        .subscribe(null, error -> received.tryEmitComplete(), received::tryEmitComplete);
   }
 
   static TestClient connect(int port) {
@@ -68,30 +60,16 @@ final class TestClient implements AutoCloseable {
 
   /** Connects; a receive buffer > 0 makes the socket's buffer that small, to fill it quickly. */
   static TestClient connect(int port, int receiveBuffer) {
-    TcpClient client =
-        TcpClient.create()
-            .host("127.0.0.1")
-            .port(port)
-            // Reactor Netty's TcpClient leaves Nagle on; requests are small and latency-bound.
-            .option(ChannelOption.TCP_NODELAY, true)
-            .doOnChannelInit(
-                (observer, channel, address) -> {
-                  channel
-                      .pipeline()
-                      .addBefore(
-                          NettyPipeline.ReactiveBridge,
-                          "decoder",
-                          new FrameDecoder<>(
-                              NameServerFrame.parser(), Frames.DEFAULT_MAX_FRAME_LENGTH))
-                      .addBefore(
-                          NettyPipeline.ReactiveBridge,
-                          "encoder",
-                          new FrameEncoder(Frames.DEFAULT_MAX_FRAME_LENGTH));
-                });
-    if (receiveBuffer > 0) {
-      client = client.option(ChannelOption.SO_RCVBUF, receiveBuffer);
-    }
-    return new TestClient(client.connectNow(TIMEOUT));
+    Sinks.Many<NameServerFrame> received = Sinks.many().replay().all();
+    NameServerConnection connection =
+        NameServerConnection.builder("127.0.0.1", port)
+            .receiveBufferSize(receiveBuffer)
+            .frameObserver(received::tryEmitNext)
+            // The events are in frames(), which the observer fills; nothing else takes them.
+            .onEvent(event -> {})
+            .connect()
+            .block(TIMEOUT);
+    return new TestClient(connection, received);
   }
 
   /** Connects and opens a session for {@code appId}. */
@@ -101,8 +79,9 @@ final class TestClient implements AutoCloseable {
     return client;
   }
 
+  /** The Reactor Netty connection underneath, to write raw bytes or cut the connection. */
   Connection connection() {
-    return connection;
+    return connection.connection();
   }
 
   /** Every frame received, from the first; completes when the connection closes. */
@@ -119,15 +98,7 @@ final class TestClient implements AutoCloseable {
 
   /** Sends a request with the next request id; gives its answer (Ack or Error). */
   Mono<NameServerFrame> call(NameClientFrame.Builder request) {
-    return Mono.defer(
-        () -> {
-          long id = requestIds.incrementAndGet();
-          Sinks.One<NameServerFrame> answer = Sinks.one();
-          pending.put(id, answer);
-          return send(request.setRequestId(id).build())
-              .then(answer.asMono())
-              .switchIfEmpty(Mono.error(() -> new AssertionError("closed before answering " + id)));
-        });
+    return connection.exchange(request);
   }
 
   /** Sends a request and expects an Ack. */
@@ -156,7 +127,7 @@ final class TestClient implements AutoCloseable {
 
   /** Sends one frame as it is. */
   Mono<Void> send(NameClientFrame frame) {
-    return connection.outbound().sendObject(frame).then();
+    return connection.connection().outbound().sendObject(frame).then();
   }
 
   Mono<SessionOpened> openSession(String appId, int ttlMillis) {
@@ -277,22 +248,35 @@ final class TestClient implements AutoCloseable {
     return ack(kvGet(key)).block(TIMEOUT).getKvGet();
   }
 
-  /** Sends a KeepAlive every {@code period} until the client is closed. */
+  /**
+   * Sends a KeepAlive every {@code period} until the client is closed, each given up when the next
+   * is due, so that one unanswered KeepAlive never stops the ones after it.
+   */
   TestClient keepAliveEvery(Duration period) {
     keepAlives =
         Flux.interval(period)
-            .concatMap(tick -> keepAlive().onErrorResume(e -> Mono.empty()))
+            .onBackpressureDrop()
+            .concatMap(
+                tick ->
+                    connection
+                        .request(
+                            NameClientFrame.newBuilder()
+                                .setKeepAlive(KeepAlive.getDefaultInstance()),
+                            "a keepalive",
+                            period)
+                        .onErrorResume(e -> Mono.empty()),
+                1)
             .subscribe();
     return this;
   }
 
-  /** Stops asking for frames: the server's writes back up into the socket and then its queue. */
+  /** Stops reading: the server's writes back up into the socket and then its queue. */
   void pauseReading() {
-    connection.channel().eventLoop().execute(() -> reader.paused = true);
+    connection.pauseReading();
   }
 
   void resumeReading() {
-    connection.channel().eventLoop().execute(reader::resume);
+    connection.resumeReading();
   }
 
   @Override
@@ -300,63 +284,6 @@ final class TestClient implements AutoCloseable {
     if (keepAlives != null) {
       keepAlives.dispose();
     }
-    connection.disposeNow(TIMEOUT);
-  }
-
-  private void answer(NameServerFrame frame) {
-    long id =
-        frame.hasAck()
-            ? frame.getAck().getRequestId()
-            : frame.hasError() ? frame.getError().getRequestId() : 0;
-    Sinks.One<NameServerFrame> answer = id == 0 ? null : pending.remove(id);
-    if (answer != null) {
-      answer.tryEmitValue(frame);
-    }
-  }
-
-  private void closed() {
-    received.tryEmitComplete();
-    pending.values().forEach(Sinks.One::tryEmitEmpty);
-  }
-
-  /** Reads frames in batches while not paused; runs on the connection's event loop. */
-  private final class Reader extends BaseSubscriber<Object> {
-    boolean paused;
-    private int outstanding;
-
-    @Override
-    protected void hookOnSubscribe(Subscription subscription) {
-      outstanding = READ_BATCH;
-      request(READ_BATCH);
-    }
-
-    @Override
-    protected void hookOnNext(Object frame) {
-      received.tryEmitNext((NameServerFrame) frame);
-      answer((NameServerFrame) frame);
-      outstanding--;
-      if (!paused && outstanding == 0) {
-        outstanding = READ_BATCH;
-        request(READ_BATCH);
-      }
-    }
-
-    void resume() {
-      paused = false;
-      if (outstanding == 0) {
-        outstanding = READ_BATCH;
-        request(READ_BATCH);
-      }
-    }
-
-    @Override
-    protected void hookOnComplete() {
-      closed();
-    }
-
-    @Override
-    protected void hookOnError(Throwable error) {
-      closed();
-    }
+    connection.close().block(TIMEOUT);
   }
 }

@@ -1,10 +1,7 @@
 package io.skymesh.nameserver.cli;
 
-import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.channel.ChannelOption;
-import io.skymesh.codec.FrameDecoder;
-import io.skymesh.codec.FrameEncoder;
-import io.skymesh.codec.Frames;
+import io.skymesh.core.exceptions.MeshTimeoutException;
+import io.skymesh.nameserver.client.NameServerConnection;
 import io.skymesh.proto.Ack;
 import io.skymesh.proto.KeepAlive;
 import io.skymesh.proto.NameClientFrame;
@@ -13,78 +10,45 @@ import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
-import reactor.netty.Connection;
-import reactor.netty.NettyPipeline;
-import reactor.netty.tcp.TcpClient;
 
 /**
- * A small client of the name-server protocol for the admin commands. It is the CLI's blocking edge:
- * {@link #call} and {@link #connect} block the calling thread (the command's {@code main} thread,
- * never an event loop) for at most the timeout. Failures are {@link CliFailure}s that carry the
- * command's exit code.
+ * The admin commands' session with a name server, over a {@link NameServerConnection}. It is the
+ * CLI's blocking edge: {@link #ack} and {@link #connect} block the calling thread (the command's
+ * {@code main} thread, never an event loop) for at most the timeout. Failures are {@link
+ * CliFailure}s that carry the command's exit code.
  */
 final class AdminClient implements AutoCloseable {
 
   /** The app id of admin sessions; it registers nothing, so any valid id does. */
   static final String APP_ID = "skymesh-admin";
 
-  private final Connection connection;
+  private final NameServerConnection connection;
   private final String address;
   private final Duration timeout;
-  private final AtomicLong requestIds = new AtomicLong();
-  private final Map<Long, Sinks.One<NameServerFrame>> pending = new ConcurrentHashMap<>();
-  private final Sinks.Many<NameServerFrame> events = Sinks.many().unicast().onBackpressureBuffer();
-  private volatile String closedBecause;
   private Disposable keepAlives;
 
-  private AdminClient(Connection connection, String address, Duration timeout) {
+  private AdminClient(NameServerConnection connection, String address, Duration timeout) {
     this.connection = connection;
     this.address = address;
     this.timeout = timeout;
-    connection
-        .inbound()
-        .receiveObject()
-        .cast(NameServerFrame.class)
-        .subscribe(this::received, error -> closed(error.toString()), () -> closed(null));
   }
 
   /**
-   * Connects to the name server at {@code host:port} and opens a session. Blocks.
+   * Connects to the name server at {@code host:port} and opens a session, kept alive until {@link
+   * #close()}. Blocks.
    *
    * @throws CliFailure with {@link CliFailure#UNREACHABLE} if it cannot
    */
   static AdminClient connect(String host, int port, Duration timeout) {
     String address = host + ":" + port;
-    Connection connection;
+    NameServerConnection connection;
     try {
       connection =
-          TcpClient.create()
-              .host(host)
-              .port(port)
-              .option(ChannelOption.TCP_NODELAY, true)
-              .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
-              .option(
-                  ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(timeout.toMillis(), 60_000))
-              .doOnChannelInit(
-                  (observer, channel, remote) ->
-                      channel
-                          .pipeline()
-                          .addBefore(
-                              NettyPipeline.ReactiveBridge,
-                              "decoder",
-                              new FrameDecoder<>(
-                                  NameServerFrame.parser(), Frames.DEFAULT_MAX_FRAME_LENGTH))
-                          .addBefore(
-                              NettyPipeline.ReactiveBridge,
-                              "encoder",
-                              new FrameEncoder(Frames.DEFAULT_MAX_FRAME_LENGTH)))
+          NameServerConnection.builder(host, port)
+              .connectTimeout(Duration.ofMillis(Math.max(1, Math.min(timeout.toMillis(), 60_000))))
               .connect()
               .block(timeout);
     } catch (RuntimeException e) {
@@ -102,11 +66,7 @@ final class AdminClient implements AutoCloseable {
           client.ack(
               NameClientFrame.newBuilder()
                   .setOpenSession(OpenSession.newBuilder().setProtocolVersion(1).setAppId(APP_ID)));
-      long ttl = opened.getSessionOpened().getTtlMillis();
-      client.keepAlives =
-          Flux.interval(Duration.ofMillis(Math.max(50, ttl / 3)))
-              .concatMap(tick -> client.send(keepAlive()).onErrorResume(e -> Mono.empty()))
-              .subscribe();
+      client.keepAlives = client.keepAlive(opened.getSessionOpened().getTtlMillis());
     } catch (RuntimeException e) {
       client.close();
       throw e;
@@ -114,8 +74,25 @@ final class AdminClient implements AutoCloseable {
     return client;
   }
 
-  private static NameClientFrame.Builder keepAlive() {
-    return NameClientFrame.newBuilder().setKeepAlive(KeepAlive.getDefaultInstance());
+  /**
+   * A KeepAlive every third of the TTL, each given up when the next is due: an answer that never
+   * comes costs one KeepAlive, never the ones after it. Ticks that come while one is still out are
+   * dropped rather than overflowing the interval, which would end the keepalives for good.
+   */
+  private Disposable keepAlive(long ttlMillis) {
+    Duration period = Duration.ofMillis(Math.max(50, ttlMillis / 3));
+    return Flux.interval(period)
+        .onBackpressureDrop()
+        .concatMap(
+            tick ->
+                connection
+                    .request(
+                        NameClientFrame.newBuilder().setKeepAlive(KeepAlive.getDefaultInstance()),
+                        "a keepalive",
+                        period)
+                    .onErrorResume(e -> Mono.empty()),
+            1)
+        .subscribe();
   }
 
   /** How long a request may wait for its answer. */
@@ -139,17 +116,14 @@ final class AdminClient implements AutoCloseable {
   Ack ack(NameClientFrame.Builder request) {
     NameServerFrame answer;
     try {
-      answer = send(request).block(timeout);
-    } catch (CliFailure e) {
-      throw e;
-    } catch (RuntimeException e) {
-      throw new CliFailure(
-          CliFailure.UNREACHABLE, "lost the name server at " + address + ": " + rootMessage(e));
-    }
-    if (answer == null) {
+      // The request's deadline ends the wait.
+      answer = connection.exchange(request, timeout).block();
+    } catch (MeshTimeoutException e) {
       throw new CliFailure(
           CliFailure.UNREACHABLE,
           "no answer from the name server at " + address + " within " + timeout.toMillis() + " ms");
+    } catch (RuntimeException e) {
+      throw new CliFailure(CliFailure.UNREACHABLE, e.getMessage());
     }
     if (answer.hasError()) {
       Status status = answer.getError().getStatus();
@@ -160,61 +134,17 @@ final class AdminClient implements AutoCloseable {
     return answer.getAck();
   }
 
-  /** The watch and KV watch events, in order; subscribe once. */
+  /**
+   * The watch and KV watch events, in order; subscribe once. Fails with a {@link CliFailure} when
+   * the connection is lost, or when the command falls so far behind that the connection's bounded
+   * buffer is full.
+   */
   Flux<NameServerFrame> events() {
-    return events.asFlux();
-  }
-
-  private Mono<NameServerFrame> send(NameClientFrame.Builder request) {
-    return Mono.defer(
-        () -> {
-          String reason = closedBecause;
-          if (reason != null) {
-            return Mono.error(new CliFailure(CliFailure.UNREACHABLE, reason));
-          }
-          long id = requestIds.incrementAndGet();
-          Sinks.One<NameServerFrame> answer = Sinks.one();
-          pending.put(id, answer);
-          return connection
-              .outbound()
-              .sendObject(request.setRequestId(id).build())
-              .then()
-              .then(answer.asMono());
-        });
-  }
-
-  private void received(NameServerFrame frame) {
-    long id = 0;
-    if (frame.hasAck()) {
-      id = frame.getAck().getRequestId();
-    } else if (frame.hasError()) {
-      id = frame.getError().getRequestId();
-      if (id == 0) {
-        Status status = frame.getError().getStatus();
-        closed(
-            "the name server closed the session: " + status.getCode() + ": " + status.getMessage());
-        return;
-      }
-    } else {
-      events.tryEmitNext(frame);
-      return;
-    }
-    Sinks.One<NameServerFrame> answer = pending.remove(id);
-    if (answer != null) {
-      answer.tryEmitValue(frame);
-    }
-  }
-
-  private void closed(String reason) {
-    String why =
-        reason != null ? reason : "the name server at " + address + " closed the connection";
-    if (closedBecause == null) {
-      closedBecause = why;
-    }
-    CliFailure failure = new CliFailure(CliFailure.UNREACHABLE, closedBecause);
-    pending.values().forEach(answer -> answer.tryEmitError(failure));
-    pending.clear();
-    events.tryEmitError(failure);
+    return connection
+        .events()
+        .onErrorMap(
+            e -> !(e instanceof CliFailure),
+            e -> new CliFailure(CliFailure.UNREACHABLE, e.getMessage()));
   }
 
   @Override
@@ -222,7 +152,7 @@ final class AdminClient implements AutoCloseable {
     if (keepAlives != null) {
       keepAlives.dispose();
     }
-    connection.disposeNow(timeout);
+    connection.close().block(timeout);
   }
 
   private static String rootMessage(Throwable error) {

@@ -3,17 +3,14 @@ package io.skymesh.nameserver.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.skymesh.nameserver.NameServer;
+import io.skymesh.nameserver.client.NameServerConnection;
 import io.skymesh.proto.NameClientFrame;
-import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
-import reactor.netty.Connection;
-import reactor.netty.NettyPipeline;
-import reactor.netty.tcp.TcpClient;
 import reactor.test.StepVerifier;
 
 /** The command line: parsing, and the server {@code serve} starts. */
@@ -29,42 +26,19 @@ class NameServerCliTest {
     ServeCommand serve = (ServeCommand) parsed.subcommand().commandSpec().userObject();
     NameServer server = serve.start().block(TIMEOUT);
     try {
-      Connection connection =
-          TcpClient.create()
-              .host("127.0.0.1")
-              .port(server.port())
-              .doOnChannelInit(
-                  (observer, channel, address) ->
-                      channel
-                          .pipeline()
-                          .addBefore(
-                              NettyPipeline.ReactiveBridge,
-                              "decoder",
-                              new io.skymesh.codec.FrameDecoder<>(
-                                  NameServerFrame.parser(), 1 << 20))
-                          .addBefore(
-                              NettyPipeline.ReactiveBridge,
-                              "encoder",
-                              new io.skymesh.codec.FrameEncoder(1 << 20)))
-              .connectNow(TIMEOUT);
+      NameServerConnection connection =
+          NameServerConnection.builder("127.0.0.1", server.port()).connect().block(TIMEOUT);
       try {
-        connection
-            .outbound()
-            .sendObject(
-                NameClientFrame.newBuilder()
-                    .setRequestId(1)
-                    .setOpenSession(OpenSession.newBuilder().setProtocolVersion(1).setAppId("cli"))
-                    .build())
-            .then()
-            .subscribe();
-        StepVerifier.create(connection.inbound().receiveObject().cast(NameServerFrame.class).next())
-            .assertNext(
-                frame ->
-                    assertThat(frame.getAck().getSessionOpened().getTtlMillis()).isEqualTo(1500))
+        StepVerifier.create(
+                connection.request(
+                    NameClientFrame.newBuilder()
+                        .setOpenSession(
+                            OpenSession.newBuilder().setProtocolVersion(1).setAppId("cli"))))
+            .assertNext(ack -> assertThat(ack.getSessionOpened().getTtlMillis()).isEqualTo(1500))
             .expectComplete()
             .verify(TIMEOUT);
       } finally {
-        connection.disposeNow(TIMEOUT);
+        connection.close().block(TIMEOUT);
       }
     } finally {
       server.closeNow(TIMEOUT);

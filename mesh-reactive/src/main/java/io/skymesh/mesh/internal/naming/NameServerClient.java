@@ -1,17 +1,12 @@
 package io.skymesh.mesh.internal.naming;
 
 import com.google.protobuf.ByteString;
-import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelPipeline;
-import io.skymesh.codec.FrameDecoder;
-import io.skymesh.codec.FrameEncoder;
 import io.skymesh.core.exceptions.AlreadyRegisteredException;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.ServiceNotFoundException;
-import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.nameserver.client.NameServerConnection;
 import io.skymesh.proto.Ack;
 import io.skymesh.proto.Campaign;
 import io.skymesh.proto.Deregister;
@@ -55,10 +50,7 @@ import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
-import reactor.netty.Connection;
-import reactor.netty.NettyPipeline;
 import reactor.netty.resources.LoopResources;
-import reactor.netty.tcp.TcpClient;
 import reactor.util.concurrent.Queues;
 import reactor.util.retry.Retry;
 import reactor.util.retry.RetryBackoffSpec;
@@ -93,10 +85,12 @@ public final class NameServerClient {
 
   private final NameServerClientConfig config;
   private final List<InetSocketAddress> nodes;
-  private final AtomicLong requestIds = new AtomicLong();
   private final AtomicLong wireWatchIds = new AtomicLong();
   private final AtomicInteger nextNode;
-  private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+
+  /** Every session with a connection not yet closed: the current one, and any being opened. */
+  private final Set<Session> live = ConcurrentHashMap.newKeySet();
+
   private final Map<String, Instance> registrations = new ConcurrentHashMap<>();
   private final Set<String> campaigns = ConcurrentHashMap.newKeySet();
 
@@ -372,7 +366,7 @@ public final class NameServerClient {
   public void disconnect() {
     Session session = current;
     if (session != null) {
-      session.connection.dispose();
+      session.connection.abort(new PeerUnavailableException("name-server connection dropped"));
     }
   }
 
@@ -387,26 +381,22 @@ public final class NameServerClient {
         () -> {
           closed = true;
           reconnecting.dispose();
-          Session session = current;
-          failPending(null, new MeshClosedException("name-server client closed"));
-          if (session == null) {
-            return Mono.empty();
-          }
-          session.connection.dispose();
-          return session.connection.onDispose();
+          // Every pending request, on the current session or one being opened, fails with
+          // MeshClosedException as its connection closes.
+          return Flux.fromIterable(live).flatMap(session -> session.connection.close()).then();
         });
   }
 
   /** Whether a session is open now. */
   public boolean connected() {
     Session session = current;
-    return session != null && !session.closed;
+    return session != null && !session.isClosed();
   }
 
   /** The node of the open session, or null while there is none. */
   public InetSocketAddress nameServer() {
     Session session = current;
-    return session == null || session.closed ? null : session.node;
+    return session == null || session.isClosed() ? null : session.node;
   }
 
   /** How many times a watch paused because its subscriber fell a whole buffer behind. */
@@ -416,7 +406,7 @@ public final class NameServerClient {
 
   /** How many requests wait for their answer, for tests. */
   int pendingRequests() {
-    return pending.size();
+    return live.stream().mapToInt(session -> session.connection.pendingRequests()).sum();
   }
 
   private Mono<Ack> request(NameClientFrame.Builder body, String context) {
@@ -448,41 +438,17 @@ public final class NameServerClient {
           if (closed) {
             return Mono.error(new MeshClosedException("name-server client closed"));
           }
-          return sessions.asFlux().filter(session -> !session.closed).next();
+          return sessions.asFlux().filter(session -> !session.isClosed()).next();
         });
   }
 
   private Mono<Ack> exchange(Session session, NameClientFrame.Builder body, String context) {
     return Mono.defer(
         () -> {
-          if (session.closed) {
+          if (session.isClosed()) {
             return Mono.error(new PeerUnavailableException("name-server connection lost"));
           }
-          long id = requestIds.incrementAndGet();
-          Pending request = new Pending(session, Sinks.one());
-          pending.put(id, request);
-          session
-              .connection
-              .channel()
-              .writeAndFlush(body.setRequestId(id).build())
-              .addListener(
-                  future -> {
-                    if (!future.isSuccess() && pending.remove(id) != null) {
-                      request.reply.tryEmitError(
-                          new PeerUnavailableException(
-                              "name-server write failed: " + future.cause(), future.cause()));
-                    }
-                  });
-          return request
-              .reply
-              .asMono()
-              .doFinally(signal -> pending.remove(id))
-              .flatMap(
-                  frame ->
-                      frame.hasAck()
-                          ? Mono.just(frame.getAck())
-                          : Mono.error(
-                              Statuses.toException(frame.getError().getStatus(), context)));
+          return session.connection.request(body, context);
         });
   }
 
@@ -502,15 +468,17 @@ public final class NameServerClient {
                   NameServerClientConfig.describe(session.node),
                   context,
                   deadline);
-              session.connection.dispose();
-              return new PeerUnavailableException(
-                  "name server "
-                      + NameServerClientConfig.describe(session.node)
-                      + " did not answer "
-                      + context
-                      + " within "
-                      + deadline,
-                  e);
+              PeerUnavailableException gone =
+                  new PeerUnavailableException(
+                      "name server "
+                          + NameServerClientConfig.describe(session.node)
+                          + " did not answer "
+                          + context
+                          + " within "
+                          + deadline,
+                      e);
+              session.connection.abort(gone);
+              return gone;
             });
   }
 
@@ -560,32 +528,25 @@ public final class NameServerClient {
 
   private Mono<Session> openSession(InetSocketAddress node) {
     Duration deadline = NameServerClientConfig.answerDeadline(config.sessionTtl());
-    String name = NameServerClientConfig.describe(node);
-    return TcpClient.create()
+    Session session = new Session(node);
+    return NameServerConnection.builder(node.getHostString(), node.getPort())
         .runOn(CONTROL_LOOP)
-        .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(
-            ChannelOption.CONNECT_TIMEOUT_MILLIS,
-            (int) Math.max(1, Math.min(Integer.MAX_VALUE, deadline.toMillis())))
-        .host(node.getHostString())
-        .port(node.getPort())
-        .doOnChannelInit((observer, channel, remote) -> installCodec(channel.pipeline()))
+        .connectTimeout(deadline)
+        .maxFrameLength(config.maxFrameLength())
+        .timer(config.timer())
+        // Events come only for watches sent on this session, so after its connection is set.
+        .onEvent(frame -> onEvent(session, frame))
         .connect()
-        .onErrorMap(
-            e -> !(e instanceof PeerUnavailableException),
-            e -> new PeerUnavailableException("name server " + name + " unreachable: " + e, e))
         .flatMap(
             connection -> {
-              Session session = new Session(connection, node);
+              session.connection = connection;
+              live.add(session);
               connection
-                  .inbound()
-                  .receiveObject()
-                  .cast(NameServerFrame.class)
+                  .onClose()
                   .subscribe(
-                      frame -> onFrame(session, frame),
-                      error -> log.debug("Name-server inbound: {}", error.toString()));
-              connection.onDispose(() -> onDisconnected(session));
+                      null,
+                      reason -> onDisconnected(session, reason),
+                      () -> onDisconnected(session, null));
               String resume = sessionId;
               OpenSession.Builder open =
                   OpenSession.newBuilder()
@@ -631,7 +592,7 @@ public final class NameServerClient {
         .then(
             Mono.defer(
                 () -> {
-                  if (session.closed) {
+                  if (session.isClosed()) {
                     return Mono.error(
                         new PeerUnavailableException(
                             "name server "
@@ -663,7 +624,7 @@ public final class NameServerClient {
                     .timeout(config.sessionTtl().multipliedBy(3), config.timer())
                     .onErrorResume(
                         e -> {
-                          if (!session.closed) {
+                          if (!session.isClosed()) {
                             log.error(
                                 "Could not register {} again: {}", instance.getUrl(), e.toString());
                           }
@@ -682,7 +643,7 @@ public final class NameServerClient {
                         url)
                     .onErrorResume(
                         e -> {
-                          if (!session.closed) {
+                          if (!session.isClosed()) {
                             log.error("Could not campaign again for {}: {}", url, e.toString());
                           }
                           return Mono.empty();
@@ -706,7 +667,7 @@ public final class NameServerClient {
                         .onErrorResume(e -> Mono.empty()),
                 1)
             .subscribe();
-    if (session.closed) {
+    if (session.isClosed()) {
       session.keepAlive.dispose();
     }
   }
@@ -760,7 +721,7 @@ public final class NameServerClient {
 
   /** Stops a watch on a session, if that session is still open. */
   private void unwatch(Session session, long wireId) {
-    if (session != null && !session.closed) {
+    if (session != null && !session.isClosed()) {
       exchange(
               session,
               NameClientFrame.newBuilder().setUnwatch(Unwatch.newBuilder().setWatchId(wireId)),
@@ -788,19 +749,9 @@ public final class NameServerClient {
     sessions.emitNext(session, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
 
-  private void onFrame(Session session, NameServerFrame frame) {
+  /** Routes a watch or KV watch event to its watch; on the connection's event loop. */
+  private void onEvent(Session session, NameServerFrame frame) {
     switch (frame.getBodyCase()) {
-      case ACK -> complete(frame.getAck().getRequestId(), frame);
-      case ERROR -> {
-        if (frame.getError().getRequestId() == 0) {
-          log.warn(
-              "Name server {} closes the session: {}",
-              NameServerClientConfig.describe(session.node),
-              frame.getError().getStatus());
-        } else {
-          complete(frame.getError().getRequestId(), frame);
-        }
-      }
       case WATCH_EVENT -> {
         if (watchesByWireId.get(frame.getWatchEvent().getWatchId()) instanceof ServiceWatch watch) {
           watch.deliver(session, frame.getWatchEvent());
@@ -816,30 +767,29 @@ public final class NameServerClient {
     }
   }
 
-  private void complete(long requestId, NameServerFrame frame) {
-    Pending request = pending.remove(requestId);
-    if (request != null) {
-      request.reply.tryEmitValue(frame);
-    }
-  }
-
-  private void onDisconnected(Session session) {
+  /**
+   * The session's connection has closed, and its pending requests have failed: with {@code
+   * PeerUnavailableException}, or {@code MeshClosedException} when this client closed it ({@code
+   * reason} null).
+   */
+  private void onDisconnected(Session session, Throwable reason) {
     boolean wasCurrent;
     synchronized (this) {
       session.closed = true;
       wasCurrent = current == session;
     }
+    live.remove(session);
     Disposable keepAlive = session.keepAlive;
     if (keepAlive != null) {
       keepAlive.dispose();
     }
-    failPending(session, new PeerUnavailableException("name-server connection lost"));
     if (closed || !wasCurrent) {
       return; // a session still opening fails its own attempt, which goes on to the next node
     }
     log.warn(
-        "Lost the name server {}; moving to the next of {}",
+        "Lost the name server {} ({}); moving to the next of {}",
         NameServerClientConfig.describe(session.node),
+        reason == null ? "closed" : reason.getMessage(),
         config.describeNameServers());
     reconnect();
   }
@@ -853,26 +803,6 @@ public final class NameServerClient {
             .subscribe(this::ready, e -> log.error("Gave up reconnecting: {}", e.toString())));
   }
 
-  private void failPending(Session session, RuntimeException error) {
-    pending.forEach(
-        (id, request) -> {
-          if ((session == null || request.session == session) && pending.remove(id, request)) {
-            request.reply.tryEmitError(error);
-          }
-        });
-  }
-
-  private void installCodec(ChannelPipeline pipeline) {
-    pipeline.addBefore(
-        NettyPipeline.ReactiveBridge,
-        "skymesh.frameDecoder",
-        new FrameDecoder<>(NameServerFrame.parser(), config.maxFrameLength()));
-    pipeline.addBefore(
-        NettyPipeline.ReactiveBridge,
-        "skymesh.frameEncoder",
-        new FrameEncoder(config.maxFrameLength()));
-  }
-
   /**
    * A watch event, and whether it is the resync snapshot of a watch resumed on a new session (the
    * name server may have restarted, or be another node, and not yet have heard from every instance
@@ -883,19 +813,21 @@ public final class NameServerClient {
    */
   public record WatchUpdate(WatchEvent event, boolean resyncAfterReconnect) {}
 
-  private record Pending(Session session, Sinks.One<NameServerFrame> reply) {}
-
   /** One connection's session. */
   private static final class Session {
-    final Connection connection;
     final InetSocketAddress node;
+    volatile NameServerConnection connection;
     volatile boolean closed;
     volatile Duration ttl;
     volatile Disposable keepAlive;
 
-    Session(Connection connection, InetSocketAddress node) {
-      this.connection = connection;
+    Session(InetSocketAddress node) {
       this.node = node;
+    }
+
+    /** Whether its connection has closed or started closing. */
+    boolean isClosed() {
+      return closed || connection.isDisposed();
     }
   }
 
