@@ -101,32 +101,116 @@ public final class ConsistentHashPolicy implements RoutingPolicy {
     return new Ring(view, points, owners);
   }
 
+  /** A range this small is finished by insertion sort. */
+  private static final int INSERTION_SORT_MAX = 32;
+
   /**
-   * Sorts the points in place by heap sort (no boxing: a ring can hold many thousands of points),
-   * carrying their owners along; equal points are ordered by their owners' urls so the ring does
-   * not depend on the view's other members.
+   * Sorts the points in place, carrying their owners along; equal points are ordered by their
+   * owners' urls so the ring does not depend on the view's other members. A ring holds 160 points
+   * per instance (16 million at 100,000 instances), so the sort is in place and cache-friendly: an
+   * MSD radix sort, 8 bits at a time, that permutes each range into its 256 buckets in place
+   * (American flag sort: every write goes to one of 256 advancing cursors), down to ranges small
+   * enough for insertion sort. Points are mixed hashes, so three levels finish the largest ring.
    */
-  private static void sort(long[] points, int[] owners, List<Instance> instances) {
-    int size = points.length;
+  static void sort(long[] points, int[] owners, List<Instance> instances) {
+    radixSort(points, owners, instances, 0, points.length, 0, new int[8][256], new int[8][256]);
+  }
+
+  private static void radixSort(
+      long[] points,
+      int[] owners,
+      List<Instance> instances,
+      int from,
+      int to,
+      int level,
+      int[][] nexts,
+      int[][] ends) {
+    if (to - from <= INSERTION_SORT_MAX) {
+      insertionSort(points, owners, instances, from, to);
+      return;
+    }
+    if (level == 8) {
+      // Every point of the range is equal: only the urls order it.
+      heapSort(points, owners, instances, from, to - from);
+      return;
+    }
+    int shift = 56 - 8 * level;
+    int[] next = nexts[level];
+    int[] end = ends[level];
+    Arrays.fill(end, 0);
+    for (int i = from; i < to; i++) {
+      end[digit(points[i], shift)]++;
+    }
+    for (int b = 0, at = from; b < 256; b++) {
+      next[b] = at;
+      at += end[b];
+      end[b] = at;
+    }
+    // Each point moves straight to the next free place of its bucket, displacing the one there.
+    for (int b = 0; b < 256; b++) {
+      while (next[b] < end[b]) {
+        int home = next[b];
+        long point = points[home];
+        int owner = owners[home];
+        int d = digit(point, shift);
+        while (d != b) {
+          int at = next[d]++;
+          long displacedPoint = points[at];
+          int displacedOwner = owners[at];
+          points[at] = point;
+          owners[at] = owner;
+          point = displacedPoint;
+          owner = displacedOwner;
+          d = digit(point, shift);
+        }
+        points[home] = point;
+        owners[home] = owner;
+        next[b]++;
+      }
+    }
+    for (int b = 0, start = from; b < 256; b++) {
+      int stop = end[b];
+      radixSort(points, owners, instances, start, stop, level + 1, nexts, ends);
+      start = stop;
+    }
+  }
+
+  /** The 8 bits of {@code point} at {@code shift}, in signed order. */
+  private static int digit(long point, int shift) {
+    return (int) ((point ^ Long.MIN_VALUE) >>> shift) & 0xFF;
+  }
+
+  private static void insertionSort(
+      long[] points, int[] owners, List<Instance> instances, int from, int to) {
+    for (int i = from + 1; i < to; i++) {
+      for (int j = i; j > from && less(points, owners, instances, j, j - 1); j--) {
+        swap(points, owners, j, j - 1);
+      }
+    }
+  }
+
+  /** Heap sort of the {@code size} points from {@code from}: no boxing, no extra array. */
+  private static void heapSort(
+      long[] points, int[] owners, List<Instance> instances, int from, int size) {
     for (int root = size / 2 - 1; root >= 0; root--) {
-      siftDown(points, owners, instances, root, size);
+      siftDown(points, owners, instances, from, root, size);
     }
     for (int end = size - 1; end > 0; end--) {
-      swap(points, owners, 0, end);
-      siftDown(points, owners, instances, 0, end);
+      swap(points, owners, from, from + end);
+      siftDown(points, owners, instances, from, 0, end);
     }
   }
 
   private static void siftDown(
-      long[] points, int[] owners, List<Instance> instances, int root, int size) {
+      long[] points, int[] owners, List<Instance> instances, int from, int root, int size) {
     for (int child = 2 * root + 1; child < size; child = 2 * root + 1) {
-      if (child + 1 < size && less(points, owners, instances, child, child + 1)) {
+      if (child + 1 < size && less(points, owners, instances, from + child, from + child + 1)) {
         child++;
       }
-      if (!less(points, owners, instances, root, child)) {
+      if (!less(points, owners, instances, from + root, from + child)) {
         return;
       }
-      swap(points, owners, root, child);
+      swap(points, owners, from + root, from + child);
       root = child;
     }
   }
