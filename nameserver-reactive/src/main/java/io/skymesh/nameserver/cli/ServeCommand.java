@@ -4,6 +4,7 @@ import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerBuilder;
 import io.skymesh.nameserver.spi.NameStoreProvider;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -41,6 +42,16 @@ final class ServeCommand implements Callable<Integer> {
       defaultValue = "9099",
       description = "TCP port; 0 picks a free one. Default: ${DEFAULT-VALUE}.")
   int port;
+
+  @Option(
+      names = "--metrics-port",
+      description =
+          "Also serve HTTP on this port (same host): GET /metrics, the server's meters as"
+              + " Prometheus text; GET /health. 0 picks a free one. Default: off.")
+  Integer metricsPort;
+
+  /** Where the metrics endpoint listens once started; null when off. */
+  volatile InetSocketAddress metricsAddress;
 
   @Option(
       names = "--session-ttl",
@@ -197,8 +208,11 @@ final class ServeCommand implements Callable<Integer> {
       }
       builder.dataDirectory(dataDir);
     }
+    if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
+      throw new IllegalArgumentException("metrics port: " + metricsPort + " (expected: 0..65535)");
+    }
     if (etcd == null) {
-      return builder.start();
+      return withMetrics(builder.start());
     }
     NameStoreProvider provider =
         NameStoreProvider.find(ETCD, ServeCommand.class.getClassLoader())
@@ -209,6 +223,24 @@ final class ServeCommand implements Callable<Integer> {
                             + " skymesh-nameserver-etcd jar and its dependencies beside"
                             + " nameserver.jar, e.g. java -cp 'nameserver.jar:etcd/*'"
                             + " io.skymesh.nameserver.cli.NameServerCli serve --etcd URLS)"));
-    return provider.open(etcd).flatMap(store -> builder.store(store).start());
+    return withMetrics(provider.open(etcd).flatMap(store -> builder.store(store).start()));
+  }
+
+  /** Starts the metrics endpoint beside the server when asked; a failure to bind closes both. */
+  private Mono<NameServer> withMetrics(Mono<NameServer> starting) {
+    if (metricsPort == null) {
+      return starting;
+    }
+    return starting.flatMap(
+        server ->
+            MetricsEndpoint.start(server, host, metricsPort)
+                .doOnNext(
+                    http -> {
+                      metricsAddress = (InetSocketAddress) http.address();
+                      log.info(
+                          "Metrics and health on http://{}/metrics and /health", http.address());
+                    })
+                .thenReturn(server)
+                .onErrorResume(e -> server.close().then(Mono.error(e))));
   }
 }
