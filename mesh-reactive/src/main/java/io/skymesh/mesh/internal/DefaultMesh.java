@@ -219,6 +219,7 @@ public final class DefaultMesh implements Mesh {
   @Override
   public Mesh closeOnShutdown(Duration timeout) {
     Objects.requireNonNull(timeout, "timeout");
+    // A blocking edge: the JVM runs the hook on a thread of its own and exits when it returns.
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(

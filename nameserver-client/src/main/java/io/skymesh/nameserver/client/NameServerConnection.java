@@ -435,7 +435,14 @@ public final class NameServerConnection implements Disposable {
         }
       }
       case WATCH_EVENT, KV_WATCH_EVENT -> event(frame);
-      default -> ignore(frame, "a frame of a kind this client does not know");
+      default -> {
+        // A server speaking a newer protocol, or a bug: not a frame an owner ever asked for.
+        ignoredFrames.incrementAndGet();
+        log.warn(
+            "{}: ignoring a frame of a kind this client does not know: {}",
+            this,
+            frame.getBodyCase());
+      }
     }
   }
 
@@ -479,6 +486,11 @@ public final class NameServerConnection implements Disposable {
     }
   }
 
+  /**
+   * Drops a frame its owner no longer waits for (an answer after its deadline, which the caller
+   * already heard as a timeout; an event after the owner closed or cancelled), counted in {@link
+   * #ignoredFrames()}.
+   */
   private void ignore(NameServerFrame frame, String why) {
     ignoredFrames.incrementAndGet();
     log.debug("{}: ignoring {}: {}", this, why, frame.getBodyCase());

@@ -52,7 +52,7 @@ final class MetricsEndpoint {
                                 .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
                                 .sendString(Mono.just("{\"status\":\"UP\"}"))))
         .bind()
-        .<DisposableServer>map(http -> http)
+        .cast(DisposableServer.class)
         .doOnNext(
             http ->
                 server

@@ -105,12 +105,24 @@ public final class EtcdWatcher {
   }
 
   private static boolean outOfRange(Throwable error) {
+    return hasCode(error, ErrorCode.OUT_OF_RANGE, io.grpc.Status.Code.OUT_OF_RANGE);
+  }
+
+  /** Whether a failed read is worth retrying: etcd or the connection to it is briefly away. */
+  private static boolean retryable(Throwable error) {
+    return hasCode(error, ErrorCode.UNAVAILABLE, io.grpc.Status.Code.UNAVAILABLE)
+        || hasCode(error, ErrorCode.DEADLINE_EXCEEDED, io.grpc.Status.Code.DEADLINE_EXCEEDED);
+  }
+
+  /** Whether jetcd's exception (anywhere in the causes) or the gRPC status carries this code. */
+  private static boolean hasCode(
+      Throwable error, ErrorCode etcdCode, io.grpc.Status.Code grpcCode) {
     for (Throwable t = error; t != null; t = t.getCause()) {
-      if (t instanceof EtcdException etcd && etcd.getErrorCode() == ErrorCode.OUT_OF_RANGE) {
+      if (t instanceof EtcdException etcd && etcd.getErrorCode() == etcdCode) {
         return true;
       }
     }
-    return io.grpc.Status.fromThrowable(error).getCode() == io.grpc.Status.Code.OUT_OF_RANGE;
+    return io.grpc.Status.fromThrowable(error).getCode() == grpcCode;
   }
 
   /**
@@ -312,21 +324,5 @@ public final class EtcdWatcher {
         }
       }
     }
-  }
-
-  /** Whether a failed read is worth retrying: etcd or the connection to it is briefly away. */
-  private static boolean retryable(Throwable error) {
-    io.grpc.Status.Code code = io.grpc.Status.fromThrowable(error).getCode();
-    if (code == io.grpc.Status.Code.UNAVAILABLE || code == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
-      return true;
-    }
-    for (Throwable t = error; t != null; t = t.getCause()) {
-      if (t instanceof EtcdException etcd
-          && (etcd.getErrorCode() == ErrorCode.UNAVAILABLE
-              || etcd.getErrorCode() == ErrorCode.DEADLINE_EXCEEDED)) {
-        return true;
-      }
-    }
-    return false;
   }
 }
