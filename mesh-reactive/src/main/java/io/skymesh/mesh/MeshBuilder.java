@@ -1,5 +1,7 @@
 package io.skymesh.mesh;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import io.skymesh.codec.Frames;
 import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.mesh.internal.MeshConfig;
@@ -13,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
@@ -51,6 +54,8 @@ public final class MeshBuilder {
   private int maxConcurrentHandlersPerService = RpcConfig.DEFAULT_MAX_CONCURRENT_HANDLERS;
   private final List<ClientInterceptor> clientInterceptors = new ArrayList<>();
   private final List<ServerInterceptor> serverInterceptors = new ArrayList<>();
+  private @Nullable MeterRegistry meterRegistry;
+  private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
 
   MeshBuilder(String appId) {
     // Validated the same way as a ServiceName part, so that a bad appId fails here.
@@ -242,6 +247,25 @@ public final class MeshBuilder {
   }
 
   /**
+   * Where the mesh registers its meters (names, tags and units in {@code docs/metrics.md}). Without
+   * one, the default, the mesh creates no meters and counts only what its API reports.
+   */
+  public MeshBuilder meterRegistry(MeterRegistry registry) {
+    this.meterRegistry = Objects.requireNonNull(registry, "registry");
+    return this;
+  }
+
+  /**
+   * What observes the mesh's calls ({@code request}, {@code notify}, {@code sendTo}) and its
+   * handlers, carrying trace context across hops in the frames' headers; default {@link
+   * ObservationRegistry#NOOP}, which observes nothing.
+   */
+  public MeshBuilder observationRegistry(ObservationRegistry registry) {
+    this.observationRegistry = Objects.requireNonNull(registry, "registry");
+    return this;
+  }
+
+  /**
    * Starts the mesh: binds the peer listener and opens the session with the name server, retrying
    * with backoff while it is unreachable. Lazy: each subscription starts a new mesh.
    *
@@ -275,7 +299,9 @@ public final class MeshBuilder {
                 startTimeout,
                 maxFrameLength,
                 NameServerClientConfig.DEFAULT_WATCH_BUFFER_SIZE,
-                Schedulers.parallel()));
+                Schedulers.parallel()),
+            meterRegistry,
+            observationRegistry);
     return Mono.defer(() -> DefaultMesh.start(config));
   }
 

@@ -1,9 +1,12 @@
 package io.skymesh.mesh.internal;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import io.skymesh.mesh.internal.naming.NameServerClientConfig;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A mesh's validated configuration, built by {@code MeshBuilder}.
@@ -18,6 +21,9 @@ import java.time.Duration;
  * @param inboundHold how long a full inbound queue may hold its connection
  * @param rpc the request / response settings
  * @param naming the name-server client's settings
+ * @param meterRegistry where the mesh's meters go, or {@code null} for none
+ * @param observationRegistry what observes calls and handlers; {@code ObservationRegistry.NOOP} for
+ *     nothing
  */
 public record MeshConfig(
     String appId,
@@ -29,7 +35,9 @@ public record MeshConfig(
     int inboundQueuePerService,
     Duration inboundHold,
     RpcConfig rpc,
-    NameServerClientConfig naming) {
+    NameServerClientConfig naming,
+    @Nullable MeterRegistry meterRegistry,
+    ObservationRegistry observationRegistry) {
 
   /** The session TTL asked of the name server. */
   public Duration sessionTtl() {
