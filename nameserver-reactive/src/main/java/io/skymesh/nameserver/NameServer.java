@@ -73,6 +73,24 @@ public abstract class NameServer {
   public abstract NameServerMetrics metrics();
 
   /**
+   * What the server has done since it started, counted as it happens: requests by kind, errors by
+   * status, watch events sent.
+   *
+   * @return the live counters
+   */
+  public abstract NameServerCounters counters();
+
+  /**
+   * Whether this node can serve: completes when it can, fails with {@code UNAVAILABLE} (a {@code
+   * SkymeshException}) naming the reason when it is closing or its store is unreachable. The same
+   * check answers the protocol's {@code HealthCheck} request and {@code serve --metrics-port}'s
+   * {@code /health}.
+   *
+   * @return completes when the node can serve
+   */
+  public abstract Mono<Void> checkHealth();
+
+  /**
    * Closes the server: stops listening, tells every session {@code Error(UNAVAILABLE)} with request
    * id 0, closes every connection (forcibly after a grace of one second for a client that does not
    * read), then stops the writer. Instances are not announced as removed: every watcher is

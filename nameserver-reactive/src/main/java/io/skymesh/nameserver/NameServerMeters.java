@@ -6,13 +6,16 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.skymesh.proto.NameClientFrame;
+import io.skymesh.proto.StatusCode;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.function.ToDoubleFunction;
 
 /**
- * The meters of a running name server, read from its {@link NameServer#metrics()} snapshot when the
- * registry is scraped: nothing is counted on the server's own path. Every meter is tagged with the
- * server's address ({@code server="host:port"}).
+ * The meters of a running name server, read from its {@link NameServer#metrics()} snapshot and its
+ * {@link NameServer#counters()} when the registry is scraped: the server's own path only bumps
+ * plain counters. Every meter is tagged with the server's address ({@code server="host:port"}).
  *
  * <pre>{@code
  * new NameServerMeters(server).bindTo(registry);
@@ -32,6 +35,11 @@ import java.util.function.ToDoubleFunction;
  *       session's queue has held</td></tr>
  *   <tr><td>{@code skymesh.nameserver.resyncs}</td><td>counter</td><td>watches switched to a
  *       resync snapshot because they fell behind</td></tr>
+ *   <tr><td>{@code skymesh.nameserver.requests}</td><td>counter</td><td>requests read, tagged
+ *       {@code kind} ({@code register}, {@code kv_put}, {@code campaign}, ...)</td></tr>
+ *   <tr><td>{@code skymesh.nameserver.refusals}</td><td>counter</td><td>Error answers, tagged
+ *       {@code status}</td></tr>
+ *   <tr><td>{@code skymesh.nameserver.events}</td><td>counter</td><td>watch events sent</td></tr>
  * </table>
  */
 public final class NameServerMeters implements MeterBinder {
@@ -75,6 +83,35 @@ public final class NameServerMeters implements MeterBinder {
         .description("watches switched to a resync snapshot because they fell behind")
         .tags(tags)
         .register(registry);
+    NameServerCounters counters = server.counters();
+    for (NameClientFrame.BodyCase kind : NameClientFrame.BodyCase.values()) {
+      FunctionCounter.builder(PREFIX + "requests", counters, c -> c.requests(kind))
+          .description("requests read, by kind, accepted or not")
+          .tags(tags)
+          .tag("kind", kindTag(kind))
+          .register(registry);
+    }
+    for (StatusCode code : StatusCode.values()) {
+      if (code == StatusCode.OK || code == StatusCode.UNRECOGNIZED) {
+        continue;
+      }
+      FunctionCounter.builder(PREFIX + "refusals", counters, c -> c.refusals(code))
+          .description("Error answers, by status: refused requests and closed connections")
+          .tags(tags)
+          .tag("status", code.name())
+          .register(registry);
+    }
+    FunctionCounter.builder(PREFIX + "events", counters, NameServerCounters::eventsSent)
+        .description("watch events sent, instance and KV, snapshots included")
+        .tags(tags)
+        .register(registry);
+  }
+
+  /** The {@code kind} tag of a request: its body field's name, {@code unknown} for none. */
+  static String kindTag(NameClientFrame.BodyCase kind) {
+    return kind == NameClientFrame.BodyCase.BODY_NOT_SET
+        ? "unknown"
+        : kind.name().toLowerCase(Locale.ROOT);
   }
 
   private void gauge(

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.skymesh.nameserver.cli.NameServerCli;
+import io.skymesh.proto.NameClientFrame;
 import io.skymesh.testkit.ThreadDumps;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -175,6 +176,23 @@ class NameServerAdminCliTest extends NameServerTestSupport {
     assertThat(cli("services", "--addr", addr(server)).out())
         .doesNotContain("zone1")
         .contains("game.zone2.lobby/1");
+  }
+
+  @Test
+  void healthAnswersOnTheProtocolPortWithoutASession() {
+    NameServer server = start();
+    TestClient game = open(server, "game");
+    long revision =
+        game.register("game.zone1.lobby/1", "127.0.0.1:7001").block(TIMEOUT).getRevision();
+
+    Run health = cli("health", "--addr", addr(server));
+
+    assertThat(health.status()).isZero();
+    assertThat(health.out()).isEqualTo("SERVING  revision " + revision + System.lineSeparator());
+    // No session was opened for it: only the game's.
+    assertThat(server.metrics().sessions()).isEqualTo(1);
+    assertThat(server.counters().requests(NameClientFrame.BodyCase.HEALTH_CHECK)).isEqualTo(1);
+    assertThat(server.counters().requests(NameClientFrame.BodyCase.OPEN_SESSION)).isEqualTo(1);
   }
 
   @Test

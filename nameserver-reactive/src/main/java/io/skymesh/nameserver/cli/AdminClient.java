@@ -43,6 +43,16 @@ final class AdminClient implements AutoCloseable {
    * @throws CliFailure with {@link CliFailure#UNREACHABLE} if it cannot
    */
   static AdminClient connect(String host, int port, Duration timeout) {
+    return connect(host, port, timeout, true);
+  }
+
+  /**
+   * Connects to the name server at {@code host:port}, and opens a session if {@code openSession} (a
+   * command that only asks a {@code HealthCheck} needs none). Blocks.
+   *
+   * @throws CliFailure with {@link CliFailure#UNREACHABLE} if it cannot
+   */
+  static AdminClient connect(String host, int port, Duration timeout, boolean openSession) {
     String address = host + ":" + port;
     NameServerConnection connection;
     try {
@@ -61,6 +71,9 @@ final class AdminClient implements AutoCloseable {
           CliFailure.UNREACHABLE, "cannot reach the name server at " + address + ": timed out");
     }
     AdminClient client = new AdminClient(connection, address, timeout);
+    if (!openSession) {
+      return client;
+    }
     try {
       Ack opened =
           client.ack(

@@ -53,7 +53,7 @@ abstract class AdminCommand implements Callable<Integer> {
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     }
-    try (AdminClient client = AdminClient.connect(host, port, timeout)) {
+    try (AdminClient client = AdminClient.connect(host, port, timeout, opensSession())) {
       return run(client, out());
     } catch (CliFailure failure) {
       err().println(spec.qualifiedName() + ": " + failure.getMessage());
@@ -62,6 +62,11 @@ abstract class AdminCommand implements Callable<Integer> {
     } finally {
       out().flush();
     }
+  }
+
+  /** Whether the command needs a session; only a health check does not. */
+  boolean opensSession() {
+    return true;
   }
 
   /** Runs the command; returns the exit code. */

@@ -3,6 +3,7 @@ package io.skymesh.nameserver.cli;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerMeters;
 import reactor.core.publisher.Mono;
@@ -13,13 +14,35 @@ import reactor.netty.http.server.HttpServer;
 /**
  * {@code serve --metrics-port}: an HTTP server beside the name server, on Reactor Netty, with
  * {@code GET /metrics} (the {@link NameServerMeters} in Prometheus text) and {@code GET /health}
- * ({@code 200 {"status":"UP"}} while the name server runs). It closes when the name server does.
+ * ({@code 200 {"status":"UP"}} while {@link NameServer#checkHealth()} passes, {@code 503
+ * {"status":"DOWN","reason":...}} when it fails). It closes when the name server does.
  */
 final class MetricsEndpoint {
 
   static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
+  private static final String UP = "{\"status\":\"UP\"}";
+
   private MetricsEndpoint() {}
+
+  /** The body of a failed health check: the reason, as a JSON string. */
+  static String down(String reason) {
+    StringBuilder json = new StringBuilder("{\"status\":\"DOWN\",\"reason\":\"");
+    for (char c : String.valueOf(reason).toCharArray()) {
+      switch (c) {
+        case '"' -> json.append("\\\"");
+        case '\\' -> json.append("\\\\");
+        default -> {
+          if (c < 0x20) {
+            json.append(String.format("\\u%04x", (int) c));
+          } else {
+            json.append(c);
+          }
+        }
+      }
+    }
+    return json.append("\"}").toString();
+  }
 
   /**
    * Binds the endpoint for {@code server}.
@@ -48,9 +71,21 @@ final class MetricsEndpoint {
                     .get(
                         "/health",
                         (request, response) ->
-                            response
-                                .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
-                                .sendString(Mono.just("{\"status\":\"UP\"}"))))
+                            server
+                                .checkHealth()
+                                .thenReturn(UP)
+                                .onErrorResume(
+                                    error -> {
+                                      response.status(HttpResponseStatus.SERVICE_UNAVAILABLE);
+                                      return Mono.just(down(error.getMessage()));
+                                    })
+                                .flatMap(
+                                    body ->
+                                        response
+                                            .header(
+                                                HttpHeaderNames.CONTENT_TYPE, "application/json")
+                                            .sendString(Mono.just(body))
+                                            .then())))
         .bind()
         .cast(DisposableServer.class)
         .doOnNext(

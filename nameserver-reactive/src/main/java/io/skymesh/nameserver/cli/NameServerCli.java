@@ -33,6 +33,7 @@ import picocli.CommandLine.Command;
       LeadersCommand.class,
       KvCommand.class,
       ClearServicesCommand.class,
+      HealthCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class NameServerCli implements Runnable {

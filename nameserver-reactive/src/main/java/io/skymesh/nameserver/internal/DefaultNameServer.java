@@ -5,10 +5,13 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
+import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.nameserver.NameServer;
+import io.skymesh.nameserver.NameServerCounters;
 import io.skymesh.nameserver.NameServerMetrics;
 import io.skymesh.nameserver.spi.NameStore;
 import io.skymesh.proto.NameClientFrame;
+import io.skymesh.proto.StatusCode;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -182,6 +185,22 @@ public final class DefaultNameServer extends NameServer {
   @Override
   public NameServerMetrics metrics() {
     return registry.metrics();
+  }
+
+  @Override
+  public NameServerCounters counters() {
+    return registry.counters();
+  }
+
+  @Override
+  public Mono<Void> checkHealth() {
+    return Mono.defer(
+        () ->
+            closing.get()
+                ? Mono.error(
+                    Statuses.toException(
+                        StatusCode.UNAVAILABLE, "the name server on " + address + " is closing"))
+                : registry.checkHealth());
   }
 
   @Override

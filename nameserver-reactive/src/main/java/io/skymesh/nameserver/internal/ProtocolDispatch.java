@@ -4,6 +4,8 @@ import io.netty.util.ReferenceCountUtil;
 import io.skymesh.codec.FrameException;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.nameserver.NameServerCounters;
 import io.skymesh.nameserver.NameServerMetrics;
 import io.skymesh.nameserver.spi.Counted;
 import io.skymesh.nameserver.spi.NameStore;
@@ -117,6 +119,7 @@ final class ProtocolDispatch {
   private int peakQueuedFrames;
   private long resyncs;
   private volatile NameServerMetrics metrics = NameServerMetrics.EMPTY;
+  private final OperationCounters counters = new OperationCounters();
 
   ProtocolDispatch(NameServerConfig config, Scheduler scheduler, DataLog.Opened opened) {
     this.config = config;
@@ -149,6 +152,34 @@ final class ProtocolDispatch {
   /** Any thread. The counters as of the writer's latest batch. */
   NameServerMetrics metrics() {
     return metrics;
+  }
+
+  /** Any thread. What the server has done, counted as it happens. */
+  NameServerCounters counters() {
+    return counters;
+  }
+
+  /**
+   * Any thread. Completes when this node can serve; fails with {@code UNAVAILABLE} naming the
+   * reason when its store cannot be reached.
+   */
+  Mono<Void> checkHealth() {
+    return store == null
+        ? Mono.empty()
+        : checkStore()
+            .onErrorMap(error -> Statuses.toException(StatusCode.UNAVAILABLE, error.getMessage()));
+  }
+
+  /** The store's health check, failing with a {@code NameStoreException(UNAVAILABLE)}. */
+  private Mono<Void> checkStore() {
+    return store
+        .checkHealth()
+        .onErrorMap(
+            error ->
+                new NameStoreException(
+                    StatusCode.UNAVAILABLE,
+                    "the store is unreachable: " + error.getMessage(),
+                    error));
   }
 
   /** Any thread. The revision of the latest change applied. */
@@ -271,6 +302,7 @@ final class ProtocolDispatch {
 
   private void onRequest(Session session, NameClientFrame frame) {
     session.requestReceived();
+    counters.requestRead(frame.getBodyCase());
     if (session.ended || session.closing) {
       return;
     }
@@ -297,7 +329,9 @@ final class ProtocolDispatch {
                 "request_id 0 is reserved (expected: a non-zero id unique among requests in"
                     + " flight); closing the connection"));
       } else if (!session.opened) {
-        if (frame.getBodyCase() == NameClientFrame.BodyCase.OPEN_SESSION) {
+        if (frame.getBodyCase() == NameClientFrame.BodyCase.HEALTH_CHECK) {
+          healthCheck(session, requestId);
+        } else if (frame.getBodyCase() == NameClientFrame.BodyCase.OPEN_SESSION) {
           openSession(session, requestId, frame.getOpenSession());
         } else {
           closeWith(
@@ -346,6 +380,7 @@ final class ProtocolDispatch {
       case KV_DELETE -> kvDelete(session, requestId, frame.getKvDelete());
       case KV_LIST -> kvList(session, requestId, frame.getKvList());
       case KV_WATCH -> kvWatch(session, requestId, frame.getKvWatch());
+      case HEALTH_CHECK -> healthCheck(session, requestId);
       case BODY_NOT_SET -> {
         if (frame.getUnknownFields().asMap().isEmpty()) {
           session.respond(
@@ -674,6 +709,20 @@ final class ProtocolDispatch {
     }
     elections.leave(key);
     session.respond(Replies.ack(requestId, revisions.current()));
+  }
+
+  /** Answers a HealthCheck, with or without a session: Ack when the store (if any) answers. */
+  private void healthCheck(Session session, long requestId) {
+    if (store == null) {
+      session.respond(Replies.ack(requestId, current()));
+      return;
+    }
+    storeCall(
+        session,
+        requestId,
+        checkStore().thenReturn(Boolean.TRUE),
+        "",
+        serving -> finishCall(session, Replies.ack(requestId, current())));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1441,6 +1490,16 @@ final class ProtocolDispatch {
     queuedFrames -= count;
   }
 
+  /** Writer. An Error answer was queued. */
+  void refused(StatusCode code) {
+    counters.refused(code);
+  }
+
+  /** Writer. Watch events were handed to a connection. */
+  void eventsSent(int count) {
+    counters.eventsSent(count);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Session ends.
 
@@ -1621,6 +1680,7 @@ final class ProtocolDispatch {
       case KV_LIST -> "KvList";
       case KV_WATCH -> "KvWatch";
       case CLEAR_SERVICES -> "ClearServices";
+      case HEALTH_CHECK -> "HealthCheck";
       case BODY_NOT_SET -> "a frame without a body";
     };
   }

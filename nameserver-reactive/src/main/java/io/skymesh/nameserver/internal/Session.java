@@ -295,6 +295,9 @@ final class Session implements InstanceHolder, WatchSink {
   }
 
   private void add(Outbound outbound) {
+    if (outbound.frame.hasError()) {
+      registry.refused(outbound.frame.getError().getStatus().getCode());
+    }
     queue.add(outbound);
     registry.enqueued(queue.size());
   }
@@ -304,15 +307,22 @@ final class Session implements InstanceHolder, WatchSink {
       return;
     }
     int emitted = 0;
+    int events = 0;
     while (!queue.isEmpty() && sink.requestedFromDownstream() > 0) {
       Outbound next = queue.poll();
       emitted++;
       if (next.watch != null) {
         next.watch.emittedAny = true;
       }
+      if (next.frame.hasWatchEvent() || next.frame.hasKvWatchEvent()) {
+        events++;
+      }
       sink.next(next.frame);
     }
     registry.dequeued(emitted);
+    if (events > 0) {
+      registry.eventsSent(events);
+    }
     if (completeWhenEmpty && queue.isEmpty()) {
       completed = true;
       sink.complete();

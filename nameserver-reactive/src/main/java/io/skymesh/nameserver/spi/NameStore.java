@@ -162,6 +162,18 @@ public interface NameStore {
   Flux<KvWatchEvent> watchKv(String prefix, long fromRevision);
 
   /**
+   * Whether the store can serve now: completes when it can, fails with the reason when it cannot
+   * (its backend unreachable). Answers within a few seconds either way; the name server's health
+   * check (the {@code HealthCheck} request and {@code /health}) asks it. The default, for a store
+   * in the server's own process, always completes.
+   *
+   * @return completes when the store is reachable
+   */
+  default Mono<Void> checkHealth() {
+    return Mono.empty();
+  }
+
+  /**
    * Releases what the store holds (files, clients, leases of sessions still open: a store that can
    * resume lets them lapse, so clients can resume on another node). Sessions are not closed one by
    * one first. Idempotent.

@@ -114,10 +114,19 @@ class MetricsEndpointTest {
               "skymesh_nameserver_revision",
               "skymesh_nameserver_queued_frames",
               "skymesh_nameserver_queued_frames_peak",
-              "skymesh_nameserver_resyncs_total")) {
+              "skymesh_nameserver_resyncs_total",
+              "skymesh_nameserver_requests_total",
+              "skymesh_nameserver_refusals_total",
+              "skymesh_nameserver_events_total")) {
         assertThat(samples.keySet()).as(name).anyMatch(key -> key.startsWith(name + "{"));
       }
       assertThat(metrics.getT2()).contains("# TYPE skymesh_nameserver_resyncs_total counter");
+      assertThat(samples)
+          .containsEntry(
+              "skymesh_nameserver_requests_total{kind=\"open_session\",server=\"127.0.0.1:"
+                  + server.port()
+                  + "\"}",
+              1.0);
 
       Tuple2<Integer, String> health = get(http, "/health");
       assertThat(health.getT1()).isEqualTo(200);

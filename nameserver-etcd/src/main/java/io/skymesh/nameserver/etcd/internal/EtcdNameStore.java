@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import reactor.core.Disposable;
@@ -42,6 +43,9 @@ import reactor.core.scheduler.Schedulers;
  * threads (gRPC, Vert.x), as the SPI allows.
  */
 public final class EtcdNameStore implements NameStore {
+
+  /** How long a health check waits for etcd's answer. */
+  private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(3);
 
   private final Client client;
   private final EtcdLayout layout;
@@ -410,6 +414,24 @@ public final class EtcdNameStore implements NameStore {
               .concatMapIterable(view::apply)
               .onErrorMap(EtcdNameStore::unavailable);
         });
+  }
+
+  /**
+   * A linearizable read of one key: etcd answers it only with a quorum behind its leader, so it
+   * fails while the cluster has none, or this node cannot reach it.
+   */
+  @Override
+  public Mono<Void> checkHealth() {
+    return Rx.call(() -> client.getKVClient().get(layout.kv("")))
+        .timeout(HEALTH_TIMEOUT)
+        .onErrorMap(
+            error ->
+                error instanceof TimeoutException
+                    ? new NameStoreException(
+                        StatusCode.UNAVAILABLE,
+                        "etcd did not answer a read within " + HEALTH_TIMEOUT.toMillis() + " ms")
+                    : unavailable(error))
+        .then();
   }
 
   @Override
