@@ -281,6 +281,13 @@ public class MeshSendBenchmark {
   /** Two meshes in this JVM, each with its own listener, and the name server they share. */
   public static class SkymeshSide extends Side {
 
+    /**
+     * Meters and observations: {@code off}, {@code meters} or {@code tracing} (see {@link
+     * Observability}); both meshes alike.
+     */
+    @Param({"off", "meters", "tracing"})
+    public String observability;
+
     private NameServer nameServer;
     private Mesh receiverMesh;
     private Mesh senderMesh;
@@ -292,8 +299,14 @@ public class MeshSendBenchmark {
       payload = ByteString.copyFrom(bytes);
       nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
       String address = "127.0.0.1:" + nameServer.port();
-      receiverMesh = Mesh.builder("bench").nameServer(address).start().block(TIMEOUT);
-      senderMesh = Mesh.builder("bench").nameServer(address).start().block(TIMEOUT);
+      receiverMesh =
+          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+              .start()
+              .block(TIMEOUT);
+      senderMesh =
+          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+              .start()
+              .block(TIMEOUT);
       receiverMesh
           .register(
               SINK,

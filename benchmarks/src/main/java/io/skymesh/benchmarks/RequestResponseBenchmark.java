@@ -290,6 +290,13 @@ public class RequestResponseBenchmark {
   /** Two meshes in this JVM, each with its own listener, and their name server. */
   public static class SkymeshSide extends Side {
 
+    /**
+     * Meters and observations: {@code off}, {@code meters} or {@code tracing} (see {@link
+     * Observability}); both meshes alike.
+     */
+    @Param({"off", "meters", "tracing"})
+    public String observability;
+
     private NameServer nameServer;
     private Mesh serverMesh;
     private Mesh clientMesh;
@@ -301,8 +308,14 @@ public class RequestResponseBenchmark {
       payload = ByteString.copyFrom(bytes);
       nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
       String address = "127.0.0.1:" + nameServer.port();
-      serverMesh = Mesh.builder("bench").nameServer(address).start().block(TIMEOUT);
-      clientMesh = Mesh.builder("bench").nameServer(address).start().block(TIMEOUT);
+      serverMesh =
+          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+              .start()
+              .block(TIMEOUT);
+      clientMesh =
+          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+              .start()
+              .block(TIMEOUT);
       serverMesh
           .register(
               ECHO,
