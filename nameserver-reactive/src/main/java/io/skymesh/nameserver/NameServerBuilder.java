@@ -6,6 +6,8 @@ import io.skymesh.nameserver.internal.NameServerConfig;
 import io.skymesh.nameserver.spi.NameStore;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import reactor.core.publisher.Mono;
 
@@ -90,6 +92,7 @@ public final class NameServerBuilder {
   private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
   private Duration fsyncInterval = DEFAULT_FSYNC_INTERVAL;
   private long snapshotLogBytes = DEFAULT_SNAPSHOT_LOG_BYTES;
+  private final List<Principal> principals = new ArrayList<>();
 
   NameServerBuilder() {}
 
@@ -288,6 +291,31 @@ public final class NameServerBuilder {
   }
 
   /**
+   * Adds a principal: once any is added, every {@code OpenSession} must carry a known token ({@code
+   * UNAUTHENTICATED} otherwise), and each request is checked against its principal's roles and apps
+   * ({@code PERMISSION_DENIED}, naming the missing right, with nothing changed). Without any, the
+   * server runs in open mode and says so when it starts.
+   *
+   * @param principal the principal; its token must differ from every other's
+   * @return this builder
+   * @throws IllegalArgumentException if another principal has the same token or name
+   */
+  public NameServerBuilder principal(Principal principal) {
+    Objects.requireNonNull(principal, "principal");
+    for (Principal known : principals) {
+      if (known.name().equals(principal.name())) {
+        throw new IllegalArgumentException("principal " + principal.name() + ": named twice");
+      }
+      if (known.token().equals(principal.token())) {
+        throw new IllegalArgumentException(
+            "principals " + known.name() + " and " + principal.name() + " have the same token");
+      }
+    }
+    principals.add(principal);
+    return this;
+  }
+
+  /**
    * Keeps the server's state in {@code store} instead of the embedded store, for example an etcd
    * store from {@link io.skymesh.nameserver.spi.NameStoreProvider#find}. The server closes the
    * store when it closes, or when it fails to start. Default: none, the embedded store.
@@ -413,7 +441,8 @@ public final class NameServerBuilder {
             dataDirectory,
             fsync,
             fsyncInterval,
-            snapshotLogBytes);
+            snapshotLogBytes,
+            List.copyOf(principals));
     return DefaultNameServer.start(config);
   }
 }

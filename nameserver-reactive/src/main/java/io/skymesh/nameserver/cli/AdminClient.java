@@ -43,7 +43,7 @@ final class AdminClient implements AutoCloseable {
    * @throws CliFailure with {@link CliFailure#UNREACHABLE} if it cannot
    */
   static AdminClient connect(String host, int port, Duration timeout) {
-    return connect(host, port, timeout, true);
+    return connect(host, port, timeout, true, "");
   }
 
   /**
@@ -52,7 +52,8 @@ final class AdminClient implements AutoCloseable {
    *
    * @throws CliFailure with {@link CliFailure#UNREACHABLE} if it cannot
    */
-  static AdminClient connect(String host, int port, Duration timeout, boolean openSession) {
+  static AdminClient connect(
+      String host, int port, Duration timeout, boolean openSession, String token) {
     String address = host + ":" + port;
     NameServerConnection connection;
     try {
@@ -78,7 +79,11 @@ final class AdminClient implements AutoCloseable {
       Ack opened =
           client.ack(
               NameClientFrame.newBuilder()
-                  .setOpenSession(OpenSession.newBuilder().setProtocolVersion(1).setAppId(APP_ID)));
+                  .setOpenSession(
+                      OpenSession.newBuilder()
+                          .setProtocolVersion(1)
+                          .setAppId(APP_ID)
+                          .setToken(token)));
       client.keepAlives = client.keepAlive(opened.getSessionOpened().getTtlMillis());
     } catch (RuntimeException e) {
       client.close();

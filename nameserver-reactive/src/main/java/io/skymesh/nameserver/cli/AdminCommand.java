@@ -34,6 +34,16 @@ abstract class AdminCommand implements Callable<Integer> {
           "How long to wait for the server to connect and answer. Default: ${DEFAULT-VALUE}.")
   Duration timeout;
 
+  @Option(
+      names = "--token",
+      defaultValue = "${env:SKYMESH_TOKEN}",
+      paramLabel = "TOKEN",
+      description =
+          "The token to open the session with, when the server requires one. Default: the"
+              + " SKYMESH_TOKEN environment variable (which, unlike this option, other users'"
+              + " process listings do not show).")
+  String token;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -53,7 +63,8 @@ abstract class AdminCommand implements Callable<Integer> {
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     }
-    try (AdminClient client = AdminClient.connect(host, port, timeout, opensSession())) {
+    try (AdminClient client =
+        AdminClient.connect(host, port, timeout, opensSession(), token == null ? "" : token)) {
       return run(client, out());
     } catch (CliFailure failure) {
       err().println(spec.qualifiedName() + ": " + failure.getMessage());

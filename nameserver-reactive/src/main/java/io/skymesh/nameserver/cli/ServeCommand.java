@@ -139,6 +139,15 @@ final class ServeCommand implements Callable<Integer> {
               + " Needs skymesh-nameserver-etcd on the class path. Default: the embedded store.")
   String etcd;
 
+  @Option(
+      names = "--principals",
+      paramLabel = "FILE",
+      description =
+          "Require a token of every client: the principals, one per line as 'name token roles"
+              + " apps' (roles: service, reader, admin; apps: comma-separated app ids or *)."
+              + " Default: none, open mode, where any client may do anything.")
+  Path principals;
+
   @Spec CommandSpec spec;
 
   /** Reads an fsync policy in lower case. */
@@ -201,6 +210,9 @@ final class ServeCommand implements Callable<Integer> {
             .fsync(fsync)
             .fsyncInterval(fsyncInterval)
             .snapshotLogBytes(snapshotLogBytes);
+    if (principals != null) {
+      PrincipalsFile.read(principals).forEach(builder::principal);
+    }
     if (dataDir != null) {
       if (etcd != null) {
         throw new IllegalArgumentException(

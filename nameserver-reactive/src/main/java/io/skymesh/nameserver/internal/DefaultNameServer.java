@@ -165,6 +165,18 @@ public final class DefaultNameServer extends NameServer {
                           config.historyLimit(),
                           config.historyBytesLimit());
                     }
+                    if (config.principals().isEmpty()) {
+                      log.warn(
+                          "Name server on {} runs in open mode: no principals are configured, so"
+                              + " any client that reaches it may register, watch, write KV and"
+                              + " clear services in any app",
+                          started.address);
+                    } else {
+                      log.info(
+                          "Name server on {} requires a token: {} principals",
+                          started.address,
+                          config.principals().size());
+                    }
                     return started;
                   })
               .doOnError(error -> writer.dispose())

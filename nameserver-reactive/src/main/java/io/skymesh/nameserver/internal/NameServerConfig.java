@@ -1,9 +1,11 @@
 package io.skymesh.nameserver.internal;
 
 import io.skymesh.nameserver.FsyncPolicy;
+import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.spi.NameStore;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * A name server's configuration, already checked by {@code NameServerBuilder}.
@@ -23,6 +25,7 @@ import java.time.Duration;
  * @param fsync when the data directory's log is forced to the disk
  * @param fsyncInterval the longest time between forces under {@link FsyncPolicy#INTERVAL}
  * @param snapshotLogBytes the size of the log past which the store writes a snapshot
+ * @param principals the clients known by token; empty for open mode
  */
 public record NameServerConfig(
     String host,
@@ -39,7 +42,8 @@ public record NameServerConfig(
     Path dataDirectory,
     FsyncPolicy fsync,
     Duration fsyncInterval,
-    long snapshotLogBytes) {
+    long snapshotLogBytes,
+    List<Principal> principals) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);

@@ -7,6 +7,7 @@ import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.nameserver.NameServerCounters;
 import io.skymesh.nameserver.NameServerMetrics;
+import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.spi.Counted;
 import io.skymesh.nameserver.spi.NameStore;
 import io.skymesh.nameserver.spi.NameStoreException;
@@ -120,12 +121,14 @@ final class ProtocolDispatch {
   private long resyncs;
   private volatile NameServerMetrics metrics = NameServerMetrics.EMPTY;
   private final OperationCounters counters = new OperationCounters();
+  private final Access access;
 
   ProtocolDispatch(NameServerConfig config, Scheduler scheduler, DataLog.Opened opened) {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
     this.store = config.store();
+    this.access = new Access(config.principals());
     this.dataLog = opened == null ? null : opened.log();
     long start = opened == null ? config.startRevision() : opened.recovered().revision();
     this.revisions = new Revisions(start, dataLog, opened == null ? 0 : opened.revisionCeiling());
@@ -152,6 +155,11 @@ final class ProtocolDispatch {
   /** Any thread. The counters as of the writer's latest batch. */
   NameServerMetrics metrics() {
     return metrics;
+  }
+
+  /** Whether no principal is configured: anyone may do anything. */
+  boolean openMode() {
+    return access.open();
   }
 
   /** Any thread. What the server has done, counted as it happens. */
@@ -354,6 +362,13 @@ final class ProtocolDispatch {
   }
 
   private void dispatch(Session session, long requestId, NameClientFrame frame) {
+    if (session.principal != null) {
+      String denied = Access.denied(session.principal, frame);
+      if (denied != null) {
+        session.respond(Replies.error(requestId, StatusCode.PERMISSION_DENIED, denied));
+        return;
+      }
+    }
     switch (frame.getBodyCase()) {
       case OPEN_SESSION ->
           session.respond(
@@ -422,6 +437,26 @@ final class ProtocolDispatch {
               StatusCode.INVALID_ARGUMENT,
               "app_id \"" + open.getAppId() + "\" must be 1 to 64 of [A-Za-z0-9_-]"));
       return;
+    }
+    if (!access.open()) {
+      Principal principal = access.authenticate(open.getToken());
+      if (principal == null) {
+        closeWith(
+            session,
+            Replies.error(
+                requestId,
+                StatusCode.UNAUTHENTICATED,
+                open.getToken().isEmpty()
+                    ? "this name server requires a token (OpenSession.token)"
+                    : "the token is not known to this name server"));
+        return;
+      }
+      String denied = Access.deniedSession(principal, open.getAppId());
+      if (denied != null) {
+        closeWith(session, Replies.error(requestId, StatusCode.PERMISSION_DENIED, denied));
+        return;
+      }
+      session.principal = principal;
     }
     long ttlMillis = config.grantTtlMillis(open.getTtlMillis());
     if (store != null) {

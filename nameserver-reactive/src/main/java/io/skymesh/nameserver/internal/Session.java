@@ -1,5 +1,6 @@
 package io.skymesh.nameserver.internal;
 
+import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.spi.StoreSession;
 import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.NameClientFrame;
@@ -62,6 +63,9 @@ final class Session implements InstanceHolder, WatchSink {
 
   String appId;
   boolean opened;
+
+  /** Who opened the session; null in open mode. */
+  Principal principal;
 
   /** The session's instances and watches are gone; frames from it are ignored. */
   boolean ended;
