@@ -6,7 +6,42 @@ final class Names {
   static final String SCHEME = "skymesh://";
   static final int MAX_PART_LENGTH = 64;
 
+  /** The longest ServiceUrl text: the scheme, four parts of 64 and their separators. */
+  static final int MAX_URL_LENGTH = SCHEME.length() + 4 * MAX_PART_LENGTH + 3;
+
+  /** How much of a client's text an error message quotes at most. */
+  static final int MAX_QUOTED = 64;
+
   private Names() {}
+
+  /**
+   * {@code text} quoted for an error message: whole when short, else its first {@value #MAX_QUOTED}
+   * characters and its length, so an error about a huge input stays small.
+   */
+  static String quote(String text) {
+    if (text.length() <= MAX_QUOTED + 16) {
+      return "\"" + text + "\"";
+    }
+    return "\"" + text.substring(0, MAX_QUOTED) + "...\" (" + text.length() + " characters)";
+  }
+
+  /** Refuses a text longer than any valid {@code kind}, before splitting it. */
+  static void checkLength(String kind, String text, int max) {
+    if (text.length() > max) {
+      throw new IllegalArgumentException(
+          "Invalid "
+              + kind
+              + " "
+              + quote(text)
+              + ": "
+              + text.length()
+              + " characters, longer than any "
+              + kind
+              + " (at most "
+              + max
+              + ")");
+    }
+  }
 
   /** Removes the optional {@code skymesh://}; any other scheme is an error naming it. */
   static String stripScheme(String kind, String input) {
@@ -18,11 +53,11 @@ final class Names {
       throw new IllegalArgumentException(
           "Invalid "
               + kind
-              + " \""
-              + input
-              + "\": scheme \""
-              + input.substring(0, scheme + 3)
-              + "\" is not "
+              + " "
+              + quote(input)
+              + ": scheme "
+              + quote(input.substring(0, scheme + 3))
+              + " is not "
               + SCHEME);
     }
     return input;
@@ -58,12 +93,12 @@ final class Names {
       throw new IllegalArgumentException(
           "Invalid "
               + kind
-              + " \""
-              + whole
-              + "\": "
+              + " "
+              + quote(whole)
+              + ": "
               + partName
               + " "
-              + (value == null ? "is missing" : "\"" + value + "\"")
+              + (value == null ? "is missing" : quote(value))
               + " must be 1 to 64 of [A-Za-z0-9_-]");
     }
     return value;

@@ -42,10 +42,11 @@ public record ServiceName(String appId, String env, String service)
    */
   public static ServiceName parse(String text) {
     Objects.requireNonNull(text, "text");
+    Names.checkLength("ServiceName", text, Names.MAX_URL_LENGTH);
     String body = Names.stripScheme("ServiceName", text);
     if (body.indexOf('/') >= 0) {
       throw new IllegalArgumentException(
-          "Invalid ServiceName \"" + text + "\": a ServiceName has no '/instanceId'");
+          "Invalid ServiceName " + Names.quote(text) + ": a ServiceName has no '/instanceId'");
     }
     return parseBody("ServiceName", text, body);
   }
@@ -56,9 +57,9 @@ public record ServiceName(String appId, String env, String service)
       throw new IllegalArgumentException(
           "Invalid "
               + kind
-              + " \""
-              + whole
-              + "\": expected appId.env.service, found "
+              + " "
+              + Names.quote(whole)
+              + ": expected appId.env.service, found "
               + parts.length
               + " dot-separated part"
               + (parts.length == 1 ? "" : "s"));

@@ -49,19 +49,20 @@ public record ServiceUrl(ServiceName serviceName, String instanceId)
    */
   public static ServiceUrl parse(String text) {
     Objects.requireNonNull(text, "text");
+    Names.checkLength("ServiceUrl", text, Names.MAX_URL_LENGTH);
     String body = Names.stripScheme("ServiceUrl", text);
     int slash = body.indexOf('/');
     if (slash < 0) {
       throw new IllegalArgumentException(
-          "Invalid ServiceUrl \""
-              + text
-              + "\": expected appId.env.service/instanceId, no '/' found");
+          "Invalid ServiceUrl "
+              + Names.quote(text)
+              + ": expected appId.env.service/instanceId, no '/' found");
     }
     if (body.indexOf('/', slash + 1) >= 0) {
       throw new IllegalArgumentException(
-          "Invalid ServiceUrl \""
-              + text
-              + "\": more than one '/' (instanceId may not contain '/')");
+          "Invalid ServiceUrl "
+              + Names.quote(text)
+              + ": more than one '/' (instanceId may not contain '/')");
     }
     ServiceName name = ServiceName.parseBody("ServiceUrl", text, body.substring(0, slash));
     return new ServiceUrl(

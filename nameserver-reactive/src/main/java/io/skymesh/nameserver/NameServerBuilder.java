@@ -66,6 +66,9 @@ public final class NameServerBuilder {
   /** The default largest KV value: 1 MiB. */
   public static final int DEFAULT_MAX_VALUE_SIZE = 1 << 20;
 
+  /** The default {@link #maxInstanceSize(int)}: 64 KiB. */
+  public static final int DEFAULT_MAX_INSTANCE_SIZE = 64 * 1024;
+
   /**
    * Room a KV value's frame needs beyond the value itself (the key of at most {@code 1024}
    * characters, up to 3 bytes each in UTF-8, revisions, field tags), so that a value of {@link
@@ -87,6 +90,7 @@ public final class NameServerBuilder {
   private long initialRevision = -1;
   private int maxValueSize = DEFAULT_MAX_VALUE_SIZE;
   private boolean maxValueSizeSet;
+  private int maxInstanceSize = DEFAULT_MAX_INSTANCE_SIZE;
   private NameStore store;
   private Path dataDirectory;
   private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
@@ -269,6 +273,27 @@ public final class NameServerBuilder {
   }
 
   /**
+   * The largest instance a client may register, in bytes of its encoded {@code Instance} (url,
+   * address, process id and attributes together). Default {@link #DEFAULT_MAX_INSTANCE_SIZE} (64
+   * KiB). A {@code Register} over it, or a {@code SetAttributes} that would take the instance over
+   * it, is refused with {@code INVALID_ARGUMENT} naming the size and this limit, and nothing
+   * changes. It bounds every instance event, so one client's attributes can never make an event too
+   * large for its watchers' frames.
+   *
+   * @param maxInstanceSize the limit in bytes
+   * @return this builder
+   * @throws IllegalArgumentException if it is not in {@code 256..1 MiB}
+   */
+  public NameServerBuilder maxInstanceSize(int maxInstanceSize) {
+    if (maxInstanceSize < 256 || maxInstanceSize > (1 << 20)) {
+      throw new IllegalArgumentException(
+          String.format("maxInstanceSize: %s (expected: 256..%s)", maxInstanceSize, 1 << 20));
+    }
+    this.maxInstanceSize = maxInstanceSize;
+    return this;
+  }
+
+  /**
    * The largest KV value a client may put, in bytes. Default {@link #DEFAULT_MAX_VALUE_SIZE} (1
    * MiB). A larger {@code KvPut} is refused with {@code INVALID_ARGUMENT} naming the value's size
    * and this limit; nothing is stored. Must leave room in a frame: {@link #start()} refuses a limit
@@ -437,6 +462,7 @@ public final class NameServerBuilder {
             historyBytesLimit,
             initialRevision,
             valueLimit,
+            maxInstanceSize,
             store,
             dataDirectory,
             fsync,

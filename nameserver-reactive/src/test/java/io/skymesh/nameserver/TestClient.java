@@ -91,9 +91,30 @@ final class TestClient implements AutoCloseable {
 
   /** The events of one watch, from the first. */
   Flux<WatchEvent> events(long watchId) {
-    return frames()
-        .filter(f -> f.hasWatchEvent() && f.getWatchEvent().getWatchId() == watchId)
-        .map(NameServerFrame::getWatchEvent);
+    return Flux.defer(
+        () -> {
+          // A snapshot split in parts (Snapshot.continued) is joined, as a client library does.
+          WatchEvent.Builder[] pending = {null};
+          return frames()
+              .filter(f -> f.hasWatchEvent() && f.getWatchEvent().getWatchId() == watchId)
+              .map(NameServerFrame::getWatchEvent)
+              .handle(
+                  (event, sink) -> {
+                    if (pending[0] != null) {
+                      pending[0]
+                          .getSnapshotBuilder()
+                          .addAllInstances(event.getSnapshot().getInstancesList())
+                          .addAllLeaders(event.getSnapshot().getLeadersList())
+                          .setContinued(event.getSnapshot().getContinued());
+                    } else {
+                      pending[0] = event.toBuilder();
+                    }
+                    if (!pending[0].getSnapshot().getContinued()) {
+                      sink.next(pending[0].build());
+                      pending[0] = null;
+                    }
+                  });
+        });
   }
 
   /** Sends a request with the next request id; gives its answer (Ack or Error). */
@@ -193,9 +214,29 @@ final class TestClient implements AutoCloseable {
 
   /** The events of one KV watch, from the first. */
   Flux<KvWatchEvent> kvEvents(long watchId) {
-    return frames()
-        .filter(f -> f.hasKvWatchEvent() && f.getKvWatchEvent().getWatchId() == watchId)
-        .map(NameServerFrame::getKvWatchEvent);
+    return Flux.defer(
+        () -> {
+          // A snapshot split in parts (KvSnapshot.continued) is joined.
+          KvWatchEvent.Builder[] pending = {null};
+          return frames()
+              .filter(f -> f.hasKvWatchEvent() && f.getKvWatchEvent().getWatchId() == watchId)
+              .map(NameServerFrame::getKvWatchEvent)
+              .handle(
+                  (event, sink) -> {
+                    if (pending[0] != null) {
+                      pending[0]
+                          .getSnapshotBuilder()
+                          .addAllEntries(event.getSnapshot().getEntriesList())
+                          .setContinued(event.getSnapshot().getContinued());
+                    } else {
+                      pending[0] = event.toBuilder();
+                    }
+                    if (!pending[0].getSnapshot().getContinued()) {
+                      sink.next(pending[0].build());
+                      pending[0] = null;
+                    }
+                  });
+        });
   }
 
   static NameClientFrame.Builder campaign(String url) {

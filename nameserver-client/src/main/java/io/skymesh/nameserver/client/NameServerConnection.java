@@ -114,6 +114,7 @@ public final class NameServerConnection implements Disposable {
   private final AtomicLong requestIds = new AtomicLong();
   private final Map<Long, Sinks.One<NameServerFrame>> pending = new ConcurrentHashMap<>();
   private final AtomicLong ignoredFrames = new AtomicLong();
+  private final SnapshotAssembler snapshots = new SnapshotAssembler();
 
   private final Sinks.Many<NameServerFrame> events =
       Sinks.many().unicast().onBackpressureBuffer(Queues.<NameServerFrame>unbounded().get());
@@ -434,7 +435,20 @@ public final class NameServerConnection implements Disposable {
           answer(id, frame);
         }
       }
-      case WATCH_EVENT, KV_WATCH_EVENT -> event(frame);
+      case WATCH_EVENT, KV_WATCH_EVENT -> {
+        NameServerFrame whole;
+        try {
+          whole = snapshots.offer(frame);
+        } catch (IllegalStateException e) {
+          closeFor(
+              new PeerUnavailableException(
+                  "name server " + address + " broke the protocol: " + e.getMessage(), e));
+          return;
+        }
+        if (whole != null) {
+          event(whole);
+        }
+      }
       default -> {
         // A server speaking a newer protocol, or a bug: not a frame an owner ever asked for.
         ignoredFrames.incrementAndGet();

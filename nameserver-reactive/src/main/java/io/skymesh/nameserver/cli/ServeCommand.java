@@ -92,6 +92,35 @@ final class ServeCommand implements Callable<Integer> {
   long historyBytesLimit;
 
   @Option(
+      names = "--max-frame-length",
+      paramLabel = "SIZE",
+      defaultValue = "16MiB",
+      converter = SizeConverter.class,
+      description =
+          "The largest frame body a client may send; a larger one closes that connection."
+              + " Default: ${DEFAULT-VALUE}.")
+  long maxFrameLength;
+
+  @Option(
+      names = "--max-value-size",
+      paramLabel = "SIZE",
+      converter = SizeConverter.class,
+      description =
+          "The largest KV value a client may put. Default: 1MiB, lowered to fit a smaller"
+              + " --max-frame-length.")
+  Long maxValueSize;
+
+  @Option(
+      names = "--max-instance-size",
+      paramLabel = "SIZE",
+      defaultValue = "64KiB",
+      converter = SizeConverter.class,
+      description =
+          "The largest instance a client may register: url, address and attributes encoded"
+              + " together. Default: ${DEFAULT-VALUE}.")
+  long maxInstanceSize;
+
+  @Option(
       names = "--data-dir",
       paramLabel = "DIR",
       description =
@@ -209,7 +238,12 @@ final class ServeCommand implements Callable<Integer> {
             .historyBytesLimit(historyBytesLimit)
             .fsync(fsync)
             .fsyncInterval(fsyncInterval)
-            .snapshotLogBytes(snapshotLogBytes);
+            .snapshotLogBytes(snapshotLogBytes)
+            .maxFrameLength(intSize("--max-frame-length", maxFrameLength))
+            .maxInstanceSize(intSize("--max-instance-size", maxInstanceSize));
+    if (maxValueSize != null) {
+      builder.maxValueSize(intSize("--max-value-size", maxValueSize));
+    }
     if (principals != null) {
       PrincipalsFile.read(principals).forEach(builder::principal);
     }
@@ -236,6 +270,14 @@ final class ServeCommand implements Callable<Integer> {
                             + " nameserver.jar, e.g. java -cp 'nameserver.jar:etcd/*'"
                             + " io.skymesh.nameserver.cli.NameServerCli serve --etcd URLS)"));
     return withMetrics(provider.open(etcd).flatMap(store -> builder.store(store).start()));
+  }
+
+  /** A size option that must fit an int; the builder checks its range. */
+  private static int intSize(String option, long size) {
+    if (size > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(option + ": " + size + " bytes is too large");
+    }
+    return (int) size;
   }
 
   /** Starts the metrics endpoint beside the server when asked; a failure to bind closes both. */

@@ -20,6 +20,7 @@ import java.util.List;
  * @param historyBytesLimit the serialized size of the past changes kept, in bytes
  * @param initialRevision the revision before the first change, or -1 for one from the clock
  * @param maxValueSize the largest KV value accepted, in bytes
+ * @param maxInstanceSize the largest encoded Instance a client may register
  * @param store a store other than the embedded one, or null for the embedded store
  * @param dataDirectory the embedded store's data directory, or null to keep everything in memory
  * @param fsync when the data directory's log is forced to the disk
@@ -38,6 +39,7 @@ public record NameServerConfig(
     long historyBytesLimit,
     long initialRevision,
     int maxValueSize,
+    int maxInstanceSize,
     NameStore store,
     Path dataDirectory,
     FsyncPolicy fsync,

@@ -84,6 +84,9 @@ final class ProtocolDispatch {
   /** How long a closing connection may take to write its last frame before it is cut. */
   static final long CLOSE_GRACE_MILLIS = 1000;
 
+  /** The longest address: a 253-character host name, or a bracketed IPv6 address, and a port. */
+  static final int MAX_ADDRESS_LENGTH = 261;
+
   private static final Pattern APP_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
   private final NameServerConfig config;
@@ -435,7 +438,7 @@ final class ProtocolDispatch {
           Replies.error(
               requestId,
               StatusCode.INVALID_ARGUMENT,
-              "app_id \"" + open.getAppId() + "\" must be 1 to 64 of [A-Za-z0-9_-]"));
+              "app_id " + Access.quote(open.getAppId()) + " must be 1 to 64 of [A-Za-z0-9_-]"));
       return;
     }
     if (!access.open()) {
@@ -511,12 +514,31 @@ final class ProtocolDispatch {
                   + "\""));
       return;
     }
+    if (instance.getSerializedSize() > config.maxInstanceSize()) {
+      invalid(
+          session,
+          requestId,
+          "instance "
+              + key
+              + " is "
+              + instance.getSerializedSize()
+              + " bytes (url, address, attributes), over the name server's maximum instance size"
+              + " of "
+              + config.maxInstanceSize()
+              + " bytes; nothing was registered");
+      return;
+    }
     String addressProblem = checkAddress(instance.getAddress());
     if (addressProblem != null) {
       invalid(
           session,
           requestId,
-          "Invalid address \"" + instance.getAddress() + "\" of " + key + ": " + addressProblem);
+          "Invalid address "
+              + Access.quote(instance.getAddress())
+              + " of "
+              + key
+              + ": "
+              + addressProblem);
       return;
     }
     if (store != null) {
@@ -569,6 +591,27 @@ final class ProtocolDispatch {
   private void setAttributes(Session session, long requestId, SetAttributes request) {
     String key = heldBy(session, requestId, request.getUrl());
     if (key == null) {
+      return;
+    }
+    InstanceTable.Live live = store == null ? instances.get(key) : null;
+    // Over a store the instance is not here to merge with: the request alone is checked (etcd
+    // refuses a value over its own request limit, 1.5 MiB by default).
+    long size =
+        live == null
+            ? request.getSerializedSize()
+            : (request.getMerge() ? live.instance().getSerializedSize() : 0)
+                + request.getSerializedSize();
+    if (size > config.maxInstanceSize()) {
+      invalid(
+          session,
+          requestId,
+          "instance "
+              + key
+              + " would be about "
+              + size
+              + " bytes with these attributes, over the name server's maximum instance size of "
+              + config.maxInstanceSize()
+              + " bytes; nothing was changed");
       return;
     }
     if (store != null) {
@@ -1525,6 +1568,14 @@ final class ProtocolDispatch {
     queuedFrames -= count;
   }
 
+  /**
+   * The most bytes of snapshot in one frame: a larger snapshot is sent in parts. Well under the
+   * frame limit, so other frames interleave and a client with a smaller limit still reads them.
+   */
+  int snapshotPartBytes() {
+    return Math.min(1 << 20, config.maxFrameLength() / 2);
+  }
+
   /** Writer. An Error answer was queued. */
   void refused(StatusCode code) {
     counters.refused(code);
@@ -1725,6 +1776,12 @@ final class ProtocolDispatch {
     if (address.isEmpty()) {
       return "the address is empty (expected: host:port)";
     }
+    if (address.length() > MAX_ADDRESS_LENGTH) {
+      return address.length()
+          + " characters, longer than any host:port (at most "
+          + MAX_ADDRESS_LENGTH
+          + ")";
+    }
     int colon = address.lastIndexOf(':');
     if (colon <= 0) {
       return "expected host:port";
@@ -1732,21 +1789,21 @@ final class ProtocolDispatch {
     String host = address.substring(0, colon);
     String port = address.substring(colon + 1);
     if (host.startsWith("[") != host.endsWith("]") || host.equals("[]")) {
-      return "host \"" + host + "\" has unbalanced brackets (IPv6: [addr]:port)";
+      return "host " + Access.quote(host) + " has unbalanced brackets (IPv6: [addr]:port)";
     }
     if (!host.startsWith("[") && host.indexOf(':') >= 0) {
       return "an IPv6 host must be in brackets: [addr]:port";
     }
     for (int i = 0; i < host.length(); i++) {
       if (Character.isWhitespace(host.charAt(i))) {
-        return "host \"" + host + "\" contains whitespace";
+        return "host " + Access.quote(host) + " contains whitespace";
       }
     }
     int number;
     try {
       number = Integer.parseInt(port);
     } catch (NumberFormatException e) {
-      return "port \"" + port + "\" is not a number";
+      return "port " + Access.quote(port) + " is not a number";
     }
     if (number < 1 || number > 65535) {
       return "port " + number + " (expected: 1..65535)";

@@ -23,7 +23,20 @@ final class Replies {
     return NameServerFrame.newBuilder().setAck(ack).build();
   }
 
+  /**
+   * The longest error message, in characters: messages quote at most a short prefix of a client's
+   * input, and this cap keeps any that does not from making an answer too large to send.
+   */
+  static final int MAX_MESSAGE_LENGTH = 1024;
+
   static NameServerFrame error(long requestId, StatusCode code, String message) {
+    if (message.length() > MAX_MESSAGE_LENGTH) {
+      message =
+          message.substring(0, MAX_MESSAGE_LENGTH)
+              + "... ("
+              + message.length()
+              + " characters, cut)";
+    }
     return NameServerFrame.newBuilder()
         .setError(
             Error.newBuilder()

@@ -302,6 +302,15 @@ final class Session implements InstanceHolder, WatchSink {
     if (outbound.frame.hasError()) {
       registry.refused(outbound.frame.getError().getStatus().getCode());
     }
+    int partBytes = registry.snapshotPartBytes();
+    if (SnapshotParts.tooLarge(outbound.frame, partBytes)) {
+      // Sent as consecutive parts: a frame over the limit would cost the watcher its connection.
+      for (NameServerFrame part : SnapshotParts.split(outbound.frame, partBytes)) {
+        queue.add(new Outbound(part, outbound.watch));
+        registry.enqueued(queue.size());
+      }
+      return;
+    }
     queue.add(outbound);
     registry.enqueued(queue.size());
   }
@@ -317,6 +326,7 @@ final class Session implements InstanceHolder, WatchSink {
       emitted++;
       if (next.watch != null) {
         next.watch.emittedAny = true;
+        next.watch.partsOpen = continued(next.frame);
       }
       if (next.frame.hasWatchEvent() || next.frame.hasKvWatchEvent()) {
         events++;
@@ -364,9 +374,29 @@ final class Session implements InstanceHolder, WatchSink {
 
   private void removeQueued(WatchState watch) {
     int before = queue.size();
-    if (before > 0 && queue.removeIf(outbound -> outbound.watch == watch)) {
+    // The rest of a snapshot whose first parts are out stays: the watcher needs it whole.
+    boolean[] finishing = {watch.partsOpen};
+    if (before > 0
+        && queue.removeIf(
+            outbound -> {
+              if (outbound.watch != watch) {
+                return false;
+              }
+              if (finishing[0]) {
+                finishing[0] = continued(outbound.frame);
+                return false;
+              }
+              return true;
+            })) {
       registry.dequeued(before - queue.size());
     }
+  }
+
+  /** Whether {@code frame} is a snapshot part with more parts after it. */
+  private static boolean continued(NameServerFrame frame) {
+    return frame.hasWatchEvent()
+        ? frame.getWatchEvent().getSnapshot().getContinued()
+        : frame.hasKvWatchEvent() && frame.getKvWatchEvent().getSnapshot().getContinued();
   }
 
   private static NameServerFrame withWatchId(WatchEvent event, long watchId) {

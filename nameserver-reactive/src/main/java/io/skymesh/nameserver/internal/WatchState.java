@@ -28,6 +28,9 @@ final class WatchState {
   /** Whether a frame of this watch has been handed to the connection. */
   boolean emittedAny;
 
+  /** The last frame emitted was a snapshot part with more to come: the rest must follow it. */
+  boolean partsOpen;
+
   /**
    * Whether the watch waits for a snapshot: its first, or a resync after a gap. Live events are not
    * queued meanwhile; the snapshot, taken when there is room, includes them.
