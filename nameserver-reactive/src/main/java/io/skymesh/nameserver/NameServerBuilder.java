@@ -66,6 +66,15 @@ public final class NameServerBuilder {
   /** The default largest KV value: 1 MiB. */
   public static final int DEFAULT_MAX_VALUE_SIZE = 1 << 20;
 
+  /** The default {@link #maxConnections(int)}. */
+  public static final int DEFAULT_MAX_CONNECTIONS = 65_536;
+
+  /** The default {@link #maxSessionsPerPrincipal(int)}. */
+  public static final int DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 10_000;
+
+  /** The default {@link #maxWatchesPerSession(int)}. */
+  public static final int DEFAULT_MAX_WATCHES_PER_SESSION = 10_000;
+
   /** The default {@link #maxInstanceSize(int)}: 64 KiB. */
   public static final int DEFAULT_MAX_INSTANCE_SIZE = 64 * 1024;
 
@@ -91,6 +100,10 @@ public final class NameServerBuilder {
   private int maxValueSize = DEFAULT_MAX_VALUE_SIZE;
   private boolean maxValueSizeSet;
   private int maxInstanceSize = DEFAULT_MAX_INSTANCE_SIZE;
+  private int maxConnections = DEFAULT_MAX_CONNECTIONS;
+  private int maxSessionsPerPrincipal = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL;
+  private int maxWatchesPerSession = DEFAULT_MAX_WATCHES_PER_SESSION;
+  private int maxRequestsPerSecond;
   private NameStore store;
   private Path dataDirectory;
   private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
@@ -294,6 +307,68 @@ public final class NameServerBuilder {
   }
 
   /**
+   * The most connections the server holds at once, sessions and not-yet-opened ones. One more is
+   * told {@code Error(RESOURCE_EXHAUSTED)} and closed. Default {@link #DEFAULT_MAX_CONNECTIONS}.
+   *
+   * @param maxConnections the limit, at least 1
+   * @return this builder
+   */
+  public NameServerBuilder maxConnections(int maxConnections) {
+    this.maxConnections = atLeastOne("maxConnections", maxConnections);
+    return this;
+  }
+
+  /**
+   * The most sessions one principal (token) may have open at once, with principals configured. One
+   * more {@code OpenSession} gets {@code RESOURCE_EXHAUSTED} and a close. Default {@link
+   * #DEFAULT_MAX_SESSIONS_PER_PRINCIPAL}.
+   *
+   * @param maxSessions the limit, at least 1
+   * @return this builder
+   */
+  public NameServerBuilder maxSessionsPerPrincipal(int maxSessions) {
+    this.maxSessionsPerPrincipal = atLeastOne("maxSessionsPerPrincipal", maxSessions);
+    return this;
+  }
+
+  /**
+   * The most watches, instance and KV, one session may hold. One more gets {@code
+   * RESOURCE_EXHAUSTED}; the session and its other watches go on. Default {@link
+   * #DEFAULT_MAX_WATCHES_PER_SESSION}.
+   *
+   * @param maxWatches the limit, at least 1
+   * @return this builder
+   */
+  public NameServerBuilder maxWatchesPerSession(int maxWatches) {
+    this.maxWatchesPerSession = atLeastOne("maxWatchesPerSession", maxWatches);
+    return this;
+  }
+
+  /**
+   * The most requests a second one connection may send, with a second's worth allowed at once. A
+   * request over it is answered {@code RESOURCE_EXHAUSTED} and changes nothing; it still shows the
+   * client alive, so a flooding session is slowed, not expired. Default 0: no limit.
+   *
+   * @param perSecond the limit, or 0 for none
+   * @return this builder
+   */
+  public NameServerBuilder maxRequestsPerSecond(int perSecond) {
+    if (perSecond < 0) {
+      throw new IllegalArgumentException(
+          "maxRequestsPerSecond: " + perSecond + " (expected: >= 0, 0 for no limit)");
+    }
+    this.maxRequestsPerSecond = perSecond;
+    return this;
+  }
+
+  private static int atLeastOne(String name, int value) {
+    if (value < 1) {
+      throw new IllegalArgumentException(name + ": " + value + " (expected: >= 1)");
+    }
+    return value;
+  }
+
+  /**
    * The largest KV value a client may put, in bytes. Default {@link #DEFAULT_MAX_VALUE_SIZE} (1
    * MiB). A larger {@code KvPut} is refused with {@code INVALID_ARGUMENT} naming the value's size
    * and this limit; nothing is stored. Must leave room in a frame: {@link #start()} refuses a limit
@@ -468,7 +543,11 @@ public final class NameServerBuilder {
             fsync,
             fsyncInterval,
             snapshotLogBytes,
-            List.copyOf(principals));
+            List.copyOf(principals),
+            maxConnections,
+            maxSessionsPerPrincipal,
+            maxWatchesPerSession,
+            maxRequestsPerSecond);
     return DefaultNameServer.start(config);
   }
 }

@@ -121,6 +121,35 @@ final class ServeCommand implements Callable<Integer> {
   long maxInstanceSize;
 
   @Option(
+      names = "--max-connections",
+      defaultValue = "" + NameServerBuilder.DEFAULT_MAX_CONNECTIONS,
+      description =
+          "The most connections held at once; one more is refused. Default: ${DEFAULT-VALUE}.")
+  int maxConnections;
+
+  @Option(
+      names = "--max-sessions-per-principal",
+      defaultValue = "" + NameServerBuilder.DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
+      description =
+          "With --principals, the most sessions one token may have open. Default:"
+              + " ${DEFAULT-VALUE}.")
+  int maxSessionsPerPrincipal;
+
+  @Option(
+      names = "--max-watches-per-session",
+      defaultValue = "" + NameServerBuilder.DEFAULT_MAX_WATCHES_PER_SESSION,
+      description = "The most watches one session may hold. Default: ${DEFAULT-VALUE}.")
+  int maxWatchesPerSession;
+
+  @Option(
+      names = "--max-requests-per-second",
+      defaultValue = "0",
+      description =
+          "The most requests a second one session may send (a second's worth at once); more"
+              + " are refused. Default: ${DEFAULT-VALUE}, no limit.")
+  int maxRequestsPerSecond;
+
+  @Option(
       names = "--data-dir",
       paramLabel = "DIR",
       description =
@@ -240,7 +269,11 @@ final class ServeCommand implements Callable<Integer> {
             .fsyncInterval(fsyncInterval)
             .snapshotLogBytes(snapshotLogBytes)
             .maxFrameLength(intSize("--max-frame-length", maxFrameLength))
-            .maxInstanceSize(intSize("--max-instance-size", maxInstanceSize));
+            .maxInstanceSize(intSize("--max-instance-size", maxInstanceSize))
+            .maxConnections(maxConnections)
+            .maxSessionsPerPrincipal(maxSessionsPerPrincipal)
+            .maxWatchesPerSession(maxWatchesPerSession)
+            .maxRequestsPerSecond(maxRequestsPerSecond);
     if (maxValueSize != null) {
       builder.maxValueSize(intSize("--max-value-size", maxValueSize));
     }

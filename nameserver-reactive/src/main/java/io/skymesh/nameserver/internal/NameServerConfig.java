@@ -27,6 +27,10 @@ import java.util.List;
  * @param fsyncInterval the longest time between forces under {@link FsyncPolicy#INTERVAL}
  * @param snapshotLogBytes the size of the log past which the store writes a snapshot
  * @param principals the clients known by token; empty for open mode
+ * @param maxConnections the most connections the server holds; more are refused
+ * @param maxSessionsPerPrincipal the most sessions one principal may have open
+ * @param maxWatchesPerSession the most watches (instance and KV) one session may hold
+ * @param maxRequestsPerSecond the most requests a second one session may send, 0 for no limit
  */
 public record NameServerConfig(
     String host,
@@ -45,7 +49,11 @@ public record NameServerConfig(
     FsyncPolicy fsync,
     Duration fsyncInterval,
     long snapshotLogBytes,
-    List<Principal> principals) {
+    List<Principal> principals,
+    int maxConnections,
+    int maxSessionsPerPrincipal,
+    int maxWatchesPerSession,
+    int maxRequestsPerSecond) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);

@@ -244,12 +244,32 @@ final class ProtocolDispatch {
   private Session newSession(Connection connection) {
     long number = sessionNumbers.incrementAndGet();
     return new Session(
-        number, serverId + "-" + number, connection, this, config.watcherQueueLimit());
+        number,
+        serverId + "-" + number,
+        connection,
+        this,
+        config.watcherQueueLimit(),
+        config.maxRequestsPerSecond());
   }
 
   private void connected(Session session) {
     if (closed) {
       session.close(closingError());
+      forceCloseLater(session);
+      return;
+    }
+    if (instances.sessions().size() >= config.maxConnections()) {
+      log.warn(
+          "Refusing a connection from {}: the name server holds {} connections, its limit",
+          session.connection.channel().remoteAddress(),
+          instances.sessions().size());
+      session.close(
+          Replies.error(
+              0,
+              StatusCode.RESOURCE_EXHAUSTED,
+              "this name server holds "
+                  + instances.sessions().size()
+                  + " connections, its limit; try another node of the name service, or later"));
       forceCloseLater(session);
       return;
     }
@@ -331,7 +351,16 @@ final class ProtocolDispatch {
   private void process(Session session, NameClientFrame frame) {
     long requestId = frame.getRequestId();
     try {
-      if (requestId == 0) {
+      if (requestId != 0 && !session.rate.tryAcquire(System.nanoTime())) {
+        session.respond(
+            Replies.error(
+                requestId,
+                StatusCode.RESOURCE_EXHAUSTED,
+                "this session sent more than "
+                    + config.maxRequestsPerSecond()
+                    + " requests a second, the name server's limit; this one was refused and"
+                    + " changed nothing"));
+      } else if (requestId == 0) {
         closeWith(
             session,
             Replies.error(
@@ -457,6 +486,24 @@ final class ProtocolDispatch {
       String denied = Access.deniedSession(principal, open.getAppId());
       if (denied != null) {
         closeWith(session, Replies.error(requestId, StatusCode.PERMISSION_DENIED, denied));
+        return;
+      }
+      int held = 0;
+      for (Session other : instances.sessions()) {
+        if (other.opened && other.principal == principal) {
+          held++;
+        }
+      }
+      if (held >= config.maxSessionsPerPrincipal()) {
+        closeWith(
+            session,
+            Replies.error(
+                requestId,
+                StatusCode.RESOURCE_EXHAUSTED,
+                principal.name()
+                    + " has "
+                    + held
+                    + " open sessions, the name server's limit per principal"));
         return;
       }
       session.principal = principal;
@@ -650,7 +697,9 @@ final class ProtocolDispatch {
           invalid(
               session,
               requestId,
-              "prefix \"" + prefix + "\" is a ServiceName prefix and may not contain '/'");
+              "prefix "
+                  + Access.quote(prefix)
+                  + " is a ServiceName prefix and may not contain '/'");
           return;
         }
       }
@@ -665,9 +714,19 @@ final class ProtocolDispatch {
   }
 
   /** Whether {@code watchId} may start a watch; if not, answers the error. */
-  private static boolean watchIdFree(Session session, long requestId, long watchId) {
+  private boolean watchIdFree(Session session, long requestId, long watchId) {
     if (watchId == 0) {
       invalid(session, requestId, "watch_id 0 is reserved (expected: a non-zero id)");
+      return false;
+    }
+    if (session.watches.size() >= config.maxWatchesPerSession()) {
+      session.respond(
+          Replies.error(
+              requestId,
+              StatusCode.RESOURCE_EXHAUSTED,
+              "this session has "
+                  + session.watches.size()
+                  + " watches, the name server's limit per session; unwatch one first"));
       return false;
     }
     if (session.watches.containsKey(watchId)) {

@@ -67,6 +67,9 @@ final class Session implements InstanceHolder, WatchSink {
   /** Who opened the session; null in open mode. */
   Principal principal;
 
+  /** The session's request rate limit. */
+  final RequestRate rate;
+
   /** The session's instances and watches are gone; frames from it are ignored. */
   boolean ended;
 
@@ -119,8 +122,14 @@ final class Session implements InstanceHolder, WatchSink {
   private int outstanding;
 
   Session(
-      long number, String id, Connection connection, ProtocolDispatch registry, int queueLimit) {
+      long number,
+      String id,
+      Connection connection,
+      ProtocolDispatch registry,
+      int queueLimit,
+      int requestsPerSecond) {
     this.number = number;
+    this.rate = new RequestRate(requestsPerSecond);
     this.id = id;
     this.connection = connection;
     this.registry = registry;
