@@ -1,5 +1,6 @@
 package io.skymesh.nameserver;
 
+import io.netty.handler.ssl.SslContext;
 import io.skymesh.codec.Frames;
 import io.skymesh.nameserver.internal.DefaultNameServer;
 import io.skymesh.nameserver.internal.NameServerConfig;
@@ -104,6 +105,7 @@ public final class NameServerBuilder {
   private int maxSessionsPerPrincipal = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL;
   private int maxWatchesPerSession = DEFAULT_MAX_WATCHES_PER_SESSION;
   private int maxRequestsPerSecond;
+  private SslContext tls;
   private NameStore store;
   private Path dataDirectory;
   private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
@@ -303,6 +305,31 @@ public final class NameServerBuilder {
           String.format("maxInstanceSize: %s (expected: 256..%s)", maxInstanceSize, 1 << 20));
     }
     this.maxInstanceSize = maxInstanceSize;
+    return this;
+  }
+
+  /**
+   * Serves TLS only, with {@code context}: a plaintext client's first bytes fail the handshake and
+   * its connection is closed. Mutual TLS is the context's choice ({@code
+   * SslContextBuilder.clientAuth(ClientAuth.REQUIRE)} with the clients' authority as its trust
+   * manager). Default: plaintext.
+   *
+   * <pre>{@code
+   * NameServer.builder()
+   *     .tls(SslContextBuilder.forServer(new File("server.pem"), new File("server.key")).build())
+   * }</pre>
+   *
+   * @param context a server context ({@code SslContextBuilder.forServer})
+   * @return this builder
+   * @throws IllegalArgumentException if it is a client context
+   */
+  public NameServerBuilder tls(SslContext context) {
+    Objects.requireNonNull(context, "context");
+    if (!context.isServer()) {
+      throw new IllegalArgumentException(
+          "tls: a client context (expected: one from SslContextBuilder.forServer)");
+    }
+    this.tls = context;
     return this;
   }
 
@@ -547,7 +574,8 @@ public final class NameServerBuilder {
             maxConnections,
             maxSessionsPerPrincipal,
             maxWatchesPerSession,
-            maxRequestsPerSecond);
+            maxRequestsPerSecond,
+            tls);
     return DefaultNameServer.start(config);
   }
 }

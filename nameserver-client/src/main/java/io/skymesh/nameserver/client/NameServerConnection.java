@@ -7,6 +7,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
@@ -32,6 +34,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -599,6 +603,11 @@ public final class NameServerConnection implements Disposable {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (connection == null) {
+        // Still connecting (a failed TLS handshake): passed on, so connect() fails with it.
+        ctx.fireExceptionCaught(cause);
+        return;
+      }
       // Handled here, not passed on: the decoder has logged a protocol error and closes the
       // channel; any other error closes it here.
       if (cause instanceof FrameException) {
@@ -628,6 +637,7 @@ public final class NameServerConnection implements Disposable {
 
     private final String host;
     private final int port;
+    private SslContext tls;
     private Duration connectTimeout = Duration.ofSeconds(5);
     private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
     private LoopResources loopResources;
@@ -647,6 +657,26 @@ public final class NameServerConnection implements Disposable {
       }
       this.host = host;
       this.port = port;
+    }
+
+    /**
+     * Connects with TLS, with {@code context}: the server must present a certificate the context
+     * trusts, for the host connected to (its name or IP address); a client certificate, for mutual
+     * TLS, is the context's ({@code SslContextBuilder.keyManager}). A failed handshake fails {@link
+     * #connect()} with {@link PeerUnavailableException}. Default: plaintext.
+     *
+     * @param context a client context ({@code SslContextBuilder.forClient})
+     * @return this builder
+     * @throws IllegalArgumentException if it is a server context
+     */
+    public Builder tls(SslContext context) {
+      Objects.requireNonNull(context, "context");
+      if (context.isServer()) {
+        throw new IllegalArgumentException(
+            "tls: a server context (expected: one from SslContextBuilder.forClient)");
+      }
+      this.tls = context;
+      return this;
     }
 
     /**
@@ -778,6 +808,11 @@ public final class NameServerConnection implements Disposable {
       if (settings.loopResources != null) {
         client = client.runOn(settings.loopResources);
       }
+      if (settings.tls != null) {
+        client =
+            client.secure(
+                spec -> spec.sslContext(settings.tls).handlerConfigurator(Builder::verifyHostname));
+      }
       if (settings.receiveBufferSize > 0) {
         client = client.option(ChannelOption.SO_RCVBUF, settings.receiveBufferSize);
       }
@@ -809,8 +844,20 @@ public final class NameServerConnection implements Disposable {
           NettyPipeline.ReactiveBridge, ENCODER_NAME, new FrameEncoder(maxFrameLength));
     }
 
+    /**
+     * Checks the server's certificate names the host connected to (its DNS or IP subject
+     * alternative names), as HTTPS clients do; Reactor Netty's TCP client leaves it off.
+     */
+    static void verifyHostname(SslHandler handler) {
+      SSLEngine engine = handler.engine();
+      SSLParameters parameters = engine.getSSLParameters();
+      parameters.setEndpointIdentificationAlgorithm("HTTPS");
+      engine.setSSLParameters(parameters);
+    }
+
     private Builder copy() {
       Builder copy = new Builder(host, port);
+      copy.tls = tls;
       copy.connectTimeout = connectTimeout;
       copy.maxFrameLength = maxFrameLength;
       copy.loopResources = loopResources;

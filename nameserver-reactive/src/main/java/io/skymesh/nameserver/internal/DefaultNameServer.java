@@ -121,8 +121,11 @@ public final class DefaultNameServer extends NameServer {
           Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);
           ProtocolDispatch registry = new ProtocolDispatch(config, writer, opened);
           FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
-          return TcpServer.create()
-              .runOn(LOOPS)
+          TcpServer tcp = TcpServer.create();
+          if (config.tls() != null) {
+            tcp = tcp.secure(spec -> spec.sslContext(config.tls()));
+          }
+          return tcp.runOn(LOOPS)
               .host(config.host())
               .port(config.port())
               .option(ChannelOption.SO_REUSEADDR, true)

@@ -1,5 +1,6 @@
 package io.skymesh.nameserver.internal;
 
+import io.netty.handler.ssl.SslContext;
 import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.spi.NameStore;
@@ -31,6 +32,7 @@ import java.util.List;
  * @param maxSessionsPerPrincipal the most sessions one principal may have open
  * @param maxWatchesPerSession the most watches (instance and KV) one session may hold
  * @param maxRequestsPerSecond the most requests a second one session may send, 0 for no limit
+ * @param tls the server's TLS context, or null for plaintext
  */
 public record NameServerConfig(
     String host,
@@ -53,7 +55,8 @@ public record NameServerConfig(
     int maxConnections,
     int maxSessionsPerPrincipal,
     int maxWatchesPerSession,
-    int maxRequestsPerSecond) {
+    int maxRequestsPerSecond,
+    SslContext tls) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);
