@@ -11,12 +11,15 @@ import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.internal.naming.NameServerClient;
+import io.skymesh.mesh.internal.observation.MeshObservations;
+import io.skymesh.mesh.internal.observation.MessageSender;
 import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.peer.Directory;
 import io.skymesh.mesh.internal.peer.LocalService;
 import io.skymesh.mesh.internal.peer.ServiceEndpoint;
 import io.skymesh.mesh.internal.rpc.Calls;
 import io.skymesh.mesh.internal.rpc.RpcClient;
+import io.skymesh.mesh.internal.rpc.RpcConfig;
 import io.skymesh.mesh.internal.rpc.RpcServer;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
@@ -25,6 +28,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 import reactor.core.Disposable;
 import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
@@ -47,6 +51,8 @@ public final class DefaultMesh implements Mesh {
   private final DefaultConfigStore configStore;
   private final RpcServer rpcServer;
   private final Calls calls;
+  private final @Nullable MeshObservations observations;
+  private final MessageSender sender;
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -84,8 +90,12 @@ public final class DefaultMesh implements Mesh {
             config.inboundQueuePerService(),
             config.inboundHold());
     this.peers = plane.transport();
-    this.rpcServer = new RpcServer(plane, config.rpc().serverInterceptors());
-    this.calls = new Calls(config.rpc(), new RpcClient(plane.urls()), rpcServer, plane);
+    // With the NOOP registry nothing wraps the paths: no observation code runs per call.
+    this.observations = MeshObservations.of(config.observationRegistry());
+    RpcConfig rpc = observations == null ? config.rpc() : observations.instrument(config.rpc());
+    this.rpcServer = new RpcServer(plane, rpc.serverInterceptors());
+    this.calls = new Calls(rpc, new RpcClient(plane.urls()), rpcServer, plane);
+    this.sender = observations == null ? plane::send : observations.sender(plane::send);
     plane.attach(calls);
   }
 
@@ -143,9 +153,10 @@ public final class DefaultMesh implements Mesh {
               new DefaultMeshService(
                   this,
                   plane,
+                  sender,
                   calls,
                   url,
-                  handler,
+                  observations == null ? handler : observations.handler(handler),
                   new ServiceEndpoint(
                       url, options.methods(), config.rpc().maxConcurrentHandlers()));
           if (!plane.register(service)) {
