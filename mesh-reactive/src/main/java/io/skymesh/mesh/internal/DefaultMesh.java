@@ -7,6 +7,7 @@ import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.mesh.ConfigStore;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.MeshSession;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
@@ -23,6 +24,7 @@ import io.skymesh.mesh.internal.rpc.RpcConfig;
 import io.skymesh.mesh.internal.rpc.RpcServer;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -236,6 +238,19 @@ public final class DefaultMesh implements Mesh {
             new Thread(
                 () -> closeGracefully(timeout).block(timeout.plusSeconds(1)), "skymesh-shutdown"));
     return this;
+  }
+
+  @Override
+  public MeshSession session() {
+    String nodes = config.naming().describeNameServers();
+    if (closed) {
+      return new MeshSession(MeshSession.State.CLOSED, null, nodes);
+    }
+    InetSocketAddress node = names.nameServer();
+    return node == null
+        ? new MeshSession(MeshSession.State.CONNECTING, null, nodes)
+        : new MeshSession(
+            MeshSession.State.OPEN, node.getHostString() + ":" + node.getPort(), nodes);
   }
 
   @Override
