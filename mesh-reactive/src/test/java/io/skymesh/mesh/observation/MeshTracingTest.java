@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Hooks;
 import reactor.core.publisher.Mono;
 import reactor.test.StepVerifier;
 
@@ -80,6 +81,15 @@ class MeshTracingTest {
                 "Fail",
                 request ->
                     Mono.error(Statuses.toException(StatusCode.FAILED_PRECONDITION, "no greeting")))
+            .add(
+                "Later",
+                request ->
+                    Mono.delay(Duration.ofMillis(1))
+                        .map(
+                            tick -> {
+                              record("Later", request.headers());
+                              return Reply.empty();
+                            }))
             .add(
                 "Notice",
                 request -> {
@@ -223,6 +233,27 @@ class MeshTracingTest {
         .containsEntry("traceparent", "00-" + sendSender.traceId() + "-" + sendSender.id() + "-01");
     assertThat(seenTraceIds.get("message")).isEqualTo(sendSender.traceId());
     assertThat(seenTraceIds.get("Notice")).isEqualTo(notifySender.traceId());
+  }
+
+  @Test
+  void withAutomaticContextPropagationTheTraceFollowsTheHandlerOntoAnotherThread() {
+    MeshService client = tracedMeshes();
+    Hooks.enableAutomaticContextPropagation();
+    try {
+      StepVerifier.create(client.request(GREETER, "Later", ByteString.EMPTY))
+          .expectNextCount(1)
+          .expectComplete()
+          .verify(DEADLINE);
+    } finally {
+      Hooks.disableAutomaticContextPropagation();
+    }
+
+    await().atMost(DEADLINE).until(() -> spans.finished.size() >= 2);
+    MutableSpan server =
+        new MeshSpans(spans).one("request " + GREETER_NAME + "/Later", Kind.SERVER);
+    assertThat(seenTraceIds.get("Later"))
+        .as("the trace id in scope after Mono.delay, on a parallel thread")
+        .isEqualTo(server.traceId());
   }
 
   @Test
