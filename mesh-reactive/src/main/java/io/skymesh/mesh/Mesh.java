@@ -94,6 +94,15 @@ public interface Mesh {
    */
   Mesh closeOnShutdown(Duration timeout);
 
+  /**
+   * The state of the name-server session now: {@code OPEN} and its node, {@code CONNECTING} while
+   * it is being opened or reopened after a loss, {@code CLOSED} once the mesh closes. An instant
+   * reading that never blocks; for health checks ({@code skymesh-spring-boot} reports it).
+   *
+   * @return the session's state
+   */
+  MeshSession session();
+
   // --- KV config ---------------------------------------------------------------------------------
 
   /**

@@ -7,24 +7,30 @@ import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.mesh.ConfigStore;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.MeshSession;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.internal.naming.NameServerClient;
+import io.skymesh.mesh.internal.observation.MeshObservations;
+import io.skymesh.mesh.internal.observation.MessageSender;
 import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.peer.Directory;
 import io.skymesh.mesh.internal.peer.LocalService;
 import io.skymesh.mesh.internal.peer.ServiceEndpoint;
 import io.skymesh.mesh.internal.rpc.Calls;
 import io.skymesh.mesh.internal.rpc.RpcClient;
+import io.skymesh.mesh.internal.rpc.RpcConfig;
 import io.skymesh.mesh.internal.rpc.RpcServer;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 import reactor.core.Disposable;
 import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
@@ -47,6 +53,8 @@ public final class DefaultMesh implements Mesh {
   private final DefaultConfigStore configStore;
   private final RpcServer rpcServer;
   private final Calls calls;
+  private final @Nullable MeshObservations observations;
+  private final MessageSender sender;
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -84,8 +92,12 @@ public final class DefaultMesh implements Mesh {
             config.inboundQueuePerService(),
             config.inboundHold());
     this.peers = plane.transport();
-    this.rpcServer = new RpcServer(plane, config.rpc().serverInterceptors());
-    this.calls = new Calls(config.rpc(), new RpcClient(plane.urls()), rpcServer, plane);
+    // With the NOOP registry nothing wraps the paths: no observation code runs per call.
+    this.observations = MeshObservations.of(config.observationRegistry());
+    RpcConfig rpc = observations == null ? config.rpc() : observations.instrument(config.rpc());
+    this.rpcServer = new RpcServer(plane, rpc.serverInterceptors());
+    this.calls = new Calls(rpc, new RpcClient(plane.urls()), rpcServer, plane);
+    this.sender = observations == null ? plane::send : observations.sender(plane::send);
     plane.attach(calls);
   }
 
@@ -143,9 +155,10 @@ public final class DefaultMesh implements Mesh {
               new DefaultMeshService(
                   this,
                   plane,
+                  sender,
                   calls,
                   url,
-                  handler,
+                  observations == null ? handler : observations.handler(handler),
                   new ServiceEndpoint(
                       url, options.methods(), config.rpc().maxConcurrentHandlers()));
           if (!plane.register(service)) {
@@ -225,6 +238,19 @@ public final class DefaultMesh implements Mesh {
             new Thread(
                 () -> closeGracefully(timeout).block(timeout.plusSeconds(1)), "skymesh-shutdown"));
     return this;
+  }
+
+  @Override
+  public MeshSession session() {
+    String nodes = config.naming().describeNameServers();
+    if (closed) {
+      return new MeshSession(MeshSession.State.CLOSED, null, nodes);
+    }
+    InetSocketAddress node = names.nameServer();
+    return node == null
+        ? new MeshSession(MeshSession.State.CONNECTING, null, nodes)
+        : new MeshSession(
+            MeshSession.State.OPEN, node.getHostString() + ":" + node.getPort(), nodes);
   }
 
   @Override

@@ -14,6 +14,7 @@ import io.skymesh.mesh.Message;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.Undelivered;
+import io.skymesh.mesh.internal.observation.MessageSender;
 import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.peer.LocalService;
 import io.skymesh.mesh.internal.peer.ServiceEndpoint;
@@ -45,6 +46,7 @@ final class DefaultMeshService implements MeshService, LocalService {
 
   private final DefaultMesh mesh;
   private final DataPlane plane;
+  private final MessageSender sender;
   private final Calls calls;
   private final ServiceUrl url;
   private final MessageHandler handler;
@@ -62,12 +64,14 @@ final class DefaultMeshService implements MeshService, LocalService {
   DefaultMeshService(
       DefaultMesh mesh,
       DataPlane plane,
+      MessageSender sender,
       Calls calls,
       ServiceUrl url,
       MessageHandler handler,
       ServiceEndpoint endpoint) {
     this.mesh = mesh;
     this.plane = plane;
+    this.sender = sender;
     this.calls = calls;
     this.url = url;
     this.handler = handler;
@@ -89,7 +93,7 @@ final class DefaultMeshService implements MeshService, LocalService {
         () ->
             closed.get()
                 ? Mono.error(new MeshClosedException(url + " is closed"))
-                : plane.send(url, destination, headers, payload, 0));
+                : sender.send(url, destination, headers, payload, 0));
   }
 
   @Override
@@ -118,7 +122,7 @@ final class DefaultMeshService implements MeshService, LocalService {
                   () ->
                       closed.get()
                           ? Mono.error(new MeshClosedException(url + " is closed"))
-                          : plane.send(url, instance.url(), Map.of(), payload, term));
+                          : sender.send(url, instance.url(), Map.of(), payload, term));
           return router.peerStats().record(instance.url(), send).thenReturn(instance);
         });
   }
@@ -353,7 +357,7 @@ final class DefaultMeshService implements MeshService, LocalService {
                           new NoAvailableInstanceException(
                               "nobody leads " + serviceName + " (term " + leader.term() + ")"));
                     }
-                    return plane
+                    return sender
                         .send(url, leader.url().get(), Map.of(), payload, leader.term())
                         .thenReturn(leader);
                   });

@@ -420,6 +420,15 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     if (newLeader) {
       next = next.withLeader(leader, revision);
     }
+    // One line per resync (a state change), never per instance.
+    log.info(
+        "Resynced the view of {} at revision {}{}: {} change(s), {} kept unconfirmed{}",
+        serviceName,
+        revision,
+        afterReconnect ? " after a reconnection" : "",
+        delta.size(),
+        unconfirmed.size(),
+        newLeader ? ", a new leader" : "");
     if (delta.isEmpty() && !newLeader) {
       return;
     }

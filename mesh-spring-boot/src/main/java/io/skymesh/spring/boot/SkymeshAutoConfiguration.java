@@ -1,15 +1,19 @@
 package io.skymesh.spring.boot;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshBuilder;
 import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 
 /**
  * Creates the application's {@link Mesh} from {@code skymesh.*} properties (when {@code
@@ -17,12 +21,19 @@ import org.springframework.context.annotation.Bean;
  * that registers every {@link MeshEndpoint} bean while the context runs and closes the mesh
  * gracefully when it stops.
  *
+ * <p>With the actuator on the classpath it adds {@link SkymeshHealthIndicator} (the {@code skymesh}
+ * health contributor) unless the application defines a bean of that name.
+ *
  * <p>Creating the mesh is a blocking edge: the bean factory needs the started {@code Mesh} (its
  * listener bound, its name-server session open) before it can hand it to other beans, so the
  * factory method waits for {@code start()} on Spring's starting thread, at most {@code
  * skymesh.start-timeout}. Nothing else blocks.
  */
-@AutoConfiguration
+@AutoConfiguration(
+    afterName = {
+      "org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration",
+      "org.springframework.boot.actuate.autoconfigure.observation.ObservationAutoConfiguration"
+    })
 @ConditionalOnClass(Mesh.class)
 @ConditionalOnProperty(prefix = "skymesh", name = "app-id")
 @EnableConfigurationProperties(SkymeshProperties.class)
@@ -32,16 +43,26 @@ public class SkymeshAutoConfiguration {
   public SkymeshAutoConfiguration() {}
 
   /**
-   * The started mesh. Closed by the {@link MeshEndpointRegistrar}, not by a destroy method.
+   * The started mesh. Closed by the {@link MeshEndpointRegistrar}, not by a destroy method. It
+   * registers its meters in the application's {@code MeterRegistry} and observes its calls with the
+   * application's {@code ObservationRegistry}, when it has one of each (with the actuator and
+   * Micrometer Tracing, the mesh's spans join the application's traces).
    *
    * @param properties the {@code skymesh.*} properties
+   * @param meterRegistries the application's meter registry, if it has one
+   * @param observationRegistries the application's observation registry, if it has one
    * @return the started mesh
    */
   @Bean(destroyMethod = "")
   @ConditionalOnMissingBean
-  public Mesh skymesh(SkymeshProperties properties) {
+  public Mesh skymesh(
+      SkymeshProperties properties,
+      ObjectProvider<MeterRegistry> meterRegistries,
+      ObjectProvider<ObservationRegistry> observationRegistries) {
     Duration startTimeout = properties.getStartTimeout();
     MeshBuilder builder = Mesh.builder(properties.getAppId());
+    meterRegistries.ifUnique(builder::meterRegistry);
+    observationRegistries.ifUnique(builder::observationRegistry);
     String nameServers = properties.getNameServers();
     if (nameServers != null && !nameServers.isBlank()) {
       builder.nameServers(nameServers);
@@ -75,5 +96,23 @@ public class SkymeshAutoConfiguration {
         endpoints.orderedStream().toList(),
         properties.getStartTimeout(),
         properties.getCloseTimeout());
+  }
+
+  /** The mesh's health indicator, when the application has the actuator. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(HealthIndicator.class)
+  static class HealthConfiguration {
+
+    /**
+     * The {@code skymesh} health contributor.
+     *
+     * @param mesh the mesh
+     * @return the indicator
+     */
+    @Bean
+    @ConditionalOnMissingBean(name = "skymeshHealthIndicator")
+    SkymeshHealthIndicator skymeshHealthIndicator(Mesh mesh) {
+      return new SkymeshHealthIndicator(mesh);
+    }
   }
 }

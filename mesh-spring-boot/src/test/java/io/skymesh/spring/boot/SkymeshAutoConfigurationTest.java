@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationHandler;
+import io.micrometer.observation.ObservationRegistry;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
@@ -22,7 +27,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.actuate.health.Health;
+import org.springframework.boot.actuate.health.HealthIndicator;
+import org.springframework.boot.actuate.health.Status;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -171,6 +180,106 @@ class SkymeshAutoConfigurationTest {
               assertThat(context.getBean(Mesh.class)).isSameAs(OwnMesh.mesh);
               assertThat(context.getBean(MeshEndpointRegistrar.class)).isNotNull();
             });
+  }
+
+  @Test
+  void theApplicationsRegistriesAreTheMeshs() {
+    MeshService client =
+        observer
+            .register(ServiceUrl.parse("shop.test.client/1"), m -> Mono.empty())
+            .block(DEADLINE);
+    runner
+        .withUserConfiguration(Endpoints.class, Registries.class)
+        .run(
+            context -> {
+              await().atMost(DEADLINE).until(() -> observer.router(ECHO).currentView().size() == 2);
+              client.sendTo(ECHO.instance("2"), ByteString.copyFromUtf8("ping")).block(DEADLINE);
+              // The endpoint's mesh observed the message it handled and the answer it sent.
+              await()
+                  .atMost(DEADLINE)
+                  .until(
+                      () ->
+                          Registries.stopped.containsAll(
+                              List.of("skymesh.server.requests", "skymesh.client.requests")));
+            });
+  }
+
+  @Test
+  void healthIsUpWhileTheSessionIsOpenAndDownWhileTheNameServerIsAway() {
+    runner.run(
+        context -> {
+          HealthIndicator indicator =
+              context.getBean("skymeshHealthIndicator", HealthIndicator.class);
+          Health up = indicator.health();
+          assertThat(up.getStatus()).isEqualTo(Status.UP);
+          assertThat(up.getDetails())
+              .containsEntry("session", "OPEN")
+              .containsEntry("nameServer", "127.0.0.1:" + nameServer.port())
+              .containsEntry("appId", "shop")
+              .containsEntry("listenAddress", context.getBean(Mesh.class).listenAddress());
+
+          int port = nameServer.port();
+          nameServer.closeNow(DEADLINE);
+          await().atMost(DEADLINE).until(() -> indicator.health().getStatus().equals(Status.DOWN));
+          assertThat(indicator.health().getDetails())
+              .containsEntry("session", "CONNECTING")
+              .doesNotContainKey("nameServer");
+
+          nameServer = NameServer.builder().port(port).start().block(DEADLINE);
+          await().atMost(DEADLINE).until(() -> indicator.health().getStatus().equals(Status.UP));
+        });
+  }
+
+  @Test
+  void aClosedMeshIsOutOfService() {
+    Mesh mesh =
+        Mesh.builder("shop").nameServer("127.0.0.1:" + nameServer.port()).start().block(DEADLINE);
+    mesh.close().block(DEADLINE);
+    Health health = new SkymeshHealthIndicator(mesh).health();
+    assertThat(health.getStatus()).isEqualTo(Status.OUT_OF_SERVICE);
+    assertThat(health.getDetails()).containsEntry("session", "CLOSED");
+  }
+
+  @Test
+  void withoutTheActuatorThereIsNoHealthIndicator() {
+    runner
+        .withClassLoader(new FilteredClassLoader(HealthIndicator.class))
+        .run(
+            context -> {
+              assertThat(context).hasSingleBean(Mesh.class);
+              assertThat(context).doesNotHaveBean("skymeshHealthIndicator");
+            });
+  }
+
+  /** An application's registries: the observation registry records what it saw end. */
+  @Configuration(proxyBeanMethods = false)
+  static class Registries {
+    static final List<String> stopped = new CopyOnWriteArrayList<>();
+
+    @Bean
+    ObservationRegistry observationRegistry() {
+      ObservationRegistry registry = ObservationRegistry.create();
+      registry
+          .observationConfig()
+          .observationHandler(
+              new ObservationHandler<>() {
+                @Override
+                public void onStop(Observation.Context context) {
+                  stopped.add(context.getName());
+                }
+
+                @Override
+                public boolean supportsContext(Observation.Context context) {
+                  return true;
+                }
+              });
+      return registry;
+    }
+
+    @Bean
+    MeterRegistry meterRegistry() {
+      return new SimpleMeterRegistry();
+    }
   }
 
   @Configuration(proxyBeanMethods = false)

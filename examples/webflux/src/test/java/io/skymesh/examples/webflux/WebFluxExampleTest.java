@@ -3,6 +3,11 @@ package io.skymesh.examples.webflux;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import brave.Span.Kind;
+import brave.handler.MutableSpan;
+import brave.handler.SpanHandler;
+import brave.propagation.TraceContext;
+import io.micrometer.observation.ObservationRegistry;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
@@ -10,6 +15,10 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.nameserver.NameServer;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,7 +45,11 @@ import reactor.test.StepVerifier;
  * block, whatever Spring does on the main thread at startup.
  */
 @SpringBootTest(
-    classes = {WebFluxExample.class, WebFluxExampleTest.NameServerLifecycle.class},
+    classes = {
+      WebFluxExample.class,
+      WebFluxExampleTest.NameServerLifecycle.class,
+      WebFluxExampleTest.SpanCollector.class
+    },
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 @DirtiesContext
 class WebFluxExampleTest {
@@ -167,6 +180,123 @@ class WebFluxExampleTest {
     }
   }
 
+  @Autowired ObservationRegistry observationRegistry;
+  @Autowired Spans spans;
+
+  @Test
+  void oneTraceFromTheHttpRequestThroughTheMeshRequestToTheInProcessHandler() {
+    client
+        .get()
+        .uri("/hello/tracy")
+        .exchange()
+        .expectStatus()
+        .isOk()
+        .expectBody(String.class)
+        .isEqualTo("Hello, tracy! (from hello.web.greeter/1)");
+
+    assertOneTrace("/hello/tracy", "hello.web.greeter/1");
+  }
+
+  @Test
+  void oneTraceFromTheHttpRequestOverTcpToAGreeterInAnotherMesh() {
+    // Another process with the same tracing setup: here, the application's registry.
+    Mesh remote =
+        Mesh.builder("hello")
+            .nameServer("127.0.0.1:" + nameServer.port())
+            .observationRegistry(observationRegistry)
+            .start()
+            .block(DEADLINE);
+    try {
+      ServiceUrl url = Greetings.GREETER.instance("traced");
+      remote
+          .register(
+              url,
+              message -> Mono.empty(),
+              ServiceOptions.defaults().withMethods(Greetings.methods(url)))
+          .block(DEADLINE);
+      await()
+          .atMost(DEADLINE)
+          .until(() -> appMesh.router(Greetings.GREETER).currentView().instance(url).isPresent());
+
+      client
+          .get()
+          .uri("/hello/trent?instance=traced")
+          .exchange()
+          .expectStatus()
+          .isOk()
+          .expectBody(String.class)
+          .isEqualTo("Hello, trent! (from hello.web.greeter/traced)");
+
+      assertOneTrace("/hello/trent", url.toString());
+    } finally {
+      remote.closeGracefully(Duration.ofSeconds(5)).block(DEADLINE);
+    }
+  }
+
+  /**
+   * The HTTP server span of {@code path} is the root of a trace in which the mesh's client span is
+   * its child and the greeter's server span the client span's child.
+   */
+  private void assertOneTrace(String path, String greeter) {
+    String call = "request " + Greetings.GREETER + "/" + Greetings.SAY_HELLO;
+    MutableSpan http =
+        await()
+            .atMost(DEADLINE)
+            .until(
+                () ->
+                    spans.finished.stream()
+                        .filter(s -> path.equals(s.tag("http.url")))
+                        .findFirst()
+                        .orElse(null),
+                Objects::nonNull);
+    List<MutableSpan> trace =
+        await()
+            .atMost(DEADLINE)
+            .until(
+                () ->
+                    spans.finished.stream()
+                        .filter(s -> s.traceId().equals(http.traceId()))
+                        .toList(),
+                t -> t.size() >= 3);
+    assertThat(trace).hasSize(3);
+    assertThat(http.kind()).isEqualTo(Kind.SERVER);
+    assertThat(http.parentId()).as("the HTTP span is the root").isNull();
+    MutableSpan client = only(trace, call, Kind.CLIENT);
+    MutableSpan server = only(trace, call, Kind.SERVER);
+    assertThat(client.parentId()).isEqualTo(http.id());
+    assertThat(client.tag("destination")).isEqualTo(greeter);
+    assertThat(server.parentId()).isEqualTo(client.id());
+    assertThat(server.tag("status")).isEqualTo("OK");
+  }
+
+  private static MutableSpan only(List<MutableSpan> trace, String name, Kind kind) {
+    List<MutableSpan> matching =
+        trace.stream().filter(s -> name.equals(s.name()) && s.kind() == kind).toList();
+    assertThat(matching).as(name + " " + kind + " in " + trace).hasSize(1);
+    return matching.get(0);
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void healthShowsTheMeshSession() {
+    Map<String, Object> health =
+        client
+            .get()
+            .uri("/actuator/health")
+            .exchange()
+            .expectStatus()
+            .isOk()
+            .expectBody(Map.class)
+            .returnResult()
+            .getResponseBody();
+    Map<String, Object> skymesh =
+        (Map<String, Object>) ((Map<String, Object>) health.get("components")).get("skymesh");
+    assertThat(skymesh).containsEntry("status", "UP");
+    assertThat((Map<String, Object>) skymesh.get("details"))
+        .containsEntry("session", "OPEN")
+        .containsEntry("nameServer", "127.0.0.1:" + nameServer.port());
+  }
+
   private static Mesh mesh() {
     return Mesh.builder("hello")
         .nameServer("127.0.0.1:" + nameServer.port())
@@ -178,6 +308,26 @@ class WebFluxExampleTest {
    * Closes the name server when the application is torn down (after its lifecycle stopped, so after
    * the mesh's graceful close), which a JUnit {@code @AfterAll} would do too early.
    */
+  /** Finished spans, collected in memory by the tracer Spring Boot configures. */
+  static final class Spans extends SpanHandler {
+    final List<MutableSpan> finished = new CopyOnWriteArrayList<>();
+
+    @Override
+    public boolean end(TraceContext context, MutableSpan span, Cause cause) {
+      finished.add(span);
+      return true;
+    }
+  }
+
+  /** Hands Spring Boot's Brave tracer the in-memory span handler. */
+  @TestConfiguration(proxyBeanMethods = false)
+  static class SpanCollector {
+    @Bean
+    Spans spans() {
+      return new Spans();
+    }
+  }
+
   @TestConfiguration(proxyBeanMethods = false)
   static class NameServerLifecycle {
     @Bean
