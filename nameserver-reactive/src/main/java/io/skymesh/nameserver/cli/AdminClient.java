@@ -1,5 +1,6 @@
 package io.skymesh.nameserver.cli;
 
+import io.netty.handler.ssl.SslContext;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.nameserver.client.NameServerConnection;
 import io.skymesh.proto.Ack;
@@ -43,25 +44,28 @@ final class AdminClient implements AutoCloseable {
    * @throws CliFailure with {@link CliFailure#UNREACHABLE} if it cannot
    */
   static AdminClient connect(String host, int port, Duration timeout) {
-    return connect(host, port, timeout, true, "");
+    return connect(host, port, timeout, true, "", null);
   }
 
   /**
-   * Connects to the name server at {@code host:port}, and opens a session if {@code openSession} (a
-   * command that only asks a {@code HealthCheck} needs none). Blocks.
+   * Connects to the name server at {@code host:port}, over TLS with {@code tls} if not null, and
+   * opens a session with {@code token} (empty for none) if {@code openSession} (a command that only
+   * asks a {@code HealthCheck} needs none). Blocks.
    *
    * @throws CliFailure with {@link CliFailure#UNREACHABLE} if it cannot
    */
   static AdminClient connect(
-      String host, int port, Duration timeout, boolean openSession, String token) {
+      String host, int port, Duration timeout, boolean openSession, String token, SslContext tls) {
     String address = host + ":" + port;
     NameServerConnection connection;
     try {
-      connection =
+      NameServerConnection.Builder builder =
           NameServerConnection.builder(host, port)
-              .connectTimeout(Duration.ofMillis(Math.max(1, Math.min(timeout.toMillis(), 60_000))))
-              .connect()
-              .block(timeout);
+              .connectTimeout(Duration.ofMillis(Math.max(1, Math.min(timeout.toMillis(), 60_000))));
+      if (tls != null) {
+        builder.tls(tls);
+      }
+      connection = builder.connect().block(timeout);
     } catch (RuntimeException e) {
       throw new CliFailure(
           CliFailure.UNREACHABLE,

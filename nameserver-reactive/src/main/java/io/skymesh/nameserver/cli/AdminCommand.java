@@ -1,9 +1,11 @@
 package io.skymesh.nameserver.cli;
 
 import com.google.protobuf.ByteString;
+import io.netty.handler.ssl.SslContext;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.Leader;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
@@ -44,6 +46,28 @@ abstract class AdminCommand implements Callable<Integer> {
               + " process listings do not show).")
   String token;
 
+  @Option(
+      names = "--tls",
+      description =
+          "Connect with TLS, trusting the JVM's authorities (or --tls-ca's) and checking the"
+              + " server's certificate names the host of --addr.")
+  boolean tls;
+
+  @Option(
+      names = "--tls-ca",
+      paramLabel = "PEM",
+      description = "With TLS (implies --tls): trust these authorities (PEM) instead of the JVM's.")
+  Path tlsCa;
+
+  @Option(
+      names = "--tls-cert",
+      paramLabel = "PEM",
+      description = "Mutual TLS (implies --tls): present this certificate chain; needs --tls-key.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "The private key of --tls-cert.")
+  Path tlsKey;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -63,8 +87,18 @@ abstract class AdminCommand implements Callable<Integer> {
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     }
+    SslContext context;
+    try {
+      context =
+          tls || tlsCa != null || tlsCert != null || tlsKey != null
+              ? TlsFiles.client(tlsCa, tlsCert, tlsKey)
+              : null;
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
     try (AdminClient client =
-        AdminClient.connect(host, port, timeout, opensSession(), token == null ? "" : token)) {
+        AdminClient.connect(
+            host, port, timeout, opensSession(), token == null ? "" : token, context)) {
       return run(client, out());
     } catch (CliFailure failure) {
       err().println(spec.qualifiedName() + ": " + failure.getMessage());

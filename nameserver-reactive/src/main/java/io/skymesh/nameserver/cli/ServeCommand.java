@@ -198,6 +198,28 @@ final class ServeCommand implements Callable<Integer> {
   String etcd;
 
   @Option(
+      names = "--tls-cert",
+      paramLabel = "PEM",
+      description =
+          "Serve TLS only, presenting this certificate chain (PEM); needs --tls-key. Default:"
+              + " plaintext.")
+  Path tlsCert;
+
+  @Option(
+      names = "--tls-key",
+      paramLabel = "PEM",
+      description = "The private key of --tls-cert (PKCS#8 PEM).")
+  Path tlsKey;
+
+  @Option(
+      names = "--tls-client-ca",
+      paramLabel = "PEM",
+      description =
+          "Mutual TLS: require every client to present a certificate issued by these"
+              + " authorities (PEM).")
+  Path tlsClientCa;
+
+  @Option(
       names = "--principals",
       paramLabel = "FILE",
       description =
@@ -279,6 +301,9 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (principals != null) {
       PrincipalsFile.read(principals).forEach(builder::principal);
+    }
+    if (tlsCert != null || tlsKey != null || tlsClientCa != null) {
+      builder.tls(TlsFiles.server(tlsCert, tlsKey, tlsClientCa));
     }
     if (dataDir != null) {
       if (etcd != null) {
