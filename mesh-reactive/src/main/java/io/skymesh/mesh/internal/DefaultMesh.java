@@ -10,6 +10,8 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
+import io.skymesh.mesh.internal.metrics.ConnectionMeters;
+import io.skymesh.mesh.internal.metrics.MeshMetrics;
 import io.skymesh.mesh.internal.naming.NameServerClient;
 import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.peer.Directory;
@@ -47,6 +49,7 @@ public final class DefaultMesh implements Mesh {
   private final DefaultConfigStore configStore;
   private final RpcServer rpcServer;
   private final Calls calls;
+  private final MeshMetrics metrics;
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -55,16 +58,24 @@ public final class DefaultMesh implements Mesh {
     this.processId = processId;
     this.names = new NameServerClient(config.naming());
     this.configStore = new DefaultConfigStore(names);
+    this.metrics = MeshMetrics.of(config.meterRegistry());
+    PeerTransportConfig.Builder transport =
+        PeerTransportConfig.builder()
+            .host(config.host())
+            .port(config.port())
+            .processId(processId)
+            .appId(config.appId())
+            .maxFrameLength(config.maxFrameLength())
+            .maxPendingSends(config.maxPendingSends());
+    ConnectionMeters connectionMeters = metrics.connections();
+    if (connectionMeters != null) {
+      transport
+          .channelMetrics(connectionMeters.recorder(true), connectionMeters.recorder(false))
+          .onConnected(connectionMeters::opened);
+    }
     this.plane =
         new DataPlane(
-            PeerTransportConfig.builder()
-                .host(config.host())
-                .port(config.port())
-                .processId(processId)
-                .appId(config.appId())
-                .maxFrameLength(config.maxFrameLength())
-                .maxPendingSends(config.maxPendingSends())
-                .build(),
+            transport.build(),
             new Directory() {
               @Override
               public NameRouter router(ServiceName serviceName) {
@@ -82,11 +93,13 @@ public final class DefaultMesh implements Mesh {
               }
             },
             config.inboundQueuePerService(),
-            config.inboundHold());
+            config.inboundHold(),
+            metrics);
     this.peers = plane.transport();
     this.rpcServer = new RpcServer(plane, config.rpc().serverInterceptors());
     this.calls = new Calls(config.rpc(), new RpcClient(plane.urls()), rpcServer, plane);
     plane.attach(calls);
+    MeshGauges.bind(metrics, plane, calls, rpcServer, names);
   }
 
   /**
@@ -179,7 +192,8 @@ public final class DefaultMesh implements Mesh {
                       name,
                       names.watch(name.toString()),
                       config.requestTimeout(),
-                      config.sessionTtl());
+                      config.sessionTtl(),
+                      metrics.router(name));
               created.changes().subscribe(change -> plane.departed(change.delta()));
               return created;
             });
@@ -271,6 +285,7 @@ public final class DefaultMesh implements Mesh {
     probing.dispose();
     routers.values().forEach(DefaultNameRouter::dispose);
     configStore.close();
+    metrics.close();
     return names.close();
   }
 
