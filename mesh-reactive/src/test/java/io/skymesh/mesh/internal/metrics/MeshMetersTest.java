@@ -27,9 +27,15 @@ import io.skymesh.mesh.routing.RoutingPolicy;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.mesh.rpc.RequestOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Mono;
@@ -87,7 +93,7 @@ class MeshMetersTest {
   }
 
   @Test
-  void aScriptedScenarioProducesExactlyTheExpectedMeterValues() {
+  void aScriptedScenarioProducesExactlyTheExpectedMeterValues() throws IOException {
     fixture = TestMeshes.withNameServer();
     Mesh a = fixture.mesh(b -> b.meterRegistry(client));
     // Churn, so that the restarted name server's revisions start well below what the watches saw:
@@ -250,6 +256,15 @@ class MeshMetersTest {
     assertThat(value(client, "skymesh.mesh.nameserver.reconnects")).isEqualTo(1.0);
     assertThat(value(client, "skymesh.mesh.nameserver.sessions")).isEqualTo(2.0);
     assertThat(value(client, "skymesh.mesh.nameserver.connected")).isEqualTo(1.0);
+
+    // Every meter the scenario made is documented.
+    String documented = Files.readString(Path.of("../docs/metrics.md"));
+    Set<String> names = new TreeSet<>();
+    for (MeterRegistry registry : List.of(client, server)) {
+      registry.getMeters().forEach(meter -> names.add(meter.getId().getName()));
+    }
+    assertThat(names).hasSizeGreaterThan(30);
+    assertThat(names).allMatch(name -> documented.contains("`" + name + "`"), "in docs/metrics.md");
   }
 
   @Test
