@@ -100,6 +100,9 @@ public final class DefaultMesh implements Mesh {
     this.calls = new Calls(config.rpc(), new RpcClient(plane.urls()), rpcServer, plane);
     plane.attach(calls);
     MeshGauges.bind(metrics, plane, calls, rpcServer, names);
+    if (connectionMeters != null) {
+      connectionMeters.requestLoad(MeshGauges.requestLoad(calls));
+    }
   }
 
   /**

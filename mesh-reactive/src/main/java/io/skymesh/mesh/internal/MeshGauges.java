@@ -2,6 +2,7 @@ package io.skymesh.mesh.internal;
 
 import io.micrometer.core.instrument.Tags;
 import io.skymesh.mesh.internal.metrics.MeshMetrics;
+import io.skymesh.mesh.internal.metrics.RequestLoad;
 import io.skymesh.mesh.internal.naming.NameServerClient;
 import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.rpc.Calls;
@@ -97,6 +98,23 @@ final class MeshGauges {
         Tags.empty(),
         names,
         NameServerClient::watchOverflows);
+  }
+
+  /** The per-peer request counts the connection meters read, from the limiters. */
+  static RequestLoad requestLoad(Calls calls) {
+    return new RequestLoad() {
+      @Override
+      public int inFlight(String address) {
+        PeerLimiter limiter = calls.existingLimiter(address);
+        return limiter == null ? 0 : limiter.inFlight();
+      }
+
+      @Override
+      public int queued(String address) {
+        PeerLimiter limiter = calls.existingLimiter(address);
+        return limiter == null ? 0 : limiter.pending();
+      }
+    };
   }
 
   private static double sum(Calls calls, java.util.function.ToIntFunction<PeerLimiter> value) {

@@ -34,6 +34,7 @@ public final class ConnectionMeters {
   private final Map<String, Group> groups = new HashMap<>();
   private final Counter[] opened = new Counter[2];
   private final Counter[] closed = new Counter[2];
+  private volatile RequestLoad requests = RequestLoad.NONE;
 
   ConnectionMeters(MeshMetrics metrics, MeterRegistry registry) {
     this.metrics = metrics;
@@ -53,6 +54,15 @@ public final class ConnectionMeters {
                   .tags(direction)
                   .register(registry));
     }
+  }
+
+  /**
+   * Tells the groups' request gauges where to read each peer's requests; call once, at wiring.
+   *
+   * @param requests the request layer's per-peer counts
+   */
+  public void requestLoad(RequestLoad requests) {
+    this.requests = java.util.Objects.requireNonNull(requests, "requests");
   }
 
   private static String direction(boolean inbound) {
@@ -136,6 +146,20 @@ public final class ConnectionMeters {
               this,
               group -> group.sum(PeerConnection::inboundBacklog)));
       meters.add(
+          metrics.gauge(
+              "peer.requests.in.flight",
+              "requests from this process to these processes admitted by their limiter, not ended",
+              tags,
+              this,
+              group -> group.perProcess(true)));
+      meters.add(
+          metrics.gauge(
+              "peer.requests.queued",
+              "requests from this process to these processes waiting for a slot in their limiter",
+              tags,
+              this,
+              group -> group.perProcess(false)));
+      meters.add(
           metrics.functionCounter(
               "peer.write.batches",
               "buffers written to these connections' sockets, each holding one or more frames",
@@ -159,6 +183,20 @@ public final class ConnectionMeters {
               tags,
               this,
               group -> group.retiredRefused + group.sum(PeerConnection::refusedSends)));
+    }
+
+    /** A request count over the distinct peer processes of the open connections. */
+    long perProcess(boolean inFlight) {
+      Set<String> addresses = new java.util.HashSet<>();
+      long total = 0;
+      RequestLoad load = requests;
+      for (PeerConnection connection : live) {
+        String address = connection.remoteAddress();
+        if (addresses.add(address)) {
+          total += inFlight ? load.inFlight(address) : load.queued(address);
+        }
+      }
+      return total;
     }
 
     long sum(ToLongFunction<PeerConnection> value) {

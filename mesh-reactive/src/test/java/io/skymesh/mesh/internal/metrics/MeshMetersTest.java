@@ -140,6 +140,11 @@ class MeshMetersTest {
     Mono<Reply> held = caller.request(SERVER, "hold", bytes("")).cache();
     held.subscribe();
     awaitGauge(server, "skymesh.mesh.handlers.running", 1);
+    assertThat(value(client, "skymesh.mesh.requests.in.flight")).isEqualTo(1.0);
+    assertThat(counts(client, "skymesh.mesh.peer.requests.in.flight", "remote.app"))
+        .isEqualTo(Map.of("game", 1.0));
+    assertThat(counts(client, "skymesh.mesh.peer.requests.queued", "remote.app"))
+        .isEqualTo(Map.of("game", 0.0));
     StepVerifier.create(caller.request(SERVER, "echo", bytes("3")))
         .expectError(OverloadedException.class)
         .verify(DEADLINE);
@@ -289,6 +294,8 @@ class MeshMetersTest {
           "skymesh.mesh.peer.connections",
           "skymesh.mesh.peer.outbound.queued",
           "skymesh.mesh.peer.inbound.backlog",
+          "skymesh.mesh.peer.requests.in.flight",
+          "skymesh.mesh.peer.requests.queued",
           "skymesh.mesh.peer.write.batches",
           "skymesh.mesh.peer.frames.written",
           "skymesh.mesh.peer.sends.refused"
