@@ -172,10 +172,16 @@ class MeshMetersTest {
             () ->
                 assertThat(counts(client, "skymesh.mesh.sends.undelivered", "status"))
                     .isEqualTo(Map.of("UNKNOWN", 1.0, "UNIMPLEMENTED", 1.0)));
-    assertThat(counts(client, "skymesh.mesh.sends", "service", "status"))
-        .isEqualTo(Map.of(SERVICE + "/OK", 4.0, SERVICE + "/NOT_FOUND", 1.0));
-    assertThat(counts(client, "skymesh.mesh.sends.bytes", "service", "status"))
-        .isEqualTo(Map.of(SERVICE + "/OK", 14.0, SERVICE + "/NOT_FOUND", 1.0));
+    // A send is counted as it ends, just after its caller hears: awaited too.
+    await()
+        .atMost(DEADLINE)
+        .untilAsserted(
+            () -> {
+              assertThat(counts(client, "skymesh.mesh.sends", "service", "status"))
+                  .isEqualTo(Map.of(SERVICE + "/OK", 4.0, SERVICE + "/NOT_FOUND", 1.0));
+              assertThat(counts(client, "skymesh.mesh.sends.bytes", "service", "status"))
+                  .isEqualTo(Map.of(SERVICE + "/OK", 14.0, SERVICE + "/NOT_FOUND", 1.0));
+            });
     assertThat(counts(client, "skymesh.mesh.router.picks", "service", "policy", "outcome"))
         .isEqualTo(
             Map.of(
@@ -255,12 +261,13 @@ class MeshMetersTest {
     await()
         .atMost(DEADLINE)
         .untilAsserted(
-            () ->
-                assertThat(counts(client, "skymesh.mesh.router.resyncs", "service"))
-                    .isEqualTo(Map.of(SERVICE, 1.0, EMPTY, 1.0)));
-    assertThat(value(client, "skymesh.mesh.nameserver.reconnects")).isEqualTo(1.0);
-    assertThat(value(client, "skymesh.mesh.nameserver.sessions")).isEqualTo(2.0);
-    assertThat(value(client, "skymesh.mesh.nameserver.connected")).isEqualTo(1.0);
+            () -> {
+              assertThat(counts(client, "skymesh.mesh.router.resyncs", "service"))
+                  .isEqualTo(Map.of(SERVICE, 1.0, EMPTY, 1.0));
+              assertThat(value(client, "skymesh.mesh.nameserver.reconnects")).isEqualTo(1.0);
+              assertThat(value(client, "skymesh.mesh.nameserver.sessions")).isEqualTo(2.0);
+              assertThat(value(client, "skymesh.mesh.nameserver.connected")).isEqualTo(1.0);
+            });
 
     // Every meter the scenario made is documented.
     String documented = Files.readString(Path.of("../docs/metrics.md"));
