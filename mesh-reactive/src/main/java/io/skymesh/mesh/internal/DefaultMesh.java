@@ -97,7 +97,7 @@ public final class DefaultMesh implements Mesh {
             metrics);
     this.peers = plane.transport();
     this.rpcServer = new RpcServer(plane, config.rpc().serverInterceptors());
-    this.calls = new Calls(config.rpc(), new RpcClient(plane.urls()), rpcServer, plane);
+    this.calls = new Calls(config.rpc(), new RpcClient(plane.urls(), metrics), rpcServer, plane);
     plane.attach(calls);
     MeshGauges.bind(metrics, plane, calls, rpcServer, names);
     if (connectionMeters != null) {

@@ -57,6 +57,7 @@ public final class MeshMetrics {
   private final Map<StatusCode, Counter> refused = new ConcurrentHashMap<>();
   private final Map<StatusCode, Counter> undelivered = new ConcurrentHashMap<>();
   private final @Nullable Counter repliesLost;
+  private final @Nullable Counter unmatched;
   private final @Nullable ConnectionMeters connections;
 
   private MeshMetrics(@Nullable MeterRegistry registry) {
@@ -68,6 +69,15 @@ public final class MeshMetrics {
                 Counter.builder(PREFIX + "replies.lost")
                     .description(
                         "replies and error replies to peers' requests that could not be written")
+                    .register(registry));
+    this.unmatched =
+        registry == null
+            ? null
+            : own(
+                Counter.builder(PREFIX + "responses.unmatched")
+                    .description(
+                        "responses from peers for which no request waited any more (it had timed"
+                            + " out or been cancelled)")
                     .register(registry));
     this.connections = registry == null ? null : new ConnectionMeters(this, registry);
   }
@@ -290,6 +300,14 @@ public final class MeshMetrics {
     }
   }
 
+  /** Counts a peer's response that no request waits for (timed out or cancelled first). */
+  public void responseUnmatched() {
+    Counter counter = unmatched;
+    if (counter != null) {
+      counter.increment();
+    }
+  }
+
   /**
    * The meters of one service's router.
    *
@@ -356,11 +374,6 @@ public final class MeshMetrics {
     return java.util.Arrays.stream(StatusCode.values())
         .filter(code -> code != StatusCode.UNRECOGNIZED)
         .toArray(StatusCode[]::new);
-  }
-
-  /** Every status a meter may be tagged with. */
-  static StatusCode[] statusCodes() {
-    return CODES.clone();
   }
 
   /** How a call or send ended; the status of its first terminal signal. */

@@ -240,6 +240,17 @@ class MeshMetersTest {
                           SERVICE + "/<unknown>/UNIMPLEMENTED", 2.0,
                           SERVICE + "/hold/OK", 1.0));
             });
+    // The caller gave up on "never" at its deadline, just before the handler's own deadline (it
+    // started later): the handler's error response, if it beat the caller's Cancel, is unmatched.
+    double neverTimedOut =
+        counts(server, "skymesh.mesh.handlers", "service", "method", "status")
+            .getOrDefault(SERVICE + "/never/DEADLINE_EXCEEDED", 0.0);
+    await()
+        .atMost(DEADLINE)
+        .untilAsserted(
+            () ->
+                assertThat(value(client, "skymesh.mesh.responses.unmatched"))
+                    .isEqualTo(neverTimedOut));
     assertThat(counts(server, "skymesh.mesh.requests.refused", "status"))
         .isEqualTo(Map.of("RESOURCE_EXHAUSTED", 1.0));
     Map<String, Double> dropped = counts(server, "skymesh.mesh.inbound.dropped", "status");
