@@ -11,6 +11,8 @@ import io.skymesh.mesh.MeshSession;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
+import io.skymesh.mesh.internal.metrics.ConnectionMeters;
+import io.skymesh.mesh.internal.metrics.MeshMetrics;
 import io.skymesh.mesh.internal.naming.NameServerClient;
 import io.skymesh.mesh.internal.observation.MeshObservations;
 import io.skymesh.mesh.internal.observation.MessageSender;
@@ -55,6 +57,7 @@ public final class DefaultMesh implements Mesh {
   private final Calls calls;
   private final @Nullable MeshObservations observations;
   private final MessageSender sender;
+  private final MeshMetrics metrics;
   private volatile String listenAddress;
   private volatile boolean closed;
 
@@ -63,16 +66,24 @@ public final class DefaultMesh implements Mesh {
     this.processId = processId;
     this.names = new NameServerClient(config.naming());
     this.configStore = new DefaultConfigStore(names);
+    this.metrics = MeshMetrics.of(config.meterRegistry());
+    PeerTransportConfig.Builder transport =
+        PeerTransportConfig.builder()
+            .host(config.host())
+            .port(config.port())
+            .processId(processId)
+            .appId(config.appId())
+            .maxFrameLength(config.maxFrameLength())
+            .maxPendingSends(config.maxPendingSends());
+    ConnectionMeters connectionMeters = metrics.connections();
+    if (connectionMeters != null) {
+      transport
+          .channelMetrics(connectionMeters.recorder(true), connectionMeters.recorder(false))
+          .onConnected(connectionMeters::opened);
+    }
     this.plane =
         new DataPlane(
-            PeerTransportConfig.builder()
-                .host(config.host())
-                .port(config.port())
-                .processId(processId)
-                .appId(config.appId())
-                .maxFrameLength(config.maxFrameLength())
-                .maxPendingSends(config.maxPendingSends())
-                .build(),
+            transport.build(),
             new Directory() {
               @Override
               public NameRouter router(ServiceName serviceName) {
@@ -90,15 +101,20 @@ public final class DefaultMesh implements Mesh {
               }
             },
             config.inboundQueuePerService(),
-            config.inboundHold());
+            config.inboundHold(),
+            metrics);
     this.peers = plane.transport();
     // With the NOOP registry nothing wraps the paths: no observation code runs per call.
     this.observations = MeshObservations.of(config.observationRegistry());
     RpcConfig rpc = observations == null ? config.rpc() : observations.instrument(config.rpc());
     this.rpcServer = new RpcServer(plane, rpc.serverInterceptors());
-    this.calls = new Calls(rpc, new RpcClient(plane.urls()), rpcServer, plane);
+    this.calls = new Calls(rpc, new RpcClient(plane.urls(), metrics), rpcServer, plane);
     this.sender = observations == null ? plane::send : observations.sender(plane::send);
     plane.attach(calls);
+    MeshGauges.bind(metrics, plane, calls, rpcServer, names);
+    if (connectionMeters != null) {
+      connectionMeters.requestLoad(MeshGauges.requestLoad(calls));
+    }
   }
 
   /**
@@ -192,7 +208,8 @@ public final class DefaultMesh implements Mesh {
                       name,
                       names.watch(name.toString()),
                       config.requestTimeout(),
-                      config.sessionTtl());
+                      config.sessionTtl(),
+                      metrics.router(name));
               created.changes().subscribe(change -> plane.departed(change.delta()));
               return created;
             });
@@ -297,6 +314,7 @@ public final class DefaultMesh implements Mesh {
     probing.dispose();
     routers.values().forEach(DefaultNameRouter::dispose);
     configStore.close();
+    metrics.close();
     return names.close();
   }
 

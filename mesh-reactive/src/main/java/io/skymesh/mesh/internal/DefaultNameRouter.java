@@ -12,6 +12,7 @@ import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceView;
+import io.skymesh.mesh.internal.metrics.RouterMeters;
 import io.skymesh.mesh.internal.naming.NameServerClient;
 import io.skymesh.mesh.routing.PeerStatsRecorder;
 import io.skymesh.mesh.routing.Routed;
@@ -66,7 +67,11 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   private final Sinks.Many<Long> graceExpiries = Sinks.many().unicast().onBackpressureBuffer();
   private final Disposable subscription;
   private volatile ServiceView view;
-  private long resyncs;
+
+  /** Resync snapshots applied; written by the applying thread only, read by meters. */
+  private volatile long resyncs;
+
+  private final RouterMeters meters;
   private long lastRevision;
   private final PeerStatsRecorder peerStats = PeerStatsRecorder.create();
 
@@ -96,10 +101,30 @@ final class DefaultNameRouter implements NameRouter, Disposable {
       Flux<NameServerClient.WatchUpdate> events,
       Duration firstViewTimeout,
       Duration reconnectGrace) {
+    this(serviceName, events, firstViewTimeout, reconnectGrace, RouterMeters.NONE);
+  }
+
+  /**
+   * Creates a router over a watch, metered.
+   *
+   * @param serviceName the service
+   * @param events the watch's updates
+   * @param firstViewTimeout how long firstView() waits
+   * @param reconnectGrace see the other constructor
+   * @param meters the router's meters
+   */
+  DefaultNameRouter(
+      ServiceName serviceName,
+      Flux<NameServerClient.WatchUpdate> events,
+      Duration firstViewTimeout,
+      Duration reconnectGrace,
+      RouterMeters meters) {
+    this.meters = meters;
     this.serviceName = serviceName;
     this.firstViewTimeout = firstViewTimeout;
     this.reconnectGrace = reconnectGrace;
     this.view = ServiceView.empty(serviceName);
+    meters.bind(this::currentView, this::resyncs);
     // Merged so that grace expiries are applied serially with the events, without a lock.
     this.subscription =
         Flux.<Object>merge(events, graceExpiries.asFlux())
@@ -203,6 +228,11 @@ final class DefaultNameRouter implements NameRouter, Disposable {
                         "no membership of " + serviceName + " within " + firstViewTimeout)));
   }
 
+  /** How many resync snapshots this router has compared with its view and applied. */
+  long resyncs() {
+    return resyncs;
+  }
+
   @Override
   public PeerStatsRecorder peerStats() {
     return peerStats;
@@ -261,9 +291,11 @@ final class DefaultNameRouter implements NameRouter, Disposable {
     }
     ServiceView current = view;
     if (current.isEmpty()) {
+      meters.picked(policy, false);
       throw new NoAvailableInstanceException("no live instance of " + serviceName);
     }
     Instance chosen = policy.select(current, key, peerStats);
+    meters.picked(policy, chosen != null);
     if (chosen == null) {
       throw new NoAvailableInstanceException(policy + " chose no instance of " + serviceName);
     }
@@ -278,6 +310,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
   public void dispose() {
     closed = true;
     subscription.dispose();
+    meters.close();
     changes.emitComplete(Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
     leaders.emitComplete(Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
@@ -507,6 +540,7 @@ final class DefaultNameRouter implements NameRouter, Disposable {
       ServiceView next, List<MembershipEvent> delta, List<AttributesChange> attributes) {
     view = next;
     hasView = true;
+    meters.applied(delta);
     changes.emitNext(
         new ViewChange(next, delta, attributes),
         Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));

@@ -101,6 +101,7 @@ public final class NameServerClient {
   private final Map<Long, WatchState<?>> watchesByWireId = new ConcurrentHashMap<>();
 
   private final AtomicLong overflows = new AtomicLong();
+  private final AtomicLong sessionsOpened = new AtomicLong();
   private final Sinks.Many<Session> sessions = Sinks.many().replay().latest();
   private final Disposable.Swap reconnecting = Disposables.swap();
   private volatile boolean closed;
@@ -397,6 +398,14 @@ public final class NameServerClient {
   public InetSocketAddress nameServer() {
     Session session = current;
     return session == null || session.isClosed() ? null : session.node;
+  }
+
+  /**
+   * How many sessions this client has opened, the first one included: each one after the first is a
+   * reconnection (to the same node or another).
+   */
+  public long sessionsOpened() {
+    return sessionsOpened.get();
   }
 
   /** How many times a watch paused because its subscriber fell a whole buffer behind. */
@@ -746,6 +755,7 @@ public final class NameServerClient {
       reconnect(); // lost between its restore and now: its onDisconnected did not reconnect
       return;
     }
+    sessionsOpened.incrementAndGet();
     sessions.emitNext(session, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
   }
 

@@ -13,6 +13,7 @@ import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.Undelivered;
+import io.skymesh.mesh.internal.metrics.MeshMetrics;
 import io.skymesh.mesh.internal.transport.InboundDispatcher;
 import io.skymesh.mesh.internal.transport.InboundFrame;
 import io.skymesh.mesh.internal.transport.PeerConnection;
@@ -62,6 +63,8 @@ public final class DataPlane implements InboundDispatcher {
   private final LongAdder fencedMessages = new LongAdder();
   private final Map<StatusCode, LongAdder> dropped = new EnumMap<>(StatusCode.class);
   private final LongAdder reportsLost = new LongAdder();
+  private final LongAdder ignoredFrames = new LongAdder();
+  private final MeshMetrics metrics;
   private final Map<String, LongAdder> undeliveredFrom = new ConcurrentHashMap<>();
   private volatile RequestFrames requests = RequestFrames.NONE;
   private final int maxPendingSends;
@@ -80,9 +83,15 @@ public final class DataPlane implements InboundDispatcher {
    * @param inboundQueue how many messages of one connection may wait for one service's handler
    * @param inboundHold how long a full queue may hold its connection before the service's further
    *     messages are refused
+   * @param metrics the mesh's meters
    */
   public DataPlane(
-      PeerTransportConfig config, Directory directory, int inboundQueue, Duration inboundHold) {
+      PeerTransportConfig config,
+      Directory directory,
+      int inboundQueue,
+      Duration inboundHold,
+      MeshMetrics metrics) {
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.inboundQueue = inboundQueue;
     this.inboundHoldNanos = inboundHold.toNanos();
     this.directory = Objects.requireNonNull(directory, "directory");
@@ -132,6 +141,16 @@ public final class DataPlane implements InboundDispatcher {
   /** How many reports of {@link #dropped} could not be written (their connection was closing). */
   public long reportsLost() {
     return reportsLost.sum();
+  }
+
+  /** How many frames from peers were of a kind this process does not know, and so ignored. */
+  public long ignoredFrames() {
+    return ignoredFrames.sum();
+  }
+
+  /** The mesh's meters, for the layers above. */
+  public MeshMetrics metrics() {
+    return metrics;
   }
 
   /**
@@ -296,10 +315,13 @@ public final class DataPlane implements InboundDispatcher {
     try {
       inProcess = admit(destination, leaderTerm);
     } catch (NotLeaderException e) {
-      return Mono.error(e);
+      return metrics.send(destination.serviceName(), payload.size(), Mono.error(e));
     }
     if (inProcess != null) {
-      return inProcess.deliver(new Message(source, destination, headers, payload));
+      return metrics.send(
+          destination.serviceName(),
+          payload.size(),
+          inProcess.deliver(new Message(source, destination, headers, payload)));
     }
     PeerFrame frame = data(source, destination, headers, payload, leaderTerm);
     DestinationLane lane = lanes.get(destination);
@@ -311,7 +333,7 @@ public final class DataPlane implements InboundDispatcher {
                   new DestinationLane(
                       url, this::connectionTo, () -> lanes.remove(url), maxPendingSends));
     }
-    return lane.send(frame);
+    return metrics.send(destination.serviceName(), payload.size(), lane.send(frame));
   }
 
   /**
@@ -368,6 +390,8 @@ public final class DataPlane implements InboundDispatcher {
       case GO_AWAY -> requests.onGoAway(frame.getGoAway(), inbound.connection());
       case UNDELIVERED -> onUndelivered(frame.getUndelivered(), inbound.connection());
       default -> {
+        // A newer peer's frame, or none: counted, as nothing answers it.
+        ignoredFrames.increment();
         log.debug("Ignoring peer frame {}", frame.getBodyCase());
         yield Mono.empty();
       }
@@ -502,6 +526,7 @@ public final class DataPlane implements InboundDispatcher {
     if (status.getCode() == StatusCode.OK) {
       status = status.toBuilder().setCode(StatusCode.UNKNOWN).build();
     }
+    metrics.undelivered(status.getCode());
     if (sender == null) {
       log.warn(
           "{} did not deliver a message from {} to {}: {} {}",

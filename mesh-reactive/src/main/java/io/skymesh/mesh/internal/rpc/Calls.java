@@ -85,7 +85,9 @@ public final class Calls implements RequestFrames {
    */
   public Mono<Reply> call(OutgoingRequest request) {
     // Lazy already: each link of the chain defers.
-    return chain.apply(request);
+    return plane
+        .metrics()
+        .call(request.destination().serviceName(), request.method(), chain.apply(request));
   }
 
   @Override
@@ -116,6 +118,11 @@ public final class Calls implements RequestFrames {
   @Override
   public Mono<Void> onGoAway(GoAway goAway, PeerConnection connection) {
     return client.onGoAway(goAway, connection);
+  }
+
+  /** The limiters of every destination process (and of this one), for metrics; a live view. */
+  public java.util.Collection<PeerLimiter> limiters() {
+    return java.util.Collections.unmodifiableCollection(limiters.values());
   }
 
   /** The limiter of an address, for tests and metrics; {@code null} if none. */

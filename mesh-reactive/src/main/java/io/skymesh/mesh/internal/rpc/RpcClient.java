@@ -3,6 +3,7 @@ package io.skymesh.mesh.internal.rpc;
 import io.skymesh.codec.Headers;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.mesh.internal.metrics.MeshMetrics;
 import io.skymesh.mesh.internal.peer.UrlCache;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.OutgoingRequest;
@@ -37,6 +38,7 @@ public final class RpcClient {
 
   private final Map<PeerConnection, Streams> streams = new ConcurrentHashMap<>();
   private final UrlCache urls;
+  private final MeshMetrics metrics;
 
   /**
    * Creates the caller's side.
@@ -44,7 +46,18 @@ public final class RpcClient {
    * @param urls the mesh's address conversions
    */
   public RpcClient(UrlCache urls) {
+    this(urls, MeshMetrics.NONE);
+  }
+
+  /**
+   * Creates the caller's side, metered.
+   *
+   * @param urls the mesh's address conversions
+   * @param metrics the mesh's meters
+   */
+  public RpcClient(UrlCache urls, MeshMetrics metrics) {
     this.urls = urls;
+    this.metrics = metrics;
   }
 
   /**
@@ -92,7 +105,7 @@ public final class RpcClient {
 
   /**
    * Completes the request a {@code Response} answers; an unknown stream id (cancelled, timed out)
-   * is ignored.
+   * is counted and ignored.
    *
    * @param response the response
    * @param connection where it came from
@@ -102,6 +115,7 @@ public final class RpcClient {
     Streams table = streams.get(connection);
     Pending pending = table == null ? null : table.take(response.getStreamId());
     if (pending == null) {
+      metrics.responseUnmatched();
       return Mono.empty();
     }
     if (response.getStatus().getCode() == StatusCode.OK) {

@@ -7,6 +7,7 @@ import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.NotLeaderException;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.core.exceptions.Statuses;
+import io.skymesh.mesh.internal.metrics.MeshMetrics;
 import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.peer.LocalService;
 import io.skymesh.mesh.internal.peer.ServiceEndpoint;
@@ -59,6 +60,7 @@ public final class RpcServer {
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicLong reusedStreamIds = new AtomicLong();
   private final UrlCache urls;
+  private final MeshMetrics metrics;
 
   /**
    * Creates the server side.
@@ -70,6 +72,7 @@ public final class RpcServer {
     this.plane = plane;
     this.interceptors = List.copyOf(interceptors);
     this.urls = plane.urls();
+    this.metrics = plane.metrics();
   }
 
   /** Requests refused because their stream id was still in flight on their connection. */
@@ -133,7 +136,7 @@ public final class RpcServer {
     Responder responder =
         request.getOneWay()
             ? new OneWayResponder(incoming, request, connection)
-            : new ConnectionResponder(connection, streamId);
+            : new ConnectionResponder(connection, streamId, metrics);
     if (request.getOneWay()) {
       start(endpoint, incoming, new ServerCall(endpoint, responder, () -> {}));
       return Mono.empty();
@@ -220,6 +223,11 @@ public final class RpcServer {
                           + request.timeout().toMillis()
                           + " ms passed in the handler"));
     }
+    if (metrics.enabled()) {
+      String method =
+          endpoint.method(request.method()) == null ? MeshMetrics.UNKNOWN_METHOD : request.method();
+      work = metrics.handle(endpoint.url().serviceName(), method, work);
+    }
     work.subscribe(call);
   }
 
@@ -256,10 +264,12 @@ public final class RpcServer {
           code,
           message);
     }
+    metrics.requestRefused(code);
     return connection
         .send(response(request.getStreamId(), status(code, message), Reply.empty()))
         .onErrorResume(
             e -> {
+              metrics.replyLost();
               log.debug(
                   "Could not refuse stream {} on {}: {}", request.getStreamId(), connection, e);
               return Mono.empty();
@@ -321,7 +331,7 @@ public final class RpcServer {
   }
 
   /** Sends the outcome as a {@code Response} on the connection the request came on. */
-  private record ConnectionResponder(PeerConnection connection, long streamId)
+  private record ConnectionResponder(PeerConnection connection, long streamId, MeshMetrics metrics)
       implements Responder {
 
     private static final Status OK = Status.newBuilder().setCode(StatusCode.OK).build();
@@ -337,6 +347,7 @@ public final class RpcServer {
                   // The reply is over the frame limit: the caller must still get an answer.
                   fail(error);
                 } else {
+                  metrics.replyLost();
                   log.debug(
                       "The reply to stream {} on {} was lost: {}", streamId, connection, error);
                 }
@@ -349,7 +360,10 @@ public final class RpcServer {
           .send(response(streamId, Statuses.toStatus(error), Reply.empty()))
           .subscribe(
               null,
-              e -> log.debug("The error reply to {} on {} was lost: {}", streamId, connection, e));
+              e -> {
+                metrics.replyLost();
+                log.debug("The error reply to {} on {} was lost: {}", streamId, connection, e);
+              });
     }
   }
 

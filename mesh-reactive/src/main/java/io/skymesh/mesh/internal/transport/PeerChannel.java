@@ -132,6 +132,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private final AtomicLong receivedCount = new AtomicLong();
   private final AtomicLong processedCount = new AtomicLong();
 
+  // Written, for metrics: plain counts on the event loop, published with lazySet.
+  private long batches;
+  private long frames;
+  private final AtomicLong batchCount = new AtomicLong();
+  private final AtomicLong frameCount = new AtomicLong();
+
   // Ping.
   private final AtomicLong pingSequence = new AtomicLong();
   private final Map<Long, PendingPing> pings = new ConcurrentHashMap<>();
@@ -230,6 +236,16 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public long inboundBacklog() {
     return Math.max(0, receivedCount.get() - processedCount.get());
+  }
+
+  @Override
+  public long writeBatches() {
+    return batchCount.get();
+  }
+
+  @Override
+  public long framesWritten() {
+    return frameCount.get();
   }
 
   @Override
@@ -382,6 +398,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       // Frames queued during the handshake leave now, in their order.
       kick();
     }
+    transport.config().onConnected().accept(this);
     handshake.tryEmitValue(this);
   }
 
@@ -814,6 +831,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     // From here the batch's sends are the promise's: it completes them, written or failed.
     promise.addListener(batch);
+    batchCount.lazySet(++batches);
+    frameCount.lazySet(frames += batch.count());
     ctx.write(buffer, promise);
     return true;
   }

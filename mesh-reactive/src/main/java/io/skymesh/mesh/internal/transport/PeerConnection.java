@@ -83,4 +83,14 @@ public interface PeerConnection {
 
   /** Frames received and not yet passed to the dispatcher; an instant, approximate reading. */
   long inboundBacklog();
+
+  /** Buffers written to the socket so far, each holding one or more frames; 0 if not counted. */
+  default long writeBatches() {
+    return 0;
+  }
+
+  /** Frames written to the socket so far, in {@link #writeBatches()}; 0 if not counted. */
+  default long framesWritten() {
+    return 0;
+  }
 }

@@ -24,6 +24,7 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.DisposableServer;
 import reactor.netty.NettyPipeline;
+import reactor.netty.channel.ChannelMetricsRecorder;
 import reactor.netty.tcp.TcpClient;
 import reactor.netty.tcp.TcpServer;
 import reactor.util.Logger;
@@ -101,7 +102,12 @@ public final class PeerTransport {
           if (!bound.compareAndSet(false, true)) {
             return Mono.error(new IllegalStateException("bind: the transport is already bound"));
           }
-          return TcpServer.create()
+          TcpServer listener = TcpServer.create();
+          ChannelMetricsRecorder recorder = config.acceptedMetrics();
+          if (recorder != null) {
+            listener = listener.metrics(true, () -> recorder);
+          }
+          return listener
               .host(config.host())
               .port(config.port())
               .childOption(ChannelOption.TCP_NODELAY, true)
@@ -449,8 +455,13 @@ public final class PeerTransport {
     }
 
     void start() {
+      TcpClient client = TcpClient.newConnection();
+      ChannelMetricsRecorder recorder = config.dialedMetrics();
+      if (recorder != null) {
+        client = client.metrics(true, () -> recorder);
+      }
       connecting =
-          TcpClient.newConnection()
+          client
               .host(target.host())
               .port(target.port())
               .option(ChannelOption.TCP_NODELAY, true)

@@ -6,6 +6,9 @@ import io.skymesh.codec.Frames;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+import reactor.netty.channel.ChannelMetricsRecorder;
 
 /**
  * The immutable configuration of a {@link PeerTransport}. Build one with {@link #builder()}; every
@@ -42,6 +45,9 @@ public final class PeerTransportConfig {
   private final Duration handshakeTimeout;
   private final Duration connectTimeout;
   private final ByteBufAllocator allocator;
+  private final @Nullable ChannelMetricsRecorder acceptedMetrics;
+  private final @Nullable ChannelMetricsRecorder dialedMetrics;
+  private final Consumer<PeerConnection> onConnected;
 
   private PeerTransportConfig(Builder b) {
     this.host = b.host;
@@ -58,6 +64,9 @@ public final class PeerTransportConfig {
     this.handshakeTimeout = b.handshakeTimeout;
     this.connectTimeout = b.connectTimeout;
     this.allocator = b.allocator;
+    this.acceptedMetrics = b.acceptedMetrics;
+    this.dialedMetrics = b.dialedMetrics;
+    this.onConnected = b.onConnected;
   }
 
   /** A builder with every setting at its default. */
@@ -82,6 +91,9 @@ public final class PeerTransportConfig {
     b.handshakeTimeout = handshakeTimeout;
     b.connectTimeout = connectTimeout;
     b.allocator = allocator;
+    b.acceptedMetrics = acceptedMetrics;
+    b.dialedMetrics = dialedMetrics;
+    b.onConnected = onConnected;
     return b;
   }
 
@@ -166,6 +178,27 @@ public final class PeerTransportConfig {
     return allocator;
   }
 
+  /**
+   * Reactor Netty's channel metrics of the listener's connections (bytes, errors), or {@code null}
+   * for none, the default: then Reactor Netty adds no metrics handler to the pipeline.
+   */
+  public @Nullable ChannelMetricsRecorder acceptedMetrics() {
+    return acceptedMetrics;
+  }
+
+  /** Reactor Netty's channel metrics of dialed connections, or {@code null} for none. */
+  public @Nullable ChannelMetricsRecorder dialedMetrics() {
+    return dialedMetrics;
+  }
+
+  /**
+   * Called with each connection, in either direction, once its handshake has completed; on the
+   * connection's event loop, so it must not block. Default: nothing.
+   */
+  public Consumer<PeerConnection> onConnected() {
+    return onConnected;
+  }
+
   @Override
   public String toString() {
     return "PeerTransportConfig{host="
@@ -214,6 +247,9 @@ public final class PeerTransportConfig {
     private Duration handshakeTimeout = Duration.ofSeconds(10);
     private Duration connectTimeout = Duration.ofSeconds(5);
     private ByteBufAllocator allocator = PooledByteBufAllocator.DEFAULT;
+    private @Nullable ChannelMetricsRecorder acceptedMetrics;
+    private @Nullable ChannelMetricsRecorder dialedMetrics;
+    private Consumer<PeerConnection> onConnected = connection -> {};
 
     private Builder() {}
 
@@ -326,6 +362,23 @@ public final class PeerTransportConfig {
      */
     public Builder allocator(ByteBufAllocator allocator) {
       this.allocator = Objects.requireNonNull(allocator, "allocator");
+      return this;
+    }
+
+    /**
+     * Sets the recorders of Reactor Netty's channel metrics, for the listener's connections and for
+     * dialed ones; {@code null} for none.
+     */
+    public Builder channelMetrics(
+        @Nullable ChannelMetricsRecorder accepted, @Nullable ChannelMetricsRecorder dialed) {
+      this.acceptedMetrics = accepted;
+      this.dialedMetrics = dialed;
+      return this;
+    }
+
+    /** Sets what is called with each connection once its handshake has completed. */
+    public Builder onConnected(Consumer<PeerConnection> onConnected) {
+      this.onConnected = Objects.requireNonNull(onConnected, "onConnected");
       return this;
     }
 
