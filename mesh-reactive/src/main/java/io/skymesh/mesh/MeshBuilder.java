@@ -2,6 +2,7 @@ package io.skymesh.mesh;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.observation.ObservationRegistry;
+import io.netty.handler.ssl.SslContext;
 import io.skymesh.codec.Frames;
 import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.mesh.internal.MeshConfig;
@@ -55,6 +56,10 @@ public final class MeshBuilder {
   private final List<ClientInterceptor> clientInterceptors = new ArrayList<>();
   private final List<ServerInterceptor> serverInterceptors = new ArrayList<>();
   private @Nullable MeterRegistry meterRegistry;
+  private @Nullable String advertisedHost;
+  private int advertisedPort;
+  private String token = "";
+  private @Nullable SslContext nameServerTls;
   private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
 
   MeshBuilder(String appId) {
@@ -94,10 +99,88 @@ public final class MeshBuilder {
     return this;
   }
 
-  /** The host the peer listener binds to and registers; default {@code 127.0.0.1}. */
+  /**
+   * The host the peer listener binds to, and registers unless {@link #advertisedAddress(String)}
+   * says otherwise; default {@code 127.0.0.1}. The same as {@link #bindHost(String)}.
+   */
   public MeshBuilder host(String host) {
     this.host = Objects.requireNonNull(host, "host");
     return this;
+  }
+
+  /**
+   * The host the peer listener binds to: {@code 0.0.0.0} (or {@code ::}) for every interface, as in
+   * a container, which then needs {@link #advertisedAddress(String)}.
+   */
+  public MeshBuilder bindHost(String host) {
+    return host(host);
+  }
+
+  /**
+   * The address peers are told to dial, registered with the name server and sent in {@code Hello}:
+   * {@code host:port}, the port 0 for the bound one. Needed when binding a wildcard, or behind NAT
+   * or a container's port mapping; default the bind host and the bound port.
+   *
+   * @throws IllegalArgumentException naming what is not {@code host:port}
+   */
+  public MeshBuilder advertisedAddress(String hostPort) {
+    Objects.requireNonNull(hostPort, "advertisedAddress");
+    int colon = hostPort.lastIndexOf(':');
+    int parsed = -1;
+    if (colon > 0 && colon < hostPort.length() - 1 && hostPort.length() - colon <= 6) {
+      try {
+        parsed = Integer.parseInt(hostPort.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        parsed = -1;
+      }
+    }
+    if (parsed < 0 || parsed > 65535) {
+      throw new IllegalArgumentException(
+          "advertisedAddress: \""
+              + hostPort
+              + "\" (expected: host:port, the port 0..65535, 0 for the bound port)");
+    }
+    String advertised = hostPort.substring(0, colon);
+    if (advertised.startsWith("[") && advertised.endsWith("]")) {
+      advertised = advertised.substring(1, advertised.length() - 1);
+    }
+    if (isWildcard(advertised)) {
+      throw new IllegalArgumentException(
+          "advertisedAddress: \"" + hostPort + "\" is a wildcard, which no peer can dial");
+    }
+    this.advertisedHost = advertised;
+    this.advertisedPort = parsed;
+    return this;
+  }
+
+  /**
+   * The token the mesh opens its name-server session with, when the name server requires one (it
+   * names the principal whose roles and apps the session has). Default: none.
+   */
+  public MeshBuilder token(String token) {
+    this.token = Objects.requireNonNull(token, "token");
+    return this;
+  }
+
+  /**
+   * Connects to the name server with TLS, with {@code context} (from {@code
+   * SslContextBuilder.forClient()}; a client certificate in it for mutual TLS). The server's
+   * certificate must name the host of each name-server node as given. Default: plaintext.
+   *
+   * @throws IllegalArgumentException if it is a server context
+   */
+  public MeshBuilder nameServerTls(SslContext context) {
+    Objects.requireNonNull(context, "context");
+    if (context.isServer()) {
+      throw new IllegalArgumentException(
+          "nameServerTls: a server context (expected: one from SslContextBuilder.forClient)");
+    }
+    this.nameServerTls = context;
+    return this;
+  }
+
+  private static boolean isWildcard(String host) {
+    return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]") || host.isEmpty();
   }
 
   /** The peer listener's port; default 0, any free port. */
@@ -270,13 +353,24 @@ public final class MeshBuilder {
    * with backoff while it is unreachable. Lazy: each subscription starts a new mesh.
    *
    * @return the started mesh
+   * @throws IllegalArgumentException when binding a wildcard host without an advertised address
    */
   public Mono<Mesh> start() {
+    if (advertisedHost == null && isWildcard(host)) {
+      throw new IllegalArgumentException(
+          "bindHost "
+              + host
+              + " listens on every interface but would register an address no peer can dial"
+              + " (expected: advertisedAddress(\"host:port\") too, where peers reach this"
+              + " process)");
+    }
     MeshConfig config =
         new MeshConfig(
             appId,
             host,
             port,
+            advertisedHost,
+            advertisedPort,
             maxFrameLength,
             pingInterval,
             maxPendingSends,
@@ -299,7 +393,9 @@ public final class MeshBuilder {
                 startTimeout,
                 maxFrameLength,
                 NameServerClientConfig.DEFAULT_WATCH_BUFFER_SIZE,
-                Schedulers.parallel()),
+                Schedulers.parallel(),
+                token,
+                nameServerTls),
             meterRegistry,
             observationRegistry);
     return Mono.defer(() -> DefaultMesh.start(config));

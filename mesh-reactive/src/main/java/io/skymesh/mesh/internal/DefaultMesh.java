@@ -71,10 +71,14 @@ public final class DefaultMesh implements Mesh {
         PeerTransportConfig.builder()
             .host(config.host())
             .port(config.port())
+            .advertisedPort(config.advertisedPort())
             .processId(processId)
             .appId(config.appId())
             .maxFrameLength(config.maxFrameLength())
             .maxPendingSends(config.maxPendingSends());
+    if (config.advertisedHost() != null) {
+      transport.advertisedHost(config.advertisedHost());
+    }
     ConnectionMeters connectionMeters = metrics.connections();
     if (connectionMeters != null) {
       transport

@@ -14,6 +14,8 @@ import org.jspecify.annotations.Nullable;
  * @param appId the application
  * @param host the peer listener's host
  * @param port the peer listener's port, 0 for any
+ * @param advertisedHost the host peers dial, or null for {@code host}
+ * @param advertisedPort the port peers dial, 0 for the bound one
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
  * @param maxPendingSends the most sends waiting per peer connection before more are refused
@@ -29,6 +31,8 @@ public record MeshConfig(
     String appId,
     String host,
     int port,
+    @Nullable String advertisedHost,
+    int advertisedPort,
     int maxFrameLength,
     Duration pingInterval,
     int maxPendingSends,

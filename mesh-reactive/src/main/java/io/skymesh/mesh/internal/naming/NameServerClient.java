@@ -538,7 +538,12 @@ public final class NameServerClient {
   private Mono<Session> openSession(InetSocketAddress node) {
     Duration deadline = NameServerClientConfig.answerDeadline(config.sessionTtl());
     Session session = new Session(node);
-    return NameServerConnection.builder(node.getHostString(), node.getPort())
+    NameServerConnection.Builder builder =
+        NameServerConnection.builder(node.getHostString(), node.getPort());
+    if (config.tls() != null) {
+      builder.tls(config.tls());
+    }
+    return builder
         .runOn(CONTROL_LOOP)
         .connectTimeout(deadline)
         .maxFrameLength(config.maxFrameLength())
@@ -561,6 +566,7 @@ public final class NameServerClient {
                   OpenSession.newBuilder()
                       .setProtocolVersion(PROTOCOL_VERSION)
                       .setAppId(config.appId())
+                      .setToken(config.token())
                       .setTtlMillis(
                           (int) Math.min(Integer.MAX_VALUE, config.sessionTtl().toMillis()));
               if (resume != null) {

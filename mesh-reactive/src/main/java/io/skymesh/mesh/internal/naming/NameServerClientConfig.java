@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal.naming;
 
+import io.netty.handler.ssl.SslContext;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -7,6 +8,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
@@ -26,6 +28,8 @@ import reactor.core.scheduler.Schedulers;
  *     them; past it the watch is resynced (see the client's javadoc)
  * @param timer the scheduler of every delay and deadline ({@link Schedulers#parallel()}; a virtual
  *     time scheduler in tests)
+ * @param token the OpenSession token, empty for none
+ * @param tls the TLS context of the connections to the nodes, or null for plaintext
  */
 public record NameServerClientConfig(
     String appId,
@@ -37,7 +41,9 @@ public record NameServerClientConfig(
     Duration startTimeout,
     int maxFrameLength,
     int watchBufferSize,
-    Scheduler timer) {
+    Scheduler timer,
+    String token,
+    @Nullable SslContext tls) {
 
   /** The default of {@link #watchBufferSize}: 1,024 events per watch. */
   public static final int DEFAULT_WATCH_BUFFER_SIZE = 1024;
@@ -61,6 +67,7 @@ public record NameServerClientConfig(
           "watchBufferSize: " + watchBufferSize + " (expected: >= 1)");
     }
     Objects.requireNonNull(timer, "timer");
+    Objects.requireNonNull(token, "token");
   }
 
   /**
@@ -83,7 +90,9 @@ public record NameServerClientConfig(
         Duration.ofSeconds(30),
         io.skymesh.codec.Frames.DEFAULT_MAX_FRAME_LENGTH,
         DEFAULT_WATCH_BUFFER_SIZE,
-        Schedulers.parallel());
+        Schedulers.parallel(),
+        "",
+        null);
   }
 
   /** This configuration with another timer. */
@@ -98,7 +107,9 @@ public record NameServerClientConfig(
         startTimeout,
         maxFrameLength,
         watchBufferSize,
-        timer);
+        timer,
+        token,
+        tls);
   }
 
   /** This configuration with another backoff. */
@@ -113,7 +124,9 @@ public record NameServerClientConfig(
         startTimeout,
         maxFrameLength,
         watchBufferSize,
-        timer);
+        timer,
+        token,
+        tls);
   }
 
   /** This configuration with another watch buffer size. */
@@ -128,7 +141,9 @@ public record NameServerClientConfig(
         startTimeout,
         maxFrameLength,
         size,
-        timer);
+        timer,
+        token,
+        tls);
   }
 
   /**

@@ -123,7 +123,12 @@ public final class PeerTransport {
               .map(
                   disposable -> {
                     server = disposable;
-                    listenAddress = PeerAddress.format(config.advertisedHost(), disposable.port());
+                    listenAddress =
+                        PeerAddress.format(
+                            config.advertisedHost(),
+                            config.advertisedPort() > 0
+                                ? config.advertisedPort()
+                                : disposable.port());
                     hello = PeerFrames.hello(config.processId(), listenAddress, config.appId());
                     if (isClosing()) {
                       disposable.dispose();

@@ -34,6 +34,7 @@ public final class PeerTransportConfig {
   private final String host;
   private final int port;
   private final String advertisedHost;
+  private final int advertisedPort;
   private final String processId;
   private final String appId;
   private final int maxFrameLength;
@@ -53,6 +54,7 @@ public final class PeerTransportConfig {
     this.host = b.host;
     this.port = b.port;
     this.advertisedHost = b.advertisedHost != null ? b.advertisedHost : b.host;
+    this.advertisedPort = b.advertisedPort;
     this.processId = b.processId != null ? b.processId : UUID.randomUUID().toString();
     this.appId = b.appId;
     this.maxFrameLength = b.maxFrameLength;
@@ -80,6 +82,7 @@ public final class PeerTransportConfig {
     b.host = host;
     b.port = port;
     b.advertisedHost = advertisedHost;
+    b.advertisedPort = advertisedPort;
     b.processId = processId;
     b.appId = appId;
     b.maxFrameLength = maxFrameLength;
@@ -110,6 +113,11 @@ public final class PeerTransportConfig {
   /** The host peers are told to dial, in {@code Hello} and {@code listenAddress()}. */
   public String advertisedHost() {
     return advertisedHost;
+  }
+
+  /** The port peers are told to dial; 0, the default, for the bound port. */
+  public int advertisedPort() {
+    return advertisedPort;
   }
 
   /** The unique id of this transport's process; default a random UUID. */
@@ -236,6 +244,7 @@ public final class PeerTransportConfig {
     private String host = "127.0.0.1";
     private int port;
     private String advertisedHost;
+    private int advertisedPort;
     private String processId;
     private String appId = "";
     private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
@@ -265,6 +274,16 @@ public final class PeerTransportConfig {
         throw new IllegalArgumentException("port: " + port + " (expected: 0..65535)");
       }
       this.port = port;
+      return this;
+    }
+
+    /** Sets the port peers dial; 0, the default, for the bound port (a mapped port differs). */
+    public Builder advertisedPort(int advertisedPort) {
+      if (advertisedPort < 0 || advertisedPort > 65535) {
+        throw new IllegalArgumentException(
+            "advertisedPort: " + advertisedPort + " (expected: 0..65535)");
+      }
+      this.advertisedPort = advertisedPort;
       return this;
     }
 
