@@ -2,9 +2,13 @@ package io.skymesh.spring.boot;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.observation.ObservationRegistry;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshBuilder;
+import java.io.File;
 import java.time.Duration;
+import javax.net.ssl.SSLException;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -69,6 +73,16 @@ public class SkymeshAutoConfiguration {
     } else {
       builder.nameServer(properties.getNameServer());
     }
+    if (properties.getAdvertisedAddress() != null) {
+      builder.advertisedAddress(properties.getAdvertisedAddress());
+    }
+    if (properties.getToken() != null) {
+      builder.token(properties.getToken());
+    }
+    SkymeshProperties.NameServerTls tls = properties.getNameServerTls();
+    if (tls.isEnabled()) {
+      builder.nameServerTls(clientContext(tls));
+    }
     return builder
         .host(properties.getHost())
         .port(properties.getPort())
@@ -77,6 +91,26 @@ public class SkymeshAutoConfiguration {
         .startTimeout(startTimeout)
         .start()
         .block(startTimeout.plusSeconds(5));
+  }
+
+  /** The TLS context of {@code skymesh.name-server-tls.*}: reads its PEM files. */
+  static SslContext clientContext(SkymeshProperties.NameServerTls tls) {
+    if ((tls.getCert() == null) != (tls.getKey() == null)) {
+      throw new IllegalArgumentException(
+          "skymesh.name-server-tls: mutual TLS needs both cert and key");
+    }
+    try {
+      SslContextBuilder context = SslContextBuilder.forClient();
+      if (tls.getCa() != null) {
+        context.trustManager(new File(tls.getCa()));
+      }
+      if (tls.getCert() != null) {
+        context.keyManager(new File(tls.getCert()), new File(tls.getKey()));
+      }
+      return context.build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("skymesh.name-server-tls: " + e.getMessage(), e);
+    }
   }
 
   /**

@@ -25,6 +25,9 @@ public class SkymeshProperties {
   private Duration requestTimeout = Duration.ofSeconds(10);
   private Duration startTimeout = Duration.ofSeconds(30);
   private Duration closeTimeout = Duration.ofSeconds(10);
+  private String advertisedAddress;
+  private String token;
+  private final NameServerTls nameServerTls = new NameServerTls();
 
   /** Creates the properties with their defaults. */
   public SkymeshProperties() {}
@@ -121,5 +124,91 @@ public class SkymeshProperties {
   /** Sets {@link #getCloseTimeout()}. */
   public void setCloseTimeout(Duration closeTimeout) {
     this.closeTimeout = closeTimeout;
+  }
+
+  /**
+   * The address peers dial, {@code host:port} (port 0 for the bound one), when {@link #getHost()}
+   * is a wildcard or the process is behind NAT; not set by default (the host and bound port).
+   */
+  public String getAdvertisedAddress() {
+    return advertisedAddress;
+  }
+
+  /** Sets {@link #getAdvertisedAddress()}. */
+  public void setAdvertisedAddress(String advertisedAddress) {
+    this.advertisedAddress = advertisedAddress;
+  }
+
+  /**
+   * The token of the name-server session, when the name server requires one; not set by default.
+   */
+  public String getToken() {
+    return token;
+  }
+
+  /** Sets {@link #getToken()}. */
+  public void setToken(String token) {
+    this.token = token;
+  }
+
+  /** TLS to the name server: {@code skymesh.name-server-tls.*}. */
+  public NameServerTls getNameServerTls() {
+    return nameServerTls;
+  }
+
+  /**
+   * {@code skymesh.name-server-tls.*}: TLS to the name server, from PEM files. Enabled by {@code
+   * enabled=true} or by any file; the JVM's authorities are trusted unless {@code ca} is set;
+   * {@code cert} and {@code key} present a client certificate, for mutual TLS.
+   */
+  public static class NameServerTls {
+
+    private boolean enabled;
+    private String ca;
+    private String cert;
+    private String key;
+
+    /** Creates the defaults: plaintext. */
+    public NameServerTls() {}
+
+    /** Whether the mesh connects to the name server with TLS. */
+    public boolean isEnabled() {
+      return enabled || ca != null || cert != null || key != null;
+    }
+
+    /** Sets {@link #isEnabled()}. */
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    /** The authorities to trust (PEM), instead of the JVM's. */
+    public String getCa() {
+      return ca;
+    }
+
+    /** Sets {@link #getCa()}. */
+    public void setCa(String ca) {
+      this.ca = ca;
+    }
+
+    /** The client certificate chain (PEM), for mutual TLS. */
+    public String getCert() {
+      return cert;
+    }
+
+    /** Sets {@link #getCert()}. */
+    public void setCert(String cert) {
+      this.cert = cert;
+    }
+
+    /** The client certificate's private key (PKCS#8 PEM). */
+    public String getKey() {
+      return key;
+    }
+
+    /** Sets {@link #getKey()}. */
+    public void setKey(String key) {
+      this.key = key;
+    }
   }
 }

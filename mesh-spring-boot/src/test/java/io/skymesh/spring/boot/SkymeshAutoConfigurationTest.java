@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationHandler;
 import io.micrometer.observation.ObservationRegistry;
+import io.netty.pkitesting.X509Bundle;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
@@ -17,16 +18,22 @@ import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.nameserver.NameServer;
+import io.skymesh.nameserver.Principal;
+import io.skymesh.testkit.TestPki;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.actuate.health.Health;
 import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.actuate.health.Status;
@@ -201,7 +208,57 @@ class SkymeshAutoConfigurationTest {
                       () ->
                           Registries.stopped.containsAll(
                               List.of("skymesh.server.requests", "skymesh.client.requests")));
+              // And metered the answer it sent in the application's registry.
+              MeterRegistry meters = context.getBean(MeterRegistry.class);
+              await()
+                  .atMost(DEADLINE)
+                  .until(
+                      () ->
+                          meters.find("skymesh.mesh.sends").counters().stream()
+                                  .mapToDouble(c -> c.count())
+                                  .sum()
+                              >= 1);
             });
+  }
+
+  @Test
+  void securityPropertiesReachTheMesh(@TempDir Path dir) throws IOException {
+    TestPki pki = TestPki.create();
+    X509Bundle identity = pki.issue("localhost", "127.0.0.1");
+    X509Bundle client = pki.issue("shop-1");
+    NameServer secured =
+        NameServer.builder()
+            .tls(pki.serverContext(identity, true))
+            .principal(
+                new Principal(
+                    "shop", "shop-secret", Set.of(Principal.Role.SERVICE), Set.of("shop")))
+            .start()
+            .block(DEADLINE);
+    try {
+      new ApplicationContextRunner()
+          .withConfiguration(AutoConfigurations.of(SkymeshAutoConfiguration.class))
+          .withPropertyValues(
+              "skymesh.app-id=shop",
+              "skymesh.name-server=127.0.0.1:" + secured.port(),
+              "skymesh.host=0.0.0.0",
+              "skymesh.advertised-address=127.0.0.1:0",
+              "skymesh.token=shop-secret",
+              "skymesh.name-server-tls.ca="
+                  + Files.writeString(dir.resolve("ca.pem"), pki.authority().getCertificatePEM()),
+              "skymesh.name-server-tls.cert="
+                  + Files.writeString(dir.resolve("shop.pem"), client.getCertificatePathPEM()),
+              "skymesh.name-server-tls.key="
+                  + Files.writeString(dir.resolve("shop.key"), client.getPrivateKeyPEM()),
+              "skymesh.close-timeout=5s")
+          .run(
+              context -> {
+                assertThat(context).hasNotFailed().hasSingleBean(Mesh.class);
+                assertThat(context.getBean(Mesh.class).listenAddress()).startsWith("127.0.0.1:");
+                assertThat(secured.metrics().sessions()).isEqualTo(1);
+              });
+    } finally {
+      secured.closeNow(DEADLINE);
+    }
   }
 
   @Test

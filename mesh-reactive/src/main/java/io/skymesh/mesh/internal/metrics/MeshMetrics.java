@@ -208,14 +208,12 @@ public final class MeshMetrics {
     if (registry == null) {
       return send;
     }
-    SendMeters meters = sends.computeIfAbsent(service, SendMeters::new);
-    return Mono.defer(
-        () -> {
-          Outcome outcome = new Outcome();
-          return send.doOnSuccess(ignored -> outcome.code = StatusCode.OK)
-              .doOnError(error -> outcome.code = code(error))
-              .doFinally(signal -> meters.record(outcome.result(), bytes));
-        });
+    SendMeters meters = sends.get(service);
+    if (meters == null) {
+      meters = sends.computeIfAbsent(service, SendMeters::new);
+    }
+    SendMeters counted = meters;
+    return new Measured<>(send, (code, nanos) -> counted.record(code, bytes));
   }
 
   /**
@@ -347,18 +345,7 @@ public final class MeshMetrics {
   }
 
   private static Mono<Reply> timed(CallMeters meters, Mono<Reply> call) {
-    return Mono.defer(
-        () -> {
-          long start = System.nanoTime();
-          Outcome outcome = new Outcome();
-          return call.doOnSuccess(ignored -> outcome.code = StatusCode.OK)
-              .doOnError(error -> outcome.code = code(error))
-              .doFinally(
-                  signal ->
-                      meters
-                          .timer(outcome.result())
-                          .record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
-        });
+    return new Measured<>(call, meters);
   }
 
   static StatusCode code(Throwable error) {
@@ -376,18 +363,8 @@ public final class MeshMetrics {
         .toArray(StatusCode[]::new);
   }
 
-  /** How a call or send ended; the status of its first terminal signal. */
-  private static final class Outcome {
-    volatile @Nullable StatusCode code;
-
-    StatusCode result() {
-      StatusCode ended = code;
-      return ended == null ? StatusCode.CANCELLED : ended;
-    }
-  }
-
   /** The timers of one (service, method), one per status, made on first use. */
-  private final class CallMeters {
+  private final class CallMeters implements Measured.Outcome {
     private final String name;
     private final Tags tags;
     private final AtomicReferenceArray<Timer> timers = new AtomicReferenceArray<>(CODES.length);
@@ -395,6 +372,11 @@ public final class MeshMetrics {
     CallMeters(String name, ServiceName service, String method) {
       this.name = name;
       this.tags = Tags.of("service", service.toString(), "method", method);
+    }
+
+    @Override
+    public void ended(StatusCode code, long nanos) {
+      timer(code).record(nanos, TimeUnit.NANOSECONDS);
     }
 
     Timer timer(StatusCode code) {
