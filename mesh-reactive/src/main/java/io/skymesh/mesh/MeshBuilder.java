@@ -60,6 +60,8 @@ public final class MeshBuilder {
   private int advertisedPort;
   private String token = "";
   private @Nullable SslContext nameServerTls;
+  private @Nullable SslContext peerServerTls;
+  private @Nullable SslContext peerClientTls;
   private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
 
   MeshBuilder(String appId) {
@@ -176,6 +178,28 @@ public final class MeshBuilder {
           "nameServerTls: a server context (expected: one from SslContextBuilder.forClient)");
     }
     this.nameServerTls = context;
+    return this;
+  }
+
+  /**
+   * Speaks TLS with peers: {@code server} (from {@code SslContextBuilder.forServer}) for the
+   * connections peers open to this process, which then refuses plaintext; {@code client} (from
+   * {@code forClient}) for the connections it opens, checking each peer's certificate names the
+   * host it dialed (the host part of the peer's registered address). Mutual TLS is the contexts'
+   * choice. Every mesh of a deployment must agree. Default: plaintext.
+   *
+   * @throws IllegalArgumentException if the contexts are the wrong way round
+   */
+  public MeshBuilder peerTls(SslContext server, SslContext client) {
+    Objects.requireNonNull(server, "server");
+    Objects.requireNonNull(client, "client");
+    if (!server.isServer() || client.isServer()) {
+      throw new IllegalArgumentException(
+          "peerTls: expected a server context (SslContextBuilder.forServer) and a client context"
+              + " (forClient), in that order");
+    }
+    this.peerServerTls = server;
+    this.peerClientTls = client;
     return this;
   }
 
@@ -371,6 +395,8 @@ public final class MeshBuilder {
             port,
             advertisedHost,
             advertisedPort,
+            peerServerTls,
+            peerClientTls,
             maxFrameLength,
             pingInterval,
             maxPendingSends,

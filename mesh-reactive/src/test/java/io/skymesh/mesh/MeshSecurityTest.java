@@ -121,6 +121,43 @@ class MeshSecurityTest {
   }
 
   @Test
+  void peersTalkOverMutualTlsAndAPlaintextPeerCannotReachThem() {
+    TestPki pki = TestPki.create();
+    server = NameServer.builder().start().block(DEADLINE);
+    String address = "127.0.0.1:" + server.port();
+    X509Bundle first = pki.issue("localhost", "127.0.0.1");
+    X509Bundle second = pki.issue("localhost", "127.0.0.1");
+
+    Mesh secured =
+        start(
+            Mesh.builder("game")
+                .nameServer(address)
+                .peerTls(pki.serverContext(first, true), pki.clientContext(first)));
+    Mesh caller =
+        start(
+            Mesh.builder("game")
+                .nameServer(address)
+                .peerTls(pki.serverContext(second, true), pki.clientContext(second)));
+    talk(secured, caller);
+
+    Mesh plain = start(Mesh.builder("game").nameServer(address));
+    MeshService outsider = TestMeshes.register(plain, "game.zone1.outsider/1");
+    plain
+        .router(ServiceUrl.parse("game.zone1.echo/1").serviceName())
+        .views()
+        .filter(view -> view.size() == 1)
+        .blockFirst(DEADLINE);
+    StepVerifier.create(
+            outsider.request(
+                ServiceUrl.parse("game.zone1.echo/1"), "Echo", ByteString.copyFromUtf8("hi")))
+        .expectErrorSatisfies(
+            error ->
+                assertThat(((SkymeshException) error).statusCode())
+                    .isEqualTo(StatusCode.UNAVAILABLE))
+        .verify(DEADLINE);
+  }
+
+  @Test
   void aMeshBoundToEveryInterfaceIsReachableAtItsAdvertisedAddress() {
     server = NameServer.builder().start().block(DEADLINE);
     String address = "127.0.0.1:" + server.port();

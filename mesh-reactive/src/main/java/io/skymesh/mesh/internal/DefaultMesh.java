@@ -72,6 +72,7 @@ public final class DefaultMesh implements Mesh {
             .host(config.host())
             .port(config.port())
             .advertisedPort(config.advertisedPort())
+            .tls(config.peerServerTls(), config.peerClientTls())
             .processId(processId)
             .appId(config.appId())
             .maxFrameLength(config.maxFrameLength())

@@ -2,6 +2,7 @@ package io.skymesh.mesh.internal;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.observation.ObservationRegistry;
+import io.netty.handler.ssl.SslContext;
 import io.skymesh.mesh.internal.naming.NameServerClientConfig;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
 import java.net.InetSocketAddress;
@@ -16,6 +17,8 @@ import org.jspecify.annotations.Nullable;
  * @param port the peer listener's port, 0 for any
  * @param advertisedHost the host peers dial, or null for {@code host}
  * @param advertisedPort the port peers dial, 0 for the bound one
+ * @param peerServerTls the TLS context of the connections peers open, or null for plaintext
+ * @param peerClientTls the TLS context of the connections this process opens, or null
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
  * @param maxPendingSends the most sends waiting per peer connection before more are refused
@@ -33,6 +36,8 @@ public record MeshConfig(
     int port,
     @Nullable String advertisedHost,
     int advertisedPort,
+    @Nullable SslContext peerServerTls,
+    @Nullable SslContext peerClientTls,
     int maxFrameLength,
     Duration pingInterval,
     int maxPendingSends,

@@ -11,6 +11,7 @@ import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.RemoteException;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.TestMeshes;
 import io.skymesh.mesh.internal.DefaultMesh;
@@ -84,10 +85,15 @@ class RequestResponseInteropTest {
                 StringValue.parser(),
                 value -> Mono.just(StringValue.of("hello " + value.getValue())))
             .build();
-    serverMesh = fixture.mesh(b -> b.maxFrameLength(8 * 1024 * 1024));
+    serverMesh = fixture.mesh(b -> transport(b.maxFrameLength(8 * 1024 * 1024)));
     register(serverMesh, SERVER.toString(), methods);
-    Mesh clientMesh = fixture.mesh(b -> b.maxFrameLength(8 * 1024 * 1024));
+    Mesh clientMesh = fixture.mesh(b -> transport(b.maxFrameLength(8 * 1024 * 1024)));
     client = register(clientMesh, "game.zone1.client/1");
+  }
+
+  /** How the meshes talk: plaintext here, TLS in {@code RequestResponseInteropTlsTest}. */
+  MeshBuilder transport(MeshBuilder mesh) {
+    return mesh;
   }
 
   @AfterEach

@@ -92,6 +92,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private volatile String remoteAddress;
   private volatile String remoteProcessId = "";
   private volatile String remoteAppId = "";
+
+  /** Reactor Netty handed the connection over: errors are this channel's own from now on. */
+  private volatile boolean started;
+
   private boolean handshakeDone;
   private final Sinks.One<PeerChannel> handshake = Sinks.one();
   private ScheduledFuture<?> handshakeTimer;
@@ -284,6 +288,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (!started) {
+      // Still connecting (a failed TLS handshake): passed on, so the connect fails with it.
+      ctx.fireExceptionCaught(cause);
+      return;
+    }
     // Handled here, not passed on: the frame decoder has logged a protocol error and closes the
     // channel after its last words; an I/O error closes it too. Either way the inbound flux then
     // completes, and every pending send fails with the cause.
@@ -308,6 +317,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
    * the connection; a dialed connection sends its {@code Hello} first.
    */
   void start(Connection connection) {
+    started = true;
     if (!channel.eventLoop().inEventLoop()) {
       channel.eventLoop().execute(() -> start(connection));
       return;

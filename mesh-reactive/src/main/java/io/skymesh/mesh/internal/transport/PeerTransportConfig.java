@@ -2,6 +2,7 @@ package io.skymesh.mesh.internal.transport;
 
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.handler.ssl.SslContext;
 import io.skymesh.codec.Frames;
 import java.time.Duration;
 import java.util.Objects;
@@ -47,6 +48,8 @@ public final class PeerTransportConfig {
   private final Duration connectTimeout;
   private final ByteBufAllocator allocator;
   private final @Nullable ChannelMetricsRecorder acceptedMetrics;
+  private final @Nullable SslContext serverTls;
+  private final @Nullable SslContext clientTls;
   private final @Nullable ChannelMetricsRecorder dialedMetrics;
   private final Consumer<PeerConnection> onConnected;
 
@@ -67,6 +70,8 @@ public final class PeerTransportConfig {
     this.connectTimeout = b.connectTimeout;
     this.allocator = b.allocator;
     this.acceptedMetrics = b.acceptedMetrics;
+    this.serverTls = b.serverTls;
+    this.clientTls = b.clientTls;
     this.dialedMetrics = b.dialedMetrics;
     this.onConnected = b.onConnected;
   }
@@ -95,6 +100,8 @@ public final class PeerTransportConfig {
     b.connectTimeout = connectTimeout;
     b.allocator = allocator;
     b.acceptedMetrics = acceptedMetrics;
+    b.serverTls = serverTls;
+    b.clientTls = clientTls;
     b.dialedMetrics = dialedMetrics;
     b.onConnected = onConnected;
     return b;
@@ -194,6 +201,16 @@ public final class PeerTransportConfig {
     return acceptedMetrics;
   }
 
+  /** The listener's TLS context, or {@code null} for plaintext, the default. */
+  public @Nullable SslContext serverTls() {
+    return serverTls;
+  }
+
+  /** The TLS context of dialed connections, or {@code null} for plaintext, the default. */
+  public @Nullable SslContext clientTls() {
+    return clientTls;
+  }
+
   /** Reactor Netty's channel metrics of dialed connections, or {@code null} for none. */
   public @Nullable ChannelMetricsRecorder dialedMetrics() {
     return dialedMetrics;
@@ -257,6 +274,8 @@ public final class PeerTransportConfig {
     private Duration connectTimeout = Duration.ofSeconds(5);
     private ByteBufAllocator allocator = PooledByteBufAllocator.DEFAULT;
     private @Nullable ChannelMetricsRecorder acceptedMetrics;
+    private @Nullable SslContext serverTls;
+    private @Nullable SslContext clientTls;
     private @Nullable ChannelMetricsRecorder dialedMetrics;
     private Consumer<PeerConnection> onConnected = connection -> {};
 
@@ -392,6 +411,16 @@ public final class PeerTransportConfig {
         @Nullable ChannelMetricsRecorder accepted, @Nullable ChannelMetricsRecorder dialed) {
       this.acceptedMetrics = accepted;
       this.dialedMetrics = dialed;
+      return this;
+    }
+
+    /**
+     * Sets TLS: {@code server} for the listener's connections, {@code client} for dialed ones (the
+     * peer's certificate checked against the host dialed); both null for plaintext.
+     */
+    public Builder tls(@Nullable SslContext server, @Nullable SslContext client) {
+      this.serverTls = server;
+      this.clientTls = client;
       return this;
     }
 
