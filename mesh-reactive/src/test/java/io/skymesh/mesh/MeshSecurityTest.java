@@ -117,7 +117,10 @@ class MeshSecurityTest {
                 .nameServer(address)
                 .nameServerTls(pki.clientContext(pki.issue("game-2"))));
     talk(first, second);
-    assertThat(server.metrics().sessions()).isEqualTo(2);
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(DEADLINE)
+        .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(2));
   }
 
   @Test

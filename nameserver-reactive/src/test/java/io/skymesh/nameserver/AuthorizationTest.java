@@ -287,7 +287,10 @@ class AuthorizationTest extends NameServerTestSupport {
       }
     }
     assertThat(server.revision()).isEqualTo(before);
-    assertThat(server.metrics().sessions()).isEqualTo(2);
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(2));
   }
 
   @Test

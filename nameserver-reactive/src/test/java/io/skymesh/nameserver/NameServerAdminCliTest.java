@@ -190,7 +190,10 @@ class NameServerAdminCliTest extends NameServerTestSupport {
     assertThat(health.status()).isZero();
     assertThat(health.out()).isEqualTo("SERVING  revision " + revision + System.lineSeparator());
     // No session was opened for it: only the game's.
-    assertThat(server.metrics().sessions()).isEqualTo(1);
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(1));
     assertThat(server.counters().requests(NameClientFrame.BodyCase.HEALTH_CHECK)).isEqualTo(1);
     assertThat(server.counters().requests(NameClientFrame.BodyCase.OPEN_SESSION)).isEqualTo(1);
   }

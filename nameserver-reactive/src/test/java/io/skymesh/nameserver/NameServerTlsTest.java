@@ -64,7 +64,10 @@ class NameServerTlsTest {
                                   .setUrl("game.zone1.lobby/1")
                                   .setAddress("127.0.0.1:7001"))))
           .block(TIMEOUT);
-      assertThat(server.metrics().instances()).isEqualTo(1);
+      // Published after the batch that answered: waited for.
+      org.awaitility.Awaitility.await()
+          .atMost(TIMEOUT)
+          .untilAsserted(() -> assertThat(server.metrics().instances()).isEqualTo(1));
     } finally {
       client.dispose();
     }
@@ -128,7 +131,10 @@ class NameServerTlsTest {
             .block(TIMEOUT);
     try {
       known.request(openSession()).block(TIMEOUT);
-      assertThat(server.metrics().sessions()).isEqualTo(1);
+      // Published after the batch that answered: waited for.
+      org.awaitility.Awaitility.await()
+          .atMost(TIMEOUT)
+          .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(1));
     } finally {
       known.dispose();
     }

@@ -84,8 +84,14 @@ class OversizeTest extends NameServerTestSupport {
         .expectNext(true)
         .thenCancel()
         .verify(TIMEOUT);
-    assertThat(server.metrics().sessions()).isEqualTo(4);
-    assertThat(server.metrics().instances()).isEqualTo(1);
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(4));
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().instances()).isEqualTo(1));
   }
 
   @Test
@@ -108,7 +114,10 @@ class OversizeTest extends NameServerTestSupport {
                 + url.length()
                 + " characters, longer than any ServiceUrl (at most 269)");
     client.register("game.zone1.lobby/1", "127.0.0.1:7001").block(TIMEOUT);
-    assertThat(server.metrics().instances()).isEqualTo(1);
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().instances()).isEqualTo(1));
   }
 
   @Test

@@ -38,7 +38,10 @@ class ResourceLimitsTest extends NameServerTestSupport {
         .expectComplete()
         .verify(TIMEOUT);
     first.register("game.zone1.lobby/1", "127.0.0.1:7001").block(TIMEOUT);
-    assertThat(server.metrics().sessions()).isEqualTo(2);
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(2));
   }
 
   @Test
@@ -142,6 +145,9 @@ class ResourceLimitsTest extends NameServerTestSupport {
     assertThat(server.revision() - before).isEqualTo(accepted);
     assertThat(server.counters().refusals(StatusCode.RESOURCE_EXHAUSTED))
         .isEqualTo(refusals.size());
-    assertThat(server.metrics().sessions()).isEqualTo(1);
+    // Published after the batch that answered: waited for.
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(1));
   }
 }

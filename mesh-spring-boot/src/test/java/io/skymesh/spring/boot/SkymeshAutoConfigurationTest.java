@@ -254,7 +254,10 @@ class SkymeshAutoConfigurationTest {
               context -> {
                 assertThat(context).hasNotFailed().hasSingleBean(Mesh.class);
                 assertThat(context.getBean(Mesh.class).listenAddress()).startsWith("127.0.0.1:");
-                assertThat(secured.metrics().sessions()).isEqualTo(1);
+                // Published after the batch that answered: waited for.
+                org.awaitility.Awaitility.await()
+                    .atMost(DEADLINE)
+                    .untilAsserted(() -> assertThat(secured.metrics().sessions()).isEqualTo(1));
               });
     } finally {
       secured.closeNow(DEADLINE);
