@@ -43,15 +43,29 @@ final class TestClient implements AutoCloseable {
 
   private final NameServerConnection connection;
   private final Sinks.Many<NameServerFrame> received;
+  private final Sinks.Many<NameServerFrame> events;
   private volatile Disposable keepAlives;
 
-  private TestClient(NameServerConnection connection, Sinks.Many<NameServerFrame> received) {
+  private TestClient(
+      NameServerConnection connection,
+      Sinks.Many<NameServerFrame> received,
+      Sinks.Many<NameServerFrame> events) {
     this.connection = connection;
     this.received = received;
+    this.events = events;
     // Signalled on the event loop after the last frame, like the frames themselves.
     connection
         .onClose()
-        .subscribe(null, error -> received.tryEmitComplete(), received::tryEmitComplete);
+        .subscribe(
+            null,
+            error -> {
+              received.tryEmitComplete();
+              events.tryEmitComplete();
+            },
+            () -> {
+              received.tryEmitComplete();
+              events.tryEmitComplete();
+            });
   }
 
   static TestClient connect(int port) {
@@ -61,15 +75,17 @@ final class TestClient implements AutoCloseable {
   /** Connects; a receive buffer > 0 makes the socket's buffer that small, to fill it quickly. */
   static TestClient connect(int port, int receiveBuffer) {
     Sinks.Many<NameServerFrame> received = Sinks.many().replay().all();
+    Sinks.Many<NameServerFrame> events = Sinks.many().replay().all();
     NameServerConnection connection =
         NameServerConnection.builder("127.0.0.1", port)
             .receiveBufferSize(receiveBuffer)
+            // Every frame as it came, snapshot parts included.
             .frameObserver(received::tryEmitNext)
-            // The events are in frames(), which the observer fills; nothing else takes them.
-            .onEvent(event -> {})
+            // The events as the connection hands them over: snapshots whole.
+            .onEvent(events::tryEmitNext)
             .connect()
             .block(TIMEOUT);
-    return new TestClient(connection, received);
+    return new TestClient(connection, received, events);
   }
 
   /** Connects and opens a session for {@code appId}. */
@@ -91,30 +107,10 @@ final class TestClient implements AutoCloseable {
 
   /** The events of one watch, from the first. */
   Flux<WatchEvent> events(long watchId) {
-    return Flux.defer(
-        () -> {
-          // A snapshot split in parts (Snapshot.continued) is joined, as a client library does.
-          WatchEvent.Builder[] pending = {null};
-          return frames()
-              .filter(f -> f.hasWatchEvent() && f.getWatchEvent().getWatchId() == watchId)
-              .map(NameServerFrame::getWatchEvent)
-              .handle(
-                  (event, sink) -> {
-                    if (pending[0] != null) {
-                      pending[0]
-                          .getSnapshotBuilder()
-                          .addAllInstances(event.getSnapshot().getInstancesList())
-                          .addAllLeaders(event.getSnapshot().getLeadersList())
-                          .setContinued(event.getSnapshot().getContinued());
-                    } else {
-                      pending[0] = event.toBuilder();
-                    }
-                    if (!pending[0].getSnapshot().getContinued()) {
-                      sink.next(pending[0].build());
-                      pending[0] = null;
-                    }
-                  });
-        });
+    return events
+        .asFlux()
+        .filter(f -> f.hasWatchEvent() && f.getWatchEvent().getWatchId() == watchId)
+        .map(NameServerFrame::getWatchEvent);
   }
 
   /** Sends a request with the next request id; gives its answer (Ack or Error). */
@@ -214,29 +210,10 @@ final class TestClient implements AutoCloseable {
 
   /** The events of one KV watch, from the first. */
   Flux<KvWatchEvent> kvEvents(long watchId) {
-    return Flux.defer(
-        () -> {
-          // A snapshot split in parts (KvSnapshot.continued) is joined.
-          KvWatchEvent.Builder[] pending = {null};
-          return frames()
-              .filter(f -> f.hasKvWatchEvent() && f.getKvWatchEvent().getWatchId() == watchId)
-              .map(NameServerFrame::getKvWatchEvent)
-              .handle(
-                  (event, sink) -> {
-                    if (pending[0] != null) {
-                      pending[0]
-                          .getSnapshotBuilder()
-                          .addAllEntries(event.getSnapshot().getEntriesList())
-                          .setContinued(event.getSnapshot().getContinued());
-                    } else {
-                      pending[0] = event.toBuilder();
-                    }
-                    if (!pending[0].getSnapshot().getContinued()) {
-                      sink.next(pending[0].build());
-                      pending[0] = null;
-                    }
-                  });
-        });
+    return events
+        .asFlux()
+        .filter(f -> f.hasKvWatchEvent() && f.getKvWatchEvent().getWatchId() == watchId)
+        .map(NameServerFrame::getKvWatchEvent);
   }
 
   static NameClientFrame.Builder campaign(String url) {

@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 import reactor.netty.http.client.HttpClient;
 import reactor.util.function.Tuple2;
 
@@ -88,7 +87,7 @@ class MetricsEndpointTest {
 
   @Test
   void serveWithAMetricsPortServesPrometheusTextAndHealthUntilTheServerCloses() {
-    ServeCommand serve = serveCommand("serve", "--port", "0", "--metrics-port", "0");
+    ServeCommand serve = CliRun.serveCommand("serve", "--port", "0", "--metrics-port", "0");
     NameServer server = serve.start().block(TIMEOUT);
     InetSocketAddress http = serve.metricsAddress;
     NameServerConnection client = connect(server.port());
@@ -152,18 +151,10 @@ class MetricsEndpointTest {
 
   @Test
   void aBadMetricsPortIsAUsageError() {
-    java.io.StringWriter err = new java.io.StringWriter();
-    CommandLine cli = NameServerCli.commandLine().setErr(new java.io.PrintWriter(err));
+    CliRun run = CliRun.of("serve", "--port", "0", "--metrics-port", "70000");
 
-    int status = cli.execute("serve", "--port", "0", "--metrics-port", "70000");
-
-    assertThat(status).isEqualTo(2);
-    assertThat(err.toString()).contains("metrics port: 70000 (expected: 0..65535)");
-  }
-
-  private static ServeCommand serveCommand(String... args) {
-    CommandLine.ParseResult parsed = NameServerCli.commandLine().parseArgs(args);
-    return (ServeCommand) parsed.subcommand().commandSpec().userObject();
+    assertThat(run.status()).isEqualTo(2);
+    assertThat(run.err()).contains("metrics port: 70000 (expected: 0..65535)");
   }
 
   private static NameServerConnection connect(int port) {

@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.skymesh.nameserver.NameServer;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code serve --principals FILE}, and the admin verbs' {@code --token}, through the CLI. */
 class PrincipalsCliTest {
@@ -19,22 +16,6 @@ class PrincipalsCliTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
   @TempDir Path dir;
-
-  record Run(int status, String out, String err) {}
-
-  private static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli =
-        NameServerCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
-    int status = cli.execute(args);
-    return new Run(status, out.toString(), err.toString());
-  }
-
-  private static ServeCommand serveCommand(String... args) {
-    CommandLine.ParseResult parsed = NameServerCli.commandLine().parseArgs(args);
-    return (ServeCommand) parsed.subcommand().commandSpec().userObject();
-  }
 
   private Path principals(String text) throws IOException {
     return Files.writeString(dir.resolve("principals"), text);
@@ -50,29 +31,31 @@ class PrincipalsCliTest {
             viewer  viewer-secret  reader  game
             """);
     NameServer server =
-        serveCommand("serve", "--port", "0", "--principals", file.toString())
+        CliRun.serveCommand("serve", "--port", "0", "--principals", file.toString())
             .start()
             .block(TIMEOUT);
     String addr = "127.0.0.1:" + server.port();
     try {
-      Run noToken = cli("kv", "put", "game/motd", "hi", "--addr", addr);
+      CliRun noToken = CliRun.of("kv", "put", "game/motd", "hi", "--addr", addr);
       assertThat(noToken.status()).isEqualTo(NameServerCli.REFUSED);
       assertThat(noToken.err())
           .contains("UNAUTHENTICATED: this name server requires a token (OpenSession.token)");
 
-      Run reader = cli("kv", "put", "game/motd", "hi", "--addr", addr, "--token", "viewer-secret");
+      CliRun reader =
+          CliRun.of("kv", "put", "game/motd", "hi", "--addr", addr, "--token", "viewer-secret");
       assertThat(reader.status()).isEqualTo(NameServerCli.REFUSED);
       assertThat(reader.err())
           .contains("PERMISSION_DENIED: viewer may not write KV keys of app \"game\"");
 
       assertThat(
-              cli("kv", "put", "game/motd", "hi", "--addr", addr, "--token", "ops-secret").status())
+              CliRun.of("kv", "put", "game/motd", "hi", "--addr", addr, "--token", "ops-secret")
+                  .status())
           .isZero();
-      Run read = cli("kv", "get", "game/motd", "--addr", addr, "--token", "viewer-secret");
+      CliRun read = CliRun.of("kv", "get", "game/motd", "--addr", addr, "--token", "viewer-secret");
       assertThat(read.status()).isZero();
       assertThat(read.out()).contains("hi");
       // A health check needs no token.
-      assertThat(cli("health", "--addr", addr).status()).isZero();
+      assertThat(CliRun.of("health", "--addr", addr).status()).isZero();
     } finally {
       server.closeNow(TIMEOUT);
     }
@@ -82,7 +65,7 @@ class PrincipalsCliTest {
   void aBadPrincipalsFileIsAUsageErrorNamingItsLine() throws IOException {
     Path file = principals("ops ops-secret admin *\nviewer viewer-secret watcher game\n");
 
-    Run run = cli("serve", "--port", "0", "--principals", file.toString());
+    CliRun run = CliRun.of("serve", "--port", "0", "--principals", file.toString());
 
     assertThat(run.status()).isEqualTo(NameServerCli.USAGE);
     assertThat(run.err())
@@ -94,7 +77,7 @@ class PrincipalsCliTest {
   void aLineWithoutFourFieldsIsAUsageError() throws IOException {
     Path file = principals("ops ops-secret admin\n");
 
-    Run run = cli("serve", "--port", "0", "--principals", file.toString());
+    CliRun run = CliRun.of("serve", "--port", "0", "--principals", file.toString());
 
     assertThat(run.status()).isEqualTo(NameServerCli.USAGE);
     assertThat(run.err()).contains(file + ":1: 3 fields (expected: name token roles apps)");

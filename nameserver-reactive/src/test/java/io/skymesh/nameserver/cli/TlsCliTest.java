@@ -6,14 +6,11 @@ import io.netty.pkitesting.X509Bundle;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.testkit.TestPki;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code serve --tls-cert/--tls-key/--tls-client-ca} and the admin verbs' TLS options. */
 class TlsCliTest {
@@ -21,22 +18,6 @@ class TlsCliTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
   @TempDir Path dir;
-
-  record Run(int status, String out, String err) {}
-
-  private static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli =
-        NameServerCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
-    int status = cli.execute(args);
-    return new Run(status, out.toString(), err.toString());
-  }
-
-  private static ServeCommand serveCommand(String... args) {
-    CommandLine.ParseResult parsed = NameServerCli.commandLine().parseArgs(args);
-    return (ServeCommand) parsed.subcommand().commandSpec().userObject();
-  }
 
   private String pem(String name, String text) throws IOException {
     return Files.writeString(dir.resolve(name), text).toString();
@@ -49,7 +30,7 @@ class TlsCliTest {
     X509Bundle client = pki.issue("ops");
     String ca = pem("ca.pem", pki.authority().getCertificatePEM());
     NameServer started =
-        serveCommand(
+        CliRun.serveCommand(
                 "serve",
                 "--port",
                 "0",
@@ -63,8 +44,8 @@ class TlsCliTest {
             .block(TIMEOUT);
     String addr = "127.0.0.1:" + started.port();
     try {
-      Run mutual =
-          cli(
+      CliRun mutual =
+          CliRun.of(
               "health",
               "--addr",
               addr,
@@ -77,11 +58,11 @@ class TlsCliTest {
       assertThat(mutual.status()).as(mutual.err()).isZero();
       assertThat(mutual.out()).startsWith("SERVING");
 
-      Run plaintext = cli("health", "--addr", addr, "--timeout", "3s");
+      CliRun plaintext = CliRun.of("health", "--addr", addr, "--timeout", "3s");
       assertThat(plaintext.status()).isEqualTo(NameServerCli.UNREACHABLE);
 
       // The JVM's authorities do not know the test's.
-      Run untrusted = cli("health", "--addr", addr, "--tls", "--timeout", "3s");
+      CliRun untrusted = CliRun.of("health", "--addr", addr, "--tls", "--timeout", "3s");
       assertThat(untrusted.status()).isEqualTo(NameServerCli.UNREACHABLE);
       assertThat(untrusted.err()).contains("unable to find valid certification path");
     } finally {
@@ -91,7 +72,7 @@ class TlsCliTest {
 
   @Test
   void aCertificateWithoutItsKeyIsAUsageError() throws IOException {
-    Run run = cli("serve", "--port", "0", "--tls-cert", pem("server.pem", "x"));
+    CliRun run = CliRun.of("serve", "--port", "0", "--tls-cert", pem("server.pem", "x"));
 
     assertThat(run.status()).isEqualTo(NameServerCli.USAGE);
     assertThat(run.err()).contains("TLS needs both --tls-cert and --tls-key");
