@@ -8,13 +8,13 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
 import io.skymesh.codec.FrameException;
 import io.skymesh.codec.FrameTooLargeException;
 import io.skymesh.codec.Frames;
+import io.skymesh.codec.Tls;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.OverloadedException;
@@ -34,8 +34,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -811,7 +809,7 @@ public final class NameServerConnection implements Disposable {
       if (settings.tls != null) {
         client =
             client.secure(
-                spec -> spec.sslContext(settings.tls).handlerConfigurator(Builder::verifyHostname));
+                spec -> spec.sslContext(settings.tls).handlerConfigurator(Tls::verifyHostname));
       }
       if (settings.receiveBufferSize > 0) {
         client = client.option(ChannelOption.SO_RCVBUF, settings.receiveBufferSize);
@@ -842,17 +840,6 @@ public final class NameServerConnection implements Disposable {
       pipeline.addBefore(NettyPipeline.ReactiveBridge, HANDLER_NAME, owner.new Handler());
       pipeline.addBefore(
           NettyPipeline.ReactiveBridge, ENCODER_NAME, new FrameEncoder(maxFrameLength));
-    }
-
-    /**
-     * Checks the server's certificate names the host connected to (its DNS or IP subject
-     * alternative names), as HTTPS clients do; Reactor Netty's TCP client leaves it off.
-     */
-    static void verifyHostname(SslHandler handler) {
-      SSLEngine engine = handler.engine();
-      SSLParameters parameters = engine.getSSLParameters();
-      parameters.setEndpointIdentificationAlgorithm("HTTPS");
-      engine.setSSLParameters(parameters);
     }
 
     private Builder copy() {

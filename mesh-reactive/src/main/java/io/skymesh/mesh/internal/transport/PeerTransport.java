@@ -4,8 +4,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
 import io.skymesh.codec.FrameDecoder;
+import io.skymesh.codec.Tls;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.SkymeshException;
@@ -20,8 +20,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -336,17 +334,6 @@ public final class PeerTransport {
     return acceptedConnections.get();
   }
 
-  /**
-   * Checks the peer's certificate names the host dialed, as HTTPS clients do; Reactor Netty's TCP
-   * client leaves it off.
-   */
-  private static void verifyHost(SslHandler handler) {
-    SSLEngine engine = handler.engine();
-    SSLParameters parameters = engine.getSSLParameters();
-    parameters.setEndpointIdentificationAlgorithm("HTTPS");
-    engine.setSSLParameters(parameters);
-  }
-
   @Override
   public String toString() {
     return "PeerTransport{processId=" + config.processId() + ", listen=" + listenAddress + '}';
@@ -488,7 +475,7 @@ public final class PeerTransport {
       if (clientTls != null) {
         client =
             client.secure(
-                spec -> spec.sslContext(clientTls).handlerConfigurator(PeerTransport::verifyHost));
+                spec -> spec.sslContext(clientTls).handlerConfigurator(Tls::verifyHostname));
       }
       connecting =
           client
