@@ -62,6 +62,7 @@ public final class MeshBuilder {
   private @Nullable SslContext nameServerTls;
   private @Nullable SslContext peerServerTls;
   private @Nullable SslContext peerClientTls;
+  private boolean peerTickets;
   private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
 
   MeshBuilder(String appId) {
@@ -200,6 +201,24 @@ public final class MeshBuilder {
     }
     this.peerServerTls = server;
     this.peerClientTls = client;
+    return this;
+  }
+
+  /**
+   * Authenticates peers by app, without asking the name server per connection: the mesh gets a
+   * short-lived ticket for its app from the name server (signed with the server's Ed25519 key, and
+   * renewed after two thirds of its lifetime), shows it with a proof of possession in each {@code
+   * Hello}, and requires a valid one of every peer. A peer without one is refused ({@code
+   * UNAUTHENTICATED}); a {@code Data} or {@code Request} whose source is outside the app of its
+   * connection's ticket is refused ({@code PERMISSION_DENIED}, reported to the sender and counted),
+   * never delivered. Every mesh of a deployment must agree; pair it with {@link #peerTls} so that
+   * tickets cannot be read off the wire, and with a token so that the name server only issues them
+   * to the app's own principals. Default: off. See {@code docs/security.md}.
+   *
+   * @return this builder
+   */
+  public MeshBuilder requirePeerTickets() {
+    this.peerTickets = true;
     return this;
   }
 
@@ -397,6 +416,7 @@ public final class MeshBuilder {
             advertisedPort,
             peerServerTls,
             peerClientTls,
+            peerTickets,
             maxFrameLength,
             pingInterval,
             maxPendingSends,

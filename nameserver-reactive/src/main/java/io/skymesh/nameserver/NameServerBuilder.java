@@ -2,10 +2,12 @@ package io.skymesh.nameserver;
 
 import io.netty.handler.ssl.SslContext;
 import io.skymesh.codec.Frames;
+import io.skymesh.codec.Tickets;
 import io.skymesh.nameserver.internal.DefaultNameServer;
 import io.skymesh.nameserver.internal.NameServerConfig;
 import io.skymesh.nameserver.spi.NameStore;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,6 +88,12 @@ public final class NameServerBuilder {
    */
   public static final int KV_FRAME_OVERHEAD = 4096;
 
+  /** The default {@link #ticketLifetime(Duration)}: 10 minutes. */
+  public static final Duration DEFAULT_TICKET_LIFETIME = Duration.ofMinutes(10);
+
+  /** The shortest {@link #ticketLifetime(Duration)}: 1 second. */
+  public static final Duration MIN_TICKET_LIFETIME = Duration.ofSeconds(1);
+
   /** The TTL is sent in a uint32 number of milliseconds. */
   private static final long MAX_TTL_MILLIS = 0xFFFF_FFFFL;
 
@@ -106,6 +114,8 @@ public final class NameServerBuilder {
   private int maxWatchesPerSession = DEFAULT_MAX_WATCHES_PER_SESSION;
   private int maxRequestsPerSecond;
   private SslContext tls;
+  private KeyPair ticketKey;
+  private Duration ticketLifetime = DEFAULT_TICKET_LIFETIME;
   private NameStore store;
   private Path dataDirectory;
   private FsyncPolicy fsync = FsyncPolicy.ALWAYS;
@@ -330,6 +340,46 @@ public final class NameServerBuilder {
           "tls: a client context (expected: one from SslContextBuilder.forServer)");
     }
     this.tls = context;
+    return this;
+  }
+
+  /**
+   * The Ed25519 key pair that signs peer tickets ({@code IssueTicket}): meshes verify each other's
+   * tickets with its public half, which the server hands out with every ticket. Every node of one
+   * name service must be given the same key, or a mesh on one node refuses the peers of another.
+   * Default: a key made at start, right for a single server, and gone with it (meshes started
+   * before a restart then refuse tickets signed after it, until they renew theirs).
+   *
+   * @param key an Ed25519 key pair ({@code KeyPairGenerator.getInstance("Ed25519")})
+   * @return this builder
+   * @throws IllegalArgumentException if it is not an Ed25519 key pair
+   */
+  public NameServerBuilder ticketKey(KeyPair key) {
+    Objects.requireNonNull(key, "key");
+    if (!Tickets.ALGORITHM.equals(key.getPublic().getAlgorithm())
+        && !"EdDSA".equals(key.getPublic().getAlgorithm())) {
+      throw new IllegalArgumentException(
+          "ticketKey: a " + key.getPublic().getAlgorithm() + " key pair (expected: Ed25519)");
+    }
+    this.ticketKey = key;
+    return this;
+  }
+
+  /**
+   * How long a peer ticket is valid; a mesh renews its ticket after two thirds of it. Default
+   * {@link #DEFAULT_TICKET_LIFETIME}. Peers compare the expiry with their own clocks, so clocks
+   * must agree to well within a third of it.
+   *
+   * @param lifetime at least {@link #MIN_TICKET_LIFETIME}
+   * @return this builder
+   */
+  public NameServerBuilder ticketLifetime(Duration lifetime) {
+    Objects.requireNonNull(lifetime, "lifetime");
+    if (lifetime.compareTo(MIN_TICKET_LIFETIME) < 0) {
+      throw new IllegalArgumentException(
+          "ticketLifetime: " + lifetime + " (expected: at least " + MIN_TICKET_LIFETIME + ")");
+    }
+    this.ticketLifetime = lifetime;
     return this;
   }
 
@@ -575,7 +625,9 @@ public final class NameServerBuilder {
             maxSessionsPerPrincipal,
             maxWatchesPerSession,
             maxRequestsPerSecond,
-            tls);
+            tls,
+            ticketKey,
+            ticketLifetime);
     return DefaultNameServer.start(config);
   }
 }

@@ -3,11 +3,14 @@ package io.skymesh.nameserver;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.ByteString;
+import io.skymesh.codec.Tickets;
 import io.skymesh.nameserver.Principal.Role;
 import io.skymesh.proto.Campaign;
 import io.skymesh.proto.ClearServices;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.HealthCheck;
+import io.skymesh.proto.IssueTicket;
 import io.skymesh.proto.KeepAlive;
 import io.skymesh.proto.KvDelete;
 import io.skymesh.proto.NameClientFrame;
@@ -46,6 +49,8 @@ class AuthorizationTest extends NameServerTestSupport {
   private static final StatusCode OK = StatusCode.OK;
   private static final StatusCode DENIED = StatusCode.PERMISSION_DENIED;
   private static final StatusCode NOT_FOUND = StatusCode.NOT_FOUND;
+
+  private static final ByteString HOLDER_KEY = Tickets.encode(Tickets.newKeyPair().getPublic());
 
   private final AtomicLong ids = new AtomicLong(100);
   private NameServer server;
@@ -91,6 +96,16 @@ class AuthorizationTest extends NameServerTestSupport {
             OK,
             OK,
             OK,
+            OK),
+        // A ticket vouches that its holder runs services of the session's app.
+        row(
+            "IssueTicket",
+            () ->
+                NameClientFrame.newBuilder()
+                    .setIssueTicket(IssueTicket.newBuilder().setHolderKey(HOLDER_KEY)),
+            OK,
+            DENIED,
+            DENIED,
             OK),
         row(
             "Register",

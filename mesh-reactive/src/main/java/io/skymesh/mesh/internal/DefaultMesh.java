@@ -24,6 +24,7 @@ import io.skymesh.mesh.internal.rpc.Calls;
 import io.skymesh.mesh.internal.rpc.RpcClient;
 import io.skymesh.mesh.internal.rpc.RpcConfig;
 import io.skymesh.mesh.internal.rpc.RpcServer;
+import io.skymesh.mesh.internal.transport.PeerTickets;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import java.net.InetSocketAddress;
@@ -50,6 +51,7 @@ public final class DefaultMesh implements Mesh {
   private final NameServerClient names;
   private final DataPlane plane;
   private final PeerTransport peers;
+  private final @Nullable PeerTickets tickets;
   private final Map<ServiceName, DefaultNameRouter> routers = new ConcurrentHashMap<>();
   private final Disposable.Swap probing = Disposables.swap();
   private final DefaultConfigStore configStore;
@@ -67,12 +69,15 @@ public final class DefaultMesh implements Mesh {
     this.names = new NameServerClient(config.naming());
     this.configStore = new DefaultConfigStore(names);
     this.metrics = MeshMetrics.of(config.meterRegistry());
+    this.tickets =
+        config.peerTickets() ? new PeerTickets(names::issueTicket, config.naming().timer()) : null;
     PeerTransportConfig.Builder transport =
         PeerTransportConfig.builder()
             .host(config.host())
             .port(config.port())
             .advertisedPort(config.advertisedPort())
             .tls(config.peerServerTls(), config.peerClientTls())
+            .tickets(tickets)
             .processId(processId)
             .appId(config.appId())
             .maxFrameLength(config.maxFrameLength())
@@ -116,7 +121,7 @@ public final class DefaultMesh implements Mesh {
     this.calls = new Calls(rpc, new RpcClient(plane.urls(), metrics), rpcServer, plane);
     this.sender = observations == null ? plane::send : observations.sender(plane::send);
     plane.attach(calls);
-    MeshGauges.bind(metrics, plane, calls, rpcServer, names);
+    MeshGauges.bind(metrics, plane, calls, rpcServer, names, tickets);
     if (connectionMeters != null) {
       connectionMeters.requestLoad(MeshGauges.requestLoad(calls));
     }
@@ -136,6 +141,7 @@ public final class DefaultMesh implements Mesh {
               .bind()
               .doOnNext(transport -> mesh.listenAddress = transport.listenAddress())
               .then(mesh.names.start())
+              .then(mesh.tickets == null ? Mono.empty() : mesh.tickets.start())
               .doOnSuccess(started -> mesh.startProbing())
               .thenReturn((Mesh) mesh)
               .onErrorResume(error -> mesh.close().then(Mono.error(error)));
@@ -303,6 +309,11 @@ public final class DefaultMesh implements Mesh {
     return plane;
   }
 
+  /** This mesh's peer tickets, or null unless it requires them; for metrics and tests. */
+  public @Nullable PeerTickets tickets() {
+    return tickets;
+  }
+
   /** The peer transport, for metrics and tests. */
   public PeerTransport transport() {
     return peers;
@@ -317,6 +328,9 @@ public final class DefaultMesh implements Mesh {
 
   private Mono<Void> shutDown() {
     probing.dispose();
+    if (tickets != null) {
+      tickets.close();
+    }
     routers.values().forEach(DefaultNameRouter::dispose);
     configStore.close();
     metrics.close();

@@ -19,6 +19,7 @@ import org.jspecify.annotations.Nullable;
  * @param advertisedPort the port peers dial, 0 for the bound one
  * @param peerServerTls the TLS context of the connections peers open, or null for plaintext
  * @param peerClientTls the TLS context of the connections this process opens, or null
+ * @param peerTickets whether peers show and require tickets of the name server
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
  * @param maxPendingSends the most sends waiting per peer connection before more are refused
@@ -38,6 +39,7 @@ public record MeshConfig(
     int advertisedPort,
     @Nullable SslContext peerServerTls,
     @Nullable SslContext peerClientTls,
+    boolean peerTickets,
     int maxFrameLength,
     Duration pingInterval,
     int maxPendingSends,

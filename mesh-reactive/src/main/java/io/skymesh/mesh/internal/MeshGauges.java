@@ -8,7 +8,10 @@ import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.rpc.Calls;
 import io.skymesh.mesh.internal.rpc.PeerLimiter;
 import io.skymesh.mesh.internal.rpc.RpcServer;
+import io.skymesh.mesh.internal.transport.PeerTickets;
+import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.proto.StatusCode;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The mesh's meters that read state its parts keep anyway (the data plane's drop counters, the
@@ -20,7 +23,12 @@ final class MeshGauges {
   private MeshGauges() {}
 
   static void bind(
-      MeshMetrics metrics, DataPlane plane, Calls calls, RpcServer server, NameServerClient names) {
+      MeshMetrics metrics,
+      DataPlane plane,
+      Calls calls,
+      RpcServer server,
+      NameServerClient names,
+      @Nullable PeerTickets tickets) {
     if (!metrics.enabled()) {
       return;
     }
@@ -51,6 +59,29 @@ final class MeshGauges {
         Tags.empty(),
         plane,
         DataPlane::ignoredFrames);
+    metrics.functionCounter(
+        "peer.tickets.refused",
+        "peers refused because their ticket did not hold (at Hello, or a renewal)",
+        null,
+        Tags.empty(),
+        plane.transport(),
+        PeerTransport::ticketsRefused);
+    if (tickets != null) {
+      metrics.functionCounter(
+          "peer.tickets.issued",
+          "peer tickets this mesh got from the name server, the first one included",
+          null,
+          Tags.empty(),
+          tickets,
+          PeerTickets::ticketsIssued);
+      metrics.functionCounter(
+          "peer.tickets.renewals.failed",
+          "renewals of this mesh's peer ticket that failed (each is tried again)",
+          null,
+          Tags.empty(),
+          tickets,
+          PeerTickets::failedRenewals);
+    }
     metrics.gauge(
         "services", "services of this process", Tags.empty(), plane, p -> p.services().size());
     metrics.gauge(

@@ -220,6 +220,22 @@ final class ServeCommand implements Callable<Integer> {
   Path tlsClientCa;
 
   @Option(
+      names = "--ticket-key",
+      paramLabel = "PEM",
+      description =
+          "Sign peer tickets with this Ed25519 key: a PEM file with its PRIVATE KEY (PKCS#8) and"
+              + " its PUBLIC KEY. Every node of one name service needs the same. Default: a key"
+              + " made at start.")
+  Path ticketKey;
+
+  @Option(
+      names = "--ticket-lifetime",
+      paramLabel = "DURATION",
+      description = "How long a peer ticket is valid, at least 1s. Default: ${DEFAULT-VALUE}.",
+      converter = DurationConverter.class)
+  Duration ticketLifetime = NameServerBuilder.DEFAULT_TICKET_LIFETIME;
+
+  @Option(
       names = "--principals",
       paramLabel = "FILE",
       description =
@@ -295,7 +311,11 @@ final class ServeCommand implements Callable<Integer> {
             .maxConnections(maxConnections)
             .maxSessionsPerPrincipal(maxSessionsPerPrincipal)
             .maxWatchesPerSession(maxWatchesPerSession)
-            .maxRequestsPerSecond(maxRequestsPerSecond);
+            .maxRequestsPerSecond(maxRequestsPerSecond)
+            .ticketLifetime(ticketLifetime);
+    if (ticketKey != null) {
+      builder.ticketKey(TicketKeyFile.read(ticketKey));
+    }
     if (maxValueSize != null) {
       builder.maxValueSize(intSize("--max-value-size", maxValueSize));
     }

@@ -119,8 +119,18 @@ final class Access {
               Role.ADMIN,
               appOfServicePrefix(request.getClearServices().getPrefix()),
               "clear services of");
+      // Checked against the session's app by deniedTicket.
+      case ISSUE_TICKET -> null;
       case OPEN_SESSION, KEEP_ALIVE, UNWATCH, HEALTH_CHECK, BODY_NOT_SET -> null;
     };
+  }
+
+  /**
+   * Why {@code principal} may not hold a peer ticket for its session's app {@code appId}, or null
+   * if it may: a ticket says its holder runs services of the app, so it takes that right.
+   */
+  static String deniedTicket(Principal principal, String appId) {
+    return needs(principal, Role.SERVICE, appId, "hold a peer ticket for");
   }
 
   /** Null if {@code principal} has {@code role} in {@code app} (null: every app), else why not. */

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
+import io.skymesh.codec.Tickets;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerCounters;
@@ -74,6 +75,12 @@ public final class DefaultNameServer extends NameServer {
    * @return the started server
    */
   public static Mono<NameServer> start(NameServerConfig config) {
+    if (config.ticketKey() == null) {
+      // Making a key reads the random source: not on the caller's thread, which may not block.
+      return Mono.fromCallable(Tickets::newKeyPair)
+          .subscribeOn(Schedulers.boundedElastic())
+          .flatMap(key -> start(config.withTicketKey(key)));
+    }
     if (config.store() != null) {
       NameStore store = config.store();
       return bind(config, null)

@@ -5,6 +5,7 @@ import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.spi.NameStore;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.List;
 
@@ -33,6 +34,8 @@ import java.util.List;
  * @param maxWatchesPerSession the most watches (instance and KV) one session may hold
  * @param maxRequestsPerSecond the most requests a second one session may send, 0 for no limit
  * @param tls the server's TLS context, or null for plaintext
+ * @param ticketKey the Ed25519 key pair peer tickets are signed with, or null to make one at start
+ * @param ticketLifetime how long a peer ticket is valid
  */
 public record NameServerConfig(
     String host,
@@ -56,13 +59,49 @@ public record NameServerConfig(
     int maxSessionsPerPrincipal,
     int maxWatchesPerSession,
     int maxRequestsPerSecond,
-    SslContext tls) {
+    SslContext tls,
+    KeyPair ticketKey,
+    Duration ticketLifetime) {
 
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);
 
   /** The longest KV key, in UTF-16 characters (Java string length). */
   public static final int MAX_KEY_LENGTH = 1024;
+
+  /**
+   * This configuration with another ticket key.
+   *
+   * @param key the Ed25519 key pair
+   * @return the copy
+   */
+  public NameServerConfig withTicketKey(KeyPair key) {
+    return new NameServerConfig(
+        host,
+        port,
+        sessionTtl,
+        maxSessionTtl,
+        maxFrameLength,
+        watcherQueueLimit,
+        historyLimit,
+        historyBytesLimit,
+        initialRevision,
+        maxValueSize,
+        maxInstanceSize,
+        store,
+        dataDirectory,
+        fsync,
+        fsyncInterval,
+        snapshotLogBytes,
+        principals,
+        maxConnections,
+        maxSessionsPerPrincipal,
+        maxWatchesPerSession,
+        maxRequestsPerSecond,
+        tls,
+        key,
+        ticketLifetime);
+  }
 
   /**
    * The revision before the first change of a server starting now.

@@ -1,7 +1,9 @@
 package io.skymesh.nameserver.internal;
 
+import com.google.protobuf.ByteString;
 import io.netty.util.ReferenceCountUtil;
 import io.skymesh.codec.FrameException;
+import io.skymesh.codec.Tickets;
 import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.Statuses;
@@ -18,6 +20,7 @@ import io.skymesh.proto.Campaign;
 import io.skymesh.proto.ClearServices;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
+import io.skymesh.proto.IssueTicket;
 import io.skymesh.proto.KvDelete;
 import io.skymesh.proto.KvEntry;
 import io.skymesh.proto.KvGet;
@@ -37,6 +40,8 @@ import io.skymesh.proto.SessionOpened;
 import io.skymesh.proto.SetAttributes;
 import io.skymesh.proto.Snapshot;
 import io.skymesh.proto.StatusCode;
+import io.skymesh.proto.TicketClaims;
+import io.skymesh.proto.TicketIssued;
 import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
@@ -126,12 +131,16 @@ final class ProtocolDispatch {
   private final OperationCounters counters = new OperationCounters();
   private final Access access;
 
+  /** The wire form of the public half of {@code config.ticketKey()}, sent with every ticket. */
+  private final ByteString issuerKey;
+
   ProtocolDispatch(NameServerConfig config, Scheduler scheduler, DataLog.Opened opened) {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
     this.store = config.store();
     this.access = new Access(config.principals());
+    this.issuerKey = Tickets.encode(config.ticketKey().getPublic());
     this.dataLog = opened == null ? null : opened.log();
     long start = opened == null ? config.startRevision() : opened.recovered().revision();
     this.revisions = new Revisions(start, dataLog, opened == null ? 0 : opened.revisionCeiling());
@@ -428,6 +437,7 @@ final class ProtocolDispatch {
       case KV_LIST -> kvList(session, requestId, frame.getKvList());
       case KV_WATCH -> kvWatch(session, requestId, frame.getKvWatch());
       case HEALTH_CHECK -> healthCheck(session, requestId);
+      case ISSUE_TICKET -> issueTicket(session, requestId, frame.getIssueTicket());
       case BODY_NOT_SET -> {
         if (frame.getUnknownFields().asMap().isEmpty()) {
           session.respond(
@@ -860,6 +870,44 @@ final class ProtocolDispatch {
         checkStore().thenReturn(Boolean.TRUE),
         "",
         serving -> finishCall(session, Replies.ack(requestId, current())));
+  }
+
+  /**
+   * Signs a peer ticket for the session's app and the holder key the client sent. Needs no state
+   * and no store: any node of a name service issues tickets, with the key they share.
+   */
+  private void issueTicket(Session session, long requestId, IssueTicket request) {
+    if (session.principal != null) {
+      String denied = Access.deniedTicket(session.principal, session.appId);
+      if (denied != null) {
+        session.respond(Replies.error(requestId, StatusCode.PERMISSION_DENIED, denied));
+        return;
+      }
+    }
+    try {
+      Tickets.decodeKey(request.getHolderKey());
+    } catch (Tickets.InvalidTicketException e) {
+      invalid(session, requestId, "IssueTicket.holder_key: " + e.getMessage());
+      return;
+    }
+    long now = System.currentTimeMillis();
+    TicketClaims claims =
+        TicketClaims.newBuilder()
+            .setAppId(session.appId)
+            .setHolderKey(request.getHolderKey())
+            .setIssuedAtMillis(now)
+            .setExpiresAtMillis(now + config.ticketLifetime().toMillis())
+            .setSessionId(session.id)
+            .build();
+    session.respond(
+        Replies.ack(
+            Ack.newBuilder()
+                .setRequestId(requestId)
+                .setRevision(current())
+                .setTicketIssued(
+                    TicketIssued.newBuilder()
+                        .setTicket(Tickets.sign(claims, config.ticketKey().getPrivate()))
+                        .setIssuerKey(issuerKey))));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1826,6 +1874,7 @@ final class ProtocolDispatch {
       case KV_WATCH -> "KvWatch";
       case CLEAR_SERVICES -> "ClearServices";
       case HEALTH_CHECK -> "HealthCheck";
+      case ISSUE_TICKET -> "IssueTicket";
       case BODY_NOT_SET -> "a frame without a body";
     };
   }

@@ -11,6 +11,7 @@ import io.skymesh.proto.Ack;
 import io.skymesh.proto.Campaign;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
+import io.skymesh.proto.IssueTicket;
 import io.skymesh.proto.KeepAlive;
 import io.skymesh.proto.KvDelete;
 import io.skymesh.proto.KvEntry;
@@ -27,6 +28,7 @@ import io.skymesh.proto.Register;
 import io.skymesh.proto.Resign;
 import io.skymesh.proto.SessionOpened;
 import io.skymesh.proto.SetAttributes;
+import io.skymesh.proto.TicketIssued;
 import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
@@ -331,6 +333,20 @@ public final class NameServerClient {
           }
           return request(NameClientFrame.newBuilder().setKvDelete(delete), key).map(Ack::getCount);
         });
+  }
+
+  /**
+   * Asks for a peer ticket for this client's app and {@code holderKey}.
+   *
+   * @param holderKey the holder's Ed25519 public key, encoded
+   * @return the ticket and the key of its issuer
+   */
+  public Mono<TicketIssued> issueTicket(ByteString holderKey) {
+    return request(
+            NameClientFrame.newBuilder()
+                .setIssueTicket(IssueTicket.newBuilder().setHolderKey(holderKey)),
+            "IssueTicket")
+        .map(Ack::getTicketIssued);
   }
 
   /**

@@ -408,6 +408,10 @@ public final class DataPlane implements InboundDispatcher {
       log.warn("Refusing a message with a bad ServiceUrl from {}: {}", connection, e.getMessage());
       return report(data, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
     }
+    Status refused = connection.refusal(source);
+    if (refused != null) {
+      return report(data, connection, refused.getCode(), refused.getMessage());
+    }
     LocalService service;
     try {
       service = admit(destination, data.getLeaderTerm());

@@ -110,6 +110,10 @@ public final class RpcServer {
     } catch (IllegalArgumentException e) {
       return refuse(request, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
     }
+    Status refused = connection.refusal(source);
+    if (refused != null) {
+      return refuse(request, connection, refused.getCode(), refused.getMessage());
+    }
     LocalService service;
     try {
       service = plane.admit(destination, request.getLeaderTerm());

@@ -9,14 +9,19 @@ import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.skymesh.codec.FrameException;
 import io.skymesh.codec.Frames;
+import io.skymesh.codec.Tickets;
+import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.SkymeshException;
 import io.skymesh.proto.GoAway;
 import io.skymesh.proto.Hello;
 import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.PeerTicket;
 import io.skymesh.proto.Pong;
+import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
+import io.skymesh.proto.TicketClaims;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -29,6 +34,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import reactor.core.CoreSubscriber;
 import reactor.core.Exceptions;
 import reactor.core.Fuseable;
@@ -92,6 +98,17 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private volatile String remoteAddress;
   private volatile String remoteProcessId = "";
   private volatile String remoteAppId = "";
+
+  /**
+   * What the peer's ticket vouches for, when this mesh requires tickets; null otherwise. Replaced
+   * by each valid renewal.
+   */
+  private volatile @Nullable TicketClaims peerTicket;
+
+  /**
+   * The ticket this side's {@code Hello} carried; a newer one is sent once the handshake is done.
+   */
+  private volatile @Nullable PeerTicket sentTicket;
 
   /** Reactor Netty handed the connection over: errors are this channel's own from now on. */
   private volatile boolean started;
@@ -335,8 +352,17 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     if (inbound && transport.isClosing()) {
       abort(StatusCode.UNAVAILABLE, "the peer transport is shutting down");
     } else if (!inbound) {
-      enqueueInternal(transport.hello());
+      sendHello(remoteAddress);
     }
+  }
+
+  /** Queues this side's {@code Hello}, meant for {@code audience}. */
+  private void sendHello(String audience) {
+    PeerTickets tickets = transport.config().tickets();
+    if (tickets != null) {
+      sentTicket = tickets.ticket();
+    }
+    enqueueInternal(transport.hello(audience));
   }
 
   /** Completes with this connection when the {@code Hello}s have been exchanged. */
@@ -390,13 +416,27 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     remoteProcessId = hello.getProcessId();
     remoteAppId = hello.getAppId();
+    PeerTickets tickets = transport.config().tickets();
+    if (tickets != null) {
+      try {
+        TicketClaims claims =
+            tickets.check(hello, inbound ? transport.listenAddress() : transport.processId());
+        peerTicket = claims;
+        remoteAppId = claims.getAppId();
+      } catch (Tickets.InvalidTicketException e) {
+        transport.ticketRefused();
+        log.warn("Refusing {}: {}", this, e.getMessage());
+        abort(StatusCode.UNAUTHENTICATED, e.getMessage());
+        return;
+      }
+    }
     if (inbound) {
       remoteAddress = hello.getListenAddress();
       if (transport.isClosing()) {
         abort(StatusCode.UNAVAILABLE, "the peer transport is shutting down");
         return;
       }
-      enqueueInternal(transport.hello());
+      sendHello(hello.getProcessId());
     }
     handshakeDone = true;
     if (handshakeTimer != null) {
@@ -407,6 +447,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     if (!held.isEmpty()) {
       // Frames queued during the handshake leave now, in their order.
       kick();
+    }
+    if (tickets != null && tickets.ticket() != sentTicket) {
+      // Renewed while the Hello was on its way: the peer gets the new ticket too.
+      ticketRenewed(tickets.ticket());
     }
     transport.config().onConnected().accept(this);
     handshake.tryEmitValue(this);
@@ -443,6 +487,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         abort(StatusCode.FAILED_PRECONDITION, "a second Hello");
         return Mono.empty();
       }
+      case TICKET_RENEWAL -> {
+        onTicketRenewal(frame.getTicketRenewal().getTicket());
+        return Mono.empty();
+      }
       case GO_AWAY -> {
         onGoAway(frame.getGoAway());
         return dispatch(frame);
@@ -459,6 +507,62 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         return dispatch(frame);
       }
     }
+  }
+
+  /** Takes a peer's renewed ticket, or refuses the connection if it does not hold. */
+  private void onTicketRenewal(PeerTicket ticket) {
+    PeerTickets tickets = transport.config().tickets();
+    TicketClaims before = peerTicket;
+    if (tickets == null || before == null) {
+      return; // this mesh does not check tickets
+    }
+    try {
+      peerTicket = tickets.checkRenewal(ticket, before);
+    } catch (Tickets.InvalidTicketException e) {
+      transport.ticketRefused();
+      log.warn("Closing {}: its renewed ticket does not hold: {}", this, e.getMessage());
+      abort(StatusCode.UNAUTHENTICATED, e.getMessage());
+    }
+  }
+
+  /** Sends this mesh's renewed ticket to the peer, after the {@code Hello}s. Any thread. */
+  void ticketRenewed(@Nullable PeerTicket ticket) {
+    if (ticket == null || lifecycle == CLOSED) {
+      return;
+    }
+    sentTicket = ticket;
+    enqueueInternal(PeerFrames.ticketRenewal(ticket));
+  }
+
+  @Override
+  public @Nullable Status refusal(ServiceUrl source) {
+    TicketClaims claims = peerTicket;
+    if (claims == null) {
+      return null;
+    }
+    if (System.currentTimeMillis() >= claims.getExpiresAtMillis()) {
+      return Status.newBuilder()
+          .setCode(StatusCode.UNAUTHENTICATED)
+          .setMessage(
+              "the peer ticket of "
+                  + this
+                  + " (app "
+                  + claims.getAppId()
+                  + ") has expired and was not renewed")
+          .build();
+    }
+    if (!source.appId().equals(claims.getAppId())) {
+      return Status.newBuilder()
+          .setCode(StatusCode.PERMISSION_DENIED)
+          .setMessage(
+              "source "
+                  + source
+                  + " is not in app "
+                  + claims.getAppId()
+                  + ", the app this connection's peer ticket vouches for")
+          .build();
+    }
+    return null;
   }
 
   private void onGoAway(GoAway goAway) {

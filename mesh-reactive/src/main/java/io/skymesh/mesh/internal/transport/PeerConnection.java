@@ -1,8 +1,11 @@
 package io.skymesh.mesh.internal.transport;
 
+import io.skymesh.core.ServiceUrl;
 import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Status;
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
 
 /**
@@ -22,6 +25,19 @@ public interface PeerConnection {
 
   /** The remote process's appId, from its {@code Hello}. */
   String remoteAppId();
+
+  /**
+   * Why a {@code Data} or {@code Request} from {@code source} may not be delivered, or null if it
+   * may: when this mesh requires peer tickets, a source outside the app of the peer's ticket is
+   * {@code PERMISSION_DENIED}, and everything after the ticket expired unrenewed {@code
+   * UNAUTHENTICATED}.
+   *
+   * @param source the frame's source
+   * @return the refusal, or null
+   */
+  default @Nullable Status refusal(ServiceUrl source) {
+    return null;
+  }
 
   /** Whether the peer opened this connection (it was accepted by this side's listener). */
   boolean isInbound();

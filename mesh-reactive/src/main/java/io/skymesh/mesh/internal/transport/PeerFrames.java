@@ -5,10 +5,12 @@ import io.skymesh.codec.FrameTooLargeException;
 import io.skymesh.proto.GoAway;
 import io.skymesh.proto.Hello;
 import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.PeerTicket;
 import io.skymesh.proto.Ping;
 import io.skymesh.proto.Pong;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
+import io.skymesh.proto.TicketRenewal;
 
 /** Factories for the frames the transport itself sends, and the rules about frame kinds. */
 final class PeerFrames {
@@ -26,6 +28,12 @@ final class PeerFrames {
                 .setProcessId(processId)
                 .setListenAddress(listenAddress)
                 .setAppId(appId))
+        .build();
+  }
+
+  static PeerFrame ticketRenewal(PeerTicket ticket) {
+    return PeerFrame.newBuilder()
+        .setTicketRenewal(TicketRenewal.newBuilder().setTicket(ticket))
         .build();
   }
 

@@ -10,6 +10,7 @@ import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.SkymeshException;
 import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.PeerTicket;
 import io.skymesh.proto.StatusCode;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,6 +59,7 @@ public final class PeerTransport {
   private final ConcurrentHashMap<String, Dial> dials = new ConcurrentHashMap<>();
   private final Set<PeerChannel> channels = ConcurrentHashMap.newKeySet();
   private final AtomicLong acceptedConnections = new AtomicLong();
+  private final AtomicLong ticketsRefused = new AtomicLong();
   private final AtomicBoolean bound = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean goingAway;
@@ -73,6 +75,10 @@ public final class PeerTransport {
     this.dispatcher = dispatcher;
     this.closedError = new MeshClosedException("peer transport " + config.processId() + " closed");
     this.hello = PeerFrames.hello(config.processId(), "", config.appId());
+    PeerTickets tickets = config.tickets();
+    if (tickets != null) {
+      tickets.onRenewed(this::ticketRenewed);
+    }
   }
 
   /**
@@ -416,8 +422,37 @@ public final class PeerTransport {
     return dispatcher;
   }
 
-  PeerFrame hello() {
-    return hello;
+  /**
+   * The {@code Hello} for a connection: with this mesh's ticket and its proof for {@code audience}
+   * when the mesh uses tickets.
+   *
+   * @param audience the address dialed, or, answering a peer's {@code Hello}, the peer's process id
+   */
+  PeerFrame hello(String audience) {
+    PeerTickets tickets = config.tickets();
+    if (tickets == null) {
+      return hello;
+    }
+    return PeerFrame.newBuilder()
+        .setHello(tickets.present(hello.getHello().toBuilder(), audience))
+        .build();
+  }
+
+  /** Counts a peer whose ticket did not hold. */
+  void ticketRefused() {
+    ticketsRefused.incrementAndGet();
+  }
+
+  /** How many peers' {@code Hello}s or renewals were refused because their ticket did not hold. */
+  public long ticketsRefused() {
+    return ticketsRefused.get();
+  }
+
+  /** Passes a renewed ticket on to every connection. */
+  private void ticketRenewed(PeerTicket ticket) {
+    for (PeerChannel channel : channels) {
+      channel.ticketRenewed(ticket);
+    }
   }
 
   boolean isClosing() {

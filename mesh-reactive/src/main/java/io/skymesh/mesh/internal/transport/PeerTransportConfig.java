@@ -50,6 +50,7 @@ public final class PeerTransportConfig {
   private final @Nullable ChannelMetricsRecorder acceptedMetrics;
   private final @Nullable SslContext serverTls;
   private final @Nullable SslContext clientTls;
+  private final @Nullable PeerTickets tickets;
   private final @Nullable ChannelMetricsRecorder dialedMetrics;
   private final Consumer<PeerConnection> onConnected;
 
@@ -72,6 +73,7 @@ public final class PeerTransportConfig {
     this.acceptedMetrics = b.acceptedMetrics;
     this.serverTls = b.serverTls;
     this.clientTls = b.clientTls;
+    this.tickets = b.tickets;
     this.dialedMetrics = b.dialedMetrics;
     this.onConnected = b.onConnected;
   }
@@ -102,6 +104,7 @@ public final class PeerTransportConfig {
     b.acceptedMetrics = acceptedMetrics;
     b.serverTls = serverTls;
     b.clientTls = clientTls;
+    b.tickets = tickets;
     b.dialedMetrics = dialedMetrics;
     b.onConnected = onConnected;
     return b;
@@ -211,6 +214,14 @@ public final class PeerTransportConfig {
     return clientTls;
   }
 
+  /**
+   * This mesh's peer tickets, presented in every {@code Hello} and required of every peer; {@code
+   * null} (the default) for neither.
+   */
+  public @Nullable PeerTickets tickets() {
+    return tickets;
+  }
+
   /** Reactor Netty's channel metrics of dialed connections, or {@code null} for none. */
   public @Nullable ChannelMetricsRecorder dialedMetrics() {
     return dialedMetrics;
@@ -276,6 +287,7 @@ public final class PeerTransportConfig {
     private @Nullable ChannelMetricsRecorder acceptedMetrics;
     private @Nullable SslContext serverTls;
     private @Nullable SslContext clientTls;
+    private @Nullable PeerTickets tickets;
     private @Nullable ChannelMetricsRecorder dialedMetrics;
     private Consumer<PeerConnection> onConnected = connection -> {};
 
@@ -421,6 +433,16 @@ public final class PeerTransportConfig {
     public Builder tls(@Nullable SslContext server, @Nullable SslContext client) {
       this.serverTls = server;
       this.clientTls = client;
+      return this;
+    }
+
+    /**
+     * Presents this mesh's ticket in every {@code Hello} and requires a valid one of every peer,
+     * whose {@code Data} and {@code Request} frames must then come from the ticket's app; null for
+     * neither.
+     */
+    public Builder tickets(@Nullable PeerTickets tickets) {
+      this.tickets = tickets;
       return this;
     }
 

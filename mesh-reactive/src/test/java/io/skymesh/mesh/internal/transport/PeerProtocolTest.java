@@ -5,12 +5,8 @@ import static io.skymesh.mesh.internal.transport.TestPeers.data;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelPipeline;
-import io.skymesh.codec.FrameDecoder;
-import io.skymesh.codec.FrameEncoder;
-import io.skymesh.codec.Frames;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.proto.Hello;
@@ -28,8 +24,6 @@ import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
 import reactor.netty.DisposableServer;
-import reactor.netty.NettyPipeline;
-import reactor.netty.tcp.TcpClient;
 import reactor.netty.tcp.TcpServer;
 import reactor.test.StepVerifier;
 
@@ -310,15 +304,9 @@ class PeerProtocolTest {
   }
 
   private RawPeer rawPeer(PeerTransport target) {
-    PeerAddress address = PeerAddress.parse(target.listenAddress());
-    Connection connection =
-        TcpClient.newConnection()
-            .host(address.host())
-            .port(address.port())
-            .doOnChannelInit((observer, channel, remote) -> addCodec(channel.pipeline()))
-            .connectNow(DEADLINE);
-    rawClients.add(connection);
-    return new RawPeer(connection);
+    RawPeer peer = RawPeer.connect(target.listenAddress());
+    rawClients.add(peer.connection());
+    return peer;
   }
 
   private DisposableServer rawServer(
@@ -339,34 +327,6 @@ class PeerProtocolTest {
   }
 
   private static void addCodec(ChannelPipeline pipeline) {
-    pipeline.addBefore(
-        NettyPipeline.ReactiveBridge,
-        "decoder",
-        new FrameDecoder<>(PeerFrame.parser(), Frames.DEFAULT_MAX_FRAME_LENGTH));
-    pipeline.addBefore(
-        NettyPipeline.ReactiveBridge, "encoder", new FrameEncoder(Frames.DEFAULT_MAX_FRAME_LENGTH));
-  }
-
-  /** A TCP client that speaks frames (or raw bytes) by hand and keeps every frame it receives. */
-  private static final class RawPeer {
-    final Queue<PeerFrame> frames = new ConcurrentLinkedQueue<>();
-    private final Connection connection;
-
-    RawPeer(Connection connection) {
-      this.connection = connection;
-      connection.inbound().receiveObject().cast(PeerFrame.class).subscribe(frames::add, e -> {});
-    }
-
-    void send(PeerFrame frame) {
-      connection.outbound().sendObject(frame).then().block(DEADLINE);
-    }
-
-    void sendRaw(ByteBuf bytes) {
-      connection.outbound().sendObject(bytes).then().block(DEADLINE);
-    }
-
-    void awaitClosed() {
-      StepVerifier.create(connection.onDispose()).expectComplete().verify(DEADLINE);
-    }
+    RawPeer.addCodec(pipeline);
   }
 }
