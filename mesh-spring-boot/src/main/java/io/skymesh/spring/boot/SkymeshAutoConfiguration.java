@@ -2,6 +2,7 @@ package io.skymesh.spring.boot;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.observation.ObservationRegistry;
+import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.skymesh.mesh.Mesh;
@@ -83,6 +84,13 @@ public class SkymeshAutoConfiguration {
     if (tls.isEnabled()) {
       builder.nameServerTls(clientContext(tls));
     }
+    SkymeshProperties.PeerTls peerTls = properties.getPeerTls();
+    if (peerTls.isEnabled()) {
+      builder.peerTls(peerServerContext(peerTls), peerClientContext(peerTls));
+    }
+    if (properties.isPeerTickets()) {
+      builder.requirePeerTickets();
+    }
     return builder
         .host(properties.getHost())
         .port(properties.getPort())
@@ -110,6 +118,42 @@ public class SkymeshAutoConfiguration {
       return context.build();
     } catch (SSLException | IllegalArgumentException e) {
       throw new IllegalArgumentException("skymesh.name-server-tls: " + e.getMessage(), e);
+    }
+  }
+
+  /** The listener's TLS context of {@code skymesh.peer-tls.*}: reads its PEM files. */
+  static SslContext peerServerContext(SkymeshProperties.PeerTls tls) {
+    if (tls.getCert() == null || tls.getKey() == null) {
+      throw new IllegalArgumentException("skymesh.peer-tls: needs both cert and key");
+    }
+    try {
+      SslContextBuilder context =
+          SslContextBuilder.forServer(new File(tls.getCert()), new File(tls.getKey()));
+      if (tls.isMutual()) {
+        context.clientAuth(ClientAuth.REQUIRE);
+      }
+      if (tls.getCa() != null) {
+        context.trustManager(new File(tls.getCa()));
+      }
+      return context.build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("skymesh.peer-tls: " + e.getMessage(), e);
+    }
+  }
+
+  /** The dialed connections' TLS context of {@code skymesh.peer-tls.*}: reads its PEM files. */
+  static SslContext peerClientContext(SkymeshProperties.PeerTls tls) {
+    try {
+      SslContextBuilder context = SslContextBuilder.forClient();
+      if (tls.getCa() != null) {
+        context.trustManager(new File(tls.getCa()));
+      }
+      if (tls.isMutual()) {
+        context.keyManager(new File(tls.getCert()), new File(tls.getKey()));
+      }
+      return context.build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("skymesh.peer-tls: " + e.getMessage(), e);
     }
   }
 

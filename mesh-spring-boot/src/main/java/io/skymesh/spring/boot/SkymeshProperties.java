@@ -28,6 +28,8 @@ public class SkymeshProperties {
   private String advertisedAddress;
   private String token;
   private final NameServerTls nameServerTls = new NameServerTls();
+  private final PeerTls peerTls = new PeerTls();
+  private boolean peerTickets;
 
   /** Creates the properties with their defaults. */
   public SkymeshProperties() {}
@@ -209,6 +211,86 @@ public class SkymeshProperties {
     /** Sets {@link #getKey()}. */
     public void setKey(String key) {
       this.key = key;
+    }
+  }
+
+  /** TLS between peers: {@code skymesh.peer-tls.*}. */
+  public PeerTls getPeerTls() {
+    return peerTls;
+  }
+
+  /**
+   * Whether the mesh proves its app to peers with a ticket of the name server, and requires one of
+   * them ({@code MeshBuilder.requirePeerTickets()}); false by default.
+   */
+  public boolean isPeerTickets() {
+    return peerTickets;
+  }
+
+  /** Sets {@link #isPeerTickets()}. */
+  public void setPeerTickets(boolean peerTickets) {
+    this.peerTickets = peerTickets;
+  }
+
+  /**
+   * {@code skymesh.peer-tls.*}: TLS between peers, from PEM files ({@code MeshBuilder.peerTls}).
+   * Enabled by {@code cert} and {@code key}, this process's certificate, presented to the peers
+   * that dial it and, with {@code mutual} (the default), to the peers it dials. Peers' certificates
+   * are checked against {@code ca}, or the JVM's authorities when it is not set.
+   */
+  public static class PeerTls {
+
+    private String ca;
+    private String cert;
+    private String key;
+    private boolean mutual = true;
+
+    /** Creates the defaults: plaintext. */
+    public PeerTls() {}
+
+    /** Whether peers speak TLS: a certificate or a key is set. */
+    public boolean isEnabled() {
+      return cert != null || key != null;
+    }
+
+    /** The authorities of peers' certificates (PEM), instead of the JVM's. */
+    public String getCa() {
+      return ca;
+    }
+
+    /** Sets {@link #getCa()}. */
+    public void setCa(String ca) {
+      this.ca = ca;
+    }
+
+    /** This process's certificate chain (PEM). */
+    public String getCert() {
+      return cert;
+    }
+
+    /** Sets {@link #getCert()}. */
+    public void setCert(String cert) {
+      this.cert = cert;
+    }
+
+    /** This process's private key (PKCS#8 PEM). */
+    public String getKey() {
+      return key;
+    }
+
+    /** Sets {@link #getKey()}. */
+    public void setKey(String key) {
+      this.key = key;
+    }
+
+    /** Whether both sides of each connection present a certificate; true by default. */
+    public boolean isMutual() {
+      return mutual;
+    }
+
+    /** Sets {@link #isMutual()}. */
+    public void setMutual(boolean mutual) {
+      this.mutual = mutual;
     }
   }
 }

@@ -17,6 +17,7 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.MessageHandler;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.ServiceOptions;
+import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.Principal;
 import io.skymesh.testkit.TestPki;
@@ -249,11 +250,21 @@ class SkymeshAutoConfigurationTest {
                   + Files.writeString(dir.resolve("shop.pem"), client.getCertificatePathPEM()),
               "skymesh.name-server-tls.key="
                   + Files.writeString(dir.resolve("shop.key"), client.getPrivateKeyPEM()),
+              "skymesh.peer-tls.ca=" + dir.resolve("ca.pem"),
+              "skymesh.peer-tls.cert="
+                  + Files.writeString(dir.resolve("peer.pem"), identity.getCertificatePathPEM()),
+              "skymesh.peer-tls.key="
+                  + Files.writeString(dir.resolve("peer.key"), identity.getPrivateKeyPEM()),
+              "skymesh.peer-tickets=true",
               "skymesh.close-timeout=5s")
           .run(
               context -> {
                 assertThat(context).hasNotFailed().hasSingleBean(Mesh.class);
-                assertThat(context.getBean(Mesh.class).listenAddress()).startsWith("127.0.0.1:");
+                Mesh mesh = context.getBean(Mesh.class);
+                assertThat(mesh.listenAddress()).startsWith("127.0.0.1:");
+                // It got its peer ticket at start, and its listener speaks TLS.
+                assertThat(((DefaultMesh) mesh).tickets().ticketsIssued()).isEqualTo(1);
+                assertThat(((DefaultMesh) mesh).transport().config().serverTls()).isNotNull();
                 // Published after the batch that answered: waited for.
                 org.awaitility.Awaitility.await()
                     .atMost(DEADLINE)
