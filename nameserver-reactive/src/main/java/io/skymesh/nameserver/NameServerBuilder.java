@@ -69,6 +69,9 @@ public final class NameServerBuilder {
   /** The default largest KV value: 1 MiB. */
   public static final int DEFAULT_MAX_VALUE_SIZE = 1 << 20;
 
+  /** The default {@link #maxConnectionsPerAddress(int)}. */
+  public static final int DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 4096;
+
   /** The default {@link #maxConnections(int)}. */
   public static final int DEFAULT_MAX_CONNECTIONS = 65_536;
 
@@ -110,6 +113,7 @@ public final class NameServerBuilder {
   private boolean maxValueSizeSet;
   private int maxInstanceSize = DEFAULT_MAX_INSTANCE_SIZE;
   private int maxConnections = DEFAULT_MAX_CONNECTIONS;
+  private int maxConnectionsPerAddress = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   private int maxSessionsPerPrincipal = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL;
   private int maxWatchesPerSession = DEFAULT_MAX_WATCHES_PER_SESSION;
   private int maxRequestsPerSecond;
@@ -396,6 +400,20 @@ public final class NameServerBuilder {
   }
 
   /**
+   * The most connections the server holds at once from one source IP address, so that one host
+   * cannot take every connection of {@link #maxConnections(int)}. One more is told {@code
+   * Error(RESOURCE_EXHAUSTED)} and closed. Raise it for many clients behind one NAT. Default {@link
+   * #DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}.
+   *
+   * @param maxConnections the limit, at least 1
+   * @return this builder
+   */
+  public NameServerBuilder maxConnectionsPerAddress(int maxConnections) {
+    this.maxConnectionsPerAddress = atLeastOne("maxConnectionsPerAddress", maxConnections);
+    return this;
+  }
+
+  /**
    * The most sessions one principal (token) may have open at once, with principals configured. One
    * more {@code OpenSession} gets {@code RESOURCE_EXHAUSTED} and a close. Default {@link
    * #DEFAULT_MAX_SESSIONS_PER_PRINCIPAL}.
@@ -622,6 +640,7 @@ public final class NameServerBuilder {
             snapshotLogBytes,
             List.copyOf(principals),
             maxConnections,
+            maxConnectionsPerAddress,
             maxSessionsPerPrincipal,
             maxWatchesPerSession,
             maxRequestsPerSecond,

@@ -45,6 +45,35 @@ class ResourceLimitsTest extends NameServerTestSupport {
   }
 
   @Test
+  void aConnectionOverTheLimitOfItsAddressIsRefusedAndOneClosedMakesRoom() {
+    NameServer server = start(b -> b.maxConnectionsPerAddress(2));
+    TestClient first = open(server, "game");
+    TestClient second = open(server, "game");
+
+    TestClient third = connect(server);
+    StepVerifier.create(third.frames())
+        .assertNext(
+            frame -> {
+              assertThat(frame.getError().getStatus().getCode())
+                  .isEqualTo(StatusCode.RESOURCE_EXHAUSTED);
+              assertThat(frame.getError().getStatus().getMessage())
+                  .isEqualTo(
+                      "this name server holds 2 connections from 127.0.0.1, its limit per"
+                          + " address");
+            })
+        .expectComplete()
+        .verify(TIMEOUT);
+    first.register("game.zone1.lobby/1", "127.0.0.1:7001").block(TIMEOUT);
+
+    // A closed connection gives its place back, once the server has seen it close.
+    second.close();
+    org.awaitility.Awaitility.await()
+        .atMost(TIMEOUT)
+        .untilAsserted(() -> assertThat(server.metrics().sessions()).isEqualTo(1));
+    open(server, "game").register("game.zone1.lobby/2", "127.0.0.1:7002").block(TIMEOUT);
+  }
+
+  @Test
   void aPrincipalOverItsSessionsIsRefused() {
     Principal lobby = new Principal("lobby", "lobby-secret", Set.of(Role.SERVICE), Set.of("game"));
     NameServer server = start(b -> b.principal(lobby).maxSessionsPerPrincipal(2));

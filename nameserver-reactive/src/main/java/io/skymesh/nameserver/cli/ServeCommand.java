@@ -128,6 +128,14 @@ final class ServeCommand implements Callable<Integer> {
   int maxConnections;
 
   @Option(
+      names = "--max-connections-per-address",
+      defaultValue = "" + NameServerBuilder.DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+      description =
+          "The most connections held at once from one source IP address; one more is refused."
+              + " Default: ${DEFAULT-VALUE}.")
+  int maxConnectionsPerAddress;
+
+  @Option(
       names = "--max-sessions-per-principal",
       defaultValue = "" + NameServerBuilder.DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
       description =
@@ -309,6 +317,7 @@ final class ServeCommand implements Callable<Integer> {
             .maxFrameLength(intSize("--max-frame-length", maxFrameLength))
             .maxInstanceSize(intSize("--max-instance-size", maxInstanceSize))
             .maxConnections(maxConnections)
+            .maxConnectionsPerAddress(maxConnectionsPerAddress)
             .maxSessionsPerPrincipal(maxSessionsPerPrincipal)
             .maxWatchesPerSession(maxWatchesPerSession)
             .maxRequestsPerSecond(maxRequestsPerSecond)

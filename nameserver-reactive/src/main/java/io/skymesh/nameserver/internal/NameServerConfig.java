@@ -30,6 +30,7 @@ import java.util.List;
  * @param snapshotLogBytes the size of the log past which the store writes a snapshot
  * @param principals the clients known by token; empty for open mode
  * @param maxConnections the most connections the server holds; more are refused
+ * @param maxConnectionsPerAddress the most connections from one source IP address
  * @param maxSessionsPerPrincipal the most sessions one principal may have open
  * @param maxWatchesPerSession the most watches (instance and KV) one session may hold
  * @param maxRequestsPerSecond the most requests a second one session may send, 0 for no limit
@@ -56,6 +57,7 @@ public record NameServerConfig(
     long snapshotLogBytes,
     List<Principal> principals,
     int maxConnections,
+    int maxConnectionsPerAddress,
     int maxSessionsPerPrincipal,
     int maxWatchesPerSession,
     int maxRequestsPerSecond,
@@ -95,6 +97,7 @@ public record NameServerConfig(
         snapshotLogBytes,
         principals,
         maxConnections,
+        maxConnectionsPerAddress,
         maxSessionsPerPrincipal,
         maxWatchesPerSession,
         maxRequestsPerSecond,

@@ -45,8 +45,11 @@ import io.skymesh.proto.TicketIssued;
 import io.skymesh.proto.Unwatch;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -130,6 +133,9 @@ final class ProtocolDispatch {
   private volatile NameServerMetrics metrics = NameServerMetrics.EMPTY;
   private final OperationCounters counters = new OperationCounters();
   private final Access access;
+
+  /** The connections held from each source IP address; the writer only. */
+  private final Map<InetAddress, Integer> connectionsBySource = new HashMap<>();
 
   /** The wire form of the public half of {@code config.ticketKey()}, sent with every ticket. */
   private final ByteString issuerKey;
@@ -282,6 +288,30 @@ final class ProtocolDispatch {
       forceCloseLater(session);
       return;
     }
+    InetAddress source = sourceOf(session);
+    if (source != null) {
+      int fromThere = connectionsBySource.getOrDefault(source, 0);
+      if (fromThere >= config.maxConnectionsPerAddress()) {
+        log.warn(
+            "Refusing a connection from {}: the name server holds {} connections from that"
+                + " address, its limit per address",
+            source.getHostAddress(),
+            fromThere);
+        session.close(
+            Replies.error(
+                0,
+                StatusCode.RESOURCE_EXHAUSTED,
+                "this name server holds "
+                    + fromThere
+                    + " connections from "
+                    + source.getHostAddress()
+                    + ", its limit per address"));
+        forceCloseLater(session);
+        return;
+      }
+      connectionsBySource.put(source, fromThere + 1);
+      session.source = source;
+    }
     instances.sessions().add(session);
     session.ttlNanos = TimeUnit.MILLISECONDS.toNanos(config.sessionTtl().toMillis());
     session.lastSeenNanos = System.nanoTime();
@@ -300,6 +330,10 @@ final class ProtocolDispatch {
     }
     session.close(null);
     instances.sessions().remove(session);
+    if (session.source != null) {
+      connectionsBySource.computeIfPresent(session.source, (source, n) -> n > 1 ? n - 1 : null);
+      session.source = null;
+    }
   }
 
   /** Subscribes to a connection's request frames, as many at a time as its session grants. */
@@ -1877,6 +1911,13 @@ final class ProtocolDispatch {
       case ISSUE_TICKET -> "IssueTicket";
       case BODY_NOT_SET -> "a frame without a body";
     };
+  }
+
+  /** The IP address a session's connection comes from, or null if it is not an IP socket. */
+  private static InetAddress sourceOf(Session session) {
+    return session.connection.channel().remoteAddress() instanceof InetSocketAddress socket
+        ? socket.getAddress()
+        : null;
   }
 
   /** Why {@code address} is not "host:port", or null if it is. */

@@ -7,6 +7,7 @@ import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.WatchEvent;
+import java.net.InetAddress;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -62,6 +63,10 @@ final class Session implements InstanceHolder, WatchSink {
   private final int readAhead;
 
   String appId;
+
+  /** The source IP address counted against the per-address limit, or null. The writer only. */
+  InetAddress source;
+
   boolean opened;
 
   /** Who opened the session; null in open mode. */
