@@ -161,6 +161,64 @@ class MeshSecurityTest {
   }
 
   @Test
+  void aPeerWhoseCertificateNamesAnotherHostOrACallerWithoutACertificateIsRefused() {
+    TestPki pki = TestPki.create();
+    server = NameServer.builder().start().block(DEADLINE);
+    String address = "127.0.0.1:" + server.port();
+    X509Bundle loopback = pki.issue("localhost", "127.0.0.1");
+    X509Bundle elsewhere = pki.issue("echo.example.com");
+
+    // The callee presents a certificate of the right authority but for another host.
+    Mesh impostor =
+        start(
+            Mesh.builder("game")
+                .nameServer(address)
+                .peerTls(pki.serverContext(elsewhere, false), pki.clientContext(elsewhere)));
+    TestMeshes.register(impostor, "game.zone1.echo/1", echo());
+    Mesh caller =
+        start(
+            Mesh.builder("game")
+                .nameServer(address)
+                .peerTls(pki.serverContext(loopback, true), pki.clientContext(loopback)));
+    assertUnreachable(
+        caller, "game.zone1.echo/1", "subject alternative names matching IP address 127.0.0.1");
+
+    // Mutual TLS: a caller that trusts the callee but presents no certificate.
+    Mesh mutual =
+        start(
+            Mesh.builder("game")
+                .nameServer(address)
+                .peerTls(pki.serverContext(loopback, true), pki.clientContext(loopback)));
+    TestMeshes.register(mutual, "game.zone1.echo/2", echo());
+    Mesh anonymous =
+        start(
+            Mesh.builder("game")
+                .nameServer(address)
+                .peerTls(pki.serverContext(loopback, false), pki.clientContext(null)));
+    assertUnreachable(anonymous, "game.zone1.echo/2", null);
+  }
+
+  /** A request from a new service of {@code caller} to {@code url} fails UNAVAILABLE. */
+  private static void assertUnreachable(Mesh caller, String url, String messagePart) {
+    MeshService client = TestMeshes.register(caller, "game.zone1.client/" + url.hashCode());
+    ServiceUrl target = ServiceUrl.parse(url);
+    caller
+        .router(target.serviceName())
+        .views()
+        .filter(view -> view.instance(target).isPresent())
+        .blockFirst(DEADLINE);
+    StepVerifier.create(client.request(target, "Echo", ByteString.copyFromUtf8("hi")))
+        .expectErrorSatisfies(
+            error -> {
+              assertThat(((SkymeshException) error).statusCode()).isEqualTo(StatusCode.UNAVAILABLE);
+              if (messagePart != null) {
+                assertThat(error).hasMessageContaining(messagePart);
+              }
+            })
+        .verify(DEADLINE);
+  }
+
+  @Test
   void aMeshBoundToEveryInterfaceIsReachableAtItsAdvertisedAddress() {
     server = NameServer.builder().start().block(DEADLINE);
     String address = "127.0.0.1:" + server.port();
