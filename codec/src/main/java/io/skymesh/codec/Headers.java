@@ -13,7 +13,38 @@ import java.util.Map;
  */
 public final class Headers {
 
+  /** The most metadata entries a receiver accepts on one message, request or response. */
+  public static final int MAX_COUNT = 64;
+
+  /** The most bytes of metadata (encoded entries) a receiver accepts on one message. */
+  public static final int MAX_BYTES = 8192;
+
   private Headers() {}
+
+  /**
+   * Why metadata received from a peer is refused, or null if it is within {@link #MAX_COUNT}
+   * entries and {@link #MAX_BYTES} bytes.
+   *
+   * @param headers the wire's entries
+   * @return the reason, naming the limit; or null
+   */
+  public static String check(List<Header> headers) {
+    int size = headers.size();
+    if (size == 0) {
+      return null;
+    }
+    if (size > MAX_COUNT) {
+      return size + " metadata entries, over the limit of " + MAX_COUNT;
+    }
+    int bytes = 0;
+    for (int i = 0; i < size; i++) {
+      bytes += headers.get(i).getSerializedSize() + 2;
+    }
+    if (bytes > MAX_BYTES) {
+      return bytes + " bytes of metadata, over the limit of " + MAX_BYTES;
+    }
+    return null;
+  }
 
   /**
    * The metadata as a map.

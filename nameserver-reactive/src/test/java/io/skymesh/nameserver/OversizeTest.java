@@ -121,6 +121,46 @@ class OversizeTest extends NameServerTestSupport {
   }
 
   @Test
+  void moreAttributesThanTheLimitAreRefusedAtRegistrationAndByAMerge() {
+    NameServer server = start();
+    TestClient client = open(server, "game");
+    Map<String, String> tooMany = new java.util.HashMap<>();
+    for (int i = 0; i <= 256; i++) {
+      tooMany.put("a" + i, "v");
+    }
+
+    Status refused =
+        client
+            .error(TestClient.register("game.zone1.lobby/1", "127.0.0.1:7001", tooMany))
+            .block(TIMEOUT);
+    assertThat(refused.getCode()).isEqualTo(StatusCode.INVALID_ARGUMENT);
+    assertThat(refused.getMessage())
+        .isEqualTo(
+            "instance game.zone1.lobby/1 has 257 attributes, over the name server's maximum of"
+                + " 256; nothing was registered");
+
+    Map<String, String> half = new java.util.HashMap<>();
+    Map<String, String> otherHalf = new java.util.HashMap<>();
+    for (int i = 0; i < 200; i++) {
+      half.put("a" + i, "v");
+      otherHalf.put("b" + i, "v");
+    }
+    client.ack(TestClient.register("game.zone1.lobby/1", "127.0.0.1:7001", half)).block(TIMEOUT);
+    long revision = server.revision();
+    Status merged =
+        client
+            .error(TestClient.setAttributes("game.zone1.lobby/1", otherHalf, true))
+            .block(TIMEOUT);
+    assertThat(merged.getMessage())
+        .isEqualTo(
+            "instance game.zone1.lobby/1 would have 400 attributes, over the name server's"
+                + " maximum of 256; nothing was changed");
+    assertThat(server.revision()).isEqualTo(revision);
+    // Replacing them all is within the limit.
+    client.ack(TestClient.setAttributes("game.zone1.lobby/1", otherHalf, false)).block(TIMEOUT);
+  }
+
+  @Test
   void aSnapshotLargerThanAFrameArrivesInPartsAndWhole() {
     int instances = 300;
     // 300 instances of 60 KiB: an 18 MB snapshot, over the 16 MiB frame limit.

@@ -68,6 +68,9 @@ public record NameServerConfig(
   /** The shortest TTL granted to a client that asks for one. */
   public static final Duration MIN_REQUESTED_TTL = Duration.ofMillis(100);
 
+  /** The most attributes one instance may carry. */
+  public static final int MAX_ATTRIBUTES = 256;
+
   /** The longest KV key, in UTF-16 characters (Java string length). */
   public static final int MAX_KEY_LENGTH = 1024;
 

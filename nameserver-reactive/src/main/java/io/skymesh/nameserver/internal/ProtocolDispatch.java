@@ -619,6 +619,19 @@ final class ProtocolDispatch {
               + " bytes; nothing was registered");
       return;
     }
+    if (instance.getAttributesCount() > NameServerConfig.MAX_ATTRIBUTES) {
+      invalid(
+          session,
+          requestId,
+          "instance "
+              + key
+              + " has "
+              + instance.getAttributesCount()
+              + " attributes, over the name server's maximum of "
+              + NameServerConfig.MAX_ATTRIBUTES
+              + "; nothing was registered");
+      return;
+    }
     String addressProblem = checkAddress(instance.getAddress());
     if (addressProblem != null) {
       invalid(
@@ -703,6 +716,27 @@ final class ProtocolDispatch {
               + " bytes with these attributes, over the name server's maximum instance size of "
               + config.maxInstanceSize()
               + " bytes; nothing was changed");
+      return;
+    }
+    int count = request.getAttributesCount();
+    if (live != null && request.getMerge()) {
+      for (String name : live.instance().getAttributesMap().keySet()) {
+        if (!request.containsAttributes(name)) {
+          count++;
+        }
+      }
+    }
+    if (count > NameServerConfig.MAX_ATTRIBUTES) {
+      invalid(
+          session,
+          requestId,
+          "instance "
+              + key
+              + " would have "
+              + count
+              + " attributes, over the name server's maximum of "
+              + NameServerConfig.MAX_ATTRIBUTES
+              + "; nothing was changed");
       return;
     }
     if (store != null) {

@@ -412,6 +412,10 @@ public final class DataPlane implements InboundDispatcher {
     if (refused != null) {
       return report(data, connection, refused.getCode(), refused.getMessage());
     }
+    String oversized = Headers.check(data.getHeadersList());
+    if (oversized != null) {
+      return report(data, connection, StatusCode.INVALID_ARGUMENT, oversized);
+    }
     LocalService service;
     try {
       service = admit(destination, data.getLeaderTerm());

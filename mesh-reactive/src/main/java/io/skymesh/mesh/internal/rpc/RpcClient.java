@@ -118,7 +118,13 @@ public final class RpcClient {
       metrics.responseUnmatched();
       return Mono.empty();
     }
-    if (response.getStatus().getCode() == StatusCode.OK) {
+    String oversized = Headers.check(response.getHeadersList());
+    if (oversized != null) {
+      pending.sink.error(
+          Statuses.toException(
+              StatusCode.INVALID_ARGUMENT,
+              pending.context() + ": the response was refused: " + oversized));
+    } else if (response.getStatus().getCode() == StatusCode.OK) {
       pending.sink.success(
           new Reply(Headers.toMap(response.getHeadersList()), response.getPayload()));
     } else {

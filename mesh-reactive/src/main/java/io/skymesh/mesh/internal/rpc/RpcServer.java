@@ -114,6 +114,10 @@ public final class RpcServer {
     if (refused != null) {
       return refuse(request, connection, refused.getCode(), refused.getMessage());
     }
+    String oversized = Headers.check(request.getHeadersList());
+    if (oversized != null) {
+      return refuse(request, connection, StatusCode.INVALID_ARGUMENT, oversized);
+    }
     LocalService service;
     try {
       service = plane.admit(destination, request.getLeaderTerm());
