@@ -90,6 +90,10 @@ import reactor.util.concurrent.Queues;
  *       the same bound on the wire for all three.
  * </ul>
  *
+ * <p>{@code transport} is {@code plain} TCP (the default) or {@code tls}: every side over mutual
+ * TLS with the same certificate, protocol, cipher suite and SSL provider, the handshakes made in
+ * setup (see {@link Transport}).
+ *
  * <p>Each side reuses one immutable payload, as an application sending the same bytes would: a
  * {@code ByteString} for Skymesh, a retained slice of one pooled direct buffer for RSocket
  * (released by RSocket once written), a prebuilt {@code BytesValue} for gRPC. The receivers check
@@ -177,6 +181,13 @@ public class MeshSendBenchmark {
     @Param({"sent", "arrived"})
     public String inFlightUntil;
 
+    /**
+     * {@code plain} TCP, or {@code tls} on every side alike (see {@link Transport}); the
+     * connections and their handshakes are made in setup.
+     */
+    @Param({Transport.PLAIN})
+    public String transport;
+
     Arrivals arrivals;
     private Semaphore window;
     private long expected;
@@ -184,7 +195,10 @@ public class MeshSendBenchmark {
     private long iterationCpuNanos;
     private long iterationWallNanos;
 
-    /** Starts the side, sends one message to open every connection, and waits for it. */
+    /**
+     * Starts the side, sends one message to open every connection (and make its handshake), waits
+     * for it, and checks that the server speaks the {@code transport} asked for.
+     */
     @Setup(Level.Trial)
     public void setUp() throws Exception {
       byte[] payload = new byte[payloadSize];
@@ -199,7 +213,7 @@ public class MeshSendBenchmark {
       arrivals = new Arrivals(payloadSize, window);
       start(payload);
       runBatch(1);
-      System.out.printf("%n%s%n", describe());
+      System.out.printf("%n%s, %s%n", describe(), Transport.check(transport, serverPort()));
     }
 
     /** Notes where the iteration starts, for {@link #reportIteration()}. */
@@ -276,6 +290,9 @@ public class MeshSendBenchmark {
 
     /** One line about the side, printed at the start of the trial. */
     abstract String describe();
+
+    /** The port the side's receiving server listens on, at {@link Transport#HOST}. */
+    abstract int serverPort();
   }
 
   /** Two meshes in this JVM, each with its own listener, and the name server they share. */
@@ -300,11 +317,15 @@ public class MeshSendBenchmark {
       nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
       String address = "127.0.0.1:" + nameServer.port();
       receiverMesh =
-          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+          Transport.mesh(
+                  transport,
+                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
               .start()
               .block(TIMEOUT);
       senderMesh =
-          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+          Transport.mesh(
+                  transport,
+                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
               .start()
               .block(TIMEOUT);
       receiverMesh
@@ -342,6 +363,12 @@ public class MeshSendBenchmark {
           nameServer.closeNow(TIMEOUT);
         }
       }
+    }
+
+    @Override
+    int serverPort() {
+      String address = receiverMesh.listenAddress();
+      return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
     }
 
     @Override
@@ -388,12 +415,14 @@ public class MeshSendBenchmark {
                         return Mono.empty();
                       }))
               .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .bind(TcpServerTransport.create("127.0.0.1", 0))
+              .bind(TcpServerTransport.create(Transport.rsocketServer(transport)))
               .block(TIMEOUT);
       client =
           RSocketConnector.create()
               .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .connect(TcpClientTransport.create("127.0.0.1", server.address().getPort()))
+              .connect(
+                  TcpClientTransport.create(
+                      Transport.rsocketClient(transport, server.address().getPort())))
               .block(TIMEOUT);
     }
 
@@ -432,6 +461,11 @@ public class MeshSendBenchmark {
           data.release();
         }
       }
+    }
+
+    @Override
+    int serverPort() {
+      return server.address().getPort();
     }
 
     @Override
@@ -503,14 +537,16 @@ public class MeshSendBenchmark {
                       }))
               .build();
       server =
-          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+          Transport.grpcServer(
+                  transport,
+                  NettyServerBuilder.forAddress(new InetSocketAddress(Transport.HOST, 0)))
               .directExecutor()
               .addService(service)
               .build()
               .start();
       channel =
-          NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
-              .usePlaintext()
+          Transport.grpcChannel(
+                  transport, NettyChannelBuilder.forAddress(Transport.HOST, server.getPort()))
               .directExecutor()
               .build();
       sender = new GrpcSender(message);
@@ -568,6 +604,11 @@ public class MeshSendBenchmark {
       if (server != null) {
         server.shutdownNow().awaitTermination(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
       }
+    }
+
+    @Override
+    int serverPort() {
+      return server.getPort();
     }
 
     @Override

@@ -61,7 +61,9 @@ import reactor.netty.resources.LoopResources;
  * RSocket-java ({@code requestResponse} over its TCP transport, {@code PayloadDecoder.ZERO_COPY},
  * an echo responder) and gRPC-java (a unary call over grpc-netty-shaded, {@code directExecutor()}
  * on both sides, an echo service). Same payloads ({@code payloadSize}: 64 B, 1 KiB, random bytes,
- * echoed back) and the same number of requests in flight ({@code inFlight}: 1, 64, 256).
+ * echoed back), the same number of requests in flight ({@code inFlight}: 1, 64, 256), and the same
+ * {@code transport}: {@code plain} TCP (the default) or {@code tls}, every side over mutual TLS
+ * with the same certificate, protocol, cipher suite and SSL provider (see {@link Transport}).
  *
  * <ul>
  *   <li>{@code throughput*} ({@code Mode.Throughput}): one invocation makes {@value #BATCH}
@@ -185,20 +187,32 @@ public class RequestResponseBenchmark {
     @Param({"1", "64", "256"})
     public int inFlight;
 
+    /**
+     * {@code plain} TCP, or {@code tls} on every side alike (see {@link Transport}); the
+     * connections and their handshakes are made in setup.
+     */
+    @Param({Transport.PLAIN})
+    public String transport;
+
     private final AtomicLong replies = new AtomicLong();
     private final AtomicLong wrongSize = new AtomicLong();
     private final AtomicReference<Throwable> error = new AtomicReference<>();
     private Disposable load;
 
-    /** Starts the side and makes one request to open every connection. */
+    /**
+     * Starts the side, makes one request to open every connection (and make its handshake), and
+     * checks that the server speaks the {@code transport} asked for.
+     */
     @Setup(Level.Trial)
     public void setUp() throws Exception {
       byte[] payload = new byte[payloadSize];
       new Random(42).nextBytes(payload);
       start(payload);
       checked().block(TIMEOUT);
+      String security = Transport.check(transport, serverPort());
       System.out.printf(
-          "%n%s, native transport %s%n", describe(), LoopResources.hasNativeSupport());
+          "%n%s, %s, native transport %s%n",
+          describe(), security, LoopResources.hasNativeSupport());
     }
 
     /**
@@ -285,6 +299,9 @@ public class RequestResponseBenchmark {
 
     /** One line about the side. */
     abstract String describe();
+
+    /** The port the side's server listens on, at {@link Transport#HOST}. */
+    abstract int serverPort();
   }
 
   /** Two meshes in this JVM, each with its own listener, and their name server. */
@@ -309,11 +326,15 @@ public class RequestResponseBenchmark {
       nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
       String address = "127.0.0.1:" + nameServer.port();
       serverMesh =
-          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+          Transport.mesh(
+                  transport,
+                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
               .start()
               .block(TIMEOUT);
       clientMesh =
-          Observability.apply(observability, Mesh.builder("bench").nameServer(address))
+          Transport.mesh(
+                  transport,
+                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
               .start()
               .block(TIMEOUT);
       serverMesh
@@ -355,6 +376,12 @@ public class RequestResponseBenchmark {
     String describe() {
       return "Skymesh: " + clientMesh.listenAddress() + " -> " + serverMesh.listenAddress();
     }
+
+    @Override
+    int serverPort() {
+      String address = serverMesh.listenAddress();
+      return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+    }
   }
 
   /** An RSocket echo responder and a client, both with {@code PayloadDecoder.ZERO_COPY}. */
@@ -370,12 +397,14 @@ public class RequestResponseBenchmark {
       server =
           RSocketServer.create(SocketAcceptor.forRequestResponse(Mono::just))
               .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .bind(TcpServerTransport.create("127.0.0.1", 0))
+              .bind(TcpServerTransport.create(Transport.rsocketServer(transport)))
               .block(TIMEOUT);
       client =
           RSocketConnector.create()
               .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .connect(TcpClientTransport.create("127.0.0.1", server.address().getPort()))
+              .connect(
+                  TcpClientTransport.create(
+                      Transport.rsocketClient(transport, server.address().getPort())))
               .block(TIMEOUT);
     }
 
@@ -419,6 +448,11 @@ public class RequestResponseBenchmark {
     String describe() {
       return "RSocket: server " + server.address();
     }
+
+    @Override
+    int serverPort() {
+      return server.address().getPort();
+    }
   }
 
   /** A gRPC echo service and channel with {@code directExecutor()}; one unary call per request. */
@@ -451,14 +485,16 @@ public class RequestResponseBenchmark {
                       }))
               .build();
       server =
-          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+          Transport.grpcServer(
+                  transport,
+                  NettyServerBuilder.forAddress(new InetSocketAddress(Transport.HOST, 0)))
               .directExecutor()
               .addService(service)
               .build()
               .start();
       channel =
-          NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
-              .usePlaintext()
+          Transport.grpcChannel(
+                  transport, NettyChannelBuilder.forAddress(Transport.HOST, server.getPort()))
               .directExecutor()
               .build();
     }
@@ -501,6 +537,11 @@ public class RequestResponseBenchmark {
     @Override
     String describe() {
       return "gRPC: server 127.0.0.1:" + server.getPort();
+    }
+
+    @Override
+    int serverPort() {
+      return server.getPort();
     }
   }
 }

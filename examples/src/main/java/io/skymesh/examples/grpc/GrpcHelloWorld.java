@@ -1,8 +1,11 @@
 package io.skymesh.examples.grpc;
 
+import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.ServerCredentials;
 import io.skymesh.core.ServiceName;
 import io.skymesh.examples.grpc.proto.GreeterGrpc;
 import io.skymesh.examples.grpc.proto.HelloReply;
@@ -10,11 +13,15 @@ import io.skymesh.examples.grpc.proto.HelloRequest;
 import io.skymesh.grpc.GrpcRegistration;
 import io.skymesh.grpc.SkymeshNameResolverProvider;
 import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.nameserver.NameServer;
+import io.skymesh.nameserver.NameServerBuilder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
  * Runs the gRPC helloworld.
@@ -29,6 +36,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The client's channel target is {@code skymesh:///hello.local.grpc-greeter}: addresses come
  * from the mesh's membership stream, never from DNS.
+ *
+ * <p>{@link #runDemo(int, Security)} runs the demo with the name server, the meshes, the gRPC
+ * servers and the channel secured by the caller, for example all over TLS: the channel checks each
+ * server's certificate against its authority, the service name {@code hello.local.grpc-greeter}.
  */
 public final class GrpcHelloWorld {
 
@@ -88,31 +99,88 @@ public final class GrpcHelloWorld {
    * @return one line per call, saying which server answered
    */
   public static List<String> runDemo(int calls) {
-    NameServer nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
+    return runDemo(calls, Security.PLAINTEXT);
+  }
+
+  /**
+   * The whole demo in one process, as {@link #runDemo(int)}, with every piece secured by {@code
+   * security}.
+   *
+   * @param calls how many calls to make
+   * @param security what configures the name server and the meshes, and the credentials of the gRPC
+   *     servers and channel
+   * @return one line per call, saying which server answered
+   */
+  public static List<String> runDemo(int calls, Security security) {
+    Objects.requireNonNull(security, "security");
+    NameServer nameServer =
+        security.nameServer().apply(NameServer.builder().port(0)).start().block(TIMEOUT);
     String address = "127.0.0.1:" + nameServer.port();
-    Mesh servers = mesh(address);
-    Mesh client = mesh(address);
+    Mesh servers = null;
+    Mesh client = null;
     List<GrpcRegistration> registrations = new ArrayList<>();
     ManagedChannel channel = null;
     try {
-      registrations.add(GrpcGreeter.start(servers, GREETER.instance("1")).block(TIMEOUT));
-      registrations.add(GrpcGreeter.start(servers, GREETER.instance("2")).block(TIMEOUT));
-      channel = channel(client);
+      servers = mesh(address, security.meshes());
+      client = mesh(address, security.meshes());
+      for (String id : List.of("1", "2")) {
+        registrations.add(
+            GrpcGreeter.start(servers, GREETER.instance(id), security.server()).block(TIMEOUT));
+      }
+      channel = channel(client, security.channel());
       List<String> lines = new ArrayList<>();
       for (int i = 0; i < calls; i++) {
         lines.add(describe(greet(channel, "world")));
       }
       return lines;
     } finally {
-      if (channel != null) {
-        shutdown(channel);
+      try {
+        if (channel != null) {
+          shutdown(channel);
+        }
+        for (GrpcRegistration registration : registrations) {
+          registration.shutdown(Duration.ZERO).block(TIMEOUT);
+        }
+        if (client != null) {
+          client.closeGracefully(Duration.ofSeconds(5)).block(TIMEOUT);
+        }
+        if (servers != null) {
+          servers.closeGracefully(Duration.ofSeconds(5)).block(TIMEOUT);
+        }
+      } finally {
+        nameServer.closeNow(TIMEOUT);
       }
-      for (GrpcRegistration registration : registrations) {
-        registration.shutdown(Duration.ZERO).block(TIMEOUT);
-      }
-      client.closeGracefully(Duration.ofSeconds(5)).block(TIMEOUT);
-      servers.closeGracefully(Duration.ofSeconds(5)).block(TIMEOUT);
-      nameServer.closeNow(TIMEOUT);
+    }
+  }
+
+  /**
+   * What secures the demo's pieces.
+   *
+   * @param nameServer configures the name server's builder (already on a free loopback port)
+   * @param meshes configures each mesh's builder (already pointed at the name server)
+   * @param server the gRPC servers' credentials, for example {@code TlsServerCredentials}
+   * @param channel the channel's credentials, for example {@code TlsChannelCredentials}
+   */
+  public record Security(
+      UnaryOperator<NameServerBuilder> nameServer,
+      UnaryOperator<MeshBuilder> meshes,
+      ServerCredentials server,
+      ChannelCredentials channel) {
+
+    /** Nothing secured: the plain demo. */
+    public static final Security PLAINTEXT =
+        new Security(
+            UnaryOperator.identity(),
+            UnaryOperator.identity(),
+            InsecureServerCredentials.create(),
+            InsecureChannelCredentials.create());
+
+    /** Checks that every part is given. */
+    public Security {
+      Objects.requireNonNull(nameServer, "nameServer");
+      Objects.requireNonNull(meshes, "meshes");
+      Objects.requireNonNull(server, "server");
+      Objects.requireNonNull(channel, "channel");
     }
   }
 
@@ -123,7 +191,20 @@ public final class GrpcHelloWorld {
    * @return the channel
    */
   public static ManagedChannel channel(Mesh mesh) {
-    return Grpc.newChannelBuilder(TARGET, InsecureChannelCredentials.create())
+    return channel(mesh, InsecureChannelCredentials.create());
+  }
+
+  /**
+   * A channel on {@link #TARGET} for {@code mesh} with {@code credentials}, balancing with gRPC's
+   * {@code round_robin}. Over TLS the channel checks each server's certificate against its
+   * authority, {@code hello.local.grpc-greeter}, not against the address it dials.
+   *
+   * @param mesh the mesh whose membership the channel follows
+   * @param credentials the channel's transport security
+   * @return the channel
+   */
+  public static ManagedChannel channel(Mesh mesh, ChannelCredentials credentials) {
+    return Grpc.newChannelBuilder(TARGET, credentials)
         .setNameResolverArg(SkymeshNameResolverProvider.MESH, mesh)
         .defaultLoadBalancingPolicy("round_robin")
         .build();
@@ -156,7 +237,11 @@ public final class GrpcHelloWorld {
   }
 
   private static Mesh mesh(String nameServer) {
-    return Mesh.builder("hello").nameServer(nameServer).start().block(TIMEOUT);
+    return mesh(nameServer, UnaryOperator.identity());
+  }
+
+  private static Mesh mesh(String nameServer, UnaryOperator<MeshBuilder> configure) {
+    return configure.apply(Mesh.builder("hello").nameServer(nameServer)).start().block(TIMEOUT);
   }
 
   private static String argument(String[] args, int index) {

@@ -3,6 +3,7 @@ package io.skymesh.examples.helloworld;
 import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.MessageHandler;
 import java.time.Duration;
 import reactor.core.publisher.Flux;
@@ -24,7 +25,8 @@ public final class GreeterClient {
    * @param greeter the greeter's ServiceUrl
    * @param names who to greet
    * @param timeout how long to wait for all the answers
-   * @return the answers, one per name
+   * @return the answers, one per name; the client's registration is closed when they end, with an
+   *     error too (for example a greeter that cannot be reached)
    */
   public static Flux<String> greet(
       Mesh mesh, ServiceUrl greeter, Flux<String> names, Duration timeout) {
@@ -36,18 +38,20 @@ public final class GreeterClient {
                     answers.emitNext(
                         message.payload().toStringUtf8(),
                         Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1))));
-    return mesh.register(URL, collect)
-        .flatMapMany(
-            client ->
-                names
-                    .collectList()
-                    .flatMapMany(
-                        list ->
-                            Flux.fromIterable(list)
-                                .concatMap(
-                                    name -> client.sendTo(greeter, ByteString.copyFromUtf8(name)))
-                                .thenMany(answers.asFlux().take(list.size())))
-                    .timeout(timeout)
-                    .concatWith(client.close().then(Mono.empty())));
+    // The client's registration is closed however the greeting ends: answered, failed or
+    // cancelled.
+    return Flux.usingWhen(
+        mesh.register(URL, collect),
+        client ->
+            names
+                .collectList()
+                .flatMapMany(
+                    list ->
+                        Flux.fromIterable(list)
+                            .concatMap(
+                                name -> client.sendTo(greeter, ByteString.copyFromUtf8(name)))
+                            .thenMany(answers.asFlux().take(list.size())))
+                .timeout(timeout),
+        MeshService::close);
   }
 }
