@@ -9,11 +9,14 @@ import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerBuilder;
+import io.skymesh.nameserver.Principal;
+import io.skymesh.nameserver.Principal.Role;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.testkit.TestPki;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
@@ -65,6 +68,20 @@ class HelloWorldTlsTest {
   void greeterAnswersEveryNameInOrderOverMutualTls() {
     List<String> answers =
         HelloWorld.runDemo(NAMES, HelloWorldTlsTest::tls, HelloWorldTlsTest::tls);
+
+    assertThat(answers).containsExactly("Hello, world!", "Hello, mesh!", "Hello, reactor!");
+  }
+
+  @Test
+  void greeterAnswersOverMutualTlsWithTokensAndPeerTickets() {
+    Principal hello =
+        new Principal("hello-services", "hello-secret", Set.of(Role.SERVICE), Set.of("hello"));
+
+    List<String> answers =
+        HelloWorld.runDemo(
+            NAMES,
+            nameServer -> tls(nameServer).principal(hello),
+            mesh -> tls(mesh).token(hello.token()).requirePeerTickets());
 
     assertThat(answers).containsExactly("Hello, world!", "Hello, mesh!", "Hello, reactor!");
   }
