@@ -89,13 +89,13 @@ class HelloWorldTlsTest {
   @Test
   void aPlaintextMeshCannotReachTheTlsNameServer() {
     // A refused handshake looks like an unreachable name server, which start() retries for its
-    // start timeout before it fails: shortened here.
+    // start timeout before it fails (shortened here); the error names the last attempt's failure.
     assertThatThrownBy(
             () ->
                 HelloWorld.runDemo(
                     NAMES, HelloWorldTlsTest::tls, mesh -> mesh.startTimeout(START_TIMEOUT)))
         .isInstanceOf(SkymeshException.class)
-        .hasMessageContaining("unreachable for " + START_TIMEOUT)
+        .hasMessageContaining("unreachable for " + START_TIMEOUT + " (the last attempt: ")
         .satisfies(
             error ->
                 assertThat(((SkymeshException) error).statusCode())
@@ -112,7 +112,7 @@ class HelloWorldTlsTest {
                     mesh ->
                         mesh.nameServerTls(PKI.clientContext(null)).startTimeout(START_TIMEOUT)))
         .isInstanceOf(SkymeshException.class)
-        .hasMessageContaining("unreachable for " + START_TIMEOUT)
+        .hasMessageContaining("unreachable for " + START_TIMEOUT + " (the last attempt: ")
         .satisfies(
             error ->
                 assertThat(((SkymeshException) error).statusCode())

@@ -109,6 +109,9 @@ public final class NameServerClient {
   private volatile boolean closed;
   private volatile Session current;
 
+  /** Why the latest attempt to open a session failed, for the start timeout's message. */
+  private volatile Throwable lastConnectFailure;
+
   /** The id of the last session opened, to resume it after the connection is lost. */
   private volatile String sessionId;
 
@@ -141,12 +144,16 @@ public final class NameServerClient {
         .timeout(
             config.startTimeout(),
             Mono.error(
-                () ->
-                    new PeerUnavailableException(
-                        "name servers "
-                            + config.describeNameServers()
-                            + " unreachable for "
-                            + config.startTimeout())),
+                () -> {
+                  Throwable last = lastConnectFailure;
+                  return new PeerUnavailableException(
+                      "name servers "
+                          + config.describeNameServers()
+                          + " unreachable for "
+                          + config.startTimeout()
+                          + (last == null ? "" : " (the last attempt: " + last.getMessage() + ")"),
+                      last);
+                }),
             config.timer())
         .doOnNext(this::ready)
         .then();
@@ -521,6 +528,7 @@ public final class NameServerClient {
                     signals.concatMap(
                         signal -> {
                           Throwable failure = signal.failure();
+                          lastConnectFailure = failure;
                           if (closed || !retryable.test(failure)) {
                             return Mono.error(failure);
                           }
