@@ -41,13 +41,28 @@ public final class Tickets {
   public static final class InvalidTicketException extends Exception {
     private static final long serialVersionUID = 1L;
 
+    private final boolean untrustedIssuer;
+
     /**
      * Creates the exception.
      *
      * @param message what does not hold
      */
     public InvalidTicketException(String message) {
+      this(message, false);
+    }
+
+    private InvalidTicketException(String message, boolean untrustedIssuer) {
       super(message);
+      this.untrustedIssuer = untrustedIssuer;
+    }
+
+    /**
+     * Whether the only fault found is that no trusted issuer signed the ticket: a verifier that may
+     * have missed a change of its name server's key can learn the new key and check again.
+     */
+    public boolean untrustedIssuer() {
+      return untrustedIssuer;
     }
   }
 
@@ -131,7 +146,8 @@ public final class Tickets {
           issuers.isEmpty()
               ? "no ticket issuer is trusted yet (this mesh has no ticket of its own)"
               : "the ticket is not signed by a trusted issuer (a name server of another name"
-                  + " service, or nodes of one service that do not share their ticket key)");
+                  + " service, or nodes of one service that do not share their ticket key)",
+          true);
     }
     try {
       return TicketClaims.parseFrom(ticket.getClaims());

@@ -85,6 +85,12 @@ public final class DefaultMesh implements Mesh {
     if (config.advertisedHost() != null) {
       transport.advertisedHost(config.advertisedHost());
     }
+    if (tickets != null) {
+      // After a reconnection the name server's key may have changed (another node, a restart):
+      // learn it now rather than at the next renewal.
+      PeerTickets held = tickets;
+      names.onSessionReopened(() -> held.renewNow().subscribe());
+    }
     ConnectionMeters connectionMeters = metrics.connections();
     if (connectionMeters != null) {
       transport

@@ -36,6 +36,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -108,6 +109,8 @@ public final class NameServerClient {
   private final Disposable.Swap reconnecting = Disposables.swap();
   private volatile boolean closed;
   private volatile Session current;
+
+  private volatile Runnable onSessionReopened = () -> {};
 
   /** Why the latest attempt to open a session failed, for the start timeout's message. */
   private volatile Throwable lastConnectFailure;
@@ -340,6 +343,16 @@ public final class NameServerClient {
           }
           return request(NameClientFrame.newBuilder().setKvDelete(delete), key).map(Ack::getCount);
         });
+  }
+
+  /**
+   * Sets what runs each time a session opens after the first (on this node or another), once its
+   * registrations and watches are restored.
+   *
+   * @param listener runs on the name-server connection's thread; must not block
+   */
+  public void onSessionReopened(Runnable listener) {
+    this.onSessionReopened = Objects.requireNonNull(listener, "listener");
   }
 
   /**
@@ -785,8 +798,11 @@ public final class NameServerClient {
       reconnect(); // lost between its restore and now: its onDisconnected did not reconnect
       return;
     }
-    sessionsOpened.incrementAndGet();
+    long opened = sessionsOpened.incrementAndGet();
     sessions.emitNext(session, Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
+    if (opened > 1) {
+      onSessionReopened.run();
+    }
   }
 
   /** Routes a watch or KV watch event to its watch; on the connection's event loop. */

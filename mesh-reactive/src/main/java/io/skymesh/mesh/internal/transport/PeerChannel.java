@@ -380,7 +380,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   private Mono<Void> onHandshakeFrame(PeerFrame frame) {
     switch (frame.getBodyCase()) {
-      case HELLO -> onHello(frame.getHello());
+      case HELLO -> {
+        return onHello(frame.getHello());
+      }
       case GO_AWAY -> {
         GoAway goAway = frame.getGoAway();
         remoteGoingAway = true;
@@ -399,7 +401,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     return Mono.empty();
   }
 
-  private void onHello(Hello hello) {
+  /**
+   * Checks the peer's {@code Hello} and completes the handshake. Completes at once, or, when the
+   * peer's ticket is signed by a key this mesh does not know yet, after an early renewal of its own
+   * ticket has taught it the name server's current key: the frames after the {@code Hello} wait.
+   */
+  private Mono<Void> onHello(Hello hello) {
     if (hello.getProtocolVersion() != PeerFrames.PROTOCOL_VERSION) {
       abort(
           StatusCode.FAILED_PRECONDITION,
@@ -408,28 +415,85 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
               + " is not supported (expected: "
               + PeerFrames.PROTOCOL_VERSION
               + ")");
-      return;
+      return Mono.empty();
     }
     if (hello.getProcessId().isEmpty()) {
       abort(StatusCode.FAILED_PRECONDITION, "Hello without a process_id");
-      return;
+      return Mono.empty();
     }
     remoteProcessId = hello.getProcessId();
     remoteAppId = hello.getAppId();
     PeerTickets tickets = transport.config().tickets();
-    if (tickets != null) {
-      try {
-        TicketClaims claims =
-            tickets.check(hello, inbound ? transport.listenAddress() : transport.processId());
-        peerTicket = claims;
-        remoteAppId = claims.getAppId();
-      } catch (Tickets.InvalidTicketException e) {
-        transport.ticketRefused();
-        log.warn("Refusing {}: {}", this, e.getMessage());
-        abort(StatusCode.UNAUTHENTICATED, e.getMessage());
-        return;
-      }
+    if (tickets == null) {
+      accept(hello, null);
+      return Mono.empty();
     }
+    if (checkHello(hello, tickets, true)) {
+      return Mono.empty();
+    }
+    // Signed by a key this mesh does not know: learn its name server's current one, check again.
+    return afterRefresh(tickets, () -> checkHello(hello, tickets, false));
+  }
+
+  /**
+   * Checks the ticket of a {@code Hello}, and accepts or refuses the peer; returns true when it
+   * did. With {@code mayRefresh}, a ticket that no trusted key signed is left undecided (false).
+   */
+  private boolean checkHello(Hello hello, PeerTickets tickets, boolean mayRefresh) {
+    if (aborted) {
+      return true;
+    }
+    try {
+      TicketClaims claims =
+          tickets.check(hello, inbound ? transport.listenAddress() : transport.processId());
+      peerTicket = claims;
+      remoteAppId = claims.getAppId();
+    } catch (Tickets.InvalidTicketException e) {
+      if (mayRefresh && e.untrustedIssuer()) {
+        return false;
+      }
+      refuseTicket(e, "Refusing {}: {}");
+      return true;
+    }
+    accept(hello, tickets);
+    return true;
+  }
+
+  private void refuseTicket(Tickets.InvalidTicketException e, String format) {
+    transport.ticketRefused();
+    log.warn(format, this, e.getMessage());
+    abort(StatusCode.UNAUTHENTICATED, e.getMessage());
+  }
+
+  /**
+   * Renews this mesh's ticket early ({@link PeerTickets#refresh()}), then runs {@code check} on the
+   * event loop; completes after it, so the inbound frames behind wait for the decision.
+   */
+  private Mono<Void> afterRefresh(PeerTickets tickets, Runnable check) {
+    return Mono.create(
+        sink ->
+            tickets
+                .refresh()
+                .subscribe(
+                    null,
+                    error -> sink.success(),
+                    () -> {
+                      try {
+                        channel
+                            .eventLoop()
+                            .execute(
+                                () -> {
+                                  check.run();
+                                  sink.success();
+                                });
+                      } catch (RejectedExecutionException e) {
+                        sink.success(); // the channel's loop is gone, and the channel with it
+                      }
+                    }));
+  }
+
+  /** The peer's {@code Hello} holds: answers it (if the peer dialed) and ends the handshake. */
+  private void accept(Hello hello, @Nullable PeerTickets tickets) {
     if (inbound) {
       remoteAddress = hello.getListenAddress();
       if (transport.isClosing()) {
@@ -488,8 +552,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         return Mono.empty();
       }
       case TICKET_RENEWAL -> {
-        onTicketRenewal(frame.getTicketRenewal().getTicket());
-        return Mono.empty();
+        return onTicketRenewal(frame.getTicketRenewal().getTicket());
       }
       case GO_AWAY -> {
         onGoAway(frame.getGoAway());
@@ -509,20 +572,37 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
   }
 
-  /** Takes a peer's renewed ticket, or refuses the connection if it does not hold. */
-  private void onTicketRenewal(PeerTicket ticket) {
+  /**
+   * Takes a peer's renewed ticket, or refuses the connection if it does not hold; like a {@code
+   * Hello}'s, a ticket signed by a key this mesh does not know yet is checked again after an early
+   * renewal of this mesh's own.
+   */
+  private Mono<Void> onTicketRenewal(PeerTicket ticket) {
     PeerTickets tickets = transport.config().tickets();
     TicketClaims before = peerTicket;
     if (tickets == null || before == null) {
-      return; // this mesh does not check tickets
+      return Mono.empty(); // this mesh does not check tickets
+    }
+    if (checkRenewal(ticket, tickets, before, true)) {
+      return Mono.empty();
+    }
+    return afterRefresh(tickets, () -> checkRenewal(ticket, tickets, before, false));
+  }
+
+  private boolean checkRenewal(
+      PeerTicket ticket, PeerTickets tickets, TicketClaims before, boolean mayRefresh) {
+    if (aborted) {
+      return true;
     }
     try {
       peerTicket = tickets.checkRenewal(ticket, before);
     } catch (Tickets.InvalidTicketException e) {
-      transport.ticketRefused();
-      log.warn("Closing {}: its renewed ticket does not hold: {}", this, e.getMessage());
-      abort(StatusCode.UNAUTHENTICATED, e.getMessage());
+      if (mayRefresh && e.untrustedIssuer()) {
+        return false;
+      }
+      refuseTicket(e, "Closing {}: its renewed ticket does not hold: {}");
     }
+    return true;
   }
 
   /** Sends this mesh's renewed ticket to the peer, after the {@code Hello}s. Any thread. */

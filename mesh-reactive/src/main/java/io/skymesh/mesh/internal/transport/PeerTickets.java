@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -42,6 +43,9 @@ public final class PeerTickets {
   /** Issuer keys kept: the current one and a few before it, for tickets signed before a change. */
   private static final int MAX_ISSUERS = 4;
 
+  /** The shortest time between two early renewals ({@link #refresh()}). */
+  private static final Duration REFRESH_INTERVAL = Duration.ofSeconds(1);
+
   private static final Duration RETRY_MIN = Duration.ofMillis(500);
   private static final Duration RETRY_MAX = Duration.ofSeconds(30);
 
@@ -54,6 +58,8 @@ public final class PeerTickets {
   private volatile @Nullable Held current;
   private volatile List<PublicKey> issuers = List.of();
   private volatile Consumer<PeerTicket> onRenewed = ticket -> {};
+  private final AtomicReference<Mono<Void>> refreshing = new AtomicReference<>();
+  private volatile long lastPeerRefreshNanos;
   private volatile boolean closed;
 
   /** A ticket with its claims, read once. */
@@ -102,6 +108,62 @@ public final class PeerTickets {
   public long expiresAtMillis() {
     Held held = current;
     return held == null ? 0 : held.claims().getExpiresAtMillis();
+  }
+
+  /**
+   * Renews the ticket now, to learn the name server's current key, when a peer shows a ticket no
+   * trusted key signed. One renewal at a time, and at most one a second asked for this way, so
+   * peers cannot make this mesh flood its name server.
+   *
+   * @return completes when the renewal has ended, well or not (its failure is logged)
+   */
+  public Mono<Void> refresh() {
+    return refresh(false);
+  }
+
+  /**
+   * Renews the ticket now, however recent the last one: after the session moved to another node or
+   * a restarted server, whose key may be new. One renewal at a time.
+   *
+   * @return completes when the renewal has ended, well or not (its failure is logged)
+   */
+  public Mono<Void> renewNow() {
+    return refresh(true);
+  }
+
+  private Mono<Void> refresh(boolean evenIfRecent) {
+    return Mono.defer(
+        () -> {
+          if (closed || holder == null) {
+            return Mono.empty();
+          }
+          if (!evenIfRecent) {
+            long now = System.nanoTime();
+            long last = lastPeerRefreshNanos;
+            if (now - last < REFRESH_INTERVAL.toNanos() && last != 0) {
+              return Mono.empty();
+            }
+            lastPeerRefreshNanos = now;
+          }
+          Mono<Void> running = refreshing.get();
+          if (running != null) {
+            return running;
+          }
+          Mono<Void> fresh =
+              fetch()
+                  .onErrorResume(
+                      error -> {
+                        log.warn(
+                            "Could not renew the peer ticket early: {}",
+                            error instanceof SkymeshException
+                                ? error.getMessage()
+                                : error.toString());
+                        return Mono.empty();
+                      })
+                  .doFinally(signal -> refreshing.set(null))
+                  .cache();
+          return refreshing.compareAndSet(null, fresh) ? fresh : Mono.empty();
+        });
   }
 
   /** Stops renewing. */

@@ -39,6 +39,7 @@ import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
@@ -261,6 +262,68 @@ class PeerTicketsTest {
     assertThat(callerTickets.failedRenewals()).isZero();
     // One connection all along: a renewal travels on it.
     assertThat(((DefaultMesh) callee).transport().acceptedConnections()).isEqualTo(1);
+    assertThat(((DefaultMesh) callee).transport().ticketsRefused()).isZero();
+  }
+
+  @Test
+  void aNameServerRestartedWithANewKeyIsLearnedWithoutBreakingPeers() {
+    // No fixed key: the restarted server makes a new one.
+    server =
+        NameServer.builder()
+            .principal(GAME)
+            .ticketLifetime(Duration.ofSeconds(3))
+            .start()
+            .block(DEADLINE);
+    int port = server.port();
+    UnaryOperator<MeshBuilder> quick =
+        b ->
+            b.requirePeerTickets()
+                .sessionTtl(Duration.ofSeconds(2))
+                .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(500));
+    Mesh callee = start(quick.apply(builder("game", GAME)));
+    registerEcho(callee);
+    Mesh caller = start(quick.apply(builder("game", GAME)));
+    MeshService client = client(caller);
+    StepVerifier.create(echo(client, "before"))
+        .expectNext("before")
+        .expectComplete()
+        .verify(DEADLINE);
+    PeerTickets calleeTickets = ((DefaultMesh) callee).tickets();
+    PeerTickets callerTickets = ((DefaultMesh) caller).tickets();
+    long calleeIssued = calleeTickets.ticketsIssued();
+    long callerIssued = callerTickets.ticketsIssued();
+
+    server.closeNow(DEADLINE);
+    server =
+        NameServer.builder()
+            .port(port)
+            .principal(GAME)
+            .ticketLifetime(Duration.ofSeconds(3))
+            .start()
+            .block(DEADLINE);
+
+    // Both reconnect and renew at once, learning the new key; a mesh started now, which knows
+    // only the new key, reaches the callee; the old connection carries on through renewals
+    // signed with the new key.
+    await()
+        .atMost(DEADLINE)
+        .until(
+            () ->
+                calleeTickets.ticketsIssued() > calleeIssued
+                    && callerTickets.ticketsIssued() > callerIssued);
+    Mesh newcomer = start(quick.apply(builder("game", GAME)));
+    StepVerifier.create(echo(client(newcomer), "new"))
+        .expectNext("new")
+        .expectComplete()
+        .verify(DEADLINE);
+    long target = callerTickets.ticketsIssued() + 2;
+    StepVerifier.create(
+            Flux.range(0, Integer.MAX_VALUE)
+                .concatMap(i -> echo(client, "m" + i).delayElement(Duration.ofMillis(20)))
+                .takeUntil(reply -> callerTickets.ticketsIssued() >= target)
+                .then())
+        .expectComplete()
+        .verify(DEADLINE);
     assertThat(((DefaultMesh) callee).transport().ticketsRefused()).isZero();
   }
 
