@@ -1,0 +1,136 @@
+package io.skymesh.nameserver;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.skymesh.nameserver.etcd.EtcdNameStoreProvider;
+import io.skymesh.nameserver.spi.NameStore;
+import io.skymesh.nameserver.spi.NameStoreException;
+import io.skymesh.proto.StatusCode;
+import io.skymesh.proto.WatchEvent;
+import io.skymesh.testkit.TestPki;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import reactor.core.publisher.Mono;
+import reactor.test.StepVerifier;
+
+/**
+ * Name-server nodes over an etcd that serves TLS only and requires client certificates: the store
+ * connects with the authority and a client certificate, and fails with a reason that names TLS and
+ * the certificate when either is missing or wrong, or when etcd's certificate does not name the
+ * host dialed. Real etcd, real TCP, BlockHound on.
+ */
+class EtcdTlsTest extends NameServerTestSupport {
+
+  /** Opening waits 5 s for etcd, then up to 2 s for the reason: well within this. */
+  private static final Duration OPEN_DEADLINE = Duration.ofSeconds(30);
+
+  @TempDir static Path dir;
+  private static TlsEtcd etcd;
+  private static Path[] node;
+
+  @BeforeAll
+  static void startEtcd() throws IOException {
+    etcd = TlsEtcd.start(TestPki.create(), dir);
+    node = etcd.clientFiles("node");
+  }
+
+  @AfterAll
+  static void stopEtcd() {
+    if (etcd != null) {
+      etcd.close();
+    }
+  }
+
+  private static Map<String, String> settings(Path ca, Path cert, Path key) {
+    Map<String, String> settings = new HashMap<>();
+    if (ca != null) {
+      settings.put(EtcdNameStoreProvider.CA, ca.toString());
+    }
+    if (cert != null) {
+      settings.put(EtcdNameStoreProvider.CERT, cert.toString());
+      settings.put(EtcdNameStoreProvider.KEY, key.toString());
+    }
+    return settings;
+  }
+
+  private static Mono<NameStore> open(String endpoint, Map<String, String> settings) {
+    return new EtcdNameStoreProvider().open(endpoint, settings);
+  }
+
+  /** Expects opening to fail as unavailable, with a message containing each of {@code parts}. */
+  private static void refused(Mono<NameStore> opening, String... parts) {
+    StepVerifier.create(opening)
+        .expectErrorSatisfies(
+            e -> {
+              assertThat(e)
+                  .isInstanceOfSatisfying(
+                      NameStoreException.class,
+                      n -> assertThat(n.code()).isEqualTo(StatusCode.UNAVAILABLE));
+              for (String part : parts) {
+                assertThat(e.getMessage()).contains(part);
+              }
+            })
+        .verify(OPEN_DEADLINE);
+  }
+
+  @Test
+  void aNodeWithTheAuthorityAndAClientCertificateServesOverTls() {
+    NameStore store =
+        open(etcd.endpoint(), settings(etcd.ca(), node[0], node[1])).block(OPEN_DEADLINE);
+    NameServer server = start(builder -> builder.store(store));
+    TestClient owner = open(server, "tlsapp");
+    TestClient watcher = open(server, "tlsapp");
+
+    long watchedAt = watcher.watchService(1, "tlsapp.env.svc", 0).block(TIMEOUT).getRevision();
+    long registered =
+        owner.register("tlsapp.env.svc/1", "127.0.0.1:7001").block(TIMEOUT).getRevision();
+
+    assertThat(registered).isGreaterThan(watchedAt);
+    WatchEvent added =
+        watcher.events(1).filter(e -> e.getRevision() == registered).blockFirst(TIMEOUT);
+    assertThat(added.getRevision()).isEqualTo(registered);
+  }
+
+  @Test
+  void withoutTheAuthorityTheNodeRefusesEtcdsCertificate() {
+    // The JVM's authorities do not know the test's.
+    refused(
+        open(etcd.endpoint(), settings(null, node[0], node[1])),
+        "etcd at " + etcd.endpoint() + " is unreachable: TLS failed",
+        "unable to find valid certification path");
+  }
+
+  @Test
+  void withAnotherAuthorityTheNodeRefusesEtcdsCertificate() throws IOException {
+    Path otherCa = etcd.write("other-ca.pem", TestPki.create().authority().getCertificatePEM());
+    refused(open(etcd.endpoint(), settings(otherCa, node[0], node[1])), "TLS failed", "PKIX path");
+  }
+
+  @Test
+  void aCertificateThatDoesNotNameTheHostDialedIsRefused() {
+    refused(
+        open(etcd.endpointByAddress(), settings(etcd.ca(), node[0], node[1])),
+        "TLS failed",
+        "127.0.0.1");
+  }
+
+  @Test
+  void withoutAClientCertificateEtcdRefusesTheNode() {
+    refused(open(etcd.endpoint(), settings(etcd.ca(), null, null)), "TLS", "certificate");
+  }
+
+  @Test
+  void aClientCertificateOfAnotherAuthorityIsRefusedByEtcd() throws IOException {
+    var stranger = TestPki.create().issue("stranger");
+    Path cert = etcd.write("stranger.pem", stranger.getCertificatePathPEM());
+    Path key = etcd.write("stranger.key", stranger.getPrivateKeyPEM());
+    refused(open(etcd.endpoint(), settings(etcd.ca(), cert, key)), "TLS", "certificate");
+  }
+}
