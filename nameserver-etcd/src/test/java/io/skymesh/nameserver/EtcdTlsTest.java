@@ -2,17 +2,22 @@ package io.skymesh.nameserver;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.skymesh.nameserver.cli.NameServerCli;
 import io.skymesh.nameserver.etcd.EtcdNameStoreProvider;
 import io.skymesh.nameserver.spi.NameStore;
 import io.skymesh.nameserver.spi.NameStoreException;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.WatchEvent;
+import io.skymesh.testkit.ForkedJvm;
 import io.skymesh.testkit.TestPki;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,6 +35,8 @@ class EtcdTlsTest extends NameServerTestSupport {
 
   /** Opening waits 5 s for etcd, then up to 2 s for the reason: well within this. */
   private static final Duration OPEN_DEADLINE = Duration.ofSeconds(30);
+
+  private static final Pattern LISTENING = Pattern.compile("Name server listening on \\S*:(\\d+)");
 
   @TempDir static Path dir;
   private static TlsEtcd etcd;
@@ -132,5 +139,62 @@ class EtcdTlsTest extends NameServerTestSupport {
     Path cert = etcd.write("stranger.pem", stranger.getCertificatePathPEM());
     Path key = etcd.write("stranger.key", stranger.getPrivateKeyPEM());
     refused(open(etcd.endpoint(), settings(etcd.ca(), cert, key)), "TLS", "certificate");
+  }
+
+  @Test
+  void serveOffersTheStoresTlsOptions() {
+    Run help = cli("serve", "--help");
+
+    assertThat(help.status()).isZero();
+    assertThat(help.out()).contains("--etcd-ca=PEM", "--etcd-cert=PEM", "--etcd-key=PEM");
+  }
+
+  @Test
+  void anEtcdOptionWithoutEtcdIsAUsageError() {
+    Run run = cli("serve", "--port", "0", "--etcd-ca", etcd.ca().toString());
+
+    assertThat(run.status()).isEqualTo(NameServerCli.USAGE);
+    assertThat(run.err()).contains("--etcd-ca: only with --etcd");
+  }
+
+  @Test
+  void serveWithEtcdOverTlsStartsAndServes() {
+    try (ForkedJvm served =
+        ForkedJvm.builder(NameServerCli.class.getName())
+            .jvmArgs("-Xmx128m", "-XX:TieredStopAtLevel=1")
+            .args(
+                "serve",
+                "--port",
+                "0",
+                "--etcd",
+                etcd.endpoint(),
+                "--etcd-ca",
+                etcd.ca().toString(),
+                "--etcd-cert",
+                node[0].toString(),
+                "--etcd-key",
+                node[1].toString())
+            .readyWhen(LISTENING)
+            .deadline(Duration.ofSeconds(60))
+            .start()) {
+      int port = Integer.parseInt(served.ready().group(1));
+      TestClient client = track(TestClient.open(port, "tlscli"));
+      long put = client.put("tlscli/k", "v");
+      assertThat(client.get("tlscli/k").getEntry().getModRevision()).isEqualTo(put);
+      assertThat(served.output()).anyMatch(line -> line.contains("etcd over TLS with"));
+    }
+  }
+
+  record Run(int status, String out, String err) {}
+
+  private static Run cli(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int status =
+        NameServerCli.commandLine()
+            .setOut(new PrintWriter(out))
+            .setErr(new PrintWriter(err))
+            .execute(args);
+    return new Run(status, out.toString(), err.toString());
   }
 }
