@@ -130,7 +130,10 @@ class EtcdTlsTest extends NameServerTestSupport {
 
   @Test
   void withoutAClientCertificateEtcdRefusesTheNode() {
-    refused(open(etcd.endpoint(), settings(etcd.ca(), null, null)), "TLS", "certificate");
+    refused(
+        open(etcd.endpoint(), settings(etcd.ca(), null, null)),
+        "TLS",
+        "etcd refused this node's client certificate");
   }
 
   @Test
@@ -138,7 +141,10 @@ class EtcdTlsTest extends NameServerTestSupport {
     var stranger = TestPki.create().issue("stranger");
     Path cert = etcd.write("stranger.pem", stranger.getCertificatePathPEM());
     Path key = etcd.write("stranger.key", stranger.getPrivateKeyPEM());
-    refused(open(etcd.endpoint(), settings(etcd.ca(), cert, key)), "TLS", "certificate");
+    refused(
+        open(etcd.endpoint(), settings(etcd.ca(), cert, key)),
+        "TLS",
+        "etcd refused this node's client certificate");
   }
 
   @Test

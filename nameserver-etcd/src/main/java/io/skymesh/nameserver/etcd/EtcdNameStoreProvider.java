@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -74,6 +75,10 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
 
   /** How long a failed open then waits for the connection's last error, to report it. */
   static final Duration DIAGNOSIS_TIMEOUT = Duration.ofSeconds(2);
+
+  private static final String REFUSED_CLIENT_CERTIFICATE =
+      "etcd refused this node's client certificate (--etcd-cert), or its --client-cert-auth wants"
+          + " one and none was given; etcd's log says which";
 
   /** Creates the provider; the service loader does this. */
   public EtcdNameStoreProvider() {}
@@ -309,15 +314,21 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
     }
     if (tls == null) {
       return error.getMessage()
-          + " (the TLS connection was closed by etcd: most likely it refused this node's client"
-          + " certificate, or --client-cert-auth wants one and none was given; etcd's log says"
-          + " which)";
+          + " (etcd closed the TLS connection: most likely "
+          + REFUSED_CLIENT_CERTIFICATE
+          + ")";
     }
     StringBuilder why = new StringBuilder("TLS failed: ").append(tls.getMessage());
     for (Throwable t = tls.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
       if (t.getMessage() != null && !why.toString().contains(t.getMessage())) {
         why.append(": ").append(t.getMessage());
       }
+    }
+    String lower = why.toString().toLowerCase(Locale.ROOT);
+    if (lower.contains("alert") && lower.contains("certificate")) {
+      // An alert the client receives about a certificate is about its own (the JDK: "Received
+      // fatal alert: bad_certificate"; OpenSSL: "SSLV3_ALERT_BAD_CERTIFICATE").
+      why.append(" (").append(REFUSED_CLIENT_CERTIFICATE).append(')');
     }
     return why.toString();
   }
