@@ -1,7 +1,16 @@
 package io.skymesh.nameserver;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.ByteString;
+import io.grpc.netty.GrpcSslContexts;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.ReferenceCounted;
 import io.skymesh.nameserver.cli.NameServerCli;
 import io.skymesh.nameserver.etcd.EtcdNameStoreProvider;
 import io.skymesh.nameserver.spi.NameStore;
@@ -17,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -103,6 +113,37 @@ class EtcdTlsTest extends NameServerTestSupport {
     WatchEvent added =
         watcher.events(1).filter(e -> e.getRevision() == registered).blockFirst(TIMEOUT);
     assertThat(added.getRevision()).isEqualTo(registered);
+  }
+
+  @Test
+  void aContextOfTheCallersOwnConnectsAndStaysTheCallers() throws Exception {
+    var identity = etcd.pki().issue("embedded");
+    boolean openSsl = OpenSsl.isAvailable();
+    SslContext context =
+        GrpcSslContexts.configure(
+                SslContextBuilder.forClient(), openSsl ? SslProvider.OPENSSL : SslProvider.JDK)
+            .trustManager(etcd.pki().authority().getCertificate())
+            .keyManager(identity.getKeyPair().getPrivate(), identity.getCertificatePath())
+            .build();
+    try {
+      NameStore store =
+          new EtcdNameStoreProvider().open(etcd.endpoint(), context).block(OPEN_DEADLINE);
+      StepVerifier.create(
+              store.kvPut("tls/embedded", ByteString.copyFromUtf8("v"), OptionalLong.empty()))
+          .expectNextMatches(revision -> revision > 0)
+          .expectComplete()
+          .verify(OPEN_DEADLINE);
+      store.close().block(OPEN_DEADLINE);
+      if (openSsl) {
+        // The channel's engines let go as the closed client's connections end; the caller's
+        // own reference stays.
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .untilAsserted(() -> assertThat(((ReferenceCounted) context).refCnt()).isOne());
+      }
+    } finally {
+      ReferenceCountUtil.release(context);
+    }
   }
 
   @Test

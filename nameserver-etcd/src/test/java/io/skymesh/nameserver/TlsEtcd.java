@@ -106,6 +106,11 @@ final class TlsEtcd implements AutoCloseable {
     return "https://127.0.0.1:" + clientPort;
   }
 
+  /** The authority that issued etcd's certificate and trusts clients'. */
+  TestPki pki() {
+    return pki;
+  }
+
   /** The authority's certificate, as a PEM file. */
   Path ca() {
     return dir.resolve("etcd-ca.pem");

@@ -3,6 +3,7 @@ package io.skymesh.nameserver.etcd;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.ClientBuilder;
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.ReferenceCountUtil;
 import io.skymesh.nameserver.etcd.internal.EtcdLayout;
 import io.skymesh.nameserver.etcd.internal.EtcdNameStore;
 import io.skymesh.nameserver.etcd.internal.EtcdTls;
@@ -145,7 +146,7 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
       throw new IllegalArgumentException(
           "etcd endpoints: \"" + target + "\" (expected: https:// ones, for the sslContext)");
     }
-    return open(target, endpoints, () -> sslContext, CONNECT_TIMEOUT);
+    return open(target, endpoints, () -> sslContext, false, CONNECT_TIMEOUT);
   }
 
   /** As {@link #open(String)}, waiting {@code timeout} for etcd's first answer. */
@@ -186,32 +187,65 @@ public final class EtcdNameStoreProvider implements NameStoreProvider {
               + "\"");
     }
     Callable<SslContext> tls = https ? new EtcdTls(ca, cert, key)::context : null;
-    return open(target, endpoints, tls, timeout);
+    return open(target, endpoints, tls, true, timeout);
   }
 
   private Mono<NameStore> open(
-      String target, List<String> endpoints, Callable<SslContext> tls, Duration timeout) {
+      String target,
+      List<String> endpoints,
+      Callable<SslContext> tls,
+      boolean owned,
+      Duration timeout) {
     FailFast failFast = new FailFast();
-    return Mono.fromCallable(() -> connect(endpoints, tls == null ? null : tls.call(), failFast))
+    return Mono.fromCallable(
+            () -> {
+              SslContext context = tls == null ? null : tls.call();
+              // A context made here is released when the client is closed: OpenSSL's hold
+              // native memory (the engines gRPC makes hold references of their own).
+              Runnable release = owned ? () -> ReferenceCountUtil.release(context) : () -> {};
+              try {
+                return new Connected(connect(endpoints, context, failFast), release);
+              } catch (RuntimeException e) {
+                release.run();
+                throw e;
+              }
+            })
         .subscribeOn(Schedulers.boundedElastic())
         .flatMap(
-            client ->
-                firstAnswer(client)
+            connected ->
+                firstAnswer(connected.client)
                     .timeout(timeout, Schedulers.parallel())
                     .onErrorResume(
                         TimeoutException.class,
-                        late -> tls == null ? Mono.error(late) : diagnose(client, failFast, late))
+                        late ->
+                            tls == null
+                                ? Mono.error(late)
+                                : diagnose(connected.client, failFast, late))
                     .map(
                         revision ->
                             (NameStore)
                                 new EtcdNameStore(
-                                    client, EtcdLayout.under(EtcdLayout.DEFAULT_ROOT), revision))
+                                    connected.client,
+                                    EtcdLayout.under(EtcdLayout.DEFAULT_ROOT),
+                                    revision,
+                                    connected.release))
                     .onErrorResume(
                         error ->
-                            Mono.fromRunnable(client::close)
+                            Mono.fromRunnable(connected::close)
                                 .subscribeOn(Schedulers.boundedElastic())
                                 .then(
                                     Mono.error(unreachable(target, timeout, tls != null, error)))));
+  }
+
+  /** A client and what to release once it is closed. */
+  private record Connected(Client client, Runnable release) {
+    void close() {
+      try {
+        client.close();
+      } finally {
+        release.run();
+      }
+    }
   }
 
   /** The revision etcd answers a read with. */
