@@ -9,6 +9,7 @@ import io.skymesh.proto.StatusCode;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import reactor.test.StepVerifier;
 
@@ -48,5 +49,47 @@ class EtcdNameStoreProviderTest {
                         n -> assertThat(n.code()).isEqualTo(StatusCode.UNAVAILABLE))
                     .hasMessage("etcd at " + target + " is unreachable: no answer within 2000 ms"))
         .verify(Duration.ofSeconds(60));
+  }
+
+  @Test
+  void theTlsSettingsAreOfferedByName() {
+    assertThat(new EtcdNameStoreProvider().settings())
+        .extracting(NameStoreProvider.Setting::name)
+        .containsExactly("etcd-ca", "etcd-cert", "etcd-key");
+  }
+
+  @Test
+  void badTlsSettingsFailFastNamingTheSetting() {
+    EtcdNameStoreProvider provider = new EtcdNameStoreProvider();
+    assertThatThrownBy(() -> provider.open("http://127.0.0.1:2379", Map.of("etcd-ca", "ca.pem")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "etcd TLS settings (etcd-ca, etcd-cert, etcd-key) need https:// endpoints:"
+                + " \"http://127.0.0.1:2379\"");
+    assertThatThrownBy(() -> provider.open("https://127.0.0.1:2379,http://127.0.0.1:2380"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "etcd endpoints: \"https://127.0.0.1:2379,http://127.0.0.1:2380\" (expected: all"
+                + " https://, for TLS, or all http://)");
+    assertThatThrownBy(
+            () -> provider.open("https://127.0.0.1:2379", Map.of("etcd-cert", "node.pem")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("etcd-cert and etcd-key: give both or neither");
+    assertThatThrownBy(() -> provider.open("https://127.0.0.1:2379", Map.of("etcd-pass", "x")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("etcd store: no setting [etcd-pass] (expected: etcd-ca, etcd-cert, etcd-key)");
+  }
+
+  @Test
+  void anUnreadableTlsFileIsAnErrorNamingTheSetting() {
+    StepVerifier.create(
+            new EtcdNameStoreProvider()
+                .open("https://127.0.0.1:2379", Map.of("etcd-ca", "/nonexistent/ca.pem")))
+        .expectErrorSatisfies(
+            e ->
+                assertThat(e)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("etcd-ca /nonexistent/ca.pem"))
+        .verify(Duration.ofSeconds(30));
   }
 }

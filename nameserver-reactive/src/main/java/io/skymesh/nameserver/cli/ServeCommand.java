@@ -22,6 +22,7 @@ import reactor.core.publisher.Mono;
 @Command(
     name = "serve",
     mixinStandardHelpOptions = true,
+    modelTransformer = StoreSettings.class,
     description = "Runs a name server until SIGINT or SIGTERM.")
 final class ServeCommand implements Callable<Integer> {
 
@@ -345,6 +346,7 @@ final class ServeCommand implements Callable<Integer> {
       throw new IllegalArgumentException("metrics port: " + metricsPort + " (expected: 0..65535)");
     }
     if (etcd == null) {
+      StoreSettings.requireNone(spec, "--etcd");
       return withMetrics(builder.start());
     }
     NameStoreProvider provider =
@@ -356,7 +358,10 @@ final class ServeCommand implements Callable<Integer> {
                             + " skymesh-nameserver-etcd jar and its dependencies beside"
                             + " nameserver.jar, e.g. java -cp 'nameserver.jar:etcd/*'"
                             + " io.skymesh.nameserver.cli.NameServerCli serve --etcd URLS)"));
-    return withMetrics(provider.open(etcd).flatMap(store -> builder.store(store).start()));
+    return withMetrics(
+        provider
+            .open(etcd, StoreSettings.of(spec, provider))
+            .flatMap(store -> builder.store(store).start()));
   }
 
   /** A size option that must fit an int; the builder checks its range. */

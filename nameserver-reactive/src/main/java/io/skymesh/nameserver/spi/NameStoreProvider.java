@@ -1,5 +1,7 @@
 package io.skymesh.nameserver.spi;
 
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.ServiceLoader;
 import reactor.core.publisher.Mono;
@@ -27,6 +29,42 @@ public interface NameStoreProvider {
    * @return the open store, which the name server using it closes when it closes
    */
   Mono<NameStore> open(String target);
+
+  /**
+   * The settings this provider reads beside its target, for example etcd's TLS files; {@code serve}
+   * offers each as an option {@code --NAME VALUE}.
+   *
+   * @return the settings, none by default
+   */
+  default List<Setting> settings() {
+    return List.of();
+  }
+
+  /**
+   * As {@link #open(String)}, with values for some of the {@link #settings()}.
+   *
+   * @param target where the store is, in the provider's syntax
+   * @param settings values by {@link Setting#name()}; those not given keep their defaults
+   * @return the open store
+   * @throws IllegalArgumentException naming a setting this provider does not read, or a bad value
+   */
+  default Mono<NameStore> open(String target, Map<String, String> settings) {
+    if (!settings.isEmpty()) {
+      throw new IllegalArgumentException(
+          name() + " store: no setting " + settings.keySet() + " (expected: none)");
+    }
+    return open(target);
+  }
+
+  /**
+   * A setting a provider reads beside its target.
+   *
+   * @param name the setting's name, offered on the command line as {@code --NAME}, for example
+   *     {@code etcd-ca}
+   * @param label what the value is, for help texts, for example {@code PEM}
+   * @param description one or two sentences for help texts
+   */
+  record Setting(String name, String label, String description) {}
 
   /**
    * The provider named {@code name} on the class path of {@code loader}, if any.

@@ -48,6 +48,7 @@ public final class EtcdNameStore implements NameStore {
   private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(3);
 
   private final Client client;
+  private final Runnable afterClose;
   private final EtcdLayout layout;
   private final EtcdSessions sessions;
   private final EtcdServices services;
@@ -75,7 +76,20 @@ public final class EtcdNameStore implements NameStore {
    * @param revision the revision etcd had when the client connected
    */
   public EtcdNameStore(Client client, EtcdLayout layout, long revision) {
+    this(client, layout, revision, () -> {});
+  }
+
+  /**
+   * A store over {@code client}, which it closes when it closes, and then runs {@code afterClose}.
+   *
+   * @param client a connected etcd client
+   * @param layout the key layout
+   * @param revision the revision etcd had when the client connected
+   * @param afterClose what to release once the client is closed (its TLS context, say)
+   */
+  public EtcdNameStore(Client client, EtcdLayout layout, long revision, Runnable afterClose) {
     this.client = client;
+    this.afterClose = afterClose;
     this.layout = layout;
     this.sessions = new EtcdSessions(client, layout);
     this.services = new EtcdServices(client, layout);
@@ -443,7 +457,15 @@ public final class EtcdNameStore implements NameStore {
           }
           sessionWatch.dispose();
           // Closing shuts gRPC channels and Vert.x down; keep it off the caller's thread.
-          return Mono.<Void>fromRunnable(client::close).subscribeOn(Schedulers.boundedElastic());
+          return Mono.<Void>fromRunnable(
+                  () -> {
+                    try {
+                      client.close();
+                    } finally {
+                      afterClose.run();
+                    }
+                  })
+              .subscribeOn(Schedulers.boundedElastic());
         });
   }
 
