@@ -19,6 +19,22 @@ class HeadersTest {
   }
 
   @Test
+  void metadataIsRefusedOverItsCountOrItsBytes() {
+    List<Header> sixtyFour = new java.util.ArrayList<>();
+    for (int i = 0; i < Headers.MAX_COUNT; i++) {
+      sixtyFour.add(header("k" + i, "v"));
+    }
+    assertThat(Headers.check(List.of())).isNull();
+    assertThat(Headers.check(sixtyFour)).isNull();
+    sixtyFour.add(header("one", "more"));
+    assertThat(Headers.check(sixtyFour)).isEqualTo("65 metadata entries, over the limit of 64");
+
+    assertThat(Headers.check(List.of(header("k", "v".repeat(8000))))).isNull();
+    assertThat(Headers.check(List.of(header("k", "v".repeat(8200)))))
+        .endsWith(" bytes of metadata, over the limit of 8192");
+  }
+
+  @Test
   void noHeadersIsTheEmptyMapAndTheEmptyList() {
     assertThat(Headers.toMap(List.of())).isEmpty();
     assertThat(Headers.fromMap(Map.of())).isEmpty();
