@@ -11,10 +11,15 @@ import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.TicketClaims;
 import io.skymesh.proto.TicketIssued;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyPair;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code IssueTicket}: what the name server signs, with which key, and what it refuses. */
 class PeerTicketIssueTest extends NameServerTestSupport {
@@ -68,6 +73,28 @@ class PeerTicketIssueTest extends NameServerTestSupport {
 
     assertThat(second.getIssuerKey()).isEqualTo(first.getIssuerKey());
     Tickets.verify(first.getTicket(), List.of(Tickets.decodeKey(first.getIssuerKey())));
+  }
+
+  @Test
+  void aServerWithADataDirectoryKeepsItsKeyAcrossARestart(@TempDir Path directory)
+      throws Exception {
+    ByteString holder = Tickets.encode(Tickets.newKeyPair().getPublic());
+    NameServer first = start(b -> b.dataDirectory(directory));
+    ByteString before =
+        open(first, "game").ack(issue(holder)).block(TIMEOUT).getTicketIssued().getIssuerKey();
+    first.closeNow(TIMEOUT);
+
+    NameServer second = start(b -> b.dataDirectory(directory));
+    ByteString after =
+        open(second, "game").ack(issue(holder)).block(TIMEOUT).getTicketIssued().getIssuerKey();
+
+    assertThat(after).isEqualTo(before);
+    Path file = directory.resolve("ticket-key.pem");
+    if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+          .isEqualTo("rw-------");
+    }
+    assertThat(Files.readString(file)).contains("-----BEGIN PRIVATE KEY-----");
   }
 
   @Test

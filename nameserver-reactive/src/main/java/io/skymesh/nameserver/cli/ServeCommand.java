@@ -3,6 +3,7 @@ package io.skymesh.nameserver.cli;
 import io.skymesh.nameserver.FsyncPolicy;
 import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.NameServerBuilder;
+import io.skymesh.nameserver.internal.TicketKeyFile;
 import io.skymesh.nameserver.spi.NameStoreProvider;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -233,8 +234,8 @@ final class ServeCommand implements Callable<Integer> {
       paramLabel = "PEM",
       description =
           "Sign peer tickets with this Ed25519 key: a PEM file with its PRIVATE KEY (PKCS#8) and"
-              + " its PUBLIC KEY. Every node of one name service needs the same. Default: a key"
-              + " made at start.")
+              + " its PUBLIC KEY. Every node of one name service needs the same. Default: the key"
+              + " kept in --data-dir (made there the first time), or a key made at start.")
   Path ticketKey;
 
   @Option(
@@ -324,7 +325,7 @@ final class ServeCommand implements Callable<Integer> {
             .maxRequestsPerSecond(maxRequestsPerSecond)
             .ticketLifetime(ticketLifetime);
     if (ticketKey != null) {
-      builder.ticketKey(TicketKeyFile.read(ticketKey));
+      builder.ticketKey(TicketKeyFile.read(ticketKey, "--ticket-key"));
     }
     if (maxValueSize != null) {
       builder.maxValueSize(intSize("--max-value-size", maxValueSize));

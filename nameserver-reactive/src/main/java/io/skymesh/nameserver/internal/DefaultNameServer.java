@@ -14,6 +14,7 @@ import io.skymesh.nameserver.spi.NameStore;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.StatusCode;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -76,8 +77,14 @@ public final class DefaultNameServer extends NameServer {
    */
   public static Mono<NameServer> start(NameServerConfig config) {
     if (config.ticketKey() == null) {
-      // Making a key reads the random source: not on the caller's thread, which may not block.
-      return Mono.fromCallable(Tickets::newKeyPair)
+      // Making a key reads the random source, keeping one reads and writes a file: not on the
+      // caller's thread, which may not block. A data directory keeps the key across restarts.
+      Path directory = config.dataDirectory();
+      return Mono.fromCallable(
+              () ->
+                  directory == null
+                      ? Tickets.newKeyPair()
+                      : TicketKeyFile.inDataDirectory(directory))
           .subscribeOn(Schedulers.boundedElastic())
           .flatMap(key -> start(config.withTicketKey(key)));
     }
