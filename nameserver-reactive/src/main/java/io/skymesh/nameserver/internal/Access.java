@@ -57,9 +57,10 @@ final class Access {
   /**
    * Why {@code principal} may not make {@code request}, or null if it may. Requests that carry no
    * target (KeepAlive, Unwatch, HealthCheck, OpenSession again, an unknown body) are always
-   * allowed: their handling needs no right.
+   * allowed: their handling needs no right. {@code IssueTicket} targets the session's own app,
+   * {@code sessionApp}.
    */
-  static String denied(Principal principal, NameClientFrame request) {
+  static String denied(Principal principal, String sessionApp, NameClientFrame request) {
     return switch (request.getBodyCase()) {
       case REGISTER ->
           needs(
@@ -119,18 +120,10 @@ final class Access {
               Role.ADMIN,
               appOfServicePrefix(request.getClearServices().getPrefix()),
               "clear services of");
-      // Checked against the session's app by deniedTicket.
-      case ISSUE_TICKET -> null;
+      // A ticket says its holder runs services of the session's app, so it takes that right.
+      case ISSUE_TICKET -> needs(principal, Role.SERVICE, sessionApp, "hold a peer ticket for");
       case OPEN_SESSION, KEEP_ALIVE, UNWATCH, HEALTH_CHECK, BODY_NOT_SET -> null;
     };
-  }
-
-  /**
-   * Why {@code principal} may not hold a peer ticket for its session's app {@code appId}, or null
-   * if it may: a ticket says its holder runs services of the app, so it takes that right.
-   */
-  static String deniedTicket(Principal principal, String appId) {
-    return needs(principal, Role.SERVICE, appId, "hold a peer ticket for");
   }
 
   /** Null if {@code principal} has {@code role} in {@code app} (null: every app), else why not. */

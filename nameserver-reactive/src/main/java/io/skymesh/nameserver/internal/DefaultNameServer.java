@@ -15,6 +15,7 @@ import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.StatusCode;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -76,26 +77,34 @@ public final class DefaultNameServer extends NameServer {
    * @return the started server
    */
   public static Mono<NameServer> start(NameServerConfig config) {
-    if (config.ticketKey() == null) {
-      // Making a key reads the random source, keeping one reads and writes a file: not on the
-      // caller's thread, which may not block. A data directory keeps the key across restarts.
-      Path directory = config.dataDirectory();
-      return Mono.fromCallable(
-              () ->
-                  directory == null
-                      ? Tickets.newKeyPair()
-                      : TicketKeyFile.inDataDirectory(directory))
-          .subscribeOn(Schedulers.boundedElastic())
-          .flatMap(key -> start(config.withTicketKey(key)));
+    return ticketKey(config).flatMap(key -> start(config, key));
+  }
+
+  /**
+   * The key peer tickets are signed with: the configured one, else the data directory's, else a new
+   * one. Making a key reads the random source and keeping one reads and writes a file: on {@link
+   * Schedulers#boundedElastic()}, not on the caller's thread, which may not block.
+   */
+  private static Mono<KeyPair> ticketKey(NameServerConfig config) {
+    if (config.ticketKey() != null) {
+      return Mono.just(config.ticketKey());
     }
+    Path directory = config.dataDirectory();
+    return Mono.fromCallable(
+            () ->
+                directory == null ? Tickets.newKeyPair() : TicketKeyFile.inDataDirectory(directory))
+        .subscribeOn(Schedulers.boundedElastic());
+  }
+
+  private static Mono<NameServer> start(NameServerConfig config, KeyPair ticketKey) {
     if (config.store() != null) {
       NameStore store = config.store();
-      return bind(config, null)
+      return bind(config, ticketKey, null)
           .doOnError(error -> store.close().subscribe(null, e -> {}))
           .doOnCancel(() -> store.close().subscribe(null, e -> {}));
     }
     if (config.dataDirectory() == null) {
-      return bind(config, null);
+      return bind(config, ticketKey, null);
     }
     return Mono.fromCallable(
             () ->
@@ -119,7 +128,7 @@ public final class DefaultNameServer extends NameServer {
                   opened.recovered().cutBytes() > 0
                       ? " (cut a torn tail of " + opened.recovered().cutBytes() + " bytes)"
                       : "");
-              return bind(config, opened)
+              return bind(config, ticketKey, opened)
                   .doOnError(error -> closeLater(opened.log()))
                   .doOnCancel(() -> closeLater(opened.log()));
             });
@@ -129,11 +138,12 @@ public final class DefaultNameServer extends NameServer {
     Schedulers.boundedElastic().schedule(dataLog::close);
   }
 
-  private static Mono<NameServer> bind(NameServerConfig config, DataLog.Opened opened) {
+  private static Mono<NameServer> bind(
+      NameServerConfig config, KeyPair ticketKey, DataLog.Opened opened) {
     return Mono.defer(
         () -> {
           Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);
-          ProtocolDispatch registry = new ProtocolDispatch(config, writer, opened);
+          ProtocolDispatch registry = new ProtocolDispatch(config, ticketKey, writer, opened);
           FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
           TcpServer tcp = TcpServer.create();
           if (config.tls() != null) {

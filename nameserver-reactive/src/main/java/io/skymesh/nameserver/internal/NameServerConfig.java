@@ -75,41 +75,6 @@ public record NameServerConfig(
   public static final int MAX_KEY_LENGTH = 1024;
 
   /**
-   * This configuration with another ticket key.
-   *
-   * @param key the Ed25519 key pair
-   * @return the copy
-   */
-  public NameServerConfig withTicketKey(KeyPair key) {
-    return new NameServerConfig(
-        host,
-        port,
-        sessionTtl,
-        maxSessionTtl,
-        maxFrameLength,
-        watcherQueueLimit,
-        historyLimit,
-        historyBytesLimit,
-        initialRevision,
-        maxValueSize,
-        maxInstanceSize,
-        store,
-        dataDirectory,
-        fsync,
-        fsyncInterval,
-        snapshotLogBytes,
-        principals,
-        maxConnections,
-        maxConnectionsPerAddress,
-        maxSessionsPerPrincipal,
-        maxWatchesPerSession,
-        maxRequestsPerSecond,
-        tls,
-        key,
-        ticketLifetime);
-  }
-
-  /**
    * The revision before the first change of a server starting now.
    *
    * @return the configured initial revision, or one from the clock

@@ -47,6 +47,7 @@ import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -137,16 +138,21 @@ final class ProtocolDispatch {
   /** The connections held from each source IP address; the writer only. */
   private final Map<InetAddress, Integer> connectionsBySource = new HashMap<>();
 
-  /** The wire form of the public half of {@code config.ticketKey()}, sent with every ticket. */
+  /** The key peer tickets are signed with. */
+  private final KeyPair ticketKey;
+
+  /** The wire form of the public half of {@link #ticketKey}, sent with every ticket. */
   private final ByteString issuerKey;
 
-  ProtocolDispatch(NameServerConfig config, Scheduler scheduler, DataLog.Opened opened) {
+  ProtocolDispatch(
+      NameServerConfig config, KeyPair ticketKey, Scheduler scheduler, DataLog.Opened opened) {
     this.config = config;
     this.scheduler = scheduler;
     this.executor = new SerialExecutor(scheduler, this::publishMetrics);
     this.store = config.store();
     this.access = new Access(config.principals());
-    this.issuerKey = Tickets.encode(config.ticketKey().getPublic());
+    this.ticketKey = ticketKey;
+    this.issuerKey = Tickets.encode(ticketKey.getPublic());
     this.dataLog = opened == null ? null : opened.log();
     long start = opened == null ? config.startRevision() : opened.recovered().revision();
     this.revisions = new Revisions(start, dataLog, opened == null ? 0 : opened.revisionCeiling());
@@ -438,7 +444,7 @@ final class ProtocolDispatch {
 
   private void dispatch(Session session, long requestId, NameClientFrame frame) {
     if (session.principal != null) {
-      String denied = Access.denied(session.principal, frame);
+      String denied = Access.denied(session.principal, session.appId, frame);
       if (denied != null) {
         session.respond(Replies.error(requestId, StatusCode.PERMISSION_DENIED, denied));
         return;
@@ -945,13 +951,6 @@ final class ProtocolDispatch {
    * and no store: any node of a name service issues tickets, with the key they share.
    */
   private void issueTicket(Session session, long requestId, IssueTicket request) {
-    if (session.principal != null) {
-      String denied = Access.deniedTicket(session.principal, session.appId);
-      if (denied != null) {
-        session.respond(Replies.error(requestId, StatusCode.PERMISSION_DENIED, denied));
-        return;
-      }
-    }
     try {
       Tickets.decodeKey(request.getHolderKey());
     } catch (Tickets.InvalidTicketException e) {
@@ -974,7 +973,7 @@ final class ProtocolDispatch {
                 .setRevision(current())
                 .setTicketIssued(
                     TicketIssued.newBuilder()
-                        .setTicket(Tickets.sign(claims, config.ticketKey().getPrivate()))
+                        .setTicket(Tickets.sign(claims, ticketKey.getPrivate()))
                         .setIssuerKey(issuerKey))));
   }
 
