@@ -82,11 +82,13 @@ public class SkymeshAutoConfiguration {
     }
     SkymeshProperties.NameServerTls tls = properties.getNameServerTls();
     if (tls.isEnabled()) {
-      builder.nameServerTls(clientContext(tls));
+      builder.nameServerTls(clientContext("skymesh.name-server-tls", tls, true));
     }
     SkymeshProperties.PeerTls peerTls = properties.getPeerTls();
     if (peerTls.isEnabled()) {
-      builder.peerTls(peerServerContext(peerTls), peerClientContext(peerTls));
+      builder.peerTls(
+          peerServerContext(peerTls),
+          clientContext("skymesh.peer-tls", peerTls, peerTls.isMutual()));
     }
     if (properties.isPeerTickets()) {
       builder.requirePeerTickets();
@@ -101,23 +103,28 @@ public class SkymeshAutoConfiguration {
         .block(startTimeout.plusSeconds(5));
   }
 
-  /** The TLS context of {@code skymesh.name-server-tls.*}: reads its PEM files. */
-  static SslContext clientContext(SkymeshProperties.NameServerTls tls) {
-    if ((tls.getCert() == null) != (tls.getKey() == null)) {
-      throw new IllegalArgumentException(
-          "skymesh.name-server-tls: mutual TLS needs both cert and key");
+  /**
+   * A client's TLS context from {@code files}: their authorities trusted (the JVM's if none), and
+   * their certificate and key presented when {@code present}.
+   *
+   * @param property the properties' prefix, for messages
+   */
+  static SslContext clientContext(
+      String property, SkymeshProperties.PemFiles files, boolean present) {
+    if (present && (files.getCert() == null) != (files.getKey() == null)) {
+      throw new IllegalArgumentException(property + ": mutual TLS needs both cert and key");
     }
     try {
       SslContextBuilder context = SslContextBuilder.forClient();
-      if (tls.getCa() != null) {
-        context.trustManager(new File(tls.getCa()));
+      if (files.getCa() != null) {
+        context.trustManager(new File(files.getCa()));
       }
-      if (tls.getCert() != null) {
-        context.keyManager(new File(tls.getCert()), new File(tls.getKey()));
+      if (present && files.getCert() != null) {
+        context.keyManager(new File(files.getCert()), new File(files.getKey()));
       }
       return context.build();
     } catch (SSLException | IllegalArgumentException e) {
-      throw new IllegalArgumentException("skymesh.name-server-tls: " + e.getMessage(), e);
+      throw new IllegalArgumentException(property + ": " + e.getMessage(), e);
     }
   }
 
@@ -134,22 +141,6 @@ public class SkymeshAutoConfiguration {
       }
       if (tls.getCa() != null) {
         context.trustManager(new File(tls.getCa()));
-      }
-      return context.build();
-    } catch (SSLException | IllegalArgumentException e) {
-      throw new IllegalArgumentException("skymesh.peer-tls: " + e.getMessage(), e);
-    }
-  }
-
-  /** The dialed connections' TLS context of {@code skymesh.peer-tls.*}: reads its PEM files. */
-  static SslContext peerClientContext(SkymeshProperties.PeerTls tls) {
-    try {
-      SslContextBuilder context = SslContextBuilder.forClient();
-      if (tls.getCa() != null) {
-        context.trustManager(new File(tls.getCa()));
-      }
-      if (tls.isMutual()) {
-        context.keyManager(new File(tls.getCert()), new File(tls.getKey()));
       }
       return context.build();
     } catch (SSLException | IllegalArgumentException e) {

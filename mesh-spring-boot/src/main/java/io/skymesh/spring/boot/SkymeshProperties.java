@@ -158,62 +158,6 @@ public class SkymeshProperties {
     return nameServerTls;
   }
 
-  /**
-   * {@code skymesh.name-server-tls.*}: TLS to the name server, from PEM files. Enabled by {@code
-   * enabled=true} or by any file; the JVM's authorities are trusted unless {@code ca} is set;
-   * {@code cert} and {@code key} present a client certificate, for mutual TLS.
-   */
-  public static class NameServerTls {
-
-    private boolean enabled;
-    private String ca;
-    private String cert;
-    private String key;
-
-    /** Creates the defaults: plaintext. */
-    public NameServerTls() {}
-
-    /** Whether the mesh connects to the name server with TLS. */
-    public boolean isEnabled() {
-      return enabled || ca != null || cert != null || key != null;
-    }
-
-    /** Sets {@link #isEnabled()}. */
-    public void setEnabled(boolean enabled) {
-      this.enabled = enabled;
-    }
-
-    /** The authorities to trust (PEM), instead of the JVM's. */
-    public String getCa() {
-      return ca;
-    }
-
-    /** Sets {@link #getCa()}. */
-    public void setCa(String ca) {
-      this.ca = ca;
-    }
-
-    /** The client certificate chain (PEM), for mutual TLS. */
-    public String getCert() {
-      return cert;
-    }
-
-    /** Sets {@link #getCert()}. */
-    public void setCert(String cert) {
-      this.cert = cert;
-    }
-
-    /** The client certificate's private key (PKCS#8 PEM). */
-    public String getKey() {
-      return key;
-    }
-
-    /** Sets {@link #getKey()}. */
-    public void setKey(String key) {
-      this.key = key;
-    }
-  }
-
   /** TLS between peers: {@code skymesh.peer-tls.*}. */
   public PeerTls getPeerTls() {
     return peerTls;
@@ -233,27 +177,19 @@ public class SkymeshProperties {
   }
 
   /**
-   * {@code skymesh.peer-tls.*}: TLS between peers, from PEM files ({@code MeshBuilder.peerTls}).
-   * Enabled by {@code cert} and {@code key}, this process's certificate, presented to the peers
-   * that dial it and, with {@code mutual} (the default), to the peers it dials. Peers' certificates
-   * are checked against {@code ca}, or the JVM's authorities when it is not set.
+   * PEM files of a TLS configuration: the authorities trusted ({@code ca}; the JVM's when not set)
+   * and a certificate chain with its private key ({@code cert}, {@code key}).
    */
-  public static class PeerTls {
+  public static class PemFiles {
 
     private String ca;
     private String cert;
     private String key;
-    private boolean mutual = true;
 
-    /** Creates the defaults: plaintext. */
-    public PeerTls() {}
+    /** Creates the defaults: no files. */
+    public PemFiles() {}
 
-    /** Whether peers speak TLS: a certificate or a key is set. */
-    public boolean isEnabled() {
-      return cert != null || key != null;
-    }
-
-    /** The authorities of peers' certificates (PEM), instead of the JVM's. */
+    /** The authorities to trust (PEM), instead of the JVM's. */
     public String getCa() {
       return ca;
     }
@@ -263,7 +199,7 @@ public class SkymeshProperties {
       this.ca = ca;
     }
 
-    /** This process's certificate chain (PEM). */
+    /** The certificate chain (PEM). */
     public String getCert() {
       return cert;
     }
@@ -273,7 +209,7 @@ public class SkymeshProperties {
       this.cert = cert;
     }
 
-    /** This process's private key (PKCS#8 PEM). */
+    /** The certificate's private key (PKCS#8 PEM). */
     public String getKey() {
       return key;
     }
@@ -281,6 +217,53 @@ public class SkymeshProperties {
     /** Sets {@link #getKey()}. */
     public void setKey(String key) {
       this.key = key;
+    }
+
+    /** Whether any file is set. */
+    boolean anyFile() {
+      return ca != null || cert != null || key != null;
+    }
+  }
+
+  /**
+   * {@code skymesh.name-server-tls.*}: TLS to the name server, from PEM files. Enabled by {@code
+   * enabled=true} or by any file; the JVM's authorities are trusted unless {@code ca} is set;
+   * {@code cert} and {@code key} present a client certificate, for mutual TLS.
+   */
+  public static class NameServerTls extends PemFiles {
+
+    private boolean enabled;
+
+    /** Creates the defaults: plaintext. */
+    public NameServerTls() {}
+
+    /** Whether the mesh connects to the name server with TLS. */
+    public boolean isEnabled() {
+      return enabled || anyFile();
+    }
+
+    /** Sets {@link #isEnabled()}. */
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+  }
+
+  /**
+   * {@code skymesh.peer-tls.*}: TLS between peers, from PEM files ({@code MeshBuilder.peerTls}).
+   * Enabled by {@code cert} and {@code key}, this process's certificate, presented to the peers
+   * that dial it and, with {@code mutual} (the default), to the peers it dials. Peers' certificates
+   * are checked against {@code ca}, or the JVM's authorities when it is not set.
+   */
+  public static class PeerTls extends PemFiles {
+
+    private boolean mutual = true;
+
+    /** Creates the defaults: plaintext. */
+    public PeerTls() {}
+
+    /** Whether peers speak TLS: a certificate or a key is set. */
+    public boolean isEnabled() {
+      return getCert() != null || getKey() != null;
     }
 
     /** Whether both sides of each connection present a certificate; true by default. */
