@@ -12,11 +12,10 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.TlsServerCredentials;
 import io.netty.pkitesting.X509Bundle;
+import io.skymesh.examples.LoopbackTls;
 import io.skymesh.grpc.GrpcRegistration;
 import io.skymesh.mesh.Mesh;
-import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.nameserver.NameServer;
-import io.skymesh.nameserver.NameServerBuilder;
 import io.skymesh.testkit.TestPki;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -38,14 +37,15 @@ class GrpcHelloWorldTlsTest {
 
   private static final Duration DEADLINE = Duration.ofSeconds(30);
   private static final TestPki PKI = TestPki.create();
+  private static final LoopbackTls LOOPBACK = new LoopbackTls(PKI);
 
   /** The greeters' certificate names the service, which is the channel's authority. */
   private static final X509Bundle GREETER = PKI.issue("hello.local.grpc-greeter");
 
   private static final GrpcHelloWorld.Security TLS =
       new GrpcHelloWorld.Security(
-          GrpcHelloWorldTlsTest::tls,
-          GrpcHelloWorldTlsTest::tls,
+          LOOPBACK::nameServer,
+          LOOPBACK::mesh,
           serverCredentials(GREETER),
           channelCredentials(PKI.issue("client")));
 
@@ -95,7 +95,7 @@ class GrpcHelloWorldTlsTest {
   @Test
   void aGreeterWhoseCertificateNamesAnotherServiceIsRefused() {
     Mesh client = startTls();
-    register(serverCredentials(PKI.issue("localhost", "127.0.0.1")));
+    register(serverCredentials(LOOPBACK.loopback()));
 
     ManagedChannel channel = channel(client, TLS.channel());
     assertThatThrownBy(() -> GrpcHelloWorld.greet(channel, "world"))
@@ -139,16 +139,6 @@ class GrpcHelloWorldTlsTest {
     ManagedChannel channel = GrpcHelloWorld.channel(mesh, credentials);
     channels.add(channel);
     return channel;
-  }
-
-  private static NameServerBuilder tls(NameServerBuilder nameServer) {
-    return nameServer.tls(PKI.serverContext(PKI.issue("localhost", "127.0.0.1"), true));
-  }
-
-  private static MeshBuilder tls(MeshBuilder mesh) {
-    X509Bundle identity = PKI.issue("localhost", "127.0.0.1");
-    return mesh.nameServerTls(PKI.clientContext(identity))
-        .peerTls(PKI.serverContext(identity, true), PKI.clientContext(identity));
   }
 
   /** Mutual TLS: presents {@code identity}, requires a client certificate from the authority. */

@@ -3,12 +3,11 @@ package io.skymesh.examples.helloworld;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.netty.pkitesting.X509Bundle;
 import io.skymesh.core.exceptions.SkymeshException;
+import io.skymesh.examples.LoopbackTls;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.nameserver.NameServer;
-import io.skymesh.nameserver.NameServerBuilder;
 import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.Principal.Role;
 import io.skymesh.proto.StatusCode;
@@ -30,6 +29,7 @@ class HelloWorldTlsTest {
 
   private static final Duration DEADLINE = Duration.ofSeconds(30);
   private static final TestPki PKI = TestPki.create();
+  private static final LoopbackTls TLS = new LoopbackTls(PKI);
   private static final Duration START_TIMEOUT = Duration.ofSeconds(2);
   private static final List<String> NAMES = List.of("world", "mesh", "reactor");
 
@@ -44,30 +44,14 @@ class HelloWorldTlsTest {
     }
   }
 
-  /** The name server's listener: mutual TLS, with a certificate for loopback. */
-  private static NameServerBuilder tls(NameServerBuilder nameServer) {
-    return nameServer.tls(PKI.serverContext(PKI.issue("localhost", "127.0.0.1"), true));
-  }
-
-  /**
-   * A mesh with a certificate of its own (its peers dial it at 127.0.0.1), mutual TLS to the name
-   * server and to its peers.
-   */
-  private static MeshBuilder tls(MeshBuilder mesh) {
-    X509Bundle identity = PKI.issue("localhost", "127.0.0.1");
-    return mesh.nameServerTls(PKI.clientContext(identity))
-        .peerTls(PKI.serverContext(identity, true), PKI.clientContext(identity));
-  }
-
   /** TLS to the name server only: this mesh dials its peers, and listens, in plaintext. */
   private static MeshBuilder nameServerTlsOnly(MeshBuilder mesh) {
-    return mesh.nameServerTls(PKI.clientContext(PKI.issue("localhost", "127.0.0.1")));
+    return mesh.nameServerTls(PKI.clientContext(TLS.loopback()));
   }
 
   @Test
   void greeterAnswersEveryNameInOrderOverMutualTls() {
-    List<String> answers =
-        HelloWorld.runDemo(NAMES, HelloWorldTlsTest::tls, HelloWorldTlsTest::tls);
+    List<String> answers = HelloWorld.runDemo(NAMES, TLS::nameServer, TLS::mesh);
 
     assertThat(answers).containsExactly("Hello, world!", "Hello, mesh!", "Hello, reactor!");
   }
@@ -80,8 +64,8 @@ class HelloWorldTlsTest {
     List<String> answers =
         HelloWorld.runDemo(
             NAMES,
-            nameServer -> tls(nameServer).principal(hello),
-            mesh -> tls(mesh).token(hello.token()).requirePeerTickets());
+            nameServer -> TLS.nameServer(nameServer).principal(hello),
+            mesh -> TLS.mesh(mesh).token(hello.token()).requirePeerTickets());
 
     assertThat(answers).containsExactly("Hello, world!", "Hello, mesh!", "Hello, reactor!");
   }
@@ -93,7 +77,7 @@ class HelloWorldTlsTest {
     assertThatThrownBy(
             () ->
                 HelloWorld.runDemo(
-                    NAMES, HelloWorldTlsTest::tls, mesh -> mesh.startTimeout(START_TIMEOUT)))
+                    NAMES, TLS::nameServer, mesh -> mesh.startTimeout(START_TIMEOUT)))
         .isInstanceOf(SkymeshException.class)
         .hasMessageContaining("unreachable for " + START_TIMEOUT + " (the last attempt: ")
         .satisfies(
@@ -108,7 +92,7 @@ class HelloWorldTlsTest {
             () ->
                 HelloWorld.runDemo(
                     NAMES,
-                    HelloWorldTlsTest::tls,
+                    TLS::nameServer,
                     mesh ->
                         mesh.nameServerTls(PKI.clientContext(null)).startTimeout(START_TIMEOUT)))
         .isInstanceOf(SkymeshException.class)
@@ -121,8 +105,8 @@ class HelloWorldTlsTest {
 
   @Test
   void aPlaintextClientMeshCannotReachTheTlsGreeter() {
-    nameServer = tls(NameServer.builder().port(0)).start().block(DEADLINE);
-    Mesh greeter = start(tls(builder()));
+    nameServer = TLS.nameServer(NameServer.builder().port(0)).start().block(DEADLINE);
+    Mesh greeter = start(TLS.mesh(builder()));
     GreeterServer.register(greeter, GreeterServer.URL).block(DEADLINE);
     // Sees the greeter through the name server (over TLS), but dials its peers in plaintext.
     Mesh outsider = start(nameServerTlsOnly(builder()));
@@ -142,7 +126,7 @@ class HelloWorldTlsTest {
         .verify(DEADLINE);
 
     // The greeter still answers a mesh that speaks TLS.
-    Mesh client = start(tls(builder()));
+    Mesh client = start(TLS.mesh(builder()));
     StepVerifier.create(
             GreeterClient.greet(client, GreeterServer.URL, Flux.just("insider"), DEADLINE))
         .expectNext("Hello, insider!")
