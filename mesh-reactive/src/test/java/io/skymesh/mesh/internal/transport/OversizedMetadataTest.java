@@ -13,11 +13,8 @@ import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.TestMeshes;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
-import io.skymesh.proto.Data;
 import io.skymesh.proto.Header;
-import io.skymesh.proto.Hello;
 import io.skymesh.proto.PeerFrame;
-import io.skymesh.proto.Request;
 import io.skymesh.proto.StatusCode;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,14 +62,7 @@ class OversizedMetadataTest {
         .block(TestMeshes.DEADLINE);
     RawPeer peer = RawPeer.connect(mesh.listenAddress());
     raw.add(peer);
-    peer.send(
-        PeerFrame.newBuilder()
-            .setHello(
-                Hello.newBuilder()
-                    .setProtocolVersion(PeerFrames.PROTOCOL_VERSION)
-                    .setProcessId("raw")
-                    .setAppId("game"))
-            .build());
+    peer.send(PeerFrame.newBuilder().setHello(RawPeer.hello("raw", "game")).build());
 
     peer.send(data(headers(Headers.MAX_COUNT + 1, 1)));
     peer.send(request(1, headers(2, 5000)));
@@ -106,27 +96,17 @@ class OversizedMetadataTest {
   }
 
   private static PeerFrame data(List<Header> headers) {
-    return PeerFrame.newBuilder()
-        .setData(
-            Data.newBuilder()
-                .setSource("game.zone1.client/1")
-                .setDestination(ECHO.toString())
-                .addAllHeaders(headers)
-                .setPayload(ByteString.copyFromUtf8("hi")))
-        .build();
+    return RawPeer.data(
+        "game.zone1.client/1", ECHO.toString(), headers, ByteString.copyFromUtf8("hi"));
   }
 
   private static PeerFrame request(long streamId, List<Header> headers) {
-    return PeerFrame.newBuilder()
-        .setRequest(
-            Request.newBuilder()
-                .setStreamId(streamId)
-                .setSource("game.zone1.client/1")
-                .setDestination(ECHO.toString())
-                .setMethod("Echo")
-                .setTimeoutMicros(30_000_000)
-                .addAllHeaders(headers)
-                .setPayload(ByteString.copyFromUtf8("hi")))
-        .build();
+    return RawPeer.request(
+        streamId,
+        "game.zone1.client/1",
+        ECHO.toString(),
+        "Echo",
+        headers,
+        ByteString.copyFromUtf8("hi"));
   }
 }

@@ -20,14 +20,11 @@ import io.skymesh.nameserver.NameServer;
 import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.Principal.Role;
 import io.skymesh.nameserver.client.NameServerConnection;
-import io.skymesh.proto.Data;
-import io.skymesh.proto.Hello;
 import io.skymesh.proto.IssueTicket;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.PeerTicket;
-import io.skymesh.proto.Request;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.TicketClaims;
 import io.skymesh.proto.TicketIssued;
@@ -410,35 +407,24 @@ class PeerTicketsTest {
       String processId, String appId, PeerTicket ticket, KeyPair prover, String audience) {
     return PeerFrame.newBuilder()
         .setHello(
-            Hello.newBuilder()
-                .setProtocolVersion(PeerFrames.PROTOCOL_VERSION)
-                .setProcessId(processId)
-                .setAppId(appId)
+            RawPeer.hello(processId, appId)
                 .setTicket(ticket)
                 .setProof(Tickets.prove(ticket, processId, audience, prover.getPrivate())))
         .build();
   }
 
   private static PeerFrame data(String source) {
-    return PeerFrame.newBuilder()
-        .setData(
-            Data.newBuilder()
-                .setSource(source)
-                .setDestination(ECHO.toString())
-                .setPayload(ByteString.copyFromUtf8("from " + source)))
-        .build();
+    return RawPeer.data(
+        source, ECHO.toString(), List.of(), ByteString.copyFromUtf8("from " + source));
   }
 
   private static PeerFrame request(long streamId, String source) {
-    return PeerFrame.newBuilder()
-        .setRequest(
-            Request.newBuilder()
-                .setStreamId(streamId)
-                .setSource(source)
-                .setDestination(ECHO.toString())
-                .setMethod("Echo")
-                .setTimeoutMicros(30_000_000)
-                .setPayload(ByteString.copyFromUtf8("from " + source)))
-        .build();
+    return RawPeer.request(
+        streamId,
+        source,
+        ECHO.toString(),
+        "Echo",
+        List.of(),
+        ByteString.copyFromUtf8("from " + source));
   }
 }

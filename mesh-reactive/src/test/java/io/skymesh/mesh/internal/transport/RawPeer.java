@@ -1,12 +1,18 @@
 package io.skymesh.mesh.internal.transport;
 
+import com.google.protobuf.ByteString;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelPipeline;
 import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameEncoder;
 import io.skymesh.codec.Frames;
+import io.skymesh.proto.Data;
+import io.skymesh.proto.Header;
+import io.skymesh.proto.Hello;
 import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Request;
 import java.time.Duration;
+import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import reactor.netty.Connection;
@@ -56,6 +62,48 @@ public final class RawPeer {
   /** The connection, to dispose. */
   public Connection connection() {
     return connection;
+  }
+
+  /** A {@code Hello} of this protocol version, to add a ticket to or to build. */
+  public static Hello.Builder hello(String processId, String appId) {
+    return Hello.newBuilder()
+        .setProtocolVersion(PeerFrames.PROTOCOL_VERSION)
+        .setProcessId(processId)
+        .setAppId(appId);
+  }
+
+  /** A {@code Data} frame. */
+  public static PeerFrame data(
+      String source, String destination, List<Header> headers, ByteString payload) {
+    return PeerFrame.newBuilder()
+        .setData(
+            Data.newBuilder()
+                .setSource(source)
+                .setDestination(destination)
+                .addAllHeaders(headers)
+                .setPayload(payload))
+        .build();
+  }
+
+  /** A {@code Request} with a 30 s timeout. */
+  public static PeerFrame request(
+      long streamId,
+      String source,
+      String destination,
+      String method,
+      List<Header> headers,
+      ByteString payload) {
+    return PeerFrame.newBuilder()
+        .setRequest(
+            Request.newBuilder()
+                .setStreamId(streamId)
+                .setSource(source)
+                .setDestination(destination)
+                .setMethod(method)
+                .setTimeoutMicros(30_000_000)
+                .addAllHeaders(headers)
+                .setPayload(payload))
+        .build();
   }
 
   /** Sends one frame and waits until it is written. */
