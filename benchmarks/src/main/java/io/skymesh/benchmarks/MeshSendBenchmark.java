@@ -316,18 +316,8 @@ public class MeshSendBenchmark {
       payload = ByteString.copyFrom(bytes);
       nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
       String address = "127.0.0.1:" + nameServer.port();
-      receiverMesh =
-          Transport.mesh(
-                  transport,
-                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
-              .start()
-              .block(TIMEOUT);
-      senderMesh =
-          Transport.mesh(
-                  transport,
-                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
-              .start()
-              .block(TIMEOUT);
+      receiverMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
+      senderMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
       receiverMesh
           .register(
               SINK,

@@ -325,18 +325,8 @@ public class RequestResponseBenchmark {
       payload = ByteString.copyFrom(bytes);
       nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
       String address = "127.0.0.1:" + nameServer.port();
-      serverMesh =
-          Transport.mesh(
-                  transport,
-                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
-              .start()
-              .block(TIMEOUT);
-      clientMesh =
-          Transport.mesh(
-                  transport,
-                  Observability.apply(observability, Mesh.builder("bench").nameServer(address)))
-              .start()
-              .block(TIMEOUT);
+      serverMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
+      clientMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
       serverMesh
           .register(
               ECHO,

@@ -9,6 +9,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.pkitesting.X509Bundle;
 import io.skymesh.codec.Tls;
+import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.testkit.TestPki;
 import java.io.IOException;
@@ -86,6 +87,19 @@ final class Transport {
   /** The mesh with {@code peerTls} when {@code transport} is {@code tls}. */
   static MeshBuilder mesh(String transport, MeshBuilder mesh) {
     return isTls(transport) ? mesh.peerTls(Contexts.SERVER, Contexts.CLIENT) : mesh;
+  }
+
+  /**
+   * Starts a benchmark mesh of app {@code bench} on {@code nameServer}, with the trial's transport
+   * and observability, and waits for it: setup only.
+   */
+  static Mesh startMesh(
+      String transport, String observability, String nameServer, Duration timeout) {
+    return mesh(
+            transport,
+            Observability.apply(observability, Mesh.builder("bench").nameServer(nameServer)))
+        .start()
+        .block(timeout);
   }
 
   /**
