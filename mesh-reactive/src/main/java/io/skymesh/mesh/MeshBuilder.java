@@ -53,6 +53,7 @@ public final class MeshBuilder {
   private int maxRequestsInFlightPerPeer = RpcConfig.DEFAULT_MAX_IN_FLIGHT_PER_PEER;
   private int maxPendingRequestsPerPeer = RpcConfig.DEFAULT_MAX_PENDING_PER_PEER;
   private int maxConcurrentHandlersPerService = RpcConfig.DEFAULT_MAX_CONCURRENT_HANDLERS;
+  private int streamWindow = RpcConfig.DEFAULT_STREAM_WINDOW;
   private final List<ClientInterceptor> clientInterceptors = new ArrayList<>();
   private final List<ServerInterceptor> serverInterceptors = new ArrayList<>();
   private @Nullable MeterRegistry meterRegistry;
@@ -346,6 +347,17 @@ public final class MeshBuilder {
     return this;
   }
 
+  /**
+   * The flow-control window of streams and channels: the most items a receiver lets be in flight to
+   * it ahead of its subscriber, granted as credit and replenished in batches of three quarters of
+   * it (as {@code Flux.limitRate}); default 256. A subscriber that asks for fewer items than the
+   * window still lets the producer run up to one window ahead.
+   */
+  public MeshBuilder streamWindow(int window) {
+    this.streamWindow = atLeast("streamWindow", window, 1);
+    return this;
+  }
+
   /** Adds a client interceptor, around those added before (the first added is the outermost). */
   public MeshBuilder clientInterceptor(ClientInterceptor interceptor) {
     clientInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
@@ -427,6 +439,7 @@ public final class MeshBuilder {
                 maxRequestsInFlightPerPeer,
                 maxPendingRequestsPerPeer,
                 maxConcurrentHandlersPerService,
+                streamWindow,
                 clientInterceptors,
                 serverInterceptors),
             new NameServerClientConfig(

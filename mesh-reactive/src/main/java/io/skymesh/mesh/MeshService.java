@@ -13,8 +13,10 @@ import io.skymesh.mesh.rpc.RequestOptions;
 import io.skymesh.proto.StatusCode;
 import java.util.Map;
 import java.util.Objects;
+import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.SynchronousSink;
 
 /**
  * One registered instance in the mesh: it sends to other instances, and its {@link MessageHandler}
@@ -303,6 +305,183 @@ public interface MeshService {
       String method,
       ByteString payload,
       RequestOptions options);
+
+  // ---------------------------------------------------------------------------------------------
+  // Streams
+
+  /**
+   * Calls a stream method of one live instance ({@code Methods.Builder.addStream}): one request,
+   * any number of replies. Lazy: each subscription opens one stream. The subscriber's demand
+   * travels to the server as credit, so the server's handler produces no more than was asked for
+   * (plus one window of prefetch, {@code MeshBuilder.streamWindow}). Cancelling the {@code Flux}
+   * disposes the handler's work.
+   *
+   * <pre>{@code
+   * client.requestStream(prices, "Watch", symbol, RequestOptions.defaults())
+   *     .limitRate(10)
+   *     .subscribe(reply -> show(reply.payload()));
+   * }</pre>
+   *
+   * @param destination the called instance
+   * @param method the method name
+   * @param payload the serialized request
+   * @param options headers, and a timeout that covers the whole stream; without one (the default) a
+   *     stream has no deadline ({@code MeshBuilder.defaultRequestTimeout} applies only to {@code
+   *     request} and {@code notify})
+   * @return the replies in order; errors as {@link #request(ServiceUrl, String, ByteString,
+   *     RequestOptions)}, at any point of the stream
+   */
+  Flux<Reply> requestStream(
+      ServiceUrl destination, String method, ByteString payload, RequestOptions options);
+
+  /**
+   * Calls a stream method with no timeout and no headers.
+   *
+   * @see #requestStream(ServiceUrl, String, ByteString, RequestOptions)
+   */
+  default Flux<Reply> requestStream(ServiceUrl destination, String method, ByteString payload) {
+    return requestStream(destination, method, payload, RequestOptions.defaults());
+  }
+
+  /**
+   * Calls a stream method with a protobuf request and parses each reply.
+   *
+   * @param destination the called instance
+   * @param method the method name
+   * @param request the request message
+   * @param replyParser parses each reply payload
+   * @param options headers and the whole stream's timeout
+   * @param <R> the reply message
+   * @return the parsed replies; {@code RemoteException(INTERNAL)} if one does not parse
+   * @see #requestStream(ServiceUrl, String, ByteString, RequestOptions)
+   */
+  default <R> Flux<R> requestStream(
+      ServiceUrl destination,
+      String method,
+      MessageLite request,
+      Parser<R> replyParser,
+      RequestOptions options) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(replyParser, "replyParser");
+    return requestStream(destination, method, request.toByteString(), options)
+        .handle((reply, sink) -> parseInto(reply, replyParser, destination, method, sink));
+  }
+
+  /**
+   * Calls a channel method of one live instance ({@code Methods.Builder.addChannel}): a stream of
+   * requests and a stream of replies, each with its own flow control. Lazy: each subscription opens
+   * one channel, once {@code payloads} has given its first item (which travels with the open) or
+   * completed. {@code payloads} is requested only as the server's handler asks for items, so a slow
+   * handler slows the upload without buffering in between. The channel ends when the server's reply
+   * stream ends; cancelling the returned {@code Flux} cancels {@code payloads} and disposes the
+   * handler's work, and a handler that cancels its inbound stream cancels {@code payloads}.
+   *
+   * @param destination the called instance
+   * @param method the method name
+   * @param payloads the serialized requests
+   * @param options headers (sent with the open) and the whole channel's timeout, as for {@link
+   *     #requestStream(ServiceUrl, String, ByteString, RequestOptions)}
+   * @return the replies in order; an error of {@code payloads} is sent to the handler's inbound
+   *     stream, where the handler decides
+   */
+  Flux<Reply> requestChannel(
+      ServiceUrl destination,
+      String method,
+      Publisher<ByteString> payloads,
+      RequestOptions options);
+
+  /**
+   * Calls a channel method with no timeout and no headers.
+   *
+   * @see #requestChannel(ServiceUrl, String, Publisher, RequestOptions)
+   */
+  default Flux<Reply> requestChannel(
+      ServiceUrl destination, String method, Publisher<ByteString> payloads) {
+    return requestChannel(destination, method, payloads, RequestOptions.defaults());
+  }
+
+  /**
+   * Calls a channel method with protobuf requests and parses each reply.
+   *
+   * @param destination the called instance
+   * @param method the method name
+   * @param requests the request messages
+   * @param replyParser parses each reply payload
+   * @param options headers and the whole channel's timeout
+   * @param <R> the reply message
+   * @return the parsed replies; {@code RemoteException(INTERNAL)} if one does not parse
+   * @see #requestChannel(ServiceUrl, String, Publisher, RequestOptions)
+   */
+  default <R> Flux<R> requestChannel(
+      ServiceUrl destination,
+      String method,
+      Publisher<? extends MessageLite> requests,
+      Parser<R> replyParser,
+      RequestOptions options) {
+    Objects.requireNonNull(requests, "requests");
+    Objects.requireNonNull(replyParser, "replyParser");
+    return requestChannel(
+            destination, method, Flux.from(requests).map(MessageLite::toByteString), options)
+        .handle((reply, sink) -> parseInto(reply, replyParser, destination, method, sink));
+  }
+
+  /**
+   * Calls a stream method of the instance {@code router} picks by {@code policy}, counting the
+   * stream in the router's {@link NameRouter#peerStats()} while it is open.
+   *
+   * @param router the destination service's router
+   * @param policy how to pick the instance
+   * @param key the routing key, or {@code null} for a policy that needs none
+   * @param method the method name
+   * @param payload the serialized request
+   * @param options headers and the whole stream's timeout
+   * @return as {@link #requestStream(ServiceUrl, String, ByteString, RequestOptions)}; also {@code
+   *     NoAvailableInstanceException} if the service has no instance
+   */
+  Flux<Reply> requestStream(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options);
+
+  /**
+   * Calls a channel method of the instance {@code router} picks by {@code policy}, counting the
+   * channel in the router's {@link NameRouter#peerStats()} while it is open.
+   *
+   * @param router the destination service's router
+   * @param policy how to pick the instance
+   * @param key the routing key, or {@code null} for a policy that needs none
+   * @param method the method name
+   * @param payloads the serialized requests
+   * @param options headers and the whole channel's timeout
+   * @return as {@link #requestChannel(ServiceUrl, String, Publisher, RequestOptions)}; also {@code
+   *     NoAvailableInstanceException} if the service has no instance
+   */
+  Flux<Reply> requestChannel(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      Publisher<ByteString> payloads,
+      RequestOptions options);
+
+  private static <R> void parseInto(
+      Reply reply,
+      Parser<R> parser,
+      ServiceUrl destination,
+      String method,
+      SynchronousSink<R> sink) {
+    try {
+      sink.next(parser.parseFrom(reply.payload()));
+    } catch (InvalidProtocolBufferException e) {
+      sink.error(
+          Statuses.toException(
+              StatusCode.INTERNAL,
+              "a reply of " + destination + " " + method + " does not parse: " + e));
+    }
+  }
 
   // ---------------------------------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ public final class DefaultMesh implements Mesh {
     // With the NOOP registry nothing wraps the paths: no observation code runs per call.
     this.observations = MeshObservations.of(config.observationRegistry());
     RpcConfig rpc = observations == null ? config.rpc() : observations.instrument(config.rpc());
-    this.rpcServer = new RpcServer(plane, rpc.serverInterceptors());
+    this.rpcServer = new RpcServer(plane, rpc.serverInterceptors(), rpc.streamWindow());
     this.calls = new Calls(rpc, new RpcClient(plane.urls(), metrics), rpcServer, plane);
     this.sender = observations == null ? plane::send : observations.sender(plane::send);
     plane.attach(calls);

@@ -20,6 +20,7 @@ import io.skymesh.mesh.internal.peer.LocalService;
 import io.skymesh.mesh.internal.peer.ServiceEndpoint;
 import io.skymesh.mesh.internal.routing.LeaderPolicy;
 import io.skymesh.mesh.internal.rpc.Calls;
+import io.skymesh.mesh.routing.PeerStatsRecorder;
 import io.skymesh.mesh.routing.RoutingPolicy;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.mesh.rpc.RequestOptions;
@@ -30,6 +31,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -250,6 +252,91 @@ final class DefaultMeshService implements MeshService, LocalService {
                 : calls.call(
                     calls.outgoing(
                         url, destination, method, payload, options, oneWay, leaderTerm)));
+  }
+
+  @Override
+  public Flux<Reply> requestStream(
+      ServiceUrl destination, String method, ByteString payload, RequestOptions options) {
+    return stream(destination, method, payload, null, options, 0);
+  }
+
+  @Override
+  public Flux<Reply> requestChannel(
+      ServiceUrl destination,
+      String method,
+      Publisher<ByteString> payloads,
+      RequestOptions options) {
+    Objects.requireNonNull(payloads, "payloads");
+    return stream(destination, method, ByteString.EMPTY, payloads, options, 0);
+  }
+
+  @Override
+  public Flux<Reply> requestStream(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options) {
+    return routedStream(router, policy, key, method, payload, null, options);
+  }
+
+  @Override
+  public Flux<Reply> requestChannel(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      Publisher<ByteString> payloads,
+      RequestOptions options) {
+    Objects.requireNonNull(payloads, "payloads");
+    return routedStream(router, policy, key, method, ByteString.EMPTY, payloads, options);
+  }
+
+  /** A routed stream counts as in flight at its instance while it is open. */
+  private Flux<Reply> routedStream(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      Publisher<ByteString> payloads,
+      RequestOptions options) {
+    Objects.requireNonNull(router, "router");
+    Objects.requireNonNull(policy, "policy");
+    checkCall(method, payload, options);
+    Mono<Instance> pick = key == null ? router.select(policy) : router.select(policy, key);
+    return pick.flatMapMany(
+        instance -> {
+          PeerStatsRecorder.Peer peer = router.peerStats().peer(instance.url());
+          peer.started();
+          return stream(
+                  instance.url(),
+                  method,
+                  payload,
+                  payloads,
+                  options,
+                  fencingTerm(router, policy, instance))
+              .doFinally(signal -> peer.finished());
+        });
+  }
+
+  private Flux<Reply> stream(
+      ServiceUrl destination,
+      String method,
+      ByteString payload,
+      Publisher<ByteString> payloads,
+      RequestOptions options,
+      long leaderTerm) {
+    Objects.requireNonNull(destination, "destination");
+    checkCall(method, payload, options);
+    return Flux.defer(
+        () ->
+            closed.get()
+                ? Flux.error(new MeshClosedException(url + " is closed"))
+                : calls.stream(
+                    calls.outgoingStream(url, destination, method, payload, options, leaderTerm),
+                    payloads));
   }
 
   private static void checkCall(String method, ByteString payload, RequestOptions options) {

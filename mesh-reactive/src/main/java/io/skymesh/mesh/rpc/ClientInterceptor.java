@@ -1,6 +1,7 @@
 package io.skymesh.mesh.rpc;
 
 import java.util.function.Function;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
@@ -17,6 +18,8 @@ import reactor.core.publisher.Mono;
  * };
  * }</pre>
  *
+ * <p>Streams and channels pass through {@link #interceptStream}, which by default lets them by.
+ *
  * <p>Called at subscription, on the subscribing thread; must not block. For a {@code notify} the
  * reply {@code Mono} completes empty once the request is sent.
  */
@@ -31,4 +34,18 @@ public interface ClientInterceptor {
    * @return the reply, usually {@code next.apply(request)} transformed
    */
   Mono<Reply> intercept(OutgoingRequest request, Function<OutgoingRequest, Mono<Reply>> next);
+
+  /**
+   * Intercepts the open of one stream or channel ({@code requestStream}, {@code requestChannel}).
+   * For a channel, {@code request}'s payload is empty: the items follow as the server asks for
+   * them, and its headers travel with the open. Default: passes the request on unchanged.
+   *
+   * @param request the open as it would be sent
+   * @param next the rest of the chain: the next interceptor, then the transport
+   * @return the replies, usually {@code next.apply(request)} transformed
+   */
+  default Flux<Reply> interceptStream(
+      OutgoingRequest request, Function<OutgoingRequest, Flux<Reply>> next) {
+    return next.apply(request);
+  }
 }

@@ -81,6 +81,7 @@ public final class MeshObservations {
         rpc.maxInFlightPerPeer(),
         rpc.maxPendingPerPeer(),
         rpc.maxConcurrentHandlers(),
+        rpc.streamWindow(),
         clients,
         servers);
   }

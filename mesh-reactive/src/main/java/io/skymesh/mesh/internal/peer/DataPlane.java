@@ -388,6 +388,8 @@ public final class DataPlane implements InboundDispatcher {
       case RESPONSE -> requests.onResponse(frame.getResponse(), inbound.connection());
       case CANCEL -> requests.onCancel(frame.getCancel(), inbound.connection());
       case GO_AWAY -> requests.onGoAway(frame.getGoAway(), inbound.connection());
+      case STREAM_OPEN, STREAM_ITEM, STREAM_CREDIT, STREAM_END, STREAM_CANCEL ->
+          requests.onStream(frame, inbound.connection());
       case UNDELIVERED -> onUndelivered(frame.getUndelivered(), inbound.connection());
       default -> {
         // A newer peer's frame, or none: counted, as nothing answers it.

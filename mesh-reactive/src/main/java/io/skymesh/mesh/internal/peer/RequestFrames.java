@@ -3,6 +3,7 @@ package io.skymesh.mesh.internal.peer;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.proto.Cancel;
 import io.skymesh.proto.GoAway;
+import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Request;
 import io.skymesh.proto.Response;
 import reactor.core.publisher.Mono;
@@ -33,6 +34,11 @@ public interface RequestFrames {
 
         @Override
         public Mono<Void> onGoAway(GoAway goAway, PeerConnection connection) {
+          return Mono.empty();
+        }
+
+        @Override
+        public Mono<Void> onStream(PeerFrame frame, PeerConnection connection) {
           return Mono.empty();
         }
 
@@ -82,7 +88,17 @@ public interface RequestFrames {
   Mono<Void> onGoAway(GoAway goAway, PeerConnection connection);
 
   /**
-   * Completes once no call to {@code address} is waiting for its answer.
+   * A frame of a stream: {@code StreamOpen}, {@code StreamItem}, {@code StreamCredit}, {@code
+   * StreamEnd} or {@code StreamCancel}, of a stream either side opened.
+   *
+   * @param frame the frame
+   * @param connection where it came from
+   * @return completes when the connection may read its next frame
+   */
+  Mono<Void> onStream(PeerFrame frame, PeerConnection connection);
+
+  /**
+   * Completes once no call or stream to {@code address} is waiting for its answer.
    *
    * @param address a peer's listen address
    * @return completes when idle

@@ -10,6 +10,8 @@ public final class ServiceEndpoint {
 
   private final ServiceUrl url;
   private final Map<String, Methods.Definition> methods;
+  private final Map<String, Methods.StreamDefinition> streams;
+  private final Map<String, Methods.ChannelDefinition> channels;
   private final int maxConcurrent;
   private final AtomicInteger running = new AtomicInteger();
 
@@ -23,6 +25,8 @@ public final class ServiceEndpoint {
   public ServiceEndpoint(ServiceUrl url, Methods methods, int maxConcurrent) {
     this.url = url;
     this.methods = methods.definitions();
+    this.streams = methods.streams();
+    this.channels = methods.channels();
     this.maxConcurrent = maxConcurrent;
   }
 
@@ -34,6 +38,21 @@ public final class ServiceEndpoint {
   /** The method of that name, or {@code null}. */
   public Methods.Definition method(String name) {
     return methods.get(name);
+  }
+
+  /** The stream method of that name, or {@code null}. */
+  public Methods.StreamDefinition stream(String name) {
+    return streams.get(name);
+  }
+
+  /** The channel method of that name, or {@code null}. */
+  public Methods.ChannelDefinition channel(String name) {
+    return channels.get(name);
+  }
+
+  /** Whether a method of any kind has that name. */
+  public boolean hasMethod(String name) {
+    return methods.containsKey(name) || streams.containsKey(name) || channels.containsKey(name);
   }
 
   /** The most handlers running at once. */

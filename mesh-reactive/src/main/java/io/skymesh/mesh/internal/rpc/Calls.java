@@ -16,6 +16,7 @@ import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.mesh.rpc.RequestOptions;
 import io.skymesh.proto.Cancel;
 import io.skymesh.proto.GoAway;
+import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Request;
 import io.skymesh.proto.Response;
 import java.time.Duration;
@@ -23,6 +24,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
@@ -32,6 +35,9 @@ import reactor.core.publisher.Mono;
  * hands calls' frames to.
  */
 public final class Calls implements RequestFrames {
+
+  /** The timeout of a stream without a deadline, as interceptors see it. */
+  public static final Duration NO_DEADLINE = Duration.ofNanos(Long.MAX_VALUE);
 
   /** The limiter key of services in this process. */
   private static final String IN_PROCESS = "this process";
@@ -88,6 +94,126 @@ public final class Calls implements RequestFrames {
     return plane
         .metrics()
         .call(request.destination().serviceName(), request.method(), chain.apply(request));
+  }
+
+  /**
+   * The open of a stream as interceptors see it: without a timeout in {@code options}, the stream
+   * has no deadline, written as {@link #NO_DEADLINE}.
+   *
+   * @return the open
+   */
+  public OutgoingRequest outgoingStream(
+      ServiceUrl source,
+      ServiceUrl destination,
+      String method,
+      ByteString payload,
+      RequestOptions options,
+      long leaderTerm) {
+    Duration timeout = options.timeout() != null ? options.timeout() : NO_DEADLINE;
+    return new OutgoingRequest(
+        source, destination, method, options.headers(), payload, timeout, false, leaderTerm);
+  }
+
+  /**
+   * Opens a stream (or a channel, with {@code requests}): lazy, each subscription one stream.
+   *
+   * @param request the open
+   * @param requests a channel's requests, or null for a server stream
+   * @return the replies
+   */
+  public Flux<Reply> stream(OutgoingRequest request, Publisher<ByteString> requests) {
+    return Flux.defer(() -> streamChain(config.clientInterceptors(), 0, requests).apply(request));
+  }
+
+  @Override
+  public Mono<Void> onStream(PeerFrame frame, PeerConnection connection) {
+    boolean toRequester =
+        switch (frame.getBodyCase()) {
+          case STREAM_OPEN -> false;
+          case STREAM_ITEM -> frame.getStreamItem().getToRequester();
+          case STREAM_CREDIT -> frame.getStreamCredit().getToRequester();
+          case STREAM_END -> frame.getStreamEnd().getToRequester();
+          case STREAM_CANCEL -> frame.getStreamCancel().getToRequester();
+          default ->
+              throw new IllegalArgumentException("not a stream frame: " + frame.getBodyCase());
+        };
+    if (frame.hasStreamOpen()) {
+      return server.onStreamOpen(frame.getStreamOpen(), connection);
+    }
+    return toRequester
+        ? client.onStreamFrame(frame, connection)
+        : server.onStreamFrame(frame, connection);
+  }
+
+  private Function<OutgoingRequest, Flux<Reply>> streamChain(
+      List<ClientInterceptor> interceptors, int index, Publisher<ByteString> requests) {
+    if (index == interceptors.size()) {
+      return request -> streamTransport(request, requests);
+    }
+    ClientInterceptor interceptor = interceptors.get(index);
+    Function<OutgoingRequest, Flux<Reply>> next = streamChain(interceptors, index + 1, requests);
+    return request -> Flux.defer(() -> interceptor.interceptStream(request, next));
+  }
+
+  private Flux<Reply> streamTransport(OutgoingRequest request, Publisher<ByteString> requests) {
+    return Flux.defer(
+        () -> {
+          long timeoutNanos = request.timeout().toNanos();
+          boolean bounded = timeoutNanos != Long.MAX_VALUE;
+          LocalService local;
+          try {
+            local = plane.admit(request.destination(), request.leaderTerm());
+          } catch (NotLeaderException fenced) {
+            return Flux.error(fenced);
+          }
+          Flux<Reply> call;
+          if (local != null) {
+            call = server.streamInProcess(local.endpoint(), incomingStream(request), requests);
+          } else {
+            long wireTimeout = bounded ? timeoutNanos : 0;
+            int window = config.streamWindow();
+            call =
+                plane
+                    .addressOf(request.destination())
+                    .flatMapMany(
+                        address -> {
+                          PeerConnection known = plane.openConnection(address);
+                          return known != null
+                              ? client.openStream(known, request, requests, wireTimeout, window)
+                              : plane
+                                  .connection(address)
+                                  .flatMapMany(
+                                      fresh ->
+                                          client.openStream(
+                                              fresh, request, requests, wireTimeout, window));
+                        });
+          }
+          if (!bounded) {
+            return call;
+          }
+          return Deadlines.within(
+              call,
+              timeoutNanos,
+              () ->
+                  new MeshTimeoutException(
+                      request.destination()
+                          + " "
+                          + request.method()
+                          + ": the stream did not end within "
+                          + request.timeout().toMillis()
+                          + " ms"));
+        });
+  }
+
+  private static IncomingRequest incomingStream(OutgoingRequest request) {
+    return new IncomingRequest(
+        request.source(),
+        request.destination(),
+        request.method(),
+        request.headers(),
+        request.payload(),
+        request.timeout().toNanos() == Long.MAX_VALUE ? Duration.ZERO : request.timeout(),
+        false);
   }
 
   @Override

@@ -4,11 +4,14 @@ import io.netty.util.HashedWheelTimer;
 import io.netty.util.Timeout;
 import io.netty.util.TimerTask;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.function.Supplier;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
 import reactor.util.context.Context;
@@ -48,6 +51,35 @@ public final class Deadlines {
   public static <T> Mono<T> within(
       Mono<T> source, long nanos, Supplier<? extends Throwable> onDeadline) {
     return new Bounded<>(source, nanos, onDeadline);
+  }
+
+  /**
+   * A stream bounded by a deadline over its whole life: when it passes first, {@code source} is
+   * cancelled and the result fails with {@code onDeadline}'s exception. Streams are opened far less
+   * often than requests are made, so this uses Reactor's operators and its parallel scheduler
+   * rather than the wheel.
+   *
+   * @param source the stream
+   * @param nanos the time allowed from subscription, positive
+   * @param onDeadline the failure
+   * @param <T> the items
+   * @return the bounded stream
+   */
+  public static <T> Flux<T> within(
+      Flux<T> source, long nanos, Supplier<? extends Throwable> onDeadline) {
+    return Flux.defer(
+        () -> {
+          AtomicBoolean passed = new AtomicBoolean();
+          Mono<Long> deadline =
+              Mono.delay(Duration.ofNanos(nanos)).doOnNext(tick -> passed.set(true));
+          // takeUntilOther cancels the source when the deadline passes, then completes: the
+          // completion becomes the deadline's error. (An error of the other publisher would not
+          // cancel the source.)
+          return source
+              .takeUntilOther(deadline)
+              .concatWith(
+                  Mono.defer(() -> passed.get() ? Mono.error(onDeadline.get()) : Mono.empty()));
+        });
   }
 
   private static final class Bounded<T> extends Mono<T> {

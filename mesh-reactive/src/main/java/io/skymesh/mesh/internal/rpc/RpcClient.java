@@ -1,5 +1,6 @@
 package io.skymesh.mesh.internal.rpc;
 
+import com.google.protobuf.ByteString;
 import io.skymesh.codec.Headers;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.Statuses;
@@ -20,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -28,9 +30,10 @@ import reactor.core.publisher.MonoSink;
 import reactor.core.publisher.Sinks;
 
 /**
- * The caller's side of requests over peer connections: stream ids per connection, the table of
- * requests waiting for their {@code Response}, {@code Cancel} when a caller gives up, and the
- * failure of what is pending when a connection closes or the peer goes away.
+ * The caller's side of requests and streams over peer connections: stream ids per connection (one
+ * space for both), the table of requests waiting for their {@code Response} and of streams not
+ * ended, {@code Cancel} / {@code StreamCancel} when a caller gives up, and the failure of what is
+ * pending when a connection closes or the peer goes away.
  */
 public final class RpcClient {
 
@@ -104,6 +107,91 @@ public final class RpcClient {
   }
 
   /**
+   * Opens a stream or a channel on a connection when the returned {@code Flux} is subscribed.
+   * Cancelling sends {@code StreamCancel}.
+   *
+   * @param connection the destination's process
+   * @param request the open: method, headers, and a stream's request
+   * @param requests a channel's requests, or null for a server stream
+   * @param timeoutNanos the time the whole stream may take, for the responder; 0 for none
+   * @param window the most replies in flight
+   * @return the replies; the typed exception of an error status; {@code PeerUnavailableException}
+   *     if the connection closes first
+   */
+  public Flux<Reply> openStream(
+      PeerConnection connection,
+      OutgoingRequest request,
+      Publisher<ByteString> requests,
+      long timeoutNanos,
+      int window) {
+    return Flux.defer(
+        () -> {
+          Streams table = streams(connection);
+          long id = table.nextId.incrementAndGet();
+          ClientStream[] self = new ClientStream[1];
+          ClientStream stream =
+              new ClientStream(
+                  connection,
+                  id,
+                  request,
+                  requests,
+                  timeoutNanos,
+                  window,
+                  urls,
+                  () -> table.takeStream(id, self[0]));
+          self[0] = stream;
+          table.open.put(id, stream);
+          return stream.replies();
+        });
+  }
+
+  /**
+   * Handles a frame of a stream this process opened ({@code to_requester} set): a reply, credit for
+   * a channel's requests, the end, or the responder's cancel of the requests. Unknown ids (the
+   * stream ended here already) are ignored.
+   *
+   * @param frame the frame
+   * @param connection where it came from
+   * @return completes at once
+   */
+  public Mono<Void> onStreamFrame(PeerFrame frame, PeerConnection connection) {
+    Streams table = streams.get(connection);
+    if (table == null) {
+      return Mono.empty();
+    }
+    switch (frame.getBodyCase()) {
+      case STREAM_ITEM -> {
+        ClientStream stream = table.open.get(frame.getStreamItem().getStreamId());
+        if (stream != null) {
+          stream.onItem(frame.getStreamItem());
+        } else {
+          metrics.responseUnmatched();
+        }
+      }
+      case STREAM_CREDIT -> {
+        ClientStream stream = table.open.get(frame.getStreamCredit().getStreamId());
+        if (stream != null) {
+          stream.onCredit(frame.getStreamCredit().getCredit());
+        }
+      }
+      case STREAM_END -> {
+        ClientStream stream = table.open.get(frame.getStreamEnd().getStreamId());
+        if (stream != null) {
+          stream.onEnd(frame.getStreamEnd());
+        }
+      }
+      case STREAM_CANCEL -> {
+        ClientStream stream = table.open.get(frame.getStreamCancel().getStreamId());
+        if (stream != null) {
+          stream.onCancel();
+        }
+      }
+      default -> {}
+    }
+    return Mono.empty();
+  }
+
+  /**
    * Completes the request a {@code Response} answers; an unknown stream id (cancelled, timed out)
    * is counted and ignored.
    *
@@ -148,6 +236,14 @@ public final class RpcClient {
       return Mono.empty();
     }
     long last = goAway.getLastStreamId();
+    table.open.forEach(
+        (id, stream) -> {
+          if (id > last) {
+            stream.fail(
+                new PeerUnavailableException(
+                    stream.context() + ": " + connection + " is going away; not started there"));
+          }
+        });
     table.pending.forEach(
         (id, pending) -> {
           if (id > last && table.take(id, pending)) {
@@ -183,6 +279,15 @@ public final class RpcClient {
     return total;
   }
 
+  /** Streams and channels this process opened that have not ended; an instant reading. */
+  public int openStreams() {
+    int total = 0;
+    for (Streams table : streams.values()) {
+      total += table.open.size();
+    }
+    return total;
+  }
+
   private Streams streams(PeerConnection connection) {
     Streams table = streams.get(connection);
     if (table != null) {
@@ -203,6 +308,11 @@ public final class RpcClient {
     if (table == null) {
       return;
     }
+    table.open.forEach(
+        (id, stream) ->
+            stream.fail(
+                new PeerUnavailableException(
+                    stream.context() + ": " + connection + " closed before the stream ended")));
     table.pending.forEach(
         (id, pending) -> {
           if (table.take(id, pending)) {
@@ -239,6 +349,7 @@ public final class RpcClient {
   private static final class Streams {
     final AtomicLong nextId = new AtomicLong();
     final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    final Map<Long, ClientStream> open = new ConcurrentHashMap<>();
     final Queue<Sinks.Empty<Void>> idleWaiters = new ConcurrentLinkedQueue<>();
 
     /** Removes a request; the last one out wakes those waiting for the table to empty. */
@@ -248,6 +359,12 @@ public final class RpcClient {
         wakeIfIdle();
       }
       return removed;
+    }
+
+    void takeStream(long id, ClientStream expected) {
+      if (open.remove(id, expected)) {
+        wakeIfIdle();
+      }
     }
 
     boolean take(long id, Pending expected) {
@@ -261,7 +378,7 @@ public final class RpcClient {
     Mono<Void> idle() {
       return Mono.defer(
           () -> {
-            if (pending.isEmpty()) {
+            if (pending.isEmpty() && open.isEmpty()) {
               return Mono.empty();
             }
             Sinks.Empty<Void> waiter = Sinks.empty();
@@ -273,7 +390,7 @@ public final class RpcClient {
     }
 
     private void wakeIfIdle() {
-      if (!pending.isEmpty()) {
+      if (!pending.isEmpty() || !open.isEmpty()) {
         return;
       }
       for (Sinks.Empty<Void> waiter; (waiter = idleWaiters.poll()) != null; ) {

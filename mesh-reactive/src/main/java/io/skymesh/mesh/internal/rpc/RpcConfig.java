@@ -13,6 +13,8 @@ import java.util.Objects;
  * @param maxInFlightPerPeer requests in flight per peer process before they queue
  * @param maxPendingPerPeer requests queued per peer process before they fail with overload
  * @param maxConcurrentHandlers handlers running at once per service before requests are refused
+ * @param streamWindow the most items of a stream or channel that may be in flight to one receiver:
+ *     the credit it grants ahead of its subscriber's consumption
  * @param clientInterceptors outermost first
  * @param serverInterceptors outermost first
  */
@@ -21,6 +23,7 @@ public record RpcConfig(
     int maxInFlightPerPeer,
     int maxPendingPerPeer,
     int maxConcurrentHandlers,
+    int streamWindow,
     List<ClientInterceptor> clientInterceptors,
     List<ServerInterceptor> serverInterceptors) {
 
@@ -36,6 +39,9 @@ public record RpcConfig(
   /** The default of {@link #maxConcurrentHandlers}. */
   public static final int DEFAULT_MAX_CONCURRENT_HANDLERS = 1024;
 
+  /** The default of {@link #streamWindow}, as Reactor's default prefetch. */
+  public static final int DEFAULT_STREAM_WINDOW = 256;
+
   /** Copies the lists. */
   public RpcConfig {
     Objects.requireNonNull(defaultTimeout, "defaultTimeout");
@@ -50,6 +56,7 @@ public record RpcConfig(
         DEFAULT_MAX_IN_FLIGHT_PER_PEER,
         DEFAULT_MAX_PENDING_PER_PEER,
         DEFAULT_MAX_CONCURRENT_HANDLERS,
+        DEFAULT_STREAM_WINDOW,
         List.of(),
         List.of());
   }

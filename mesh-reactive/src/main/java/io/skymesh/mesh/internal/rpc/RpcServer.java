@@ -23,6 +23,7 @@ import io.skymesh.proto.Request;
 import io.skymesh.proto.Response;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
+import io.skymesh.proto.StreamOpen;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -31,10 +32,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
 import reactor.core.publisher.SignalType;
@@ -57,10 +60,12 @@ public final class RpcServer {
   private final DataPlane plane;
   private final List<ServerInterceptor> interceptors;
   private final Map<PeerConnection, Map<Long, ServerCall>> calls = new ConcurrentHashMap<>();
+  private final Map<PeerConnection, Map<Long, ServerStream>> streams = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicLong reusedStreamIds = new AtomicLong();
   private final UrlCache urls;
   private final MeshMetrics metrics;
+  private final int streamWindow;
 
   /**
    * Creates the server side.
@@ -69,6 +74,18 @@ public final class RpcServer {
    * @param interceptors outermost first
    */
   public RpcServer(DataPlane plane, List<ServerInterceptor> interceptors) {
+    this(plane, interceptors, RpcConfig.DEFAULT_STREAM_WINDOW);
+  }
+
+  /**
+   * Creates the server side.
+   *
+   * @param plane the services of this process and the check of leader-routed requests
+   * @param interceptors outermost first
+   * @param streamWindow the most requests of a channel in flight to one handler
+   */
+  public RpcServer(DataPlane plane, List<ServerInterceptor> interceptors, int streamWindow) {
+    this.streamWindow = streamWindow;
     this.plane = plane;
     this.interceptors = List.copyOf(interceptors);
     this.urls = plane.urls();
@@ -181,6 +198,292 @@ public final class RpcServer {
       call.dispose();
     }
     return Mono.empty();
+  }
+
+  /**
+   * Handles a {@code StreamOpen} frame from a peer: starts the stream's handler, or refuses the
+   * stream with a {@code StreamEnd} (holding the connection until it is written, as a refused
+   * request does).
+   *
+   * @param open the open
+   * @param connection where it came from, and where the replies go
+   * @return completes when the connection may read its next frame
+   */
+  public Mono<Void> onStreamOpen(StreamOpen open, PeerConnection connection) {
+    long streamId = open.getStreamId();
+    ServiceUrl source;
+    ServiceUrl destination;
+    try {
+      source = urls.parse(open.getSource());
+      destination = urls.parse(open.getDestination());
+    } catch (IllegalArgumentException e) {
+      return refuseStream(streamId, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
+    }
+    Status refused = connection.refusal(source);
+    if (refused != null) {
+      return refuseStream(streamId, connection, refused.getCode(), refused.getMessage());
+    }
+    String oversized = Headers.check(open.getHeadersList());
+    if (oversized != null) {
+      return refuseStream(streamId, connection, StatusCode.INVALID_ARGUMENT, oversized);
+    }
+    LocalService service;
+    try {
+      service = plane.admit(destination, open.getLeaderTerm());
+    } catch (NotLeaderException fenced) {
+      return refuseStream(streamId, connection, StatusCode.ABORTED, fenced.getMessage());
+    }
+    if (service == null) {
+      return refuseStream(
+          streamId, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
+    }
+    ServiceEndpoint endpoint = service.endpoint();
+    if (!endpoint.tryAcquire()) {
+      return refuseStream(
+          streamId, connection, StatusCode.RESOURCE_EXHAUSTED, overloaded(endpoint));
+    }
+    IncomingRequest incoming =
+        new IncomingRequest(
+            source,
+            destination,
+            open.getMethod(),
+            Headers.toMap(open.getHeadersList()),
+            open.getPayload(),
+            Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(open.getTimeoutMicros())),
+            false);
+    Map<Long, ServerStream> table = streamTable(connection);
+    ServerStream[] self = new ServerStream[1];
+    ServerStream stream =
+        new ServerStream(
+            connection,
+            streamId,
+            open.getInitialCredit(),
+            incoming,
+            open.getChannel(),
+            open.getHasPayload(),
+            streamWindow,
+            metrics,
+            () -> {
+              table.remove(streamId, self[0]);
+              endpoint.release();
+              running.decrementAndGet();
+            });
+    self[0] = stream;
+    if (table.putIfAbsent(streamId, stream) != null) {
+      endpoint.release();
+      log.warn("{} reused stream id {} while in flight: refused", connection, streamId);
+      reusedStreamIds.incrementAndGet();
+      return refuseStream(
+          streamId,
+          connection,
+          StatusCode.FAILED_PRECONDITION,
+          "stream id " + streamId + " is still in flight on this connection");
+    }
+    running.incrementAndGet();
+    Flux<IncomingRequest> requests = null;
+    if (open.getChannel()) {
+      requests = stream.requests();
+      if (open.getRequestsComplete()) {
+        stream.requestsEndedAtOpen();
+      }
+    }
+    streamWork(endpoint, incoming, requests).subscribe(stream);
+    return Mono.empty();
+  }
+
+  /**
+   * Handles a frame of a stream a peer opened ({@code to_requester} clear): a channel's request,
+   * credit for replies, the end of a channel's requests, or the requester's cancel. Unknown ids are
+   * ignored.
+   *
+   * @param frame the frame
+   * @param connection where it came from
+   * @return completes at once
+   */
+  public Mono<Void> onStreamFrame(PeerFrame frame, PeerConnection connection) {
+    Map<Long, ServerStream> table = streams.get(connection);
+    if (table == null) {
+      return Mono.empty();
+    }
+    switch (frame.getBodyCase()) {
+      case STREAM_ITEM -> {
+        ServerStream stream = table.get(frame.getStreamItem().getStreamId());
+        if (stream != null) {
+          stream.onItem(frame.getStreamItem());
+        }
+      }
+      case STREAM_CREDIT -> {
+        ServerStream stream = table.get(frame.getStreamCredit().getStreamId());
+        if (stream != null) {
+          stream.onCredit(frame.getStreamCredit().getCredit());
+        }
+      }
+      case STREAM_END -> {
+        ServerStream stream = table.get(frame.getStreamEnd().getStreamId());
+        if (stream != null) {
+          stream.onRequestsEnd(frame.getStreamEnd());
+        }
+      }
+      case STREAM_CANCEL -> {
+        ServerStream stream = table.remove(frame.getStreamCancel().getStreamId());
+        if (stream != null) {
+          log.debug(
+              "{} cancelled stream {}: {}",
+              connection,
+              frame.getStreamCancel().getStreamId(),
+              frame.getStreamCancel().getReason());
+          stream.onCancel();
+        }
+      }
+      default -> {}
+    }
+    return Mono.empty();
+  }
+
+  /**
+   * Opens a stream or channel to a service of this process without the network, with the same
+   * semantics: interceptors, the caps, errors mapped through statuses; demand and cancellation pass
+   * straight through Reactor.
+   *
+   * @param endpoint the service, or {@code null} if it is not registered here
+   * @param request the stream's request (for a channel: the open, its payload empty)
+   * @param requests a channel's requests, or null for a server stream
+   * @return the replies, or the typed exception of the error status
+   */
+  public Flux<Reply> streamInProcess(
+      ServiceEndpoint endpoint, IncomingRequest request, Publisher<ByteString> requests) {
+    String context = request.destination() + " " + request.method();
+    return Flux.defer(
+        () -> {
+          if (endpoint == null) {
+            return Flux.error(
+                Statuses.toException(
+                    StatusCode.NOT_FOUND, context + ": " + request.destination() + " is gone"));
+          }
+          if (!endpoint.tryAcquire()) {
+            return Flux.error(new OverloadedException(context + ": " + overloaded(endpoint)));
+          }
+          running.incrementAndGet();
+          Flux<IncomingRequest> inbound = null;
+          if (requests != null) {
+            boolean[] first = {true};
+            inbound =
+                Flux.from(requests)
+                    .map(
+                        payload -> {
+                          Map<String, String> headers = first[0] ? request.headers() : Map.of();
+                          first[0] = false;
+                          return new IncomingRequest(
+                              request.source(),
+                              request.destination(),
+                              request.method(),
+                              headers,
+                              payload,
+                              request.timeout(),
+                              false);
+                        });
+          }
+          return streamWork(endpoint, request, inbound)
+              .onErrorMap(e -> Statuses.toException(Statuses.toStatus(e), context))
+              .doFinally(
+                  signal -> {
+                    endpoint.release();
+                    running.decrementAndGet();
+                  });
+        });
+  }
+
+  /** The handler's replies through the interceptors, bounded by the stream's deadline. */
+  private Flux<Reply> streamWork(
+      ServiceEndpoint endpoint, IncomingRequest request, Flux<IncomingRequest> requests) {
+    Flux<Reply> work = Flux.defer(() -> streamChain(endpoint, 0, requests).apply(request));
+    long timeoutNanos = request.timeout().toNanos();
+    if (timeoutNanos > 0 && timeoutNanos != Long.MAX_VALUE) {
+      work =
+          Deadlines.within(
+              work,
+              timeoutNanos,
+              () ->
+                  new MeshTimeoutException(
+                      request.destination()
+                          + " "
+                          + request.method()
+                          + ": the stream's deadline of "
+                          + request.timeout().toMillis()
+                          + " ms passed in the handler"));
+    }
+    return work;
+  }
+
+  private Function<IncomingRequest, Flux<Reply>> streamChain(
+      ServiceEndpoint endpoint, int index, Flux<IncomingRequest> requests) {
+    if (index == interceptors.size()) {
+      return request -> invokeStream(endpoint, request, requests);
+    }
+    ServerInterceptor interceptor = interceptors.get(index);
+    Function<IncomingRequest, Flux<Reply>> next = streamChain(endpoint, index + 1, requests);
+    return request -> Flux.defer(() -> interceptor.interceptStream(request, next));
+  }
+
+  private static Flux<Reply> invokeStream(
+      ServiceEndpoint endpoint, IncomingRequest request, Flux<IncomingRequest> requests) {
+    if (requests == null) {
+      Methods.StreamDefinition method = endpoint.stream(request.method());
+      if (method == null) {
+        return Flux.error(notA("stream", endpoint, request.method()));
+      }
+      return Flux.defer(() -> method.handler().apply(request));
+    }
+    Methods.ChannelDefinition method = endpoint.channel(request.method());
+    if (method == null) {
+      return Flux.error(notA("channel", endpoint, request.method()));
+    }
+    return Flux.defer(() -> method.handler().apply(requests));
+  }
+
+  private static Throwable notA(String kind, ServiceEndpoint endpoint, String method) {
+    String why =
+        endpoint.hasMethod(method)
+            ? "method " + method + " of " + endpoint.url() + " is not a " + kind + " method"
+            : "method " + method + " is not implemented by " + endpoint.url();
+    return Statuses.toException(StatusCode.UNIMPLEMENTED, why);
+  }
+
+  private Mono<Void> refuseStream(
+      long streamId, PeerConnection connection, StatusCode code, String message) {
+    metrics.requestRefused(code);
+    return connection
+        .send(StreamFrames.end(streamId, true, status(code, message)))
+        .onErrorResume(
+            e -> {
+              metrics.replyLost();
+              log.debug("Could not refuse stream {} on {}: {}", streamId, connection, e);
+              return Mono.empty();
+            });
+  }
+
+  private Map<Long, ServerStream> streamTable(PeerConnection connection) {
+    Map<Long, ServerStream> table = streams.get(connection);
+    if (table != null) {
+      return table;
+    }
+    Map<Long, ServerStream> fresh = new ConcurrentHashMap<>();
+    Map<Long, ServerStream> prior = streams.putIfAbsent(connection, fresh);
+    if (prior != null) {
+      return prior;
+    }
+    connection
+        .onClose()
+        .subscribe(
+            null,
+            null,
+            () -> {
+              Map<Long, ServerStream> gone = streams.remove(connection);
+              if (gone != null) {
+                gone.values().forEach(ServerStream::onCancel);
+              }
+            });
+    return fresh;
   }
 
   /**

@@ -562,6 +562,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         lastRequestStreamId = Math.max(lastRequestStreamId, frame.getRequest().getStreamId());
         return dispatch(frame);
       }
+      case STREAM_OPEN -> {
+        lastRequestStreamId = Math.max(lastRequestStreamId, frame.getStreamOpen().getStreamId());
+        return dispatch(frame);
+      }
       case BODY_NOT_SET -> {
         // A frame kind from a newer protocol, or an empty frame: nothing to do.
         return Mono.empty();

@@ -77,11 +77,14 @@ final class PeerFrames {
   }
 
   /**
-   * Whether the frame starts new work at the receiver (a {@code Data} or a {@code Request}). After
-   * a GoAway only frames that finish work already started (responses, cancels, pongs) still go.
+   * Whether the frame starts new work at the receiver (a {@code Data}, a {@code Request} or a
+   * {@code StreamOpen}). After a GoAway only frames that finish work already started (responses,
+   * stream frames, cancels, pongs) still go.
    */
   static boolean startsWork(PeerFrame frame) {
     PeerFrame.BodyCase body = frame.getBodyCase();
-    return body == PeerFrame.BodyCase.DATA || body == PeerFrame.BodyCase.REQUEST;
+    return body == PeerFrame.BodyCase.DATA
+        || body == PeerFrame.BodyCase.REQUEST
+        || body == PeerFrame.BodyCase.STREAM_OPEN;
   }
 }
