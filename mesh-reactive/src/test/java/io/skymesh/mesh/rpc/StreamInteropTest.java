@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Int32Value;
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.RemoteException;
@@ -15,7 +16,10 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.TestMeshes;
 import io.skymesh.mesh.internal.DefaultMesh;
 import io.skymesh.proto.StatusCode;
+import java.io.IOException;
+import java.io.InputStream;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -293,7 +297,7 @@ class StreamInteropTest {
     for (int size : sizes) {
       try {
         Int32Value.of(size).writeDelimitedTo(out);
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         throw new IllegalStateException(e);
       }
     }
@@ -301,13 +305,13 @@ class StreamInteropTest {
   }
 
   static List<Integer> sizes(ByteString payload) {
-    java.io.InputStream in = payload.newInput();
-    java.util.ArrayList<Integer> sizes = new java.util.ArrayList<>();
+    InputStream in = payload.newInput();
+    ArrayList<Integer> sizes = new ArrayList<>();
     try {
       for (Int32Value size; (size = Int32Value.parseDelimitedFrom(in)) != null; ) {
         sizes.add(size.getValue());
       }
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalArgumentException(e);
     }
     return sizes;
@@ -320,7 +324,7 @@ class StreamInteropTest {
   static int sizeOf(ByteString payload) {
     try {
       return Int32Value.parseFrom(payload).getValue();
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+    } catch (InvalidProtocolBufferException e) {
       throw new IllegalArgumentException(e);
     }
   }
