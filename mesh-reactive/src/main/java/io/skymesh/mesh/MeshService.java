@@ -222,17 +222,7 @@ public interface MeshService {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(replyParser, "replyParser");
     return request(destination, method, request.toByteString(), options)
-        .handle(
-            (reply, sink) -> {
-              try {
-                sink.next(replyParser.parseFrom(reply.payload()));
-              } catch (InvalidProtocolBufferException e) {
-                sink.error(
-                    Statuses.toException(
-                        StatusCode.INTERNAL,
-                        "the reply of " + destination + " " + method + " does not parse: " + e));
-              }
-            });
+        .handle((reply, sink) -> parseInto(reply, replyParser, destination, method, sink));
   }
 
   /**
@@ -479,7 +469,7 @@ public interface MeshService {
       sink.error(
           Statuses.toException(
               StatusCode.INTERNAL,
-              "a reply of " + destination + " " + method + " does not parse: " + e));
+              "the reply of " + destination + " " + method + " does not parse: " + e));
     }
   }
 

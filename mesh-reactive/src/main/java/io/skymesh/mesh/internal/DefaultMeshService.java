@@ -217,23 +217,20 @@ final class DefaultMeshService implements MeshService, LocalService {
       ByteString payload,
       RequestOptions options,
       boolean oneWay) {
-    Objects.requireNonNull(router, "router");
-    Objects.requireNonNull(policy, "policy");
-    checkCall(method, payload, options);
-    Mono<Instance> pick = key == null ? router.select(policy) : router.select(policy, key);
-    return pick.flatMap(
-        instance ->
-            router
-                .peerStats()
-                .record(
-                    instance.url(),
-                    call(
+    return pick(router, policy, key, method, payload, options)
+        .flatMap(
+            instance ->
+                router
+                    .peerStats()
+                    .record(
                         instance.url(),
-                        method,
-                        payload,
-                        options,
-                        oneWay,
-                        fencingTerm(router, policy, instance))));
+                        call(
+                            instance.url(),
+                            method,
+                            payload,
+                            options,
+                            oneWay,
+                            fencingTerm(router, policy, instance))));
   }
 
   private Mono<Reply> call(
@@ -302,23 +299,20 @@ final class DefaultMeshService implements MeshService, LocalService {
       ByteString payload,
       Publisher<ByteString> payloads,
       RequestOptions options) {
-    Objects.requireNonNull(router, "router");
-    Objects.requireNonNull(policy, "policy");
-    checkCall(method, payload, options);
-    Mono<Instance> pick = key == null ? router.select(policy) : router.select(policy, key);
-    return pick.flatMapMany(
-        instance -> {
-          PeerStatsRecorder.Peer peer = router.peerStats().peer(instance.url());
-          peer.started();
-          return stream(
-                  instance.url(),
-                  method,
-                  payload,
-                  payloads,
-                  options,
-                  fencingTerm(router, policy, instance))
-              .doFinally(signal -> peer.finished());
-        });
+    return pick(router, policy, key, method, payload, options)
+        .flatMapMany(
+            instance -> {
+              PeerStatsRecorder.Peer peer = router.peerStats().peer(instance.url());
+              peer.started();
+              return stream(
+                      instance.url(),
+                      method,
+                      payload,
+                      payloads,
+                      options,
+                      fencingTerm(router, policy, instance))
+                  .doFinally(signal -> peer.finished());
+            });
   }
 
   private Flux<Reply> stream(
@@ -337,6 +331,20 @@ final class DefaultMeshService implements MeshService, LocalService {
                 : calls.stream(
                     calls.outgoingStream(url, destination, method, payload, options, leaderTerm),
                     payloads));
+  }
+
+  /** Checks a routed call's arguments, then picks its instance. */
+  private static Mono<Instance> pick(
+      NameRouter router,
+      RoutingPolicy policy,
+      Object key,
+      String method,
+      ByteString payload,
+      RequestOptions options) {
+    Objects.requireNonNull(router, "router");
+    Objects.requireNonNull(policy, "policy");
+    checkCall(method, payload, options);
+    return key == null ? router.select(policy) : router.select(policy, key);
   }
 
   private static void checkCall(String method, ByteString payload, RequestOptions options) {

@@ -18,6 +18,7 @@ import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.mesh.rpc.ServerInterceptor;
 import io.skymesh.proto.Cancel;
+import io.skymesh.proto.Header;
 import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Request;
 import io.skymesh.proto.Response;
@@ -119,40 +120,22 @@ public final class RpcServer {
    */
   public Mono<Void> onRequest(Request request, PeerConnection connection) {
     long streamId = request.getStreamId();
-    ServiceUrl source;
-    ServiceUrl destination;
-    try {
-      source = urls.parse(request.getSource());
-      destination = urls.parse(request.getDestination());
-    } catch (IllegalArgumentException e) {
-      return refuse(request, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
-    }
-    Status refused = connection.refusal(source);
-    if (refused != null) {
-      return refuse(request, connection, refused.getCode(), refused.getMessage());
-    }
-    String oversized = Headers.check(request.getHeadersList());
-    if (oversized != null) {
-      return refuse(request, connection, StatusCode.INVALID_ARGUMENT, oversized);
-    }
-    LocalService service;
-    try {
-      service = plane.admit(destination, request.getLeaderTerm());
-    } catch (NotLeaderException fenced) {
-      return refuse(request, connection, StatusCode.ABORTED, fenced.getMessage());
-    }
-    if (service == null) {
+    Admission admission =
+        admit(
+            request.getSource(),
+            request.getDestination(),
+            request.getLeaderTerm(),
+            request.getHeadersList(),
+            connection);
+    if (admission.refusal() != null) {
       return refuse(
-          request, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
+          request, connection, admission.refusal().getCode(), admission.refusal().getMessage());
     }
-    ServiceEndpoint endpoint = service.endpoint();
-    if (!endpoint.tryAcquire()) {
-      return refuse(request, connection, StatusCode.RESOURCE_EXHAUSTED, overloaded(endpoint));
-    }
+    ServiceEndpoint endpoint = admission.endpoint();
     IncomingRequest incoming =
         new IncomingRequest(
-            source,
-            destination,
+            admission.source(),
+            admission.destination(),
             request.getMethod(),
             Headers.toMap(request.getHeadersList()),
             request.getPayload(),
@@ -211,41 +194,21 @@ public final class RpcServer {
    */
   public Mono<Void> onStreamOpen(StreamOpen open, PeerConnection connection) {
     long streamId = open.getStreamId();
-    ServiceUrl source;
-    ServiceUrl destination;
-    try {
-      source = urls.parse(open.getSource());
-      destination = urls.parse(open.getDestination());
-    } catch (IllegalArgumentException e) {
-      return refuseStream(streamId, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
+    Admission admission =
+        admit(
+            open.getSource(),
+            open.getDestination(),
+            open.getLeaderTerm(),
+            open.getHeadersList(),
+            connection);
+    if (admission.refusal() != null) {
+      return refuseStream(streamId, connection, admission.refusal());
     }
-    Status refused = connection.refusal(source);
-    if (refused != null) {
-      return refuseStream(streamId, connection, refused.getCode(), refused.getMessage());
-    }
-    String oversized = Headers.check(open.getHeadersList());
-    if (oversized != null) {
-      return refuseStream(streamId, connection, StatusCode.INVALID_ARGUMENT, oversized);
-    }
-    LocalService service;
-    try {
-      service = plane.admit(destination, open.getLeaderTerm());
-    } catch (NotLeaderException fenced) {
-      return refuseStream(streamId, connection, StatusCode.ABORTED, fenced.getMessage());
-    }
-    if (service == null) {
-      return refuseStream(
-          streamId, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
-    }
-    ServiceEndpoint endpoint = service.endpoint();
-    if (!endpoint.tryAcquire()) {
-      return refuseStream(
-          streamId, connection, StatusCode.RESOURCE_EXHAUSTED, overloaded(endpoint));
-    }
+    ServiceEndpoint endpoint = admission.endpoint();
     IncomingRequest incoming =
         new IncomingRequest(
-            source,
-            destination,
+            admission.source(),
+            admission.destination(),
             open.getMethod(),
             Headers.toMap(open.getHeadersList()),
             open.getPayload(),
@@ -276,8 +239,9 @@ public final class RpcServer {
       return refuseStream(
           streamId,
           connection,
-          StatusCode.FAILED_PRECONDITION,
-          "stream id " + streamId + " is still in flight on this connection");
+          status(
+              StatusCode.FAILED_PRECONDITION,
+              "stream id " + streamId + " is still in flight on this connection"));
     }
     running.incrementAndGet();
     Flux<IncomingRequest> requests = null;
@@ -449,11 +413,10 @@ public final class RpcServer {
     return Statuses.toException(StatusCode.UNIMPLEMENTED, why);
   }
 
-  private Mono<Void> refuseStream(
-      long streamId, PeerConnection connection, StatusCode code, String message) {
-    metrics.requestRefused(code);
+  private Mono<Void> refuseStream(long streamId, PeerConnection connection, Status refusal) {
+    metrics.requestRefused(refusal.getCode());
     return connection
-        .send(StreamFrames.end(streamId, true, status(code, message)))
+        .send(StreamFrames.end(streamId, true, refusal))
         .onErrorResume(
             e -> {
               metrics.replyLost();
@@ -561,6 +524,57 @@ public final class RpcServer {
     }
     Mono<Reply> reply = Mono.defer(() -> method.handler().handle(request));
     return method.blocking() ? reply.subscribeOn(Schedulers.boundedElastic()) : reply;
+  }
+
+  /**
+   * The checks every call or stream from a peer passes before its handler runs: addresses that
+   * parse, a source the connection may speak for, metadata within its limits, a destination that is
+   * here (and leads, if the call was leader-routed), and a free handler slot, which it takes.
+   */
+  private Admission admit(
+      String sourceText,
+      String destinationText,
+      long leaderTerm,
+      List<Header> headers,
+      PeerConnection connection) {
+    ServiceUrl source;
+    ServiceUrl destination;
+    try {
+      source = urls.parse(sourceText);
+      destination = urls.parse(destinationText);
+    } catch (IllegalArgumentException e) {
+      return Admission.refused(StatusCode.INVALID_ARGUMENT, e.getMessage());
+    }
+    Status refused = connection.refusal(source);
+    if (refused != null) {
+      return new Admission(null, null, null, refused);
+    }
+    String oversized = Headers.check(headers);
+    if (oversized != null) {
+      return Admission.refused(StatusCode.INVALID_ARGUMENT, oversized);
+    }
+    LocalService service;
+    try {
+      service = plane.admit(destination, leaderTerm);
+    } catch (NotLeaderException fenced) {
+      return Admission.refused(StatusCode.ABORTED, fenced.getMessage());
+    }
+    if (service == null) {
+      return Admission.refused(StatusCode.NOT_FOUND, destination + " is not registered here");
+    }
+    ServiceEndpoint endpoint = service.endpoint();
+    if (!endpoint.tryAcquire()) {
+      return Admission.refused(StatusCode.RESOURCE_EXHAUSTED, overloaded(endpoint));
+    }
+    return new Admission(source, destination, endpoint, null);
+  }
+
+  /** A call admitted (its endpoint's slot taken), or the status that refuses it. */
+  private record Admission(
+      ServiceUrl source, ServiceUrl destination, ServiceEndpoint endpoint, Status refusal) {
+    static Admission refused(StatusCode code, String message) {
+      return new Admission(null, null, null, status(code, message));
+    }
   }
 
   private Mono<Void> refuse(
