@@ -64,6 +64,13 @@ class StreamBehaviourTest {
             request ->
                 Flux.just(Reply.of(ByteString.copyFromUtf8(String.valueOf(request.headers())))))
         .addStream(
+            "Slow",
+            request ->
+                Flux.interval(Duration.ofMillis(20))
+                    .take(10)
+                    .doOnSubscribe(s -> started.tryEmitNext("Slow"))
+                    .map(i -> Reply.of(ByteString.copyFromUtf8("" + i))))
+        .addStream(
             "Sleep",
             request ->
                 Flux.<Reply>never()
@@ -216,6 +223,26 @@ class StreamBehaviourTest {
         .expectNext(StringValue.of("X").toByteString())
         .expectComplete()
         .verify(DEADLINE);
+  }
+
+  @Test
+  void aGracefulCloseLetsTheOpenStreamsFinish() {
+    Mesh serverMesh = fixture.mesh();
+    register(serverMesh, SERVER.toString(), methods());
+    MeshService client = register(fixture.mesh(), "game.zone1.client/1");
+    Sinks.Empty<Void> closed = Sinks.empty();
+
+    StepVerifier.create(client.requestStream(SERVER, "Slow", ByteString.EMPTY))
+        .expectNextCount(1)
+        .then(
+            () ->
+                serverMesh
+                    .closeGracefully(DEADLINE)
+                    .subscribe(null, closed::tryEmitError, closed::tryEmitEmpty))
+        .expectNextCount(9)
+        .expectComplete()
+        .verify(DEADLINE);
+    StepVerifier.create(closed.asMono()).expectComplete().verify(DEADLINE);
   }
 
   @Test
