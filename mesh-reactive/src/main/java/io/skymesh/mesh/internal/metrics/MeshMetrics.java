@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.ToDoubleFunction;
 import org.jspecify.annotations.Nullable;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
@@ -53,6 +54,9 @@ public final class MeshMetrics {
 
   private final Map<ServiceName, Map<String, CallMeters>> calls = new ConcurrentHashMap<>();
   private final Map<ServiceName, Map<String, CallMeters>> handlers = new ConcurrentHashMap<>();
+  private final Map<ServiceName, Map<String, CallMeters>> streams = new ConcurrentHashMap<>();
+  private final Map<ServiceName, Map<String, CallMeters>> streamHandlers =
+      new ConcurrentHashMap<>();
   private final Map<ServiceName, SendMeters> sends = new ConcurrentHashMap<>();
   private final Map<StatusCode, Counter> refused = new ConcurrentHashMap<>();
   private final Map<StatusCode, Counter> undelivered = new ConcurrentHashMap<>();
@@ -247,6 +251,37 @@ public final class MeshMetrics {
   }
 
   /**
+   * Times a stream or channel from this process, from subscription to its end, tagged by its
+   * outcome ({@code CANCELLED} if the caller cancelled).
+   *
+   * @param service the destination's service
+   * @param method the method
+   * @param stream the stream, lazy
+   * @return the stream, timed
+   */
+  public Flux<Reply> stream(ServiceName service, String method, Flux<Reply> stream) {
+    if (registry == null) {
+      return stream;
+    }
+    return timed(callMeters(streams, service, method, "streams"), stream);
+  }
+
+  /**
+   * Times a stream or channel handler of this process, tagged by its outcome.
+   *
+   * @param service the handler's service
+   * @param method the method, or {@link #UNKNOWN_METHOD}
+   * @param handler the handler's replies, lazy
+   * @return the replies, timed
+   */
+  public Flux<Reply> handleStream(ServiceName service, String method, Flux<Reply> handler) {
+    if (registry == null) {
+      return handler;
+    }
+    return timed(callMeters(streamHandlers, service, method, "stream.handlers"), handler);
+  }
+
+  /**
    * Counts a peer's request refused before any handler ran (answered with this status).
    *
    * @param code why
@@ -348,6 +383,18 @@ public final class MeshMetrics {
     return new Measured<>(call, meters);
   }
 
+  private static Flux<Reply> timed(CallMeters meters, Flux<Reply> stream) {
+    return Flux.defer(
+        () -> {
+          long start = System.nanoTime();
+          StatusCode[] outcome = {StatusCode.CANCELLED};
+          return stream
+              .doOnComplete(() -> outcome[0] = StatusCode.OK)
+              .doOnError(error -> outcome[0] = code(error))
+              .doFinally(signal -> meters.ended(outcome[0], System.nanoTime() - start));
+        });
+  }
+
   static StatusCode code(Throwable error) {
     return known(Statuses.toStatus(error).getCode());
   }
@@ -387,9 +434,13 @@ public final class MeshMetrics {
         timer =
             Timer.builder(PREFIX + name)
                 .description(
-                    name.equals("requests")
-                        ? "requests and notifications from this process, by outcome"
-                        : "handlers of this process's services, by outcome")
+                    switch (name) {
+                      case "requests" -> "requests and notifications from this process, by outcome";
+                      case "streams" -> "streams and channels from this process, by outcome";
+                      case "stream.handlers" ->
+                          "stream and channel handlers of this process's services, by outcome";
+                      default -> "handlers of this process's services, by outcome";
+                    })
                 .tags(tags)
                 .tag("status", code.name())
                 .register(target);

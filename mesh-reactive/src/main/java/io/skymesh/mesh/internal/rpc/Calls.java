@@ -122,7 +122,9 @@ public final class Calls implements RequestFrames {
    * @return the replies
    */
   public Flux<Reply> stream(OutgoingRequest request, Publisher<ByteString> requests) {
-    return Flux.defer(() -> streamChain(config.clientInterceptors(), 0, requests).apply(request));
+    Flux<Reply> stream =
+        Flux.defer(() -> streamChain(config.clientInterceptors(), 0, requests).apply(request));
+    return plane.metrics().stream(request.destination().serviceName(), request.method(), stream);
   }
 
   @Override

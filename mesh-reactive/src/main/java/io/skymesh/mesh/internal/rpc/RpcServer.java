@@ -376,6 +376,11 @@ public final class RpcServer {
                           + request.timeout().toMillis()
                           + " ms passed in the handler"));
     }
+    if (metrics.enabled()) {
+      String method =
+          endpoint.hasMethod(request.method()) ? request.method() : MeshMetrics.UNKNOWN_METHOD;
+      work = metrics.handleStream(endpoint.url().serviceName(), method, work);
+    }
     return work;
   }
 

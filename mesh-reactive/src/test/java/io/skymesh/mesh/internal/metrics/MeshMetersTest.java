@@ -38,6 +38,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.test.StepVerifier;
@@ -90,6 +91,59 @@ class MeshMetersTest {
             ServiceOptions.defaults().withMethods(methods()))
         .block(DEADLINE);
     return mesh;
+  }
+
+  @Test
+  void streamsAreTimedByOutcomeOnBothSides() {
+    fixture = TestMeshes.withNameServer();
+    Mesh a = fixture.mesh(b -> b.meterRegistry(client));
+    Mesh b = fixture.mesh(builder -> builder.meterRegistry(server));
+    register(
+        b,
+        SERVER.toString(),
+        Methods.builder()
+            .addStream("count", request -> Flux.range(1, 3).map(i -> Reply.empty()))
+            .addChannel("echo", requests -> requests.map(r -> Reply.of(r.payload())))
+            .addStream("endless", request -> Flux.<Reply>never())
+            .build());
+    MeshService caller = register(a, "game.zone1.client/1");
+
+    StepVerifier.create(caller.requestStream(SERVER, "count", bytes("")))
+        .expectNextCount(3)
+        .expectComplete()
+        .verify(DEADLINE);
+    StepVerifier.create(caller.requestChannel(SERVER, "echo", Flux.just(bytes("a"), bytes("b"))))
+        .expectNextCount(2)
+        .expectComplete()
+        .verify(DEADLINE);
+    StepVerifier.create(caller.requestStream(SERVER, "nothing", bytes("")))
+        .expectError()
+        .verify(DEADLINE);
+    StepVerifier.create(caller.requestStream(SERVER, "endless", bytes("")))
+        .thenAwait(Duration.ofMillis(50))
+        .thenCancel()
+        .verify(DEADLINE);
+
+    assertThat(counts(client, "skymesh.mesh.streams", "service", "method", "status"))
+        .isEqualTo(
+            Map.of(
+                SERVICE + "/count/OK", 1.0,
+                SERVICE + "/echo/OK", 1.0,
+                SERVICE + "/nothing/UNIMPLEMENTED", 1.0,
+                SERVICE + "/endless/CANCELLED", 1.0));
+    await()
+        .atMost(DEADLINE)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        counts(
+                            server, "skymesh.mesh.stream.handlers", "service", "method", "status"))
+                    .isEqualTo(
+                        Map.of(
+                            SERVICE + "/count/OK", 1.0,
+                            SERVICE + "/echo/OK", 1.0,
+                            SERVICE + "/<unknown>/UNIMPLEMENTED", 1.0,
+                            SERVICE + "/endless/CANCELLED", 1.0)));
   }
 
   @Test
