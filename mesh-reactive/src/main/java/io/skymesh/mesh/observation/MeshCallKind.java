@@ -7,7 +7,9 @@ public enum MeshCallKind {
   /** A request without a reply ({@code MeshService.notify}). */
   NOTIFY("notify"),
   /** A message ({@code MeshService.sendTo}, {@code sendToLeader}): a {@code Data} frame. */
-  SEND("send");
+  SEND("send"),
+  /** A stream of replies ({@code MeshService.requestStream}, {@code requestChannel}). */
+  STREAM("stream");
 
   private final String value;
 
@@ -15,8 +17,15 @@ public enum MeshCallKind {
     this.value = value;
   }
 
-  /** The key's value: {@code request}, {@code notify} or {@code send}. */
+  /** The key's value: {@code request}, {@code notify}, {@code send} or {@code stream}. */
   public String value() {
     return value;
+  }
+
+  /**
+   * Whether the caller waits for replies: a client / server span rather than producer / consumer.
+   */
+  public boolean answered() {
+    return this == REQUEST || this == STREAM;
   }
 }

@@ -41,7 +41,7 @@ public final class MeshReceiverContext
       @Nullable String method,
       MeshCallKind kind,
       Map<String, String> headers) {
-    super(Map::get, kind == MeshCallKind.REQUEST ? Kind.SERVER : Kind.CONSUMER);
+    super(Map::get, kind.answered() ? Kind.SERVER : Kind.CONSUMER);
     this.source = Objects.requireNonNull(source, "source");
     this.destination = Objects.requireNonNull(destination, "destination");
     this.method = method;

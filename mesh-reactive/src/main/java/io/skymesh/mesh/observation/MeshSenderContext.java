@@ -42,7 +42,7 @@ public final class MeshSenderContext extends RequestReplySenderContext<Map<Strin
       Map<String, String> headers) {
     super(
         (carrier, key, value) -> carrier.put(key, value),
-        kind == MeshCallKind.REQUEST ? Kind.CLIENT : Kind.PRODUCER);
+        kind.answered() ? Kind.CLIENT : Kind.PRODUCER);
     this.source = Objects.requireNonNull(source, "source");
     this.destination = Objects.requireNonNull(destination, "destination");
     this.method = method;

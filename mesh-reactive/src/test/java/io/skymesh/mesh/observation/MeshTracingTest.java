@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Hooks;
 import reactor.core.publisher.Mono;
 import reactor.test.StepVerifier;
@@ -90,6 +91,20 @@ class MeshTracingTest {
                               record("Later", request.headers());
                               return Reply.empty();
                             }))
+            .addStream(
+                "Count",
+                request -> {
+                  record("Count", request.headers());
+                  return Flux.range(1, 3).map(i -> Reply.empty());
+                })
+            .addChannel(
+                "Echo",
+                requests ->
+                    requests.map(
+                        request -> {
+                          record("EchoItem", request.headers());
+                          return Reply.of(request.payload());
+                        }))
             .add(
                 "Notice",
                 request -> {
@@ -233,6 +248,38 @@ class MeshTracingTest {
         .containsEntry("traceparent", "00-" + sendSender.traceId() + "-" + sendSender.id() + "-01");
     assertThat(seenTraceIds.get("message")).isEqualTo(sendSender.traceId());
     assertThat(seenTraceIds.get("Notice")).isEqualTo(notifySender.traceId());
+  }
+
+  @Test
+  void streamsAndChannelsHaveClientAndServerSpansOverTheirWholeLife() {
+    MeshService client = tracedMeshes();
+
+    StepVerifier.create(client.requestStream(GREETER, "Count", ByteString.EMPTY))
+        .expectNextCount(3)
+        .expectComplete()
+        .verify(DEADLINE);
+    StepVerifier.create(
+            client.requestChannel(
+                GREETER, "Echo", Flux.just(ByteString.copyFromUtf8("a"), ByteString.EMPTY)))
+        .expectNextCount(2)
+        .expectComplete()
+        .verify(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> spans.finished.size() >= 4);
+    MeshSpans tree = new MeshSpans(spans);
+    MutableSpan streamClient = tree.one("stream " + GREETER_NAME + "/Count", Kind.CLIENT);
+    MutableSpan streamServer = tree.one("stream " + GREETER_NAME + "/Count", Kind.SERVER);
+    MutableSpan channelClient = tree.one("stream " + GREETER_NAME + "/Echo", Kind.CLIENT);
+    MutableSpan channelServer = tree.one("stream " + GREETER_NAME + "/Echo", Kind.SERVER);
+    assertThat(streamServer.parentId()).isEqualTo(streamClient.id());
+    assertThat(channelServer.parentId()).isEqualTo(channelClient.id());
+    for (MutableSpan span : new MutableSpan[] {streamClient, streamServer, channelServer}) {
+      assertThat(span.tags()).containsEntry("kind", "stream").containsEntry("status", "OK");
+    }
+    assertThat(seenHeaders.get("Count"))
+        .containsEntry(
+            "traceparent", "00-" + streamClient.traceId() + "-" + streamClient.id() + "-01");
+    assertThat(seenTraceIds.get("Count")).isEqualTo(streamClient.traceId());
   }
 
   @Test

@@ -24,6 +24,8 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.FluxOperator;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoOperator;
 import reactor.core.publisher.SignalType;
@@ -71,10 +73,36 @@ public final class MeshObservations {
    */
   public RpcConfig instrument(RpcConfig rpc) {
     List<ClientInterceptor> clients = new ArrayList<>(rpc.clientInterceptors().size() + 1);
-    clients.add(this::observeCall);
+    clients.add(
+        new ClientInterceptor() {
+          @Override
+          public Mono<Reply> intercept(
+              OutgoingRequest request, Function<OutgoingRequest, Mono<Reply>> next) {
+            return observeCall(request, next);
+          }
+
+          @Override
+          public Flux<Reply> interceptStream(
+              OutgoingRequest request, Function<OutgoingRequest, Flux<Reply>> next) {
+            return observeStream(request, next);
+          }
+        });
     clients.addAll(rpc.clientInterceptors());
     List<ServerInterceptor> servers = new ArrayList<>(rpc.serverInterceptors().size() + 1);
-    servers.add(this::observeHandler);
+    servers.add(
+        new ServerInterceptor() {
+          @Override
+          public Mono<Reply> intercept(
+              IncomingRequest request, Function<IncomingRequest, Mono<Reply>> next) {
+            return observeHandler(request, next);
+          }
+
+          @Override
+          public Flux<Reply> interceptStream(
+              IncomingRequest request, Function<IncomingRequest, Flux<Reply>> next) {
+            return observeStreamHandler(request, next);
+          }
+        });
     servers.addAll(rpc.serverInterceptors());
     return new RpcConfig(
         rpc.defaultTimeout(),
@@ -196,6 +224,63 @@ public final class MeshObservations {
         });
   }
 
+  /**
+   * Observes a stream or channel from its subscription to its end, its trace context in the open's
+   * headers; both show as kind {@code stream}.
+   */
+  private Flux<Reply> observeStream(
+      OutgoingRequest request, Function<OutgoingRequest, Flux<Reply>> next) {
+    return Flux.deferContextual(
+        context -> {
+          if (registry.isNoop()) {
+            return next.apply(request);
+          }
+          Map<String, String> carrier = new HashMap<>(request.headers());
+          MeshSenderContext sender =
+              new MeshSenderContext(
+                  request.source(),
+                  request.destination(),
+                  request.method(),
+                  MeshCallKind.STREAM,
+                  carrier);
+          Observation observation = start(sender, context);
+          OutgoingRequest traced =
+              new OutgoingRequest(
+                  request.source(),
+                  request.destination(),
+                  request.method(),
+                  carrier,
+                  request.payload(),
+                  request.timeout(),
+                  false,
+                  request.leaderTerm());
+          return observe(next.apply(traced), observation, sender::status)
+              .contextWrite(c -> c.put(ObservationThreadLocalAccessor.KEY, observation));
+        });
+  }
+
+  private Flux<Reply> observeStreamHandler(
+      IncomingRequest request, Function<IncomingRequest, Flux<Reply>> next) {
+    return Flux.defer(
+        () -> {
+          if (registry.isNoop()) {
+            return next.apply(request);
+          }
+          MeshReceiverContext receiver =
+              new MeshReceiverContext(
+                  request.source(),
+                  request.destination(),
+                  request.method(),
+                  MeshCallKind.STREAM,
+                  request.headers());
+          Observation observation = serverObservation(receiver).start();
+          Flux<Reply> replies =
+              new ScopedFlux<>(Flux.defer(() -> next.apply(request)), observation);
+          return observe(replies, observation, receiver::status)
+              .contextWrite(c -> c.put(ObservationThreadLocalAccessor.KEY, observation));
+        });
+  }
+
   private Observation start(MeshSenderContext sender, ContextView context) {
     Observation parent = context.getOrDefault(ObservationThreadLocalAccessor.KEY, null);
     if (parent == null) {
@@ -237,11 +322,49 @@ public final class MeshObservations {
             });
   }
 
+  /** {@link #observe(Mono, Observation, Consumer)} for a stream. */
+  private static <T> Flux<T> observe(
+      Flux<T> stream, Observation observation, Consumer<String> status) {
+    String[] failed = {null};
+    return stream
+        .doOnError(
+            error -> {
+              failed[0] = Statuses.toStatus(error).getCode().name();
+              observation.error(error);
+            })
+        .doFinally(
+            type -> {
+              status.accept(
+                  failed[0] != null ? failed[0] : type == SignalType.CANCEL ? "CANCELLED" : "OK");
+              observation.stop();
+            });
+  }
+
   /** Subscribes its source with the observation in scope, for the code a handler runs at once. */
   private static final class Scoped<T> extends MonoOperator<T, T> {
     private final Observation observation;
 
     Scoped(Mono<T> source, Observation observation) {
+      super(source);
+      this.observation = observation;
+    }
+
+    @Override
+    public void subscribe(CoreSubscriber<? super T> actual) {
+      Observation.Scope scope = observation.openScope();
+      try {
+        source.subscribe(actual);
+      } finally {
+        scope.close();
+      }
+    }
+  }
+
+  /** {@link Scoped} for a stream handler: the code it runs at subscription sees the trace. */
+  private static final class ScopedFlux<T> extends FluxOperator<T, T> {
+    private final Observation observation;
+
+    ScopedFlux(Flux<T> source, Observation observation) {
       super(source);
       this.observation = observation;
     }
