@@ -11,10 +11,15 @@ import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
 import io.skymesh.proto.Watch;
 import io.skymesh.proto.WatchEvent;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -84,6 +89,7 @@ public class MembershipFanOutBenchmark {
   private final AtomicInteger samples = new AtomicInteger();
   private volatile long changedAt;
   private boolean registered;
+  private Map<String, Long> cpuAtStart = Map.of();
 
   /** Starts the name server, registers the instances and connects the watchers. */
   @Setup(Level.Trial)
@@ -196,18 +202,55 @@ public class MembershipFanOutBenchmark {
     ack.get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  /** Prints the time to each watcher over the iteration, and starts counting afresh. */
+  /** Notes each thread's CPU time at the start of an iteration. */
+  @Setup(Level.Iteration)
+  public void startIteration() {
+    cpuAtStart = cpuByThreadGroup();
+  }
+
+  /**
+   * Prints the time to each watcher over the iteration and the CPU time each group of threads spent
+   * per change (the name server's writer and event loops, the watchers' event loops), and starts
+   * counting afresh.
+   */
   @TearDown(Level.Iteration)
   public void printPerWatcher() {
     int n = Math.min(samples.getAndSet(0), MAX_SAMPLES);
     if (n == 0) {
       return;
     }
+    double changes = n / (double) watchers;
+    StringBuilder cpu = new StringBuilder("CPU per change:");
+    cpuByThreadGroup()
+        .forEach(
+            (group, nanos) -> {
+              double perChange = (nanos - cpuAtStart.getOrDefault(group, 0L)) / changes / 1e3;
+              if (perChange >= 10) {
+                cpu.append(String.format(" %s %.0f us;", group, perChange));
+              }
+            });
+    System.out.printf("%n%s", cpu);
     long[] sorted = Arrays.copyOf(delivery, n);
     Arrays.sort(sorted);
     System.out.printf(
         "%nper watcher (%,d deliveries): p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us%n",
         n, micros(sorted, 0.50), micros(sorted, 0.99), micros(sorted, 0.999), sorted[n - 1] / 1e3);
+  }
+
+  /** CPU time by thread name without its trailing number (a pool's threads together). */
+  private static Map<String, Long> cpuByThreadGroup() {
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    Map<String, Long> byGroup = new TreeMap<>();
+    for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+      if (info == null) {
+        continue;
+      }
+      long nanos = threads.getThreadCpuTime(info.getThreadId());
+      if (nanos > 0) {
+        byGroup.merge(info.getThreadName().replaceAll("[-#]?\\d+$", ""), nanos, Long::sum);
+      }
+    }
+    return byGroup;
   }
 
   private static double micros(long[] sorted, double quantile) {
