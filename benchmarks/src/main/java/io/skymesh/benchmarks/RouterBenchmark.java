@@ -4,6 +4,7 @@ import io.skymesh.core.ServiceName;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.ServiceView;
+import io.skymesh.mesh.internal.routing.LowestLatencyPolicy;
 import io.skymesh.mesh.routing.PeerStatsRecorder;
 import io.skymesh.mesh.routing.RoutingPolicy;
 import java.util.ArrayList;
@@ -26,7 +27,9 @@ import org.openjdk.jmh.annotations.State;
  *
  * <p>Keys come from a prepared array of boxed values (string keys for {@code hash}), so the
  * benchmark itself allocates nothing per call. Weights vary (1 to 5); for the statistics-driven
- * policies every instance has a latency sample and some have requests in flight.
+ * policies every instance has a latency sample and some have requests in flight. {@code
+ * lowestLatencyLocal} is local first with its worst case: instance 0 is this process's, saturated
+ * (256 in flight), so every pick looks at it and then draws two of the remote ones.
  *
  * <pre>{@code
  * java -jar benchmarks/target/benchmarks.jar Router -prof gc
@@ -38,12 +41,16 @@ import org.openjdk.jmh.annotations.State;
 public class RouterBenchmark {
 
   private static final int KEYS = 1024;
+  private static final String LOCAL_PROCESS = "local";
 
   /** How many instances the view holds. */
   @Param({"3", "100", "1000"})
   public int instances;
 
-  /** The policy measured, by its factory's name; {@code consistentHashBounded} has epsilon 0.25. */
+  /**
+   * The policy measured, by its factory's name; {@code consistentHashBounded} has epsilon 0.25,
+   * {@code lowestLatencyLocal} is {@code lowestLatency(localProcessId)}.
+   */
   @Param({
     "roundRobin",
     "random",
@@ -54,7 +61,8 @@ public class RouterBenchmark {
     "consistentHash",
     "consistentHashBounded",
     "leastOutstanding",
-    "lowestLatency"
+    "lowestLatency",
+    "lowestLatencyLocal"
   })
   public String policy;
 
@@ -70,13 +78,18 @@ public class RouterBenchmark {
     ServiceName name = ServiceName.parse("bench.local.routed");
     List<Instance> members = new ArrayList<>(instances);
     stats = PeerStatsRecorder.create();
+    boolean localFirst = policy.equals("lowestLatencyLocal");
     for (int i = 0; i < instances; i++) {
       ServiceUrl url = name.instance(Integer.toString(i));
-      members.add(
-          new Instance(url, "127.0.0.1:" + (10_000 + i), 1 + i % 5, Map.of(), "p" + (i % 10), 1));
+      String process = localFirst && i == 0 ? LOCAL_PROCESS : "p" + (i % 10);
+      members.add(new Instance(url, "127.0.0.1:" + (10_000 + i), 1 + i % 5, Map.of(), process, 1));
       PeerStatsRecorder.Peer peer = stats.peer(url);
       peer.sample(1_000_000L + 10_000L * (i % 97));
-      if (i % 3 == 0) {
+      int started =
+          localFirst && i == 0
+              ? LowestLatencyPolicy.DEFAULT_MAX_LOCAL_IN_FLIGHT
+              : i % 3 == 0 ? 1 : 0;
+      for (int s = 0; s < started; s++) {
         peer.started();
       }
     }
@@ -93,6 +106,7 @@ public class RouterBenchmark {
           case "consistentHashBounded" -> RoutingPolicy.consistentHash(0.25);
           case "leastOutstanding" -> RoutingPolicy.leastOutstanding();
           case "lowestLatency" -> RoutingPolicy.lowestLatency();
+          case "lowestLatencyLocal" -> RoutingPolicy.lowestLatency(LOCAL_PROCESS);
           default -> throw new IllegalArgumentException("policy: " + policy);
         };
     keys = new Object[KEYS];

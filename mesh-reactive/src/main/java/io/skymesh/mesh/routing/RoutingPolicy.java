@@ -190,7 +190,8 @@ public interface RoutingPolicy {
   }
 
   /**
-   * Lowest latency ({@link PeerStats#latencyNanos}), without a local preference.
+   * Lower latency ({@link PeerStats#latencyNanos}) by the power of two choices, without a local
+   * preference.
    *
    * @return the lowest-latency policy
    * @see #lowestLatency(String, int)
@@ -212,13 +213,15 @@ public interface RoutingPolicy {
   }
 
   /**
-   * Lowest latency, local first (skymesh's "best quality" without its herding). An instance in this
+   * Lower latency, local first (skymesh's "best quality" without its herding). An instance in this
    * process wins while it is healthy, meaning it has fewer than {@code maxLocalInFlight} requests
-   * in flight (the least busy local one if several). Otherwise the instance with the lowest latency
-   * average wins; an instance never measured gets a neutral estimate, the mean of the measured
-   * ones, rather than zero, so new instances take their share without drawing all the traffic; ties
-   * go to fewer requests in flight, then to a random one of the tied. Unanswered pings count as
-   * slow samples ({@link PeerStatsRecorder.Peer#unanswered}).
+   * in flight (the least busy local one if several). Otherwise the power of two choices: two
+   * distinct instances drawn at random, the one with the lower latency average wins, so a pick is
+   * constant-time, the slowest instance never wins and the faster half wins about three picks in
+   * four (between two instances, the faster always). An instance never measured gets a neutral
+   * estimate, the mean of the measured ones, rather than zero, so new instances take their share
+   * without drawing all the traffic; equal averages go to fewer requests in flight, then to either.
+   * Unanswered pings count as slow samples ({@link PeerStatsRecorder.Peer#unanswered}).
    *
    * @param localProcessId this process's id ({@code mesh.processId()})
    * @param maxLocalInFlight the in-flight count at which a local instance stops winning, at least 1

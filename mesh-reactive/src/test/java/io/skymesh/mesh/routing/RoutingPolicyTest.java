@@ -130,10 +130,7 @@ class RoutingPolicyTest {
     for (int k = 0; k < 2000; k++) {
       chosen.add(policy.select(after, (long) k, PeerStats.none()).url().instanceId());
     }
-    assertThat(chosen).doesNotContain("a").containsAnyOf("d", "e");
-    if (!policy.toString().startsWith("lowestLatency")) {
-      assertThat(chosen).containsExactlyInAnyOrder("b", "c", "d", "e");
-    }
+    assertThat(chosen).doesNotContain("a").containsExactlyInAnyOrder("b", "c", "d", "e");
   }
 
   @ParameterizedTest
@@ -187,15 +184,28 @@ class RoutingPolicyTest {
   }
 
   @Test
-  void lowestLatencyPicksTheFastestMeasured() {
+  void lowestLatencyPicksTheFasterOfTwoAndNeverTheSlowest() {
     ServiceView view = Views.of(3);
     PeerStatsRecorder stats = PeerStatsRecorder.create();
     sample(stats, view, 0, 30);
     sample(stats, view, 1, 10);
     sample(stats, view, 2, 20);
+    // Two of three drawn: the fastest wins both pairs it is in (2/3), the middle one its pair with
+    // the slowest (1/3), the slowest none.
+    int[] counts = new int[3];
+    RoutingPolicy policy = RoutingPolicy.lowestLatency();
+    for (int i = 0; i < 3000; i++) {
+      counts[Views.indexOf(view, policy.select(view, null, stats))]++;
+    }
+    assertThat(counts[0]).isZero();
+    assertThat(counts[1]).isBetween(1800, 2200);
+    assertThat(counts[2]).isBetween(800, 1200);
+    // Between two, the faster always wins.
+    ServiceView pair = Views.of(2);
+    sample(stats, pair, 0, 30);
+    sample(stats, pair, 1, 10);
     for (int i = 0; i < 100; i++) {
-      assertThat(RoutingPolicy.lowestLatency().select(view, null, stats))
-          .isSameAs(view.instances().get(1));
+      assertThat(policy.select(pair, null, stats)).isSameAs(pair.instances().get(1));
     }
   }
 
@@ -205,12 +215,16 @@ class RoutingPolicyTest {
     PeerStatsRecorder stats = PeerStatsRecorder.create();
     sample(stats, view, 0, 10);
     sample(stats, view, 1, 30);
-    // Instance 2 is new: its estimate is the mean of the measured (20 ms), so the 10 ms one wins
-    // instead of the newcomer drawing everything, as skymesh's RTT 0 did.
+    // Instance 2 is new: its estimate is the mean of the measured (20 ms), so it loses to the 10 ms
+    // one and beats only the 30 ms one, instead of drawing everything as skymesh's RTT 0 did.
     RoutingPolicy policy = RoutingPolicy.lowestLatency();
-    for (int i = 0; i < 100; i++) {
-      assertThat(policy.select(view, null, stats)).isSameAs(view.instances().get(0));
+    int[] three = new int[3];
+    for (int i = 0; i < 3000; i++) {
+      three[Views.indexOf(view, policy.select(view, null, stats))]++;
     }
+    assertThat(three[0]).isBetween(1800, 2200);
+    assertThat(three[1]).isZero();
+    assertThat(three[2]).isBetween(800, 1200);
     // With one measured instance, the newcomer ties with it and they share the traffic.
     ServiceView pair = Views.of(2);
     PeerStatsRecorder one = PeerStatsRecorder.create();
@@ -220,6 +234,50 @@ class RoutingPolicyTest {
       counts[Views.indexOf(pair, policy.select(pair, null, one))]++;
     }
     assertThat(counts[1]).isBetween(800, 1200);
+  }
+
+  @Test
+  void lowestLatencyOverALargeViewFavoursTheFastAndNeverPicksTheSlowest() {
+    int n = 1000;
+    ServiceView view = Views.of(n);
+    PeerStatsRecorder stats = PeerStatsRecorder.create();
+    for (int i = 0; i < n; i++) {
+      sample(stats, view, i, 1 + i); // instance i is the (i + 1)-th fastest
+    }
+    RoutingPolicy policy = RoutingPolicy.lowestLatency();
+    int picks = 100_000;
+    int[] counts = new int[n];
+    for (int i = 0; i < picks; i++) {
+      counts[Views.indexOf(view, policy.select(view, null, stats))]++;
+    }
+    assertThat(counts[n - 1]).as("the slowest").isZero();
+    int fasterHalf = 0;
+    for (int i = 0; i < n / 2; i++) {
+      fasterHalf += counts[i];
+    }
+    // The faster half wins unless both drawn are from the slower half: 1 - (1/2)(499/999) = 0.750.
+    assertThat(fasterHalf).isBetween(73_500, 76_500);
+    // The fastest wins every pair it is in: 2/n of the picks, 200 of 100,000.
+    assertThat(counts[0]).isBetween(120, 280);
+  }
+
+  @Test
+  void lowestLatencyFollowsTheLocalInstancesOfEachView() {
+    Instance remote = Views.instance(Views.SERVICE, "a-remote", 1, Map.of(), "far");
+    Instance local = Views.instance(Views.SERVICE, "b-local", 1, Map.of(), "me");
+    Instance other = Views.instance(Views.SERVICE, "c-remote", 1, Map.of(), "far");
+    RoutingPolicy policy = RoutingPolicy.lowestLatency("me", 2);
+    PeerStatsRecorder stats = PeerStatsRecorder.create();
+    stats.peer(remote.url()).sample(MILLI);
+    stats.peer(other.url()).sample(2 * MILLI);
+    ServiceView withLocal = ServiceView.of(Views.SERVICE, List.of(remote, local, other), 1);
+    assertThat(policy.select(withLocal, null, stats)).isSameAs(local);
+    // The local instance left: the next view's remote ones, the faster of two winning.
+    ServiceView without = ServiceView.of(Views.SERVICE, List.of(remote, other), 2);
+    assertThat(policy.select(without, null, stats)).isSameAs(remote);
+    // Back again in a later view.
+    ServiceView back = ServiceView.of(Views.SERVICE, List.of(remote, local, other), 3);
+    assertThat(policy.select(back, null, stats)).isSameAs(local);
   }
 
   @Test

@@ -44,6 +44,7 @@ public final class DefaultNameServer extends NameServer {
   static final String DECODER = "skymesh.frameDecoder";
 
   static final String ENCODER = "skymesh.frameEncoder";
+  static final String EVENT_ENCODER = "skymesh.watchFrameEncoder";
 
   /** A safety net over the per-connection grace, should a connection never report its close. */
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
@@ -145,6 +146,7 @@ public final class DefaultNameServer extends NameServer {
           Scheduler writer = Schedulers.newSingle("skymesh-nameserver-writer", true);
           ProtocolDispatch registry = new ProtocolDispatch(config, ticketKey, writer, opened);
           FrameEncoder encoder = new FrameEncoder(config.maxFrameLength());
+          WatchFrame.Encoder eventEncoder = new WatchFrame.Encoder(config.maxFrameLength());
           TcpServer tcp = TcpServer.create();
           if (config.tls() != null) {
             tcp = tcp.secure(spec -> spec.sslContext(config.tls()));
@@ -168,6 +170,7 @@ public final class DefaultNameServer extends NameServer {
                         new FrameDecoder<>(
                             NameClientFrame.parser(), config.maxFrameLength(), Replies::lastWords));
                     pipeline.addBefore(NettyPipeline.ReactiveBridge, ENCODER, encoder);
+                    pipeline.addBefore(NettyPipeline.ReactiveBridge, EVENT_ENCODER, eventEncoder);
                   })
               .handle(registry::handle)
               .bind()

@@ -232,16 +232,9 @@ final class EmbeddedStore implements NameStore {
 
     @Override
     @SuppressWarnings("unchecked")
-    public void offerEvent(WatchState watch, WatchEvent event) {
+    public void offerEvent(WatchState watch, SharedEvent event) {
       watch.emittedAny = true;
-      sink.next((T) event);
-    }
-
-    @Override
-    @SuppressWarnings("unchecked")
-    public void offerKvEvent(WatchState watch, KvWatchEvent event) {
-      watch.emittedAny = true;
-      sink.next((T) event);
+      sink.next((T) (event.kv() ? event.kvEvent() : event.event()));
     }
 
     @Override

@@ -241,7 +241,8 @@ final class ProtocolDispatch {
     executor.execute(() -> connected(session));
     connection.onDispose(() -> executor.execute(() -> disconnected(session)));
     in.receiveObject().subscribe(new InboundSubscriber(session));
-    Flux<NameServerFrame> outbound =
+    // Answers as NameServerFrames, watch events as WatchFrames sharing their event's encoding.
+    Flux<Object> outbound =
         Flux.create(
             sink -> {
               sink.onRequest(n -> executor.execute(session::drain));
@@ -1529,7 +1530,7 @@ final class ProtocolDispatch {
                           () -> {
                             if (live(session, watch, generation)) {
                               long answered = answerWatch(session, watch, event.getRevision());
-                              session.offerKvEvent(watch, event);
+                              session.offerEvent(watch, SharedEvent.of(event));
                               delivered(session, watch, event.getRevision(), answered);
                             }
                           }),
@@ -1549,7 +1550,7 @@ final class ProtocolDispatch {
                           () -> {
                             if (live(session, watch, generation)) {
                               long answered = answerWatch(session, watch, event.getRevision());
-                              session.offerEvent(watch, event);
+                              session.offerEvent(watch, SharedEvent.of(event));
                               delivered(session, watch, event.getRevision(), answered);
                             }
                           }),

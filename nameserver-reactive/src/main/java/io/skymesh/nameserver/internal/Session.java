@@ -2,11 +2,9 @@ package io.skymesh.nameserver.internal;
 
 import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.spi.StoreSession;
-import io.skymesh.proto.KvWatchEvent;
 import io.skymesh.proto.NameClientFrame;
 import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.StatusCode;
-import io.skymesh.proto.WatchEvent;
 import java.net.InetAddress;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -15,7 +13,6 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
-import java.util.function.Supplier;
 import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
 import reactor.core.publisher.FluxSink;
@@ -39,11 +36,18 @@ import reactor.netty.Connection;
  *       has read enough for a quarter of the queue to be free. While it waits it queues nothing,
  *       since the snapshot is taken at the revision of the moment it is sent.
  * </ul>
+ *
+ * <p>A live watch event is queued as a {@link WatchFrame}: the event's encoding, shared with every
+ * other watch it goes to, and this watch's id, written into a buffer only on the connection's event
+ * loop ({@link WatchFrame.Encoder}). Answers and snapshots are queued as {@code NameServerFrame}s.
  */
 final class Session implements InstanceHolder, WatchSink {
 
-  /** A queued frame, and the watch it belongs to, if any. */
-  private record Outbound(NameServerFrame frame, WatchState watch) {}
+  /**
+   * A queued frame ({@code NameServerFrame} or {@link WatchFrame}), and the watch it belongs to, if
+   * any.
+   */
+  private record Outbound(Object frame, WatchState watch) {}
 
   /** An answer held back until the log has written record {@code seq} (0: only for its turn). */
   private record Held(NameServerFrame frame, long seq) {}
@@ -118,7 +122,7 @@ final class Session implements InstanceHolder, WatchSink {
   private final ArrayDeque<Held> held = new ArrayDeque<>();
 
   private final Set<WatchState> pendingSnapshots = new LinkedHashSet<>();
-  private FluxSink<NameServerFrame> sink;
+  private FluxSink<Object> sink;
   private boolean completeWhenEmpty;
   private boolean completed;
   private Subscription inbound;
@@ -143,7 +147,7 @@ final class Session implements InstanceHolder, WatchSink {
   }
 
   /** Attaches the sink of the connection's outbound flux. */
-  void attach(FluxSink<NameServerFrame> sink) {
+  void attach(FluxSink<Object> sink) {
     this.sink = sink;
     drain();
   }
@@ -225,25 +229,12 @@ final class Session implements InstanceHolder, WatchSink {
 
   /** Queues a watch event, or switches the watch to a resync snapshot if there is no room. */
   @Override
-  public void offerEvent(WatchState watch, WatchEvent event) {
+  public void offerEvent(WatchState watch, SharedEvent event) {
     if (closing || watch.pendingSnapshot) {
       return;
     }
-    offer(watch, () -> withWatchId(event, watch.id));
-  }
-
-  /** Queues a KV watch event, or switches the watch to a resync snapshot if there is no room. */
-  @Override
-  public void offerKvEvent(WatchState watch, KvWatchEvent event) {
-    if (closing || watch.pendingSnapshot) {
-      return;
-    }
-    offer(watch, () -> withWatchId(event, watch.id));
-  }
-
-  private void offer(WatchState watch, Supplier<NameServerFrame> frame) {
     if (free() > 0) {
-      add(new Outbound(frame.get(), watch));
+      add(new Outbound(event.frameFor(watch.id), watch));
       emit();
     } else {
       if (watch.store) {
@@ -313,17 +304,19 @@ final class Session implements InstanceHolder, WatchSink {
   }
 
   private void add(Outbound outbound) {
-    if (outbound.frame.hasError()) {
-      registry.refused(outbound.frame.getError().getStatus().getCode());
-    }
-    int partBytes = registry.snapshotPartBytes();
-    if (SnapshotParts.tooLarge(outbound.frame, partBytes)) {
-      // Sent as consecutive parts: a frame over the limit would cost the watcher its connection.
-      for (NameServerFrame part : SnapshotParts.split(outbound.frame, partBytes)) {
-        queue.add(new Outbound(part, outbound.watch));
-        registry.enqueued(queue.size());
+    if (outbound.frame instanceof NameServerFrame frame) {
+      if (frame.hasError()) {
+        registry.refused(frame.getError().getStatus().getCode());
       }
-      return;
+      int partBytes = registry.snapshotPartBytes();
+      if (SnapshotParts.tooLarge(frame, partBytes)) {
+        // Sent as consecutive parts: a frame over the limit would cost the watcher its connection.
+        for (NameServerFrame part : SnapshotParts.split(frame, partBytes)) {
+          queue.add(new Outbound(part, outbound.watch));
+          registry.enqueued(queue.size());
+        }
+        return;
+      }
     }
     queue.add(outbound);
     registry.enqueued(queue.size());
@@ -342,7 +335,7 @@ final class Session implements InstanceHolder, WatchSink {
         next.watch.emittedAny = true;
         next.watch.partsOpen = continued(next.frame);
       }
-      if (next.frame.hasWatchEvent() || next.frame.hasKvWatchEvent()) {
+      if (isEvent(next.frame)) {
         events++;
       }
       sink.next(next.frame);
@@ -406,23 +399,21 @@ final class Session implements InstanceHolder, WatchSink {
     }
   }
 
-  /** Whether {@code frame} is a snapshot part with more parts after it. */
-  private static boolean continued(NameServerFrame frame) {
-    return frame.hasWatchEvent()
-        ? frame.getWatchEvent().getSnapshot().getContinued()
-        : frame.hasKvWatchEvent() && frame.getKvWatchEvent().getSnapshot().getContinued();
+  /** Whether {@code frame} is a snapshot part with more parts after it (never a live event). */
+  private static boolean continued(Object frame) {
+    if (!(frame instanceof NameServerFrame message)) {
+      return false;
+    }
+    return message.hasWatchEvent()
+        ? message.getWatchEvent().getSnapshot().getContinued()
+        : message.hasKvWatchEvent() && message.getKvWatchEvent().getSnapshot().getContinued();
   }
 
-  private static NameServerFrame withWatchId(WatchEvent event, long watchId) {
-    return NameServerFrame.newBuilder()
-        .setWatchEvent(event.toBuilder().setWatchId(watchId))
-        .build();
-  }
-
-  private static NameServerFrame withWatchId(KvWatchEvent event, long watchId) {
-    return NameServerFrame.newBuilder()
-        .setKvWatchEvent(event.toBuilder().setWatchId(watchId))
-        .build();
+  /** Whether {@code frame} is a watch event (live, or a snapshot). */
+  private static boolean isEvent(Object frame) {
+    return frame instanceof WatchFrame
+        || frame instanceof NameServerFrame message
+            && (message.hasWatchEvent() || message.hasKvWatchEvent());
   }
 
   @Override

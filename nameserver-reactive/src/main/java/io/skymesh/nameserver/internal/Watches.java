@@ -81,37 +81,39 @@ final class Watches {
     for (long next = from + 1; next <= currentRevision && !watch.pendingSnapshot; next++) {
       History.Change change = history.get(next);
       if (watch.matches(change)) {
-        if (watch.kv) {
-          sink.offerKvEvent(watch, change.kvEvent());
-        } else {
-          sink.offerEvent(watch, change.event());
-        }
+        sink.offerEvent(
+            watch, watch.kv ? SharedEvent.of(change.kvEvent()) : SharedEvent.of(change.event()));
       }
     }
   }
 
-  /** Records an instance or leader change of a service and offers it to every watch of it. */
+  /**
+   * Records an instance or leader change of a service and offers it to every watch of it, as one
+   * {@link SharedEvent}: encoded once for all of them.
+   */
   void publish(String serviceName, WatchEvent event) {
     history.add(History.Change.service(serviceName, event));
+    SharedEvent shared = SharedEvent.of(event);
     List<WatchState> exact = serviceWatches.get(serviceName);
     if (exact != null) {
       for (WatchState watch : exact) {
-        watch.sink.offerEvent(watch, event);
+        watch.sink.offerEvent(watch, shared);
       }
     }
     for (WatchState watch : prefixWatches) {
       if (watch.matches(serviceName)) {
-        watch.sink.offerEvent(watch, event);
+        watch.sink.offerEvent(watch, shared);
       }
     }
   }
 
-  /** Records a KV change and offers it to every KV watch that matches. */
+  /** Records a KV change and offers it to every KV watch that matches, as one shared event. */
   void publishKv(String key, KvWatchEvent event) {
     history.add(History.Change.kv(key, event));
+    SharedEvent shared = SharedEvent.of(event);
     for (WatchState watch : kvWatches) {
       if (watch.matches(key)) {
-        watch.sink.offerKvEvent(watch, event);
+        watch.sink.offerEvent(watch, shared);
       }
     }
   }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs Skymesh's JMH benchmarks with the protocol of benchmarks/README.md ("Protocol") and writes
+# the JSON, the run's log, a note of the machine and the README tables into one directory.
+#
+#   benchmarks/run.sh [options] [JMH benchmark regex ...]
+#
+#   --out DIR     where the results go (default benchmarks/results/<UTC date and time>)
+#   --forks N     JMH forks per benchmark (default 1; 2 or more doubles the time, and tells a
+#                 fork's luck from the code's)
+#   --no-gc       without -prof gc (the bytes per operation column stays empty)
+#   --no-build    use the benchmarks.jar already built
+#   --quick       -wi 0 -i 1 -w 1s -r 1s: checks that the benchmarks run, figures meaningless
+#   --            everything after it goes to JMH unchanged (e.g. -- -p payloadSize=1024)
+#   MVN_FLAGS     extra flags for the build, e.g. MVN_FLAGS=-o to build offline
+#
+# Without a regex it runs the whole suite, which takes hours at this protocol: name the
+# benchmarks of a change (RequestResponse, MeshSend, RouterBenchmark, MembershipFanOut ...).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+out=""
+forks=1
+gc=1
+build=1
+quick=0
+regexes=()
+extra=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    --forks) forks="$2"; shift 2 ;;
+    --no-gc) gc=0; shift ;;
+    --no-build) build=0; shift ;;
+    --quick) quick=1; shift ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) regexes+=("$1"); shift ;;
+  esac
+done
+
+if [[ -z "$out" ]]; then
+  out="benchmarks/results/$(date -u +%Y%m%dT%H%M%SZ)"
+fi
+mkdir -p "$out"
+jar="$root/benchmarks/target/benchmarks.jar"
+
+if [[ $build -eq 1 ]]; then
+  # The reactor build, not install: nothing goes into ~/.m2.
+  # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags, e.g. MVN_FLAGS=-o (offline)
+  mvn -B -q ${MVN_FLAGS:-} -pl benchmarks -am -DskipTests package
+fi
+if [[ ! -f "$jar" ]]; then
+  echo "run.sh: $jar is missing; build it (without --no-build)" >&2
+  exit 1
+fi
+
+if [[ $quick -eq 1 ]]; then
+  protocol=(-f "$forks" -wi 0 -i 1 -w 1s -r 1s)
+else
+  # Three warm-up and ten measured iterations of 3 s each: gRPC needs the warm-up, and ten
+  # iterations narrow the error bars enough on 2 vCPUs to read ratios from one run.
+  protocol=(-f "$forks" -wi 3 -i 10 -w 3s -r 3s)
+fi
+profilers=()
+if [[ $gc -eq 1 ]]; then
+  profilers=(-prof gc)
+fi
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+  echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GB"}')"
+  echo "java: $(java -version 2>&1 | head -1)"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $out/jmh-result.json ${extra[*]:-}"
+} > "$out/machine.txt"
+
+echo "run.sh: results in $out"
+java -jar "$jar" "${regexes[@]}" "${protocol[@]}" "${profilers[@]}" -foe true \
+  -rf json -rff "$out/jmh-result.json" "${extra[@]}" 2>&1 | tee "$out/jmh.log"
+
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
+python3 benchmarks/table.py "$out/jmh-result.json" > "$out/table.md"
+echo
+cat "$out/machine.txt"
+echo
+cat "$out/table.md"

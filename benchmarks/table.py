@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Markdown tables for benchmarks/README.md from a JMH result file (-rf json).
+
+    python3 benchmarks/table.py jmh-result.json > table.md
+
+Two tables, standard library only:
+
+1. Every result: benchmark, parameters, score with JMH's 99.9% error, and for sampled results
+   (Mode.SampleTime) p50 / p99; the bytes allocated per operation when the run had -prof gc.
+2. Skymesh beside its peers: results whose method names differ only by the peer's name at the end
+   (throughputSkymesh / throughputRSocket / throughputGrpc, decodeSkymesh / decodeNetty) with the
+   same parameters share a row, with Skymesh's ratio to each peer (a rate: Skymesh / peer, higher
+   is better for Skymesh; a time: peer / Skymesh, so higher is better for Skymesh too).
+"""
+
+import json
+import re
+import sys
+
+PEERS = ["Skymesh", "RSocket", "Grpc", "Netty"]
+PEER_NAMES = {"Skymesh": "Skymesh", "RSocket": "RSocket", "Grpc": "gRPC", "Netty": "Netty"}
+PEER_SUFFIX = re.compile(r"^(.*?)(" + "|".join(PEERS) + r")$")
+
+
+def human(value):
+    """A figure with a thousands separator or an M suffix, three significant digits or more."""
+    if value >= 10_000_000:
+        return f"{value / 1e6:,.1f} M"
+    if value >= 1_000_000:
+        return f"{value / 1e6:,.2f} M"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def short_unit(unit):
+    return {"ops/s": "ops/s", "us/op": "µs/op", "ns/op": "ns/op", "ms/op": "ms/op"}.get(unit, unit)
+
+
+def params_of(result):
+    params = result.get("params") or {}
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def alloc_of(result):
+    norm = (result.get("secondaryMetrics") or {}).get("gc.alloc.rate.norm")
+    return None if norm is None else norm["score"]
+
+
+def is_time(result):
+    return result["mode"] in ("sample", "avgt", "ss")
+
+
+def percentiles_of(result):
+    percentiles = result["primaryMetric"].get("scorePercentiles") or {}
+    return percentiles.get("50.0"), percentiles.get("99.0")
+
+
+def score_cell(result):
+    metric = result["primaryMetric"]
+    score, error, unit = metric["score"], metric.get("scoreError"), short_unit(metric["scoreUnit"])
+    if not isinstance(error, (int, float)) or error != error:  # "NaN" after one iteration
+        return f"{human(score)} {unit}"
+    return f"{human(score)} ± {human(error)} {unit}"
+
+
+def all_results(results):
+    lines = [
+        "| benchmark | parameters | mode | score | p50 / p99 | B/op |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        name = result["benchmark"].rsplit(".", 2)
+        name = f"{name[-2]}.{name[-1]}" if len(name) >= 2 else result["benchmark"]
+        p50, p99 = percentiles_of(result)
+        sampled = f"{human(p50)} / {human(p99)}" if result["mode"] == "sample" and p50 else ""
+        alloc = alloc_of(result)
+        lines.append(
+            f"| {name} | {params_of(result)} | {result['mode']} | {score_cell(result)} | "
+            f"{sampled} | {'' if alloc is None else f'{alloc:,.1f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def figure(result):
+    """The figure a peer row compares: the score of a rate, p50 / p99 of a sampled time."""
+    p50, p99 = percentiles_of(result)
+    if result["mode"] == "sample" and p50 is not None:
+        return f"{human(p50)} / {human(p99)}"
+    return human(result["primaryMetric"]["score"])
+
+
+def ratio(ours, theirs):
+    """Skymesh's advantage over a peer: > 1 means Skymesh does better."""
+    if is_time(ours):
+        p50, p99 = percentiles_of(ours)
+        q50, q99 = percentiles_of(theirs)
+        if ours["mode"] == "sample" and p50 and q50:
+            return f"{q50 / p50:.2f} / {q99 / p99:.2f}"
+        return f"{theirs['primaryMetric']['score'] / ours['primaryMetric']['score']:.2f}"
+    return f"{ours['primaryMetric']['score'] / theirs['primaryMetric']['score']:.2f}"
+
+
+def peer_of(result):
+    """(class, method stem, peer) when the method's name ends with a peer's name, else None."""
+    cls, method = result["benchmark"].rsplit(".", 2)[-2:]
+    match = PEER_SUFFIX.match(method)
+    if not match or not match.group(1):
+        return None
+    return cls, match.group(1), match.group(2)
+
+
+def peer_results(results):
+    """One row per Skymesh result; a peer's result matches when its parameters are Skymesh's
+    (Skymesh may have more, such as observability, that the peers do not have)."""
+    named = [(peer_of(r), r) for r in results]
+    named = [(n, r) for n, r in named if n is not None]
+    rows = []
+    for (cls, stem, peer), ours in named:
+        if peer != "Skymesh":
+            continue
+        ours_params = ours.get("params") or {}
+        row = {"Skymesh": ours}
+        for (other_cls, other_stem, other_peer), theirs in named:
+            if (other_cls, other_stem, other_peer == "Skymesh") != (cls, stem, False):
+                continue
+            if theirs["mode"] != ours["mode"] or other_peer in row:
+                continue
+            their_params = theirs.get("params") or {}
+            if all(ours_params.get(k) == v for k, v in their_params.items()):
+                row[other_peer] = theirs
+        rows.append((cls, stem, ours, row))
+    present = [p for p in PEERS if any(p in row for _, _, _, row in rows)]
+    others = [p for p in present if p != "Skymesh"]
+    if not others:
+        return None
+    header = (
+        "| work | parameters | unit | "
+        + " | ".join(PEER_NAMES[p] for p in present)
+        + " | "
+        + " | ".join(f"Skymesh / {PEER_NAMES[p]}" for p in others)
+        + " | B/op ("
+        + ", ".join(PEER_NAMES[p] for p in present)
+        + ") |"
+    )
+    lines = [header, "| " + " | ".join(["---"] * 3 + ["---:"] * (2 * len(present) - 1 + 1)) + " |"]
+    for cls, stem, ours, row in rows:
+        unit = short_unit(ours["primaryMetric"]["scoreUnit"])
+        if ours["mode"] == "sample":
+            unit += ", p50 / p99"
+        cells = [figure(row[p]) if p in row else "" for p in present]
+        ratios = [ratio(ours, row[p]) if p in row else "" for p in others]
+        allocs = [alloc_of(row[p]) if p in row else None for p in present]
+        alloc = ", ".join("" if a is None else f"{a:,.0f}" for a in allocs)
+        lines.append(
+            f"| {cls}.{stem} | {params_of(ours)} | {unit} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(ratios)
+            + f" | {alloc if any(a is not None for a in allocs) else ''} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: table.py JMH_RESULT.json\n")
+        return 2
+    with open(argv[1], encoding="utf-8") as f:
+        results = json.load(f)
+    if not results:
+        sys.stderr.write(f"{argv[1]}: no results\n")
+        return 1
+    print(all_results(results))
+    peers = peer_results(results)
+    if peers:
+        print()
+        print(peers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
