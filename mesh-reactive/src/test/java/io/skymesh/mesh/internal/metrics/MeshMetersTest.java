@@ -124,13 +124,18 @@ class MeshMetersTest {
         .thenCancel()
         .verify(DEADLINE);
 
-    assertThat(counts(client, "skymesh.mesh.streams", "service", "method", "status"))
-        .isEqualTo(
-            Map.of(
-                SERVICE + "/count/OK", 1.0,
-                SERVICE + "/echo/OK", 1.0,
-                SERVICE + "/nothing/UNIMPLEMENTED", 1.0,
-                SERVICE + "/endless/CANCELLED", 1.0));
+    // Timed when each stream's last signal has reached its subscriber: awaited, then exact.
+    await()
+        .atMost(DEADLINE)
+        .untilAsserted(
+            () ->
+                assertThat(counts(client, "skymesh.mesh.streams", "service", "method", "status"))
+                    .isEqualTo(
+                        Map.of(
+                            SERVICE + "/count/OK", 1.0,
+                            SERVICE + "/echo/OK", 1.0,
+                            SERVICE + "/nothing/UNIMPLEMENTED", 1.0,
+                            SERVICE + "/endless/CANCELLED", 1.0)));
     await()
         .atMost(DEADLINE)
         .untilAsserted(
