@@ -100,6 +100,12 @@ final class ClientStream {
   }
 
   void onCredit(long credit) {
+    if (credit == 0) {
+      abort(
+          StatusCode.INVALID_ARGUMENT,
+          "the responder granted a credit of 0 (expected: at least 1)");
+      return;
+    }
     Uploader upload = uploader;
     if (upload != null && !done.get()) {
       upload.request(credit);

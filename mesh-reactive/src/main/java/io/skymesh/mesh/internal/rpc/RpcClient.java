@@ -171,7 +171,7 @@ public final class RpcClient {
       case STREAM_CREDIT -> {
         ClientStream stream = table.open.get(frame.getStreamCredit().getStreamId());
         if (stream != null) {
-          stream.onCredit(frame.getStreamCredit().getCredit());
+          stream.onCredit(Integer.toUnsignedLong(frame.getStreamCredit().getCredit()));
         }
       }
       case STREAM_END -> {

@@ -220,7 +220,7 @@ public final class RpcServer {
         new ServerStream(
             connection,
             streamId,
-            open.getInitialCredit(),
+            Integer.toUnsignedLong(open.getInitialCredit()),
             incoming,
             open.getChannel(),
             open.getHasPayload(),
@@ -279,7 +279,7 @@ public final class RpcServer {
       case STREAM_CREDIT -> {
         ServerStream stream = table.get(frame.getStreamCredit().getStreamId());
         if (stream != null) {
-          stream.onCredit(frame.getStreamCredit().getCredit());
+          stream.onCredit(Integer.toUnsignedLong(frame.getStreamCredit().getCredit()));
         }
       }
       case STREAM_END -> {

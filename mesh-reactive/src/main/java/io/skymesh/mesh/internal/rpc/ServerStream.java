@@ -114,6 +114,10 @@ final class ServerStream extends BaseSubscriber<Reply> {
   }
 
   void onCredit(long credit) {
+    if (credit == 0) {
+      abort(StatusCode.INVALID_ARGUMENT, "a credit of 0 (expected: at least 1)");
+      return;
+    }
     request(credit);
   }
 

@@ -115,6 +115,26 @@ class StreamProtocolTest {
   }
 
   @Test
+  void aCreditOfZeroEndsTheStreamAndAHugeOneIsUnsigned() {
+    connect();
+    peer.send(open(1, "Count", false, 0));
+    peer.send(credit(1, 0));
+    // 2^32 - 1 on the wire: read as an unsigned count, not as -1.
+    peer.send(open(3, "Count", false, -1));
+
+    await()
+        .atMost(TestMeshes.DEADLINE)
+        .until(() -> peer.frames.stream().filter(PeerFrame::hasStreamEnd).count() == 2);
+    assertThat(peer.frames)
+        .filteredOn(PeerFrame::hasStreamEnd)
+        .extracting(
+            f -> f.getStreamEnd().getStreamId(), f -> f.getStreamEnd().getStatus().getCode())
+        .containsExactlyInAnyOrder(
+            tuple(1L, StatusCode.INVALID_ARGUMENT), tuple(3L, StatusCode.OK));
+    assertThat(peer.frames.stream().filter(PeerFrame::hasStreamItem).count()).isEqualTo(1000);
+  }
+
+  @Test
   void aStreamIdStillOpenCannotBeReused() {
     connect();
     peer.send(open(1, "Deaf", true, 0));
