@@ -41,6 +41,7 @@ final class ClientStream {
   private final Runnable forget;
   private final StreamInbox<Reply> replies;
   private final AtomicBoolean done = new AtomicBoolean();
+  private final SendOutcome sent = new SendOutcome(this::sendFailed);
   private volatile boolean opened;
   private volatile Uploader uploader;
 
@@ -224,7 +225,7 @@ final class ClientStream {
   }
 
   private void send(PeerFrame frame) {
-    connection.send(frame).subscribe(null, this::sendFailed);
+    connection.send(frame).subscribe(sent);
   }
 
   private void sendFailed(Throwable error) {

@@ -35,6 +35,7 @@ final class ServerStream extends BaseSubscriber<Reply> {
   private final MeshMetrics metrics;
   private final Runnable onFinally;
   private final StreamInbox<IncomingRequest> requests;
+  private final SendOutcome sent = new SendOutcome(this::replyNotSent);
   private volatile boolean ended;
 
   /**
@@ -153,9 +154,7 @@ final class ServerStream extends BaseSubscriber<Reply> {
     if (ended) {
       return;
     }
-    connection
-        .send(StreamFrames.item(id, true, reply.headers(), reply.payload()))
-        .subscribe(null, this::replyNotSent);
+    connection.send(StreamFrames.item(id, true, reply.headers(), reply.payload())).subscribe(sent);
   }
 
   @Override
