@@ -161,7 +161,7 @@ public final class RpcClient {
     }
     switch (frame.getBodyCase()) {
       case STREAM_ITEM -> {
-        ClientStream stream = table.open.get(frame.getStreamItem().getStreamId());
+        ClientStream stream = table.find(frame.getStreamItem().getStreamId());
         if (stream != null) {
           stream.onItem(frame.getStreamItem());
         } else {
@@ -169,19 +169,19 @@ public final class RpcClient {
         }
       }
       case STREAM_CREDIT -> {
-        ClientStream stream = table.open.get(frame.getStreamCredit().getStreamId());
+        ClientStream stream = table.find(frame.getStreamCredit().getStreamId());
         if (stream != null) {
           stream.onCredit(Integer.toUnsignedLong(frame.getStreamCredit().getCredit()));
         }
       }
       case STREAM_END -> {
-        ClientStream stream = table.open.get(frame.getStreamEnd().getStreamId());
+        ClientStream stream = table.find(frame.getStreamEnd().getStreamId());
         if (stream != null) {
           stream.onEnd(frame.getStreamEnd());
         }
       }
       case STREAM_CANCEL -> {
-        ClientStream stream = table.open.get(frame.getStreamCancel().getStreamId());
+        ClientStream stream = table.find(frame.getStreamCancel().getStreamId());
         if (stream != null) {
           stream.onCancel();
         }
@@ -350,6 +350,7 @@ public final class RpcClient {
     final AtomicLong nextId = new AtomicLong();
     final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     final Map<Long, ClientStream> open = new ConcurrentHashMap<>();
+    volatile ClientStream recent;
     final Queue<Sinks.Empty<Void>> idleWaiters = new ConcurrentLinkedQueue<>();
 
     /** Removes a request; the last one out wakes those waiting for the table to empty. */
@@ -361,8 +362,27 @@ public final class RpcClient {
       return removed;
     }
 
+    /**
+     * The open stream of an id. The last one found is kept, so the frames of a busy stream skip the
+     * map and the boxing of their id; a stream that ended ignores the frames still in flight to it.
+     */
+    ClientStream find(long id) {
+      ClientStream last = recent;
+      if (last != null && last.id() == id) {
+        return last;
+      }
+      ClientStream found = open.get(id);
+      if (found != null) {
+        recent = found;
+      }
+      return found;
+    }
+
     void takeStream(long id, ClientStream expected) {
       if (open.remove(id, expected)) {
+        if (recent == expected) {
+          recent = null;
+        }
         wakeIfIdle();
       }
     }
