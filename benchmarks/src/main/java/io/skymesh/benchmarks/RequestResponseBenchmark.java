@@ -28,10 +28,8 @@ import io.rsocket.util.ByteBufPayload;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
-import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
-import io.skymesh.nameserver.NameServer;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Random;
@@ -314,31 +312,23 @@ public class RequestResponseBenchmark {
     @Param({"off", "meters", "tracing"})
     public String observability;
 
-    private NameServer nameServer;
-    private Mesh serverMesh;
-    private Mesh clientMesh;
+    private MeshPair meshes;
     private MeshService caller;
     private ByteString payload;
 
     @Override
     void start(byte[] bytes) {
       payload = ByteString.copyFrom(bytes);
-      nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
-      String address = "127.0.0.1:" + nameServer.port();
-      serverMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
-      clientMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
-      serverMesh
-          .register(
+      meshes =
+          MeshPair.start(
+              transport,
+              observability,
               ECHO,
-              message -> Mono.empty(),
-              ServiceOptions.defaults()
-                  .withMethods(
-                      Methods.builder()
-                          .add("Echo", request -> Mono.just(Reply.of(request.payload())))
-                          .build()))
-          .block(TIMEOUT);
-      caller = clientMesh.register(CALLER, message -> Mono.empty()).block(TIMEOUT);
-      clientMesh.router(ECHO.serviceName()).views().filter(v -> v.size() == 1).blockFirst(TIMEOUT);
+              Methods.builder()
+                  .add("Echo", request -> Mono.just(Reply.of(request.payload())))
+                  .build(),
+              TIMEOUT);
+      caller = meshes.caller(CALLER, TIMEOUT);
     }
 
     @Override
@@ -348,29 +338,19 @@ public class RequestResponseBenchmark {
 
     @Override
     void stop() {
-      try {
-        if (clientMesh != null) {
-          clientMesh.close().block(TIMEOUT);
-        }
-        if (serverMesh != null) {
-          serverMesh.close().block(TIMEOUT);
-        }
-      } finally {
-        if (nameServer != null) {
-          nameServer.closeNow(TIMEOUT);
-        }
+      if (meshes != null) {
+        meshes.stop(TIMEOUT);
       }
     }
 
     @Override
     String describe() {
-      return "Skymesh: " + clientMesh.listenAddress() + " -> " + serverMesh.listenAddress();
+      return meshes.describe();
     }
 
     @Override
     int serverPort() {
-      String address = serverMesh.listenAddress();
-      return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+      return meshes.serverPort();
     }
   }
 

@@ -30,10 +30,8 @@ import io.rsocket.util.ByteBufPayload;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
-import io.skymesh.mesh.ServiceOptions;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
-import io.skymesh.nameserver.NameServer;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -320,9 +318,7 @@ public class StreamBenchmark {
   /** Two meshes in this JVM, each with its own listener, and their name server. */
   public static class SkymeshSide extends Side {
 
-    private NameServer nameServer;
-    private Mesh serverMesh;
-    private Mesh clientMesh;
+    private MeshPair meshes;
     private MeshService caller;
     private ByteString payload;
 
@@ -330,42 +326,32 @@ public class StreamBenchmark {
     void start(byte[] bytes) {
       payload = ByteString.copyFrom(bytes);
       Reply item = Reply.of(payload);
-      nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
-      String address = "127.0.0.1:" + nameServer.port();
-      serverMesh = Transport.startMesh(transport, Observability.OFF, address, TIMEOUT);
-      clientMesh = Transport.startMesh(transport, Observability.OFF, address, TIMEOUT);
-      serverMesh
-          .register(
+      meshes =
+          MeshPair.start(
+              transport,
+              Observability.OFF,
               SERVER,
-              message -> Mono.empty(),
-              ServiceOptions.defaults()
-                  .withMethods(
-                      Methods.builder()
-                          .addStream(
-                              "Stream",
-                              request ->
-                                  Flux.range(0, request.payload().asReadOnlyByteBuffer().getInt())
-                                      .map(
-                                          i -> {
-                                            served.incrementAndGet();
-                                            return item;
-                                          }))
-                          .addChannel(
-                              "Echo",
-                              requests ->
-                                  requests.map(
-                                      request -> {
-                                        served.incrementAndGet();
-                                        return Reply.of(request.payload());
-                                      }))
-                          .build()))
-          .block(TIMEOUT);
-      caller = clientMesh.register(CALLER, message -> Mono.empty()).block(TIMEOUT);
-      clientMesh
-          .router(SERVER.serviceName())
-          .views()
-          .filter(v -> v.size() == 1)
-          .blockFirst(TIMEOUT);
+              Methods.builder()
+                  .addStream(
+                      "Stream",
+                      request ->
+                          Flux.range(0, request.payload().asReadOnlyByteBuffer().getInt())
+                              .map(
+                                  i -> {
+                                    served.incrementAndGet();
+                                    return item;
+                                  }))
+                  .addChannel(
+                      "Echo",
+                      requests ->
+                          requests.map(
+                              request -> {
+                                served.incrementAndGet();
+                                return Reply.of(request.payload());
+                              }))
+                  .build(),
+              TIMEOUT);
+      caller = meshes.caller(CALLER, TIMEOUT);
     }
 
     @Override
@@ -386,29 +372,19 @@ public class StreamBenchmark {
 
     @Override
     void stop() {
-      try {
-        if (clientMesh != null) {
-          clientMesh.close().block(TIMEOUT);
-        }
-        if (serverMesh != null) {
-          serverMesh.close().block(TIMEOUT);
-        }
-      } finally {
-        if (nameServer != null) {
-          nameServer.closeNow(TIMEOUT);
-        }
+      if (meshes != null) {
+        meshes.stop(TIMEOUT);
       }
     }
 
     @Override
     String describe() {
-      return "Skymesh: " + clientMesh.listenAddress() + " -> " + serverMesh.listenAddress();
+      return meshes.describe();
     }
 
     @Override
     int serverPort() {
-      String address = serverMesh.listenAddress();
-      return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+      return meshes.serverPort();
     }
   }
 
