@@ -18,12 +18,6 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.rsocket.Payload;
 import io.rsocket.RSocket;
 import io.rsocket.SocketAcceptor;
-import io.rsocket.core.RSocketConnector;
-import io.rsocket.core.RSocketServer;
-import io.rsocket.frame.decoder.PayloadDecoder;
-import io.rsocket.transport.netty.client.TcpClientTransport;
-import io.rsocket.transport.netty.server.CloseableChannel;
-import io.rsocket.transport.netty.server.TcpServerTransport;
 import io.rsocket.util.ByteBufPayload;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
@@ -357,25 +351,16 @@ public class RequestResponseBenchmark {
   /** An RSocket echo responder and a client, both with {@code PayloadDecoder.ZERO_COPY}. */
   public static class RSocketSide extends Side {
 
-    private CloseableChannel server;
+    private RSocketPair rsocket;
     private RSocket client;
     private ByteBuf data;
 
     @Override
     void start(byte[] bytes) {
       data = PooledByteBufAllocator.DEFAULT.directBuffer(bytes.length).writeBytes(bytes);
-      server =
-          RSocketServer.create(SocketAcceptor.forRequestResponse(Mono::just))
-              .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .bind(TcpServerTransport.create(Transport.rsocketServer(transport)))
-              .block(TIMEOUT);
-      client =
-          RSocketConnector.create()
-              .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .connect(
-                  TcpClientTransport.create(
-                      Transport.rsocketClient(transport, server.address().getPort())))
-              .block(TIMEOUT);
+      rsocket =
+          RSocketPair.start(transport, SocketAcceptor.forRequestResponse(Mono::just), TIMEOUT);
+      client = rsocket.client();
     }
 
     @Override
@@ -399,13 +384,8 @@ public class RequestResponseBenchmark {
     @Override
     void stop() {
       try {
-        if (client != null) {
-          client.dispose();
-          client.onClose().block(TIMEOUT);
-        }
-        if (server != null) {
-          server.dispose();
-          server.onClose().block(TIMEOUT);
+        if (rsocket != null) {
+          rsocket.stop(TIMEOUT);
         }
       } finally {
         if (data != null) {
@@ -416,12 +396,12 @@ public class RequestResponseBenchmark {
 
     @Override
     String describe() {
-      return "RSocket: server " + server.address();
+      return rsocket.describe();
     }
 
     @Override
     int serverPort() {
-      return server.address().getPort();
+      return rsocket.serverPort();
     }
   }
 

@@ -20,12 +20,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.rsocket.Payload;
 import io.rsocket.RSocket;
-import io.rsocket.core.RSocketConnector;
-import io.rsocket.core.RSocketServer;
-import io.rsocket.frame.decoder.PayloadDecoder;
-import io.rsocket.transport.netty.client.TcpClientTransport;
-import io.rsocket.transport.netty.server.CloseableChannel;
-import io.rsocket.transport.netty.server.TcpServerTransport;
 import io.rsocket.util.ByteBufPayload;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
@@ -394,7 +388,7 @@ public class StreamBenchmark {
    */
   public static class RSocketSide extends Side {
 
-    private CloseableChannel server;
+    private RSocketPair rsocket;
     private RSocket client;
     private ByteBuf data;
 
@@ -427,18 +421,8 @@ public class StreamBenchmark {
               return Flux.from(requests).doOnNext(request -> served.incrementAndGet());
             }
           };
-      server =
-          RSocketServer.create((setup, socket) -> Mono.just(responder))
-              .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .bind(TcpServerTransport.create(Transport.rsocketServer(transport)))
-              .block(TIMEOUT);
-      client =
-          RSocketConnector.create()
-              .payloadDecoder(PayloadDecoder.ZERO_COPY)
-              .connect(
-                  TcpClientTransport.create(
-                      Transport.rsocketClient(transport, server.address().getPort())))
-              .block(TIMEOUT);
+      rsocket = RSocketPair.start(transport, (setup, socket) -> Mono.just(responder), TIMEOUT);
+      client = rsocket.client();
     }
 
     @Override
@@ -473,13 +457,8 @@ public class StreamBenchmark {
     @Override
     void stop() {
       try {
-        if (client != null) {
-          client.dispose();
-          client.onClose().block(TIMEOUT);
-        }
-        if (server != null) {
-          server.dispose();
-          server.onClose().block(TIMEOUT);
+        if (rsocket != null) {
+          rsocket.stop(TIMEOUT);
         }
       } finally {
         if (data != null) {
@@ -490,12 +469,12 @@ public class StreamBenchmark {
 
     @Override
     String describe() {
-      return "RSocket: server " + server.address();
+      return rsocket.describe();
     }
 
     @Override
     int serverPort() {
-      return server.address().getPort();
+      return rsocket.serverPort();
     }
   }
 
