@@ -79,6 +79,12 @@ public record OutgoingRequest(
         source, destination, method, copy, payload, timeout, oneWay, leaderTerm);
   }
 
+  /** A copy with these headers instead; {@code headers} is copied. */
+  public OutgoingRequest withHeaders(Map<String, String> headers) {
+    return new OutgoingRequest(
+        source, destination, method, headers, payload, timeout, oneWay, leaderTerm);
+  }
+
   /** A copy with this timeout. */
   public OutgoingRequest withTimeout(Duration timeout) {
     return new OutgoingRequest(

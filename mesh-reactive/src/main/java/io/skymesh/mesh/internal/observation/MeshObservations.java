@@ -186,16 +186,8 @@ public final class MeshObservations {
                   request.oneWay() ? MeshCallKind.NOTIFY : MeshCallKind.REQUEST,
                   carrier);
           Observation observation = start(sender, context);
-          OutgoingRequest traced =
-              new OutgoingRequest(
-                  request.source(),
-                  request.destination(),
-                  request.method(),
-                  carrier,
-                  request.payload(),
-                  request.timeout(),
-                  request.oneWay(),
-                  request.leaderTerm());
+          // After the start: the propagator has written the trace context into the carrier.
+          OutgoingRequest traced = request.withHeaders(carrier);
           Mono<Reply> reply = next.apply(traced).doOnNext(sender::setResponse);
           return observe(reply, observation, sender::status)
               .contextWrite(c -> c.put(ObservationThreadLocalAccessor.KEY, observation));
@@ -244,16 +236,8 @@ public final class MeshObservations {
                   MeshCallKind.STREAM,
                   carrier);
           Observation observation = start(sender, context);
-          OutgoingRequest traced =
-              new OutgoingRequest(
-                  request.source(),
-                  request.destination(),
-                  request.method(),
-                  carrier,
-                  request.payload(),
-                  request.timeout(),
-                  false,
-                  request.leaderTerm());
+          // After the start: the propagator has written the trace context into the carrier.
+          OutgoingRequest traced = request.withHeaders(carrier);
           return observe(next.apply(traced), observation, sender::status)
               .contextWrite(c -> c.put(ObservationThreadLocalAccessor.KEY, observation));
         });
