@@ -363,23 +363,12 @@ public final class RpcServer {
     Flux<Reply> work = Flux.defer(() -> streamChain(endpoint, 0, requests).apply(request));
     long timeoutNanos = request.timeout().toNanos();
     if (timeoutNanos > 0 && timeoutNanos != Long.MAX_VALUE) {
-      work =
-          Deadlines.within(
-              work,
-              timeoutNanos,
-              () ->
-                  new MeshTimeoutException(
-                      request.destination()
-                          + " "
-                          + request.method()
-                          + ": the stream's deadline of "
-                          + request.timeout().toMillis()
-                          + " ms passed in the handler"));
+      work = Deadlines.within(work, timeoutNanos, () -> deadlinePassed(request, "the stream's"));
     }
     if (metrics.enabled()) {
-      String method =
-          endpoint.hasMethod(request.method()) ? request.method() : MeshMetrics.UNKNOWN_METHOD;
-      work = metrics.handleStream(endpoint.url().serviceName(), method, work);
+      work =
+          metrics.handleStream(
+              endpoint.url().serviceName(), meteredMethod(endpoint, request), work);
     }
     return work;
   }
@@ -489,25 +478,29 @@ public final class RpcServer {
     Mono<Reply> work = Mono.defer(() -> chain(endpoint, 0).apply(request));
     long timeoutNanos = request.timeout().toNanos();
     if (timeoutNanos > 0) {
-      work =
-          Deadlines.within(
-              work,
-              timeoutNanos,
-              () ->
-                  new MeshTimeoutException(
-                      request.destination()
-                          + " "
-                          + request.method()
-                          + ": the deadline of "
-                          + request.timeout().toMillis()
-                          + " ms passed in the handler"));
+      work = Deadlines.within(work, timeoutNanos, () -> deadlinePassed(request, "the"));
     }
     if (metrics.enabled()) {
-      String method =
-          endpoint.method(request.method()) == null ? MeshMetrics.UNKNOWN_METHOD : request.method();
-      work = metrics.handle(endpoint.url().serviceName(), method, work);
+      work = metrics.handle(endpoint.url().serviceName(), meteredMethod(endpoint, request), work);
     }
     work.subscribe(call);
+  }
+
+  private static MeshTimeoutException deadlinePassed(IncomingRequest request, String whose) {
+    return new MeshTimeoutException(
+        request.destination()
+            + " "
+            + request.method()
+            + ": "
+            + whose
+            + " deadline of "
+            + request.timeout().toMillis()
+            + " ms passed in the handler");
+  }
+
+  /** The method tag of a handler's meters: {@code <unknown>} for a method the service lacks. */
+  private static String meteredMethod(ServiceEndpoint endpoint, IncomingRequest request) {
+    return endpoint.hasMethod(request.method()) ? request.method() : MeshMetrics.UNKNOWN_METHOD;
   }
 
   private Function<IncomingRequest, Mono<Reply>> chain(ServiceEndpoint endpoint, int index) {
