@@ -19,6 +19,8 @@ import io.skymesh.examples.helloworld.HelloWorld;
  *       resolved through the mesh, called on {@code round_robin}
  *   <li>{@code inner-service [demo [NAME]|server NS|client NS [NAME]]}: request / response with a
  *       protobuf SayHello, timing interceptors, a notification and a deadline
+ *   <li>{@code streams [COUNT]}: an endless price ticker read ten at a time, held back by its
+ *       reader's demand, and a chat channel
  * </ul>
  *
  * <p>The Spring WebFlux example is an application of its own: {@code java -jar
@@ -45,12 +47,13 @@ public final class Demo {
       case "codec" -> io.skymesh.examples.codec.CodecRoundTrip.main(rest);
       case "grpc-helloworld" -> io.skymesh.examples.grpc.GrpcHelloWorld.main(rest);
       case "inner-service" -> io.skymesh.examples.innerservice.InnerService.main(rest);
+      case "streams" -> io.skymesh.examples.streams.StreamsDemo.main(rest);
       default ->
           throw new IllegalArgumentException(
               "example: "
                   + example
                   + " (expected: helloworld, name-router, election, kv-config, inner-service,"
-                  + " codec or grpc-helloworld)");
+                  + " streams, codec or grpc-helloworld)");
     }
   }
 }
