@@ -23,6 +23,13 @@ final class CpuByThreadGroup {
 
   private static final Times NONE = new Times(0, 0);
 
+  /**
+   * The JVM reads a thread's user time in clock ticks (10 ms on Linux) but its CPU time in
+   * nanoseconds, so the kernel part is shown only for groups busy enough for the ticks not to
+   * matter: the event loops, at several milliseconds per change over an iteration of seconds.
+   */
+  private static final double KERNEL_SHOWN_FROM_MICROS = 1000;
+
   private Map<String, Times> atStart = snapshot();
 
   /**
@@ -38,8 +45,10 @@ final class CpuByThreadGroup {
             Times before = atStart.getOrDefault(group, NONE);
             double perChange = (times.cpu - before.cpu) / changes / 1e3;
             double kernel = perChange - (times.user - before.user) / changes / 1e3;
-            if (perChange >= 10) {
+            if (perChange >= KERNEL_SHOWN_FROM_MICROS) {
               line.append(String.format(" %s %.0f us (kernel %.0f);", group, perChange, kernel));
+            } else if (perChange >= 10) {
+              line.append(String.format(" %s %.0f us;", group, perChange));
             }
           });
     }
