@@ -6,25 +6,20 @@ import io.skymesh.proto.Ack;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.NameClientFrame;
-import io.skymesh.proto.NameServerFrame;
 import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
-import io.skymesh.proto.Watch;
-import io.skymesh.proto.WatchEvent;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadInfo;
-import java.lang.management.ThreadMXBean;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -46,15 +41,21 @@ import reactor.core.publisher.Flux;
  * has decoded the event. Sampled ({@code Mode.SampleTime}), so the score's percentiles are the time
  * from the request to the <em>last</em> watcher: its p99 is the fan-out's p99. Each iteration's
  * teardown also prints the percentiles of the time to each watcher ({@code per watcher}), one
- * sample per watcher per change.
+ * sample per watcher per change, and the CPU time per change of each group of threads.
  *
- * <p>The watchers are plain {@link NameServerConnection}s that decode every frame and count the
- * events; they run in the benchmark's JVM on the same two cores as the server, so their decoding is
- * part of the figure. Every watch has its snapshot of the {@code instances} before the first
- * change, and a change a watcher misses for 30 s fails the run instead of scoring.
+ * <p>The watchers ({@link FanOutWatchers}) are plain {@link NameServerConnection}s that decode
+ * every frame. With {@code watchersIn=process} (the default) they run in a JVM of their own,
+ * started by the set-up with this JVM's class path, so the name server is measured from outside: a
+ * change has reached the last watcher when this JVM reads that process's report of it, so the time
+ * includes the report's one-way trip through a pipe, and each watcher's time is that minus how long
+ * before the report it decoded the change (the watchers' clock only; no clocks of two processes are
+ * compared). With {@code watchersIn=jvm} they run in the benchmark's JVM, their decoding competing
+ * with the name server's threads. Every watch has its snapshot of the {@code instances} before the
+ * first change, and a change a watcher misses for 30 s fails the run instead of scoring.
  *
  * <pre>{@code
  * java -jar benchmarks/target/benchmarks.jar MembershipFanOut -f1 -wi 3 -i 10 -w 3s -r 3s
+ * java -jar benchmarks/target/benchmarks.jar MembershipFanOut -p watchersIn=jvm
  * }</pre>
  */
 @State(Scope.Benchmark)
@@ -62,11 +63,10 @@ import reactor.core.publisher.Flux;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class MembershipFanOutBenchmark {
 
-  private static final Duration DEADLINE = Duration.ofSeconds(30);
+  private static final Duration DEADLINE = FanOutWatchers.DEADLINE;
   private static final String SERVICE = "bench.local.fanout";
   private static final String CHANGING = SERVICE + "/changing";
   private static final int TTL_MILLIS = (int) TimeUnit.HOURS.toMillis(1);
-  private static final int MAX_SAMPLES = 4_000_000;
 
   /** How many watchers, each on a connection of its own, see each change. */
   @Param({"1000"})
@@ -76,24 +76,42 @@ public class MembershipFanOutBenchmark {
   @Param({"10000"})
   public int instances;
 
+  /**
+   * Where the watchers run: {@code process}, a JVM of their own (the name server measured from
+   * outside), or {@code jvm}, the benchmark's.
+   */
+  @Param({"process"})
+  public String watchersIn;
+
   private NameServer server;
   private NameServerConnection registrar;
-  private final List<NameServerConnection> watching = new ArrayList<>();
+
+  /** The watchers in this JVM, or null. */
+  private FanOutWatchers local;
+
+  /** The watchers' process, or null. */
+  private Process child;
+
+  private OutputStream toChild;
+  private final BlockingQueue<String> childReplies = new LinkedBlockingQueue<>();
 
   /** Released once a change has reached every watcher (once, not per watcher: no wake-up storm). */
   private final Semaphore seen = new Semaphore(0);
 
-  private final AtomicInteger unseen = new AtomicInteger();
-  private final Semaphore ready = new Semaphore(0);
-  private final long[] delivery = new long[MAX_SAMPLES];
-  private final AtomicInteger samples = new AtomicInteger();
+  /** When the latest change reached the last watcher, on this JVM's clock. */
+  private volatile long reachedAt;
+
+  /** In this JVM: how long before {@link #reachedAt} each watcher decoded the latest change. */
+  private volatile long[] reachedBefore;
+
   private volatile long changedAt;
   private boolean registered;
-  private Map<String, Long> cpuAtStart = Map.of();
+  private long changes;
+  private final CpuByThreadGroup cpu = new CpuByThreadGroup();
 
   /** Starts the name server, registers the instances and connects the watchers. */
   @Setup(Level.Trial)
-  public void setUp() throws InterruptedException {
+  public void setUp() throws Exception {
     server =
         NameServer.builder()
             .host("127.0.0.1")
@@ -101,7 +119,7 @@ public class MembershipFanOutBenchmark {
             .maxSessionTtl(Duration.ofHours(1))
             .start()
             .block(DEADLINE);
-    registrar = connect(null);
+    registrar = connect();
     Flux.range(0, instances)
         .flatMap(
             i ->
@@ -113,32 +131,75 @@ public class MembershipFanOutBenchmark {
                     DEADLINE),
             256)
         .blockLast(DEADLINE.multipliedBy(4));
-    Flux.range(0, watchers)
-        .flatMap(
-            i -> {
-              NameServerConnection connection = connect(this::onEvent);
-              synchronized (watching) {
-                watching.add(connection);
-              }
-              return connection.request(
-                  request().setWatch(Watch.newBuilder().setWatchId(1 + i).setServiceName(SERVICE)),
-                  "watch",
-                  DEADLINE);
-            },
-            16)
-        .blockLast(DEADLINE.multipliedBy(10));
-    if (!ready.tryAcquire(watchers, DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
-      throw new IllegalStateException("not every watcher had its snapshot within " + DEADLINE);
+    switch (watchersIn) {
+      case "jvm" -> {
+        local =
+            new FanOutWatchers(
+                watchers,
+                (last, before) -> {
+                  reachedBefore = before;
+                  reachedAt = last;
+                  seen.release();
+                });
+        local.connect("127.0.0.1", server.port(), SERVICE);
+      }
+      case "process" -> startWatchersProcess();
+      default ->
+          throw new IllegalArgumentException("watchersIn is process or jvm, not " + watchersIn);
     }
   }
 
-  private NameServerConnection connect(Consumer<NameServerFrame> onEvent) {
-    NameServerConnection.Builder builder =
-        NameServerConnection.builder("127.0.0.1", server.port()).maxFrameLength(64 * 1024 * 1024);
-    if (onEvent != null) {
-      builder.onEvent(onEvent);
+  private void startWatchersProcess() throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    child =
+        new ProcessBuilder(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                FanOutWatchers.class.getName(),
+                "127.0.0.1",
+                Integer.toString(server.port()),
+                Integer.toString(watchers),
+                SERVICE)
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start();
+    toChild = child.getOutputStream();
+    Semaphore childReady = new Semaphore(0);
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader in =
+                  new BufferedReader(
+                      new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                  if (line.equals("D")) {
+                    reachedAt = System.nanoTime();
+                    seen.release();
+                  } else if (line.equals("READY")) {
+                    childReady.release();
+                  } else {
+                    childReplies.add(line);
+                  }
+                }
+              } catch (IOException e) {
+                System.err.println("The watchers' process's output failed: " + e);
+              }
+            },
+            "fanout-watchers-reader");
+    reader.setDaemon(true);
+    reader.start();
+    if (!childReady.tryAcquire(DEADLINE.multipliedBy(10).toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new IllegalStateException(
+          "the watchers' process was not ready within " + DEADLINE.multipliedBy(10));
     }
-    NameServerConnection connection = builder.connect().block(DEADLINE);
+  }
+
+  private NameServerConnection connect() {
+    NameServerConnection connection =
+        NameServerConnection.builder("127.0.0.1", server.port())
+            .maxFrameLength(64 * 1024 * 1024)
+            .connect()
+            .block(DEADLINE);
     connection
         .request(
             request()
@@ -161,25 +222,6 @@ public class MembershipFanOutBenchmark {
     return Instance.newBuilder().setUrl(url).setAddress("127.0.0.1:9").setWeight(1).build();
   }
 
-  /** A watcher's event, on its connection's event loop. */
-  private void onEvent(NameServerFrame frame) {
-    WatchEvent event = frame.getWatchEvent();
-    if (event.hasSnapshot()) {
-      if (!event.getSnapshot().getContinued()) {
-        ready.release();
-      }
-    } else if (event.hasInstanceAdded() || event.hasInstanceRemoved()) {
-      long took = System.nanoTime() - changedAt;
-      int at = samples.getAndIncrement();
-      if (at < MAX_SAMPLES) {
-        delivery[at] = took;
-      }
-      if (unseen.decrementAndGet() == 0) {
-        seen.release();
-      }
-    }
-  }
-
   /**
    * Registers or deregisters one instance and waits until every watcher has seen it.
    *
@@ -192,75 +234,73 @@ public class MembershipFanOutBenchmark {
             ? request().setDeregister(Deregister.newBuilder().setUrl(CHANGING))
             : request().setRegister(Register.newBuilder().setInstance(instance(CHANGING)));
     registered = !registered;
-    unseen.set(watchers);
     changedAt = System.nanoTime();
     CompletableFuture<Ack> ack = registrar.request(change, "change", DEADLINE).toFuture();
     if (!seen.tryAcquire(DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new IllegalStateException(
-          unseen.get() + " of " + watchers + " watchers did not see the change within " + DEADLINE);
+          "the " + watchers + " watchers did not all see the change within " + DEADLINE);
+    }
+    long total = reachedAt - changedAt;
+    changes++;
+    if (local != null) {
+      local.record(total, reachedBefore);
+    } else {
+      toChild.write(("T " + total + "\n").getBytes(StandardCharsets.US_ASCII));
+      toChild.flush();
     }
     ack.get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  /** Notes each thread's CPU time at the start of an iteration. */
+  /** Starts counting each thread's CPU time afresh at the start of an iteration. */
   @Setup(Level.Iteration)
-  public void startIteration() {
-    cpuAtStart = cpuByThreadGroup();
+  public void startIteration() throws Exception {
+    cpu.reset();
+    changes = 0;
+    if (child != null) {
+      // The watchers' process starts counting afresh too.
+      takeChildStats();
+    }
   }
 
   /**
    * Prints the time to each watcher over the iteration and the CPU time each group of threads spent
-   * per change (the name server's writer and event loops, the watchers' event loops), and starts
-   * counting afresh.
+   * per change (the name server's writer and event loops; the watchers' event loops, in their
+   * process or in this one), and starts counting afresh.
    */
   @TearDown(Level.Iteration)
-  public void printPerWatcher() {
-    int n = Math.min(samples.getAndSet(0), MAX_SAMPLES);
-    if (n == 0) {
-      return;
+  public void printPerWatcher() throws Exception {
+    System.out.printf("%n%s", cpu.perChangeSinceLast(changes, "benchmark's process"));
+    if (local != null) {
+      String percentiles = local.takePercentiles();
+      System.out.printf("%n%s%n", percentiles == null ? "no changes" : percentiles);
+    } else {
+      String[] stats = takeChildStats().split("\t", -1);
+      System.out.printf("%n%s%n%s%n", stats[2], stats[1].isEmpty() ? "no changes" : stats[1]);
     }
-    double changes = n / (double) watchers;
-    StringBuilder cpu = new StringBuilder("CPU per change:");
-    cpuByThreadGroup()
-        .forEach(
-            (group, nanos) -> {
-              double perChange = (nanos - cpuAtStart.getOrDefault(group, 0L)) / changes / 1e3;
-              if (perChange >= 10) {
-                cpu.append(String.format(" %s %.0f us;", group, perChange));
-              }
-            });
-    System.out.printf("%n%s", cpu);
-    long[] sorted = Arrays.copyOf(delivery, n);
-    Arrays.sort(sorted);
-    System.out.printf(
-        "%nper watcher (%,d deliveries): p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us%n",
-        n, micros(sorted, 0.50), micros(sorted, 0.99), micros(sorted, 0.999), sorted[n - 1] / 1e3);
   }
 
-  /** CPU time by thread name without its trailing number (a pool's threads together). */
-  private static Map<String, Long> cpuByThreadGroup() {
-    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-    Map<String, Long> byGroup = new TreeMap<>();
-    for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
-      if (info == null) {
-        continue;
-      }
-      long nanos = threads.getThreadCpuTime(info.getThreadId());
-      if (nanos > 0) {
-        byGroup.merge(info.getThreadName().replaceAll("[-#]?\\d+$", ""), nanos, Long::sum);
-      }
+  private String takeChildStats() throws Exception {
+    toChild.write("S\n".getBytes(StandardCharsets.US_ASCII));
+    toChild.flush();
+    String reply = childReplies.poll(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+    if (reply == null || !reply.startsWith("S\t")) {
+      throw new IllegalStateException("the watchers' process did not answer: " + reply);
     }
-    return byGroup;
+    return reply;
   }
 
-  private static double micros(long[] sorted, double quantile) {
-    return sorted[(int) Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)] / 1e3;
-  }
-
-  /** Closes the watchers, the registrar and the name server. */
+  /** Closes the watchers (ending their process), the registrar and the name server. */
   @TearDown(Level.Trial)
-  public void tearDown() {
-    watching.forEach(NameServerConnection::dispose);
+  public void tearDown() throws Exception {
+    if (local != null) {
+      local.close();
+    }
+    if (child != null) {
+      toChild.close();
+      if (!child.waitFor(DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
+        child.destroyForcibly();
+      }
+    }
     if (registrar != null) {
       registrar.dispose();
     }
