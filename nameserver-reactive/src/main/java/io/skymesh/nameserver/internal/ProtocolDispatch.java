@@ -1,7 +1,6 @@
 package io.skymesh.nameserver.internal;
 
 import com.google.protobuf.ByteString;
-import io.netty.channel.EventLoop;
 import io.netty.util.ReferenceCountUtil;
 import io.skymesh.codec.FrameException;
 import io.skymesh.codec.Tickets;
@@ -57,7 +56,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -103,13 +101,6 @@ final class ProtocolDispatch {
   private final NameServerConfig config;
   private final Scheduler scheduler;
   private final SerialExecutor executor;
-
-  /** Sessions with frames handed over, by event loop, for the next push; the writer only. */
-  private final Map<EventLoop, List<Session>> toPush = new HashMap<>();
-
-  /** A push is queued on the writer; the writer only. */
-  private boolean pushScheduled;
-
   private final String serverId;
 
   private final AtomicLong sessionNumbers = new AtomicLong();
@@ -258,8 +249,7 @@ final class ProtocolDispatch {
               executor.execute(() -> session.attach(sink));
             },
             FluxSink.OverflowStrategy.ERROR);
-    // Flushed after the last frame of a push, not in a task of its own per frame.
-    return out.sendObject(outbound, frame -> session.pushedAll())
+    return out.sendObject(outbound)
         .then()
         .onErrorResume(
             error -> {
@@ -271,52 +261,6 @@ final class ProtocolDispatch {
               }
               return Mono.empty();
             });
-  }
-
-  /**
-   * Writer. Has {@code session}'s handed-over frames given to its connection in the next push: one
-   * task per event loop, after the writer's tasks submitted so far, for every session of that loop
-   * with frames handed over (see {@link Session}).
-   */
-  void pushLater(Session session) {
-    if (session.pushPending) {
-      return;
-    }
-    session.pushPending = true;
-    toPush.computeIfAbsent(session.eventLoop, loop -> new ArrayList<>()).add(session);
-    if (!pushScheduled) {
-      pushScheduled = true;
-      executor.execute(this::pushAll);
-    }
-  }
-
-  /** Writer. Runs one task on each event loop giving its sessions' handed-over frames. */
-  private void pushAll() {
-    pushScheduled = false;
-    toPush.forEach(
-        (loop, sessions) -> {
-          for (Session session : sessions) {
-            session.pushPending = false;
-          }
-          try {
-            loop.execute(() -> push(sessions));
-          } catch (RejectedExecutionException e) {
-            // The event loop is shut down: its connections, and their outbound, are gone.
-            log.debug("An event loop is stopped; {} sessions' frames not pushed", sessions.size());
-          }
-        });
-    toPush.clear();
-  }
-
-  /** Event loop. Gives each session's handed-over frames to its outbound flux. */
-  private static void push(List<Session> sessions) {
-    for (Session session : sessions) {
-      try {
-        session.push();
-      } catch (RuntimeException e) {
-        log.error("{}: its frames could not be given to the connection", session, e);
-      }
-    }
   }
 
   private Session newSession(Connection connection) {

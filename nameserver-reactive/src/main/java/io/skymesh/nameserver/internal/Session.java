@@ -1,6 +1,5 @@
 package io.skymesh.nameserver.internal;
 
-import io.netty.channel.EventLoop;
 import io.skymesh.nameserver.Principal;
 import io.skymesh.nameserver.spi.StoreSession;
 import io.skymesh.proto.NameClientFrame;
@@ -12,15 +11,12 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.Map;
-import java.util.Queue;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
 import reactor.core.publisher.FluxSink;
 import reactor.netty.Connection;
-import reactor.util.concurrent.Queues;
 
 /**
  * One client connection and, once it has sent OpenSession, its session: the instances it holds, its
@@ -44,15 +40,6 @@ import reactor.util.concurrent.Queues;
  * <p>A live watch event is queued as a {@link WatchFrame}: the event's encoding, shared with every
  * other watch it goes to, and this watch's id, written into a buffer only on the connection's event
  * loop ({@link WatchFrame.Encoder}). Answers and snapshots are queued as {@code NameServerFrame}s.
- *
- * <p>Frames leaving the queue are handed to the connection's event loop in batches: the writer puts
- * them in a hand-off queue and asks the dispatch to {@linkplain ProtocolDispatch#pushLater push}
- * the session, which runs one task per event loop for every session of that loop with frames handed
- * over, after the writer's tasks of the moment. That task gives each session's frames to its
- * outbound flux on the event loop, where Reactor Netty writes them at once, and the connection is
- * flushed after the last of them ({@link #pushedAll}): a change reaching many watchers costs each
- * event loop one task, and each connection one flush, instead of a task to write and a task to
- * flush per frame.
  */
 final class Session implements InstanceHolder, WatchSink {
 
@@ -65,9 +52,6 @@ final class Session implements InstanceHolder, WatchSink {
   /** An answer held back until the log has written record {@code seq} (0: only for its turn). */
   private record Held(NameServerFrame frame, long seq) {}
 
-  /** In the hand-off queue: the outbound flux completes here, after the frames before it. */
-  private static final Object COMPLETE = new Object();
-
   private static final int MAX_READ_AHEAD = 32;
 
   final long number;
@@ -78,10 +62,6 @@ final class Session implements InstanceHolder, WatchSink {
   String id;
 
   final Connection connection;
-
-  /** The connection's event loop, kept: a closed channel no longer names it. */
-  final EventLoop eventLoop;
-
   private final ProtocolDispatch registry;
   private final int queueLimit;
   private final int readAhead;
@@ -142,22 +122,7 @@ final class Session implements InstanceHolder, WatchSink {
   private final ArrayDeque<Held> held = new ArrayDeque<>();
 
   private final Set<WatchState> pendingSnapshots = new LinkedHashSet<>();
-
-  /**
-   * Frames (and then {@link #COMPLETE}) taken from the queue on the writer, to be given to the
-   * outbound flux on the event loop: one producer, one consumer.
-   */
-  private final Queue<Object> handoff = Queues.unbounded().get();
-
-  /** Frames in {@link #handoff}, counted against the outbound flux's demand until given to it. */
-  private final AtomicInteger handedOver = new AtomicInteger();
-
-  /** Waits for the dispatch's next push. The writer only. */
-  boolean pushPending;
-
-  /** Set on the writer before any frame is handed over, so the event loop sees it with them. */
   private FluxSink<Object> sink;
-
   private boolean completeWhenEmpty;
   private boolean completed;
   private Subscription inbound;
@@ -176,7 +141,6 @@ final class Session implements InstanceHolder, WatchSink {
     this.rate = new RequestRate(requestsPerSecond);
     this.id = id;
     this.connection = connection;
-    this.eventLoop = connection.channel().eventLoop();
     this.registry = registry;
     this.queueLimit = queueLimit;
     this.readAhead = Math.max(1, Math.min(MAX_READ_AHEAD, queueLimit / 4));
@@ -364,11 +328,8 @@ final class Session implements InstanceHolder, WatchSink {
     }
     int emitted = 0;
     int events = 0;
-    // Frames handed over but not yet given to the flux will take their part of its demand.
-    long room = sink.requestedFromDownstream() - handedOver.get();
-    while (!queue.isEmpty() && room > 0) {
+    while (!queue.isEmpty() && sink.requestedFromDownstream() > 0) {
       Outbound next = queue.poll();
-      room--;
       emitted++;
       if (next.watch != null) {
         next.watch.emittedAny = true;
@@ -377,8 +338,7 @@ final class Session implements InstanceHolder, WatchSink {
       if (isEvent(next.frame)) {
         events++;
       }
-      handedOver.incrementAndGet();
-      handoff.offer(next.frame);
+      sink.next(next.frame);
     }
     registry.dequeued(emitted);
     if (events > 0) {
@@ -386,38 +346,8 @@ final class Session implements InstanceHolder, WatchSink {
     }
     if (completeWhenEmpty && queue.isEmpty()) {
       completed = true;
-      handoff.offer(COMPLETE);
+      sink.complete();
     }
-    if (emitted > 0 || completed) {
-      registry.pushLater(this);
-    }
-  }
-
-  /**
-   * Event loop. Gives the frames handed over to the outbound flux, in order; Reactor Netty writes
-   * each at once (this is the connection's event loop) and flushes after the last ({@link
-   * #pushedAll}).
-   */
-  void push() {
-    Object frame;
-    while ((frame = handoff.poll()) != null) {
-      if (frame == COMPLETE) {
-        sink.complete();
-      } else {
-        sink.next(frame);
-        handedOver.decrementAndGet();
-      }
-    }
-  }
-
-  /**
-   * Event loop. Whether every frame handed over has been given to the outbound flux: the frame just
-   * written is the last of its batch, so the connection is flushed now. Frames handed over
-   * meanwhile make it false, and Reactor Netty then flushes in a task of its own; either way
-   * nothing written stays unflushed.
-   */
-  boolean pushedAll() {
-    return handoff.isEmpty();
   }
 
   private void sendPendingSnapshots(int minFree) {
