@@ -114,11 +114,9 @@ final class ClientStream {
   }
 
   void onEnd(StreamEnd end) {
-    if (!done.compareAndSet(false, true)) {
+    if (!finish()) {
       return;
     }
-    forget.run();
-    stopUpload();
     Status status = end.getStatus();
     replies.end(status.getCode() == StatusCode.OK ? null : Statuses.toException(status, context()));
   }
@@ -130,12 +128,9 @@ final class ClientStream {
 
   /** The connection closed, or the peer went away before it started the stream. */
   void fail(Throwable error) {
-    if (!done.compareAndSet(false, true)) {
-      return;
+    if (finish()) {
+      replies.end(error);
     }
-    forget.run();
-    stopUpload();
-    replies.end(error);
   }
 
   String context() {
@@ -169,7 +164,7 @@ final class ClientStream {
             .setChannel(requests != null)
             .setRequestsComplete(requestsComplete)
             .setLeaderTerm(request.leaderTerm())
-            .setInitialCredit((int) Math.min(replies.takeInitialCredit(), Integer.MAX_VALUE));
+            .setInitialCredit((int) Math.min(replies.takeUngranted(), Integer.MAX_VALUE));
     if (!payload.isEmpty()) {
       open.setPayload(payload);
     }
@@ -196,23 +191,16 @@ final class ClientStream {
 
   /** The subscriber cancelled (directly, or by a deadline above). */
   private void cancelledHere() {
-    if (!done.compareAndSet(false, true)) {
-      return;
-    }
-    forget.run();
-    stopUpload();
-    if (opened) {
+    if (finish() && opened) {
       send(StreamFrames.cancel(id, false, "the caller cancelled"));
     }
   }
 
   /** Ends the stream here for the responder's fault, and tells it so. */
   private void abort(StatusCode code, String message) {
-    if (!done.compareAndSet(false, true)) {
+    if (!finish()) {
       return;
     }
-    forget.run();
-    stopUpload();
     send(StreamFrames.cancel(id, false, message));
     replies.end(Statuses.toException(code, context() + ": " + message));
   }
@@ -229,21 +217,29 @@ final class ClientStream {
   }
 
   private void sendFailed(Throwable error) {
-    if (done.get()) {
-      log.debug("A frame of closed stream {} on {} was not sent: {}", id, connection, error);
+    if (!finish()) {
+      log.debug("A frame of ended stream {} on {} was not sent: {}", id, connection, error);
       return;
     }
     // The stream cannot go on: the caller hears why; the responder, if it can still hear.
-    if (done.compareAndSet(false, true)) {
-      forget.run();
-      stopUpload();
-      if (opened) {
-        connection
-            .send(StreamFrames.cancel(id, false, "the caller could not send: " + error))
-            .subscribe(null, e -> log.debug("Cancel of stream {} not sent: {}", id, e));
-      }
-      replies.end(error);
+    if (opened) {
+      send(StreamFrames.cancel(id, false, "the caller could not send: " + error));
     }
+    replies.end(error);
+  }
+
+  /**
+   * Ends the stream here: forgets it and stops the upload, once.
+   *
+   * @return whether this call ended it
+   */
+  private boolean finish() {
+    if (!done.compareAndSet(false, true)) {
+      return false;
+    }
+    forget.run();
+    stopUpload();
+    return true;
   }
 
   /** Subscribes a channel's requests, asking for as many as the responder granted. */

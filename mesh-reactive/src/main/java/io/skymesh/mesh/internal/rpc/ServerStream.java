@@ -12,6 +12,7 @@ import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.StreamEnd;
 import io.skymesh.proto.StreamItem;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +37,7 @@ final class ServerStream extends BaseSubscriber<Reply> {
   private final Runnable onFinally;
   private final StreamInbox<IncomingRequest> requests;
   private final SendOutcome sent = new SendOutcome(this::replyNotSent);
-  private volatile boolean ended;
+  private final AtomicBoolean ended = new AtomicBoolean();
 
   /**
    * Creates the responder's side.
@@ -90,7 +91,7 @@ final class ServerStream extends BaseSubscriber<Reply> {
   // From the requester, on the connection's event loop
 
   void onItem(StreamItem item) {
-    if (requests == null || ended) {
+    if (requests == null || ended.get()) {
       return;
     }
     String oversized = Headers.check(item.getHeadersList());
@@ -135,7 +136,7 @@ final class ServerStream extends BaseSubscriber<Reply> {
 
   /** The requester cancelled: the handler's work is disposed and nothing more is sent. */
   void onCancel() {
-    ended = true;
+    ended.set(true);
     dispose();
   }
 
@@ -151,7 +152,7 @@ final class ServerStream extends BaseSubscriber<Reply> {
 
   @Override
   protected void hookOnNext(Reply reply) {
-    if (ended) {
+    if (ended.get()) {
       return;
     }
     connection.send(StreamFrames.item(id, true, reply.headers(), reply.payload())).subscribe(sent);
@@ -169,15 +170,14 @@ final class ServerStream extends BaseSubscriber<Reply> {
 
   @Override
   protected void hookFinally(SignalType type) {
-    ended = true;
+    ended.set(true);
     onFinally.run();
   }
 
   private void finish(PeerFrame end) {
-    if (ended) {
+    if (!ended.compareAndSet(false, true)) {
       return;
     }
-    ended = true;
     connection
         .send(end)
         .subscribe(
@@ -201,16 +201,15 @@ final class ServerStream extends BaseSubscriber<Reply> {
 
   /** Ends the stream for the requester's fault (or an unsendable reply), and tells it why. */
   private void abort(StatusCode code, String message) {
-    if (ended) {
+    if (ended.get()) {
       return;
     }
-    finish(
-        StreamFrames.end(id, true, Status.newBuilder().setCode(code).setMessage(message).build()));
+    finish(StreamFrames.end(id, true, RpcServer.status(code, message)));
     dispose();
   }
 
   private void grant(long credit) {
-    if (!ended) {
+    if (!ended.get()) {
       connection
           .send(StreamFrames.credit(id, true, credit))
           .subscribe(null, e -> log.debug("Credit of stream {} not sent: {}", id, e));
@@ -219,7 +218,7 @@ final class ServerStream extends BaseSubscriber<Reply> {
 
   /** The handler wants no more requests: the requester stops its upload. */
   private void requestsCancelled() {
-    if (!ended) {
+    if (!ended.get()) {
       connection
           .send(StreamFrames.cancel(id, true, "the handler cancelled its requests"))
           .subscribe(null, e -> log.debug("Cancel of stream {} not sent: {}", id, e));

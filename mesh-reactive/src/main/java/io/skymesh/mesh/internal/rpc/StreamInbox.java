@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
+import reactor.core.publisher.Operators;
 
 /**
  * The receiving half of one direction of a stream: a {@code Flux} whose subscriber's demand becomes
@@ -34,8 +35,9 @@ final class StreamInbox<T> {
   private volatile boolean creditOpen;
   private long received;
 
-  // Items (at most the implicit credit) and the end that arrive before the subscriber does.
-  private FluxSink<T> sink;
+  // Items (at most the implicit credit) and the end that arrive before the subscriber does; once
+  // the sink is set, items go to it without the lock.
+  private volatile FluxSink<T> sink;
   private ArrayDeque<T> early;
   private boolean ended;
   private Throwable endError;
@@ -69,7 +71,7 @@ final class StreamInbox<T> {
   }
 
   /** Takes the demand not yet granted as credit: the initial credit of an open, or a grant. */
-  long takeInitialCredit() {
+  long takeUngranted() {
     long r = requested.get();
     for (; ; ) {
       long g = granted.get();
@@ -97,7 +99,11 @@ final class StreamInbox<T> {
     if (++received > granted.get()) {
       return false;
     }
-    FluxSink<T> target;
+    FluxSink<T> target = sink;
+    if (target != null) {
+      target.next(item);
+      return true;
+    }
     synchronized (this) {
       target = sink;
       if (target == null) {
@@ -175,21 +181,14 @@ final class StreamInbox<T> {
   }
 
   private void request(long n) {
-    long now;
-    for (; ; ) {
-      long r = requested.get();
-      now = r + n < 0 ? Long.MAX_VALUE / 2 : Math.min(r + n, Long.MAX_VALUE / 2);
-      if (requested.compareAndSet(r, now)) {
-        break;
-      }
-    }
+    requested.accumulateAndGet(n, Operators::addCap);
     if (creditOpen) {
       flushCredit();
     }
   }
 
   private void flushCredit() {
-    long grant = takeInitialCredit();
+    long grant = takeUngranted();
     if (grant > 0) {
       sendCredit.accept(grant);
     }
