@@ -129,9 +129,11 @@ public final class Calls implements RequestFrames {
 
   @Override
   public Mono<Void> onStream(PeerFrame frame, PeerConnection connection) {
+    if (frame.hasStreamOpen()) {
+      return server.onStreamOpen(frame.getStreamOpen(), connection);
+    }
     boolean toRequester =
         switch (frame.getBodyCase()) {
-          case STREAM_OPEN -> false;
           case STREAM_ITEM -> frame.getStreamItem().getToRequester();
           case STREAM_CREDIT -> frame.getStreamCredit().getToRequester();
           case STREAM_END -> frame.getStreamEnd().getToRequester();
@@ -139,9 +141,6 @@ public final class Calls implements RequestFrames {
           default ->
               throw new IllegalArgumentException("not a stream frame: " + frame.getBodyCase());
         };
-    if (frame.hasStreamOpen()) {
-      return server.onStreamOpen(frame.getStreamOpen(), connection);
-    }
     return toRequester
         ? client.onStreamFrame(frame, connection)
         : server.onStreamFrame(frame, connection);
@@ -174,21 +173,15 @@ public final class Calls implements RequestFrames {
           } else {
             long wireTimeout = bounded ? timeoutNanos : 0;
             int window = config.streamWindow();
+            // A stream is opened far less often than a request is made: the connection's Mono
+            // costs nothing worth the known-connection shortcut of remote().
             call =
                 plane
                     .addressOf(request.destination())
+                    .flatMap(plane::connection)
                     .flatMapMany(
-                        address -> {
-                          PeerConnection known = plane.openConnection(address);
-                          return known != null
-                              ? client.openStream(known, request, requests, wireTimeout, window)
-                              : plane
-                                  .connection(address)
-                                  .flatMapMany(
-                                      fresh ->
-                                          client.openStream(
-                                              fresh, request, requests, wireTimeout, window));
-                        });
+                        connection ->
+                            client.openStream(connection, request, requests, wireTimeout, window));
           }
           if (!bounded) {
             return call;

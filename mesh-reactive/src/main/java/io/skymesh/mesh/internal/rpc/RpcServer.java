@@ -319,13 +319,9 @@ public final class RpcServer {
     String context = request.destination() + " " + request.method();
     return Flux.defer(
         () -> {
-          if (endpoint == null) {
-            return Flux.error(
-                Statuses.toException(
-                    StatusCode.NOT_FOUND, context + ": " + request.destination() + " is gone"));
-          }
-          if (!endpoint.tryAcquire()) {
-            return Flux.error(new OverloadedException(context + ": " + overloaded(endpoint)));
+          Throwable refused = admitInProcess(endpoint, request, context);
+          if (refused != null) {
+            return Flux.error(refused);
           }
           running.incrementAndGet();
           Flux<IncomingRequest> inbound = null;
@@ -357,12 +353,29 @@ public final class RpcServer {
         });
   }
 
+  /**
+   * Takes a handler slot of a service of this process for an in-process call or stream.
+   *
+   * @return null once the slot is taken; else why not: the service is gone or at its cap
+   */
+  private static Throwable admitInProcess(
+      ServiceEndpoint endpoint, IncomingRequest request, String context) {
+    if (endpoint == null) {
+      return Statuses.toException(
+          StatusCode.NOT_FOUND, context + ": " + request.destination() + " is gone");
+    }
+    if (!endpoint.tryAcquire()) {
+      return new OverloadedException(context + ": " + overloaded(endpoint));
+    }
+    return null;
+  }
+
   /** The handler's replies through the interceptors, bounded by the stream's deadline. */
   private Flux<Reply> streamWork(
       ServiceEndpoint endpoint, IncomingRequest request, Flux<IncomingRequest> requests) {
     Flux<Reply> work = Flux.defer(() -> streamChain(endpoint, 0, requests).apply(request));
     long timeoutNanos = request.timeout().toNanos();
-    if (timeoutNanos > 0 && timeoutNanos != Long.MAX_VALUE) {
+    if (timeoutNanos > 0) {
       work = Deadlines.within(work, timeoutNanos, () -> deadlinePassed(request, "the stream's"));
     }
     if (metrics.enabled()) {
@@ -456,14 +469,9 @@ public final class RpcServer {
     String context = request.destination() + " " + request.method();
     return Mono.create(
         sink -> {
-          if (endpoint == null) {
-            sink.error(
-                Statuses.toException(
-                    StatusCode.NOT_FOUND, context + ": " + request.destination() + " is gone"));
-            return;
-          }
-          if (!endpoint.tryAcquire()) {
-            sink.error(new OverloadedException(context + ": " + overloaded(endpoint)));
+          Throwable refused = admitInProcess(endpoint, request, context);
+          if (refused != null) {
+            sink.error(refused);
             return;
           }
           ServerCall call =
