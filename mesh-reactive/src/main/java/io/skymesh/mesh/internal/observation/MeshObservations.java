@@ -179,12 +179,8 @@ public final class MeshObservations {
           }
           Map<String, String> carrier = new HashMap<>(request.headers());
           MeshSenderContext sender =
-              new MeshSenderContext(
-                  request.source(),
-                  request.destination(),
-                  request.method(),
-                  request.oneWay() ? MeshCallKind.NOTIFY : MeshCallKind.REQUEST,
-                  carrier);
+              senderContext(
+                  request, request.oneWay() ? MeshCallKind.NOTIFY : MeshCallKind.REQUEST, carrier);
           Observation observation = start(sender, context);
           // After the start: the propagator has written the trace context into the carrier.
           OutgoingRequest traced = request.withHeaders(carrier);
@@ -202,12 +198,8 @@ public final class MeshObservations {
             return next.apply(request);
           }
           MeshReceiverContext receiver =
-              new MeshReceiverContext(
-                  request.source(),
-                  request.destination(),
-                  request.method(),
-                  request.oneWay() ? MeshCallKind.NOTIFY : MeshCallKind.REQUEST,
-                  request.headers());
+              receiverContext(
+                  request, request.oneWay() ? MeshCallKind.NOTIFY : MeshCallKind.REQUEST);
           Observation observation = serverObservation(receiver).start();
           Mono<Reply> reply =
               new Scoped<>(next.apply(request), observation).doOnNext(receiver::setResponse);
@@ -228,13 +220,7 @@ public final class MeshObservations {
             return next.apply(request);
           }
           Map<String, String> carrier = new HashMap<>(request.headers());
-          MeshSenderContext sender =
-              new MeshSenderContext(
-                  request.source(),
-                  request.destination(),
-                  request.method(),
-                  MeshCallKind.STREAM,
-                  carrier);
+          MeshSenderContext sender = senderContext(request, MeshCallKind.STREAM, carrier);
           Observation observation = start(sender, context);
           // After the start: the propagator has written the trace context into the carrier.
           OutgoingRequest traced = request.withHeaders(carrier);
@@ -250,19 +236,24 @@ public final class MeshObservations {
           if (registry.isNoop()) {
             return next.apply(request);
           }
-          MeshReceiverContext receiver =
-              new MeshReceiverContext(
-                  request.source(),
-                  request.destination(),
-                  request.method(),
-                  MeshCallKind.STREAM,
-                  request.headers());
+          MeshReceiverContext receiver = receiverContext(request, MeshCallKind.STREAM);
           Observation observation = serverObservation(receiver).start();
           Flux<Reply> replies =
               new ScopedFlux<>(Flux.defer(() -> next.apply(request)), observation);
           return observe(replies, observation, receiver::status)
               .contextWrite(c -> c.put(ObservationThreadLocalAccessor.KEY, observation));
         });
+  }
+
+  private static MeshSenderContext senderContext(
+      OutgoingRequest request, MeshCallKind kind, Map<String, String> carrier) {
+    return new MeshSenderContext(
+        request.source(), request.destination(), request.method(), kind, carrier);
+  }
+
+  private static MeshReceiverContext receiverContext(IncomingRequest request, MeshCallKind kind) {
+    return new MeshReceiverContext(
+        request.source(), request.destination(), request.method(), kind, request.headers());
   }
 
   private Observation start(MeshSenderContext sender, ContextView context) {
