@@ -9,8 +9,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -37,7 +35,6 @@ import io.skymesh.nameserver.NameServer;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
 import java.lang.management.ManagementFactory;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Queue;
 import java.util.Random;
@@ -526,19 +523,8 @@ public class MeshSendBenchmark {
                         };
                       }))
               .build();
-      server =
-          Transport.grpcServer(
-                  transport,
-                  NettyServerBuilder.forAddress(new InetSocketAddress(Transport.HOST, 0)))
-              .directExecutor()
-              .addService(service)
-              .build()
-              .start();
-      channel =
-          Transport.grpcChannel(
-                  transport, NettyChannelBuilder.forAddress(Transport.HOST, server.getPort()))
-              .directExecutor()
-              .build();
+      server = Transport.startGrpcServer(transport, service);
+      channel = Transport.grpcChannel(transport, server.getPort());
       sender = new GrpcSender(message);
       ClientCalls.asyncClientStreamingCall(
           channel.newCall(METHOD, CallOptions.DEFAULT),

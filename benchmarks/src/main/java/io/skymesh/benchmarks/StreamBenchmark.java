@@ -7,8 +7,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
@@ -26,7 +24,6 @@ import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Random;
@@ -523,19 +520,8 @@ public class StreamBenchmark {
                   ServerCalls.asyncBidiStreamingCall(
                       responses -> new Echo((ServerCallStreamObserver<BytesValue>) responses)))
               .build();
-      server =
-          Transport.grpcServer(
-                  transport,
-                  NettyServerBuilder.forAddress(new InetSocketAddress(Transport.HOST, 0)))
-              .directExecutor()
-              .addService(service)
-              .build()
-              .start();
-      channel =
-          Transport.grpcChannel(
-                  transport, NettyChannelBuilder.forAddress(Transport.HOST, server.getPort()))
-              .directExecutor()
-              .build();
+      server = Transport.startGrpcServer(transport, service);
+      channel = Transport.grpcChannel(transport, server.getPort());
     }
 
     /** Sends {@code items} messages, only while the call is ready, then completes. */

@@ -1,5 +1,8 @@
 package io.skymesh.benchmarks;
 
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -13,6 +16,7 @@ import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.testkit.TestPki;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.List;
@@ -122,6 +126,26 @@ final class Transport {
   /** The gRPC server with TLS when {@code transport} is {@code tls}. */
   static NettyServerBuilder grpcServer(String transport, NettyServerBuilder server) {
     return isTls(transport) ? server.sslContext(Contexts.GRPC_SERVER) : server;
+  }
+
+  /**
+   * Starts a gRPC server on {@link #HOST} and a free port with {@code service}, {@code
+   * directExecutor()} and the trial's transport.
+   */
+  static Server startGrpcServer(String transport, ServerServiceDefinition service)
+      throws IOException {
+    return grpcServer(transport, NettyServerBuilder.forAddress(new InetSocketAddress(HOST, 0)))
+        .directExecutor()
+        .addService(service)
+        .build()
+        .start();
+  }
+
+  /** A gRPC channel to {@link #HOST}:{@code port} with {@code directExecutor()}. */
+  static ManagedChannel grpcChannel(String transport, int port) {
+    return grpcChannel(transport, NettyChannelBuilder.forAddress(HOST, port))
+        .directExecutor()
+        .build();
   }
 
   /** The gRPC channel with TLS, or plaintext. */
