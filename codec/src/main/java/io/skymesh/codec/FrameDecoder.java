@@ -31,11 +31,11 @@ import org.slf4j.LoggerFactory;
  *
  * @param <T> the message type of the frames
  */
-public final class FrameDecoder<T extends MessageLite> extends ByteToMessageDecoder {
+public final class FrameDecoder<T> extends ByteToMessageDecoder {
 
   private static final Logger log = LoggerFactory.getLogger(FrameDecoder.class);
 
-  private final Parser<T> parser;
+  private final FrameBodyDecoder<? extends T> bodyDecoder;
   private final int maxFrameLength;
   private final Function<? super FrameException, ? extends MessageLite> lastWords;
   private boolean failed;
@@ -63,7 +63,27 @@ public final class FrameDecoder<T extends MessageLite> extends ByteToMessageDeco
       Parser<T> parser,
       int maxFrameLength,
       Function<? super FrameException, ? extends MessageLite> lastWords) {
-    this.parser = Objects.requireNonNull(parser, "parser");
+    Objects.requireNonNull(parser, "parser");
+    this.bodyDecoder = (in, index, length) -> Frames.parseBody(parser, in, index, length);
+    this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
+    this.lastWords = lastWords;
+  }
+
+  /**
+   * Creates a decoder whose bodies are decoded by {@code bodyDecoder} instead of a protobuf parser:
+   * for a protocol that decodes its busiest frames by hand. On a protocol error it sends the
+   * message {@code lastWords} makes of the error, if any, before it closes the connection.
+   *
+   * @param bodyDecoder decodes one body in place; throws {@link CorruptFrameException} on a body
+   *     that is not valid
+   * @param maxFrameLength the largest body length accepted
+   * @param lastWords makes the frame to send on a protocol error, or {@code null} for none
+   */
+  public FrameDecoder(
+      FrameBodyDecoder<? extends T> bodyDecoder,
+      int maxFrameLength,
+      Function<? super FrameException, ? extends MessageLite> lastWords) {
+    this.bodyDecoder = Objects.requireNonNull(bodyDecoder, "bodyDecoder");
     this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
     this.lastWords = lastWords;
   }
@@ -91,7 +111,7 @@ public final class FrameDecoder<T extends MessageLite> extends ByteToMessageDeco
     }
     T message;
     try {
-      message = Frames.parseBody(parser, in, start + Frames.LENGTH_FIELD_LENGTH, (int) bodyLength);
+      message = bodyDecoder.decode(in, start + Frames.LENGTH_FIELD_LENGTH, (int) bodyLength);
     } catch (CorruptFrameException e) {
       in.skipBytes(readable);
       fail(ctx, e);

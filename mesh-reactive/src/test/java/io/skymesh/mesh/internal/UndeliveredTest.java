@@ -54,7 +54,7 @@ class UndeliveredTest {
         PeerTransport.create(
             PeerTransportConfig.builder().host("127.0.0.1").processId("raw").build(),
             (InboundFrame frame) -> {
-              heard.add(frame.frame());
+              heard.add(frame.peerFrame());
               return Mono.empty();
             });
   }

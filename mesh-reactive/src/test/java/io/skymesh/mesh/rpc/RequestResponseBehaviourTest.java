@@ -108,7 +108,7 @@ class RequestResponseBehaviourTest {
       connection.send(request).block(DEADLINE);
 
       await().atMost(DEADLINE).until(() -> !received.isEmpty());
-      Response response = received.peek().frame().getResponse();
+      Response response = received.peek().peerFrame().getResponse();
       assertThat(response.getStreamId()).isEqualTo(7);
       assertThat(response.getStatus().getCode()).isEqualTo(StatusCode.DEADLINE_EXCEEDED);
       assertThat(cancelled.get()).isEqualTo(1);

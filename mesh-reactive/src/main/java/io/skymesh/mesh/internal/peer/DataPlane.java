@@ -14,12 +14,15 @@ import io.skymesh.mesh.Message;
 import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.Undelivered;
 import io.skymesh.mesh.internal.metrics.MeshMetrics;
+import io.skymesh.mesh.internal.transport.InboundData;
 import io.skymesh.mesh.internal.transport.InboundDispatcher;
 import io.skymesh.mesh.internal.transport.InboundFrame;
+import io.skymesh.mesh.internal.transport.InboundRequest;
+import io.skymesh.mesh.internal.transport.InboundResponse;
+import io.skymesh.mesh.internal.transport.OutboundData;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.internal.transport.PeerTransport;
 import io.skymesh.mesh.internal.transport.PeerTransportConfig;
-import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
@@ -323,7 +326,8 @@ public final class DataPlane implements InboundDispatcher {
           payload.size(),
           inProcess.deliver(new Message(source, destination, headers, payload)));
     }
-    PeerFrame frame = data(source, destination, headers, payload, leaderTerm);
+    OutboundData frame =
+        new OutboundData(urls.utf8(source), urls.utf8(destination), headers, payload, leaderTerm);
     DestinationLane lane = lanes.get(destination);
     if (lane == null) {
       lane =
@@ -358,34 +362,22 @@ public final class DataPlane implements InboundDispatcher {
         .reduce(0, Integer::sum);
   }
 
-  private PeerFrame data(
-      ServiceUrl source,
-      ServiceUrl destination,
-      Map<String, String> headers,
-      ByteString payload,
-      long leaderTerm) {
-    Data.Builder data =
-        Data.newBuilder()
-            .setSourceBytes(urls.utf8(source))
-            .setDestinationBytes(urls.utf8(destination))
-            .setPayload(payload)
-            .setLeaderTerm(leaderTerm);
-    if (!headers.isEmpty()) {
-      data.addAllHeaders(Headers.fromMap(headers));
-    }
-    return PeerFrame.newBuilder().setData(data).build();
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Receiving
 
   @Override
   public Mono<Void> dispatch(InboundFrame inbound) {
-    PeerFrame frame = inbound.frame();
+    if (inbound.frame() instanceof InboundRequest request) {
+      return requests.onRequest(request, inbound.connection());
+    }
+    if (inbound.frame() instanceof InboundResponse response) {
+      return requests.onResponse(response, inbound.connection());
+    }
+    if (inbound.frame() instanceof InboundData data) {
+      return onData(data, inbound.connection());
+    }
+    PeerFrame frame = (PeerFrame) inbound.frame();
     return switch (frame.getBodyCase()) {
-      case DATA -> onData(frame.getData(), inbound.connection());
-      case REQUEST -> requests.onRequest(frame.getRequest(), inbound.connection());
-      case RESPONSE -> requests.onResponse(frame.getResponse(), inbound.connection());
       case CANCEL -> requests.onCancel(frame.getCancel(), inbound.connection());
       case GO_AWAY -> requests.onGoAway(frame.getGoAway(), inbound.connection());
       case STREAM_OPEN, STREAM_ITEM, STREAM_CREDIT, STREAM_END, STREAM_CANCEL ->
@@ -400,12 +392,12 @@ public final class DataPlane implements InboundDispatcher {
     };
   }
 
-  private Mono<Void> onData(Data data, PeerConnection connection) {
+  private Mono<Void> onData(InboundData data, PeerConnection connection) {
     ServiceUrl destination;
     ServiceUrl source;
     try {
-      destination = urls.parse(data.getDestination());
-      source = urls.parse(data.getSource());
+      destination = urls.parse(data.destination());
+      source = urls.parse(data.source());
     } catch (IllegalArgumentException e) {
       log.warn("Refusing a message with a bad ServiceUrl from {}: {}", connection, e.getMessage());
       return report(data, connection, StatusCode.INVALID_ARGUMENT, e.getMessage());
@@ -414,13 +406,13 @@ public final class DataPlane implements InboundDispatcher {
     if (refused != null) {
       return report(data, connection, refused.getCode(), refused.getMessage());
     }
-    String oversized = Headers.check(data.getHeadersList());
+    String oversized = Headers.check(data.headers());
     if (oversized != null) {
       return report(data, connection, StatusCode.INVALID_ARGUMENT, oversized);
     }
     LocalService service;
     try {
-      service = admit(destination, data.getLeaderTerm());
+      service = admit(destination, data.leaderTerm());
     } catch (NotLeaderException e) {
       fencedMessages.increment();
       log.debug("Refusing a leader-routed message from {}: {}", source, e.getMessage());
@@ -432,7 +424,7 @@ public final class DataPlane implements InboundDispatcher {
           data, connection, StatusCode.NOT_FOUND, destination + " is not registered here");
     }
     Message message =
-        new Message(source, destination, Headers.toMap(data.getHeadersList()), data.getPayload());
+        new Message(source, destination, Headers.toMap(data.headers()), data.payload());
     return lane(connection, service).offer(message);
   }
 
@@ -474,8 +466,9 @@ public final class DataPlane implements InboundDispatcher {
     return lane;
   }
 
-  private Mono<Void> report(Data data, PeerConnection connection, StatusCode code, String why) {
-    return report(connection, data.getSource(), data.getDestination(), "", code, why);
+  private Mono<Void> report(
+      InboundData data, PeerConnection connection, StatusCode code, String why) {
+    return report(connection, data.source(), data.destination(), "", code, why);
   }
 
   /**

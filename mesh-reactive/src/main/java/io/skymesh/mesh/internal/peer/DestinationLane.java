@@ -2,8 +2,8 @@ package io.skymesh.mesh.internal.peer;
 
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.OverloadedException;
+import io.skymesh.mesh.internal.transport.OutboundFrame;
 import io.skymesh.mesh.internal.transport.PeerConnection;
-import io.skymesh.proto.PeerFrame;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -56,7 +56,7 @@ final class DestinationLane {
    * Queues a frame; the {@code Mono} completes when the connection has written it, and fails at
    * once with {@code OverloadedException} if {@code maxQueued} sends wait here already.
    */
-  Mono<Void> send(PeerFrame frame) {
+  Mono<Void> send(OutboundFrame frame) {
     return Mono.create(
         sink -> {
           if (queued.incrementAndGet() > maxQueued) {
@@ -129,5 +129,5 @@ final class DestinationLane {
             });
   }
 
-  private record Outgoing(PeerFrame frame, MonoSink<Void> sink) {}
+  private record Outgoing(OutboundFrame frame, MonoSink<Void> sink) {}
 }

@@ -1,11 +1,11 @@
 package io.skymesh.mesh.internal.peer;
 
+import io.skymesh.mesh.internal.transport.InboundRequest;
+import io.skymesh.mesh.internal.transport.InboundResponse;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.proto.Cancel;
 import io.skymesh.proto.GoAway;
 import io.skymesh.proto.PeerFrame;
-import io.skymesh.proto.Request;
-import io.skymesh.proto.Response;
 import reactor.core.publisher.Mono;
 
 /**
@@ -18,12 +18,12 @@ public interface RequestFrames {
   RequestFrames NONE =
       new RequestFrames() {
         @Override
-        public Mono<Void> onRequest(Request request, PeerConnection connection) {
+        public Mono<Void> onRequest(InboundRequest request, PeerConnection connection) {
           return Mono.empty();
         }
 
         @Override
-        public Mono<Void> onResponse(Response response, PeerConnection connection) {
+        public Mono<Void> onResponse(InboundResponse response, PeerConnection connection) {
           return Mono.empty();
         }
 
@@ -58,7 +58,7 @@ public interface RequestFrames {
    * @param connection where it came from
    * @return completes when the connection may read its next frame
    */
-  Mono<Void> onRequest(Request request, PeerConnection connection);
+  Mono<Void> onRequest(InboundRequest request, PeerConnection connection);
 
   /**
    * A {@code Response} to a call of this process.
@@ -67,7 +67,7 @@ public interface RequestFrames {
    * @param connection where it came from
    * @return completes when the connection may read its next frame
    */
-  Mono<Void> onResponse(Response response, PeerConnection connection);
+  Mono<Void> onResponse(InboundResponse response, PeerConnection connection);
 
   /**
    * A {@code Cancel} of a call the peer made.

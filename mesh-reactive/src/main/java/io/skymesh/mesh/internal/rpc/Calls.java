@@ -8,6 +8,8 @@ import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.peer.LocalService;
 import io.skymesh.mesh.internal.peer.RequestFrames;
 import io.skymesh.mesh.internal.peer.ServiceEndpoint;
+import io.skymesh.mesh.internal.transport.InboundRequest;
+import io.skymesh.mesh.internal.transport.InboundResponse;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.ClientInterceptor;
 import io.skymesh.mesh.rpc.IncomingRequest;
@@ -17,8 +19,6 @@ import io.skymesh.mesh.rpc.RequestOptions;
 import io.skymesh.proto.Cancel;
 import io.skymesh.proto.GoAway;
 import io.skymesh.proto.PeerFrame;
-import io.skymesh.proto.Request;
-import io.skymesh.proto.Response;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -222,12 +222,12 @@ public final class Calls implements RequestFrames {
   }
 
   @Override
-  public Mono<Void> onRequest(Request request, PeerConnection connection) {
+  public Mono<Void> onRequest(InboundRequest request, PeerConnection connection) {
     return server.onRequest(request, connection);
   }
 
   @Override
-  public Mono<Void> onResponse(Response response, PeerConnection connection) {
+  public Mono<Void> onResponse(InboundResponse response, PeerConnection connection) {
     return client.onResponse(response, connection);
   }
 

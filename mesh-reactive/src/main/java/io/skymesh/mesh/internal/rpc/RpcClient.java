@@ -6,14 +6,14 @@ import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.mesh.internal.metrics.MeshMetrics;
 import io.skymesh.mesh.internal.peer.UrlCache;
+import io.skymesh.mesh.internal.transport.InboundResponse;
+import io.skymesh.mesh.internal.transport.OutboundRequest;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.OutgoingRequest;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.proto.Cancel;
 import io.skymesh.proto.GoAway;
 import io.skymesh.proto.PeerFrame;
-import io.skymesh.proto.Request;
-import io.skymesh.proto.Response;
 import io.skymesh.proto.StatusCode;
 import java.util.Map;
 import java.util.Queue;
@@ -79,7 +79,7 @@ public final class RpcClient {
           Streams table = streams(connection);
           long id = table.nextId.incrementAndGet();
           long left = Math.max(1, deadlineNanos - System.nanoTime());
-          PeerFrame frame = request(request, id, left);
+          OutboundRequest frame = request(request, id, left);
           if (request.oneWay()) {
             connection.send(frame).subscribe(null, sink::error, sink::success);
             return;
@@ -199,24 +199,23 @@ public final class RpcClient {
    * @param connection where it came from
    * @return completes at once
    */
-  public Mono<Void> onResponse(Response response, PeerConnection connection) {
+  public Mono<Void> onResponse(InboundResponse response, PeerConnection connection) {
     Streams table = streams.get(connection);
-    Pending pending = table == null ? null : table.take(response.getStreamId());
+    Pending pending = table == null ? null : table.take(response.streamId());
     if (pending == null) {
       metrics.responseUnmatched();
       return Mono.empty();
     }
-    String oversized = Headers.check(response.getHeadersList());
+    String oversized = Headers.check(response.headers());
     if (oversized != null) {
       pending.sink.error(
           Statuses.toException(
               StatusCode.INVALID_ARGUMENT,
               pending.context() + ": the response was refused: " + oversized));
-    } else if (response.getStatus().getCode() == StatusCode.OK) {
-      pending.sink.success(
-          new Reply(Headers.toMap(response.getHeadersList()), response.getPayload()));
+    } else if (response.status().getCode() == StatusCode.OK) {
+      pending.sink.success(new Reply(Headers.toMap(response.headers()), response.payload()));
     } else {
-      pending.sink.error(Statuses.toException(response.getStatus(), pending.context()));
+      pending.sink.error(Statuses.toException(response.status(), pending.context()));
     }
     return Mono.empty();
   }
@@ -323,21 +322,17 @@ public final class RpcClient {
         });
   }
 
-  private PeerFrame request(OutgoingRequest request, long id, long timeoutNanos) {
-    Request.Builder builder =
-        Request.newBuilder()
-            .setStreamId(id)
-            .setSourceBytes(urls.utf8(request.source()))
-            .setDestinationBytes(urls.utf8(request.destination()))
-            .setMethod(request.method())
-            .setPayload(request.payload())
-            .setTimeoutMicros(Math.max(1, TimeUnit.NANOSECONDS.toMicros(timeoutNanos)))
-            .setOneWay(request.oneWay())
-            .setLeaderTerm(request.leaderTerm());
-    if (!request.headers().isEmpty()) {
-      builder.addAllHeaders(Headers.fromMap(request.headers()));
-    }
-    return PeerFrame.newBuilder().setRequest(builder).build();
+  private OutboundRequest request(OutgoingRequest request, long id, long timeoutNanos) {
+    return new OutboundRequest(
+        id,
+        urls.utf8(request.source()),
+        urls.utf8(request.destination()),
+        request.method(),
+        request.headers(),
+        request.payload(),
+        Math.max(1, TimeUnit.NANOSECONDS.toMicros(timeoutNanos)),
+        request.oneWay(),
+        request.leaderTerm());
   }
 
   private static PeerFrame cancel(long id, String reason) {

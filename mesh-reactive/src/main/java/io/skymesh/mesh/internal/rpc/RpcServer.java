@@ -12,6 +12,8 @@ import io.skymesh.mesh.internal.peer.DataPlane;
 import io.skymesh.mesh.internal.peer.LocalService;
 import io.skymesh.mesh.internal.peer.ServiceEndpoint;
 import io.skymesh.mesh.internal.peer.UrlCache;
+import io.skymesh.mesh.internal.transport.InboundRequest;
+import io.skymesh.mesh.internal.transport.OutboundResponse;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.IncomingRequest;
 import io.skymesh.mesh.rpc.Methods;
@@ -20,8 +22,6 @@ import io.skymesh.mesh.rpc.ServerInterceptor;
 import io.skymesh.proto.Cancel;
 import io.skymesh.proto.Header;
 import io.skymesh.proto.PeerFrame;
-import io.skymesh.proto.Request;
-import io.skymesh.proto.Response;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.StreamOpen;
@@ -118,14 +118,14 @@ public final class RpcServer {
    * @param connection where it came from, and where the reply goes
    * @return completes when the connection may read its next frame
    */
-  public Mono<Void> onRequest(Request request, PeerConnection connection) {
-    long streamId = request.getStreamId();
+  public Mono<Void> onRequest(InboundRequest request, PeerConnection connection) {
+    long streamId = request.streamId();
     Admission admission =
         admit(
-            request.getSource(),
-            request.getDestination(),
-            request.getLeaderTerm(),
-            request.getHeadersList(),
+            request.source(),
+            request.destination(),
+            request.leaderTerm(),
+            request.headers(),
             connection);
     if (admission.refusal() != null) {
       return refuse(
@@ -136,16 +136,16 @@ public final class RpcServer {
         new IncomingRequest(
             admission.source(),
             admission.destination(),
-            request.getMethod(),
-            Headers.toMap(request.getHeadersList()),
-            request.getPayload(),
-            Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(request.getTimeoutMicros())),
-            request.getOneWay());
+            request.method(),
+            Headers.toMap(request.headers()),
+            request.payload(),
+            Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(request.timeoutMicros())),
+            request.oneWay());
     Responder responder =
-        request.getOneWay()
+        request.oneWay()
             ? new OneWayResponder(incoming, request, connection)
             : new ConnectionResponder(connection, streamId, metrics);
-    if (request.getOneWay()) {
+    if (request.oneWay()) {
       start(endpoint, incoming, new ServerCall(endpoint, responder, () -> {}));
       return Mono.empty();
     }
@@ -584,25 +584,19 @@ public final class RpcServer {
   }
 
   private Mono<Void> refuse(
-      Request request, PeerConnection connection, StatusCode code, String message) {
-    if (request.getOneWay()) {
+      InboundRequest request, PeerConnection connection, StatusCode code, String message) {
+    if (request.oneWay()) {
       // No Response to carry the error: the sender hears of it through the data plane's report.
       return plane.report(
-          connection,
-          request.getSource(),
-          request.getDestination(),
-          request.getMethod(),
-          code,
-          message);
+          connection, request.source(), request.destination(), request.method(), code, message);
     }
     metrics.requestRefused(code);
     return connection
-        .send(response(request.getStreamId(), status(code, message), Reply.empty()))
+        .send(response(request.streamId(), status(code, message), Reply.empty()))
         .onErrorResume(
             e -> {
               metrics.replyLost();
-              log.debug(
-                  "Could not refuse stream {} on {}: {}", request.getStreamId(), connection, e);
+              log.debug("Could not refuse stream {} on {}: {}", request.streamId(), connection, e);
               return Mono.empty();
             });
   }
@@ -642,16 +636,8 @@ public final class RpcServer {
     return Status.newBuilder().setCode(code).setMessage(message).build();
   }
 
-  static PeerFrame response(long streamId, Status status, Reply reply) {
-    Response.Builder response = Response.newBuilder().setStreamId(streamId).setStatus(status);
-    if (!reply.headers().isEmpty()) {
-      response.addAllHeaders(Headers.fromMap(reply.headers()));
-    }
-    ByteString payload = reply.payload();
-    if (!payload.isEmpty()) {
-      response.setPayload(payload);
-    }
-    return PeerFrame.newBuilder().setResponse(response).build();
+  static OutboundResponse response(long streamId, Status status, Reply reply) {
+    return new OutboundResponse(streamId, status, reply.headers(), reply.payload());
   }
 
   /** Where a call's outcome goes. */
@@ -704,10 +690,10 @@ public final class RpcServer {
    */
   private final class OneWayResponder implements Responder {
     private final IncomingRequest request;
-    private final Request wire;
+    private final InboundRequest wire;
     private final PeerConnection connection;
 
-    OneWayResponder(IncomingRequest request, Request wire, PeerConnection connection) {
+    OneWayResponder(IncomingRequest request, InboundRequest wire, PeerConnection connection) {
       this.request = request;
       this.wire = wire;
       this.connection = connection;
@@ -728,9 +714,9 @@ public final class RpcServer {
       plane
           .report(
               connection,
-              wire.getSource(),
-              wire.getDestination(),
-              wire.getMethod(),
+              wire.source(),
+              wire.destination(),
+              wire.method(),
               status.getCode(),
               "the handler failed: " + status.getMessage())
           .subscribe();

@@ -1,7 +1,6 @@
 package io.skymesh.mesh.internal.transport;
 
 import io.netty.channel.EventLoop;
-import io.skymesh.proto.PeerFrame;
 import java.util.concurrent.RejectedExecutionException;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
@@ -18,9 +17,9 @@ final class DispatchCompletion extends Mono<Void> {
 
   private final Mono<Void> source;
   private final PeerChannel owner;
-  private final PeerFrame frame;
+  private final Object frame;
 
-  DispatchCompletion(Mono<Void> source, PeerChannel owner, PeerFrame frame) {
+  DispatchCompletion(Mono<Void> source, PeerChannel owner, Object frame) {
     this.source = source;
     this.owner = owner;
     this.frame = frame;
@@ -35,11 +34,11 @@ final class DispatchCompletion extends Mono<Void> {
 
     private final CoreSubscriber<? super Void> actual;
     private final PeerChannel owner;
-    private final PeerFrame frame;
+    private final Object frame;
     private final EventLoop loop;
     private Subscription upstream;
 
-    Inner(CoreSubscriber<? super Void> actual, PeerChannel owner, PeerFrame frame) {
+    Inner(CoreSubscriber<? super Void> actual, PeerChannel owner, Object frame) {
       this.actual = actual;
       this.owner = owner;
       this.frame = frame;

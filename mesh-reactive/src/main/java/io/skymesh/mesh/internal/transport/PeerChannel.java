@@ -224,7 +224,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   }
 
   @Override
-  public Mono<Void> send(PeerFrame frame) {
+  public Mono<Void> send(OutboundFrame frame) {
     Objects.requireNonNull(frame, "frame");
     return new SendMono(this, frame);
   }
@@ -342,7 +342,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     connection
         .inbound()
         .receiveObject()
-        .concatMapDelayError(message -> onFrame((PeerFrame) message), true, inboundPrefetch)
+        .concatMapDelayError(this::onFrame, true, inboundPrefetch)
         .subscribe(null, this::inboundFailed);
     Duration timeout = transport.config().handshakeTimeout();
     handshakeTimer =
@@ -395,9 +395,15 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
                     + goAway.getStatus().getMessage());
         closeNow(error, null);
       }
-      default ->
-          abort(StatusCode.FAILED_PRECONDITION, "expected Hello first, got " + frame.getBodyCase());
+      default -> {
+        return expectedHello(frame.getBodyCase());
+      }
     }
+    return Mono.empty();
+  }
+
+  private Mono<Void> expectedHello(PeerFrame.BodyCase got) {
+    abort(StatusCode.FAILED_PRECONDITION, "expected Hello first, got " + got);
     return Mono.empty();
   }
 
@@ -523,11 +529,23 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   // ---------------------------------------------------------------------------------------------
   // Inbound
 
-  private Mono<Void> onFrame(PeerFrame frame) {
+  private Mono<Void> onFrame(Object message) {
     processedCount.lazySet(++processed);
     if (aborted) {
       return Mono.empty();
     }
+    // The busiest frames come decoded by hand (PeerFrameDecoder), everything else as protobuf.
+    if (message instanceof InboundRequest request) {
+      if (!handshakeDone) {
+        return expectedHello(PeerFrame.BodyCase.REQUEST);
+      }
+      lastRequestStreamId = Math.max(lastRequestStreamId, request.streamId());
+      return dispatch(message);
+    }
+    if (message instanceof InboundResponse || message instanceof InboundData) {
+      return handshakeDone ? dispatch(message) : expectedHello(InboundFrame.kindOf(message));
+    }
+    PeerFrame frame = (PeerFrame) message;
     if (!handshakeDone) {
       return onHandshakeFrame(frame);
     }
@@ -556,10 +574,6 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       }
       case GO_AWAY -> {
         onGoAway(frame.getGoAway());
-        return dispatch(frame);
-      }
-      case REQUEST -> {
-        lastRequestStreamId = Math.max(lastRequestStreamId, frame.getRequest().getStreamId());
         return dispatch(frame);
       }
       case STREAM_OPEN -> {
@@ -663,7 +677,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     transport.onRemoteGoAway(this);
   }
 
-  private Mono<Void> dispatch(PeerFrame frame) {
+  private Mono<Void> dispatch(Object frame) {
     Mono<Void> done;
     try {
       done = transport.dispatcher().dispatch(new InboundFrame(frame, this));
@@ -689,9 +703,13 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     return new DispatchCompletion(done, this, frame);
   }
 
-  void dispatchFailed(PeerFrame frame, Throwable error) {
+  void dispatchFailed(Object frame, Throwable error) {
     log.warn(
-        "The dispatcher failed on a " + frame.getBodyCase() + " frame from " + this + "; going on",
+        "The dispatcher failed on a "
+            + InboundFrame.kindOf(frame)
+            + " frame from "
+            + this
+            + "; going on",
         error);
   }
 
@@ -739,11 +757,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   // ---------------------------------------------------------------------------------------------
   // Outbound: queueing
 
-  void subscribeSend(PeerFrame frame, CoreSubscriber<? super Void> actual) {
+  void subscribeSend(OutboundFrame frame, CoreSubscriber<? super Void> actual) {
     PendingSend send = new PendingSend(this, frame, actual);
     int waiting = pending.incrementAndGet();
     actual.onSubscribe(send);
-    if (waiting > maxPendingSends && PeerFrames.startsWork(frame)) {
+    if (waiting > maxPendingSends && frame.startsWork()) {
       // Bounded: a sender that outruns the socket hears it at once instead of piling up.
       refusedSends.incrementAndGet();
       send.fail(
@@ -759,7 +777,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       send.fail(refused);
       return;
     }
-    int size = frame.getSerializedSize();
+    int size = frame.bodyLength();
     if (size > maxFrameLength) {
       send.fail(
           new OverloadedException(
@@ -775,12 +793,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   }
 
   /** Why a frame cannot be sent now, or null if it can. */
-  private SkymeshException refusal(PeerFrame frame) {
+  private SkymeshException refusal(OutboundFrame frame) {
     int state = lifecycle;
     if (state == CLOSED) {
       return closeError();
     }
-    if (PeerFrames.startsWork(frame)) {
+    if (frame.startsWork()) {
       if (state == DRAINING) {
         return closeError();
       }
@@ -792,8 +810,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   }
 
   /** Queues a frame of the transport's own (Hello, Pong, Ping, GoAway) or the close marker. */
-  private void enqueueInternal(PeerFrame frame) {
-    PendingSend send = new PendingSend(this, frame, null);
+  private void enqueueInternal(@Nullable PeerFrame frame) {
+    PendingSend send = new PendingSend(this, frame == null ? null : OutboundFrame.of(frame), null);
     pending.incrementAndGet();
     if (lifecycle == CLOSED) {
       send.fail(closeError());
@@ -832,8 +850,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
    * peer refuses any other frame first ("expected Hello first"), and a probe or a reply can ask for
    * one at any time.
    */
-  private boolean mayWrite(PeerFrame frame) {
-    return (helloWritten && handshakeDone) || frame.hasHello() || frame.hasGoAway();
+  private boolean mayWrite(OutboundFrame frame) {
+    return (helloWritten && handshakeDone)
+        || frame.kind() == PeerFrame.BodyCase.HELLO
+        || frame.kind() == PeerFrame.BodyCase.GO_AWAY;
   }
 
   /** The next send to write: held ones first, once the handshake lets them out. */
@@ -848,9 +868,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     pending.decrementAndGet();
   }
 
-  void internalSendFailed(PeerFrame frame, Throwable error) {
+  void internalSendFailed(@Nullable OutboundFrame frame, Throwable error) {
     if (frame != null) {
-      log.debug("{}: could not send {}: {}", this, frame.getBodyCase(), error.toString());
+      log.debug("{}: could not send {}: {}", this, frame.kind(), error.toString());
     }
   }
 
@@ -937,7 +957,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         if (send == null) {
           break;
         }
-        PeerFrame frame = send.frame;
+        OutboundFrame frame = send.frame;
         if (frame == null) {
           closeRequested = true;
           continue;
@@ -951,12 +971,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
           continue;
         }
         inHand = send;
-        if (goAwayWritten && PeerFrames.startsWork(frame)) {
+        if (goAwayWritten && frame.startsWork()) {
           inHand = null;
           send.written(closeError());
           continue;
         }
-        int bodyLength = frame.getSerializedSize();
+        int bodyLength = frame.bodyLength();
         int frameBytes = Frames.LENGTH_FIELD_LENGTH + bodyLength;
         if (batch != null && !batch.hasRoom(frameBytes)) {
           wrote |= writeBatch(batch);
@@ -978,9 +998,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         inHand = null;
         inSocket++;
         framesThisTurn++;
-        if (frame.hasGoAway()) {
+        if (frame.kind() == PeerFrame.BodyCase.GO_AWAY) {
           goAwayWritten = true;
-        } else if (frame.hasHello()) {
+        } else if (frame.kind() == PeerFrame.BodyCase.HELLO) {
           helloWritten = true;
         }
       }

@@ -67,7 +67,18 @@ public interface PeerConnection {
    *     Cancel}
    * @return completes when the frame is written
    */
-  Mono<Void> send(PeerFrame frame);
+  default Mono<Void> send(PeerFrame frame) {
+    return send(OutboundFrame.of(frame));
+  }
+
+  /**
+   * Sends a frame, as {@link #send(PeerFrame)} does; for frames written by hand ({@link
+   * OutboundRequest}, {@link OutboundResponse}) as well as protobuf ones.
+   *
+   * @param frame the frame
+   * @return completes when the frame is written
+   */
+  Mono<Void> send(OutboundFrame frame);
 
   /**
    * Measures a round trip: sends a {@code Ping} and completes with the time until its {@code Pong}.

@@ -390,7 +390,8 @@ public final class PeerTransport {
         .addBefore(
             NettyPipeline.ReactiveBridge,
             DECODER_NAME,
-            new FrameDecoder<>(PeerFrame.parser(), config.maxFrameLength(), PeerFrames::lastWords))
+            new FrameDecoder<>(
+                new PeerFrameDecoder(), config.maxFrameLength(), PeerFrames::lastWords))
         .addBefore(NettyPipeline.ReactiveBridge, PeerChannel.NAME, peer);
     channels.add(peer);
     if (inbound) {

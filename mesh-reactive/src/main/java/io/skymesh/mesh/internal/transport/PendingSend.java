@@ -1,6 +1,5 @@
 package io.skymesh.mesh.internal.transport;
 
-import io.skymesh.proto.PeerFrame;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
@@ -25,7 +24,7 @@ final class PendingSend implements Subscription {
       AtomicIntegerFieldUpdater.newUpdater(PendingSend.class, "state");
 
   /** The frame to send; {@code null} for the marker that closes the connection after the rest. */
-  final PeerFrame frame;
+  final OutboundFrame frame;
 
   /** Who waits for the outcome; {@code null} for the transport's own frames. */
   private final CoreSubscriber<? super Void> actual;
@@ -37,7 +36,7 @@ final class PendingSend implements Subscription {
 
   private volatile int state;
 
-  PendingSend(PeerChannel owner, PeerFrame frame, CoreSubscriber<? super Void> actual) {
+  PendingSend(PeerChannel owner, OutboundFrame frame, CoreSubscriber<? super Void> actual) {
     this.owner = owner;
     this.frame = frame;
     this.actual = actual;

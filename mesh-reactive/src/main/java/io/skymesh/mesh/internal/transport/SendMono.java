@@ -1,6 +1,5 @@
 package io.skymesh.mesh.internal.transport;
 
-import io.skymesh.proto.PeerFrame;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
 
@@ -10,9 +9,9 @@ import reactor.core.publisher.Mono;
 final class SendMono extends Mono<Void> {
 
   private final PeerChannel owner;
-  private final PeerFrame frame;
+  private final OutboundFrame frame;
 
-  SendMono(PeerChannel owner, PeerFrame frame) {
+  SendMono(PeerChannel owner, OutboundFrame frame) {
     this.owner = owner;
     this.frame = frame;
   }

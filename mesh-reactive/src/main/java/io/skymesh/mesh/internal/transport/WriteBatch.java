@@ -6,7 +6,6 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.skymesh.codec.Frames;
-import io.skymesh.proto.PeerFrame;
 import java.io.IOException;
 
 /**
@@ -78,11 +77,14 @@ final class WriteBatch implements ChannelFutureListener {
    *
    * @param bodyLength the frame's serialized size, which {@link #hasRoom} has checked
    */
-  void add(PendingSend send, PeerFrame frame, int bodyLength) throws IOException {
+  void add(PendingSend send, OutboundFrame frame, int bodyLength) throws IOException {
     if (output != null) {
-      Frames.encode(frame, bodyLength, output);
+      // Protobuf's fixed32 is little-endian; reversed, it writes the big-endian length prefix.
+      output.writeFixed32NoTag(Integer.reverseBytes(bodyLength));
+      frame.writeBody(output);
     } else {
-      Frames.encode(frame, buffer, Frames.MAX_FRAME_LENGTH_LIMIT);
+      buffer.writeInt(bodyLength);
+      buffer.writeBytes(frame.toByteArray());
     }
     used += Frames.LENGTH_FIELD_LENGTH + bodyLength;
     if (tail == null) {

@@ -7,6 +7,8 @@ import io.skymesh.core.ServiceUrl;
 import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.mesh.internal.peer.UrlCache;
+import io.skymesh.mesh.internal.transport.InboundResponse;
+import io.skymesh.mesh.internal.transport.OutboundFrame;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.OutgoingRequest;
 import io.skymesh.mesh.rpc.Reply;
@@ -52,11 +54,12 @@ class RpcClientTest {
     assertThat(first.get()).isNull();
     assertThat(second.get()).isInstanceOf(PeerUnavailableException.class);
     client.onResponse(
-        Response.newBuilder()
-            .setStreamId(1)
-            .setStatus(Status.newBuilder().setCode(StatusCode.OK))
-            .setPayload(ByteString.copyFromUtf8("done"))
-            .build(),
+        InboundResponse.of(
+            Response.newBuilder()
+                .setStreamId(1)
+                .setStatus(Status.newBuilder().setCode(StatusCode.OK))
+                .setPayload(ByteString.copyFromUtf8("done"))
+                .build()),
         connection);
     assertThat(first.get()).isEqualTo(Reply.of(ByteString.copyFromUtf8("done")));
     assertThat(client.pending()).isZero();
@@ -70,10 +73,12 @@ class RpcClientTest {
     subscribe(orphan);
 
     client.onResponse(
-        Response.newBuilder()
-            .setStreamId(1)
-            .setStatus(Status.newBuilder().setCode(StatusCode.DEADLINE_EXCEEDED).setMessage("late"))
-            .build(),
+        InboundResponse.of(
+            Response.newBuilder()
+                .setStreamId(1)
+                .setStatus(
+                    Status.newBuilder().setCode(StatusCode.DEADLINE_EXCEEDED).setMessage("late"))
+                .build()),
         connection);
     connection.closed.tryEmitEmpty();
 
@@ -93,7 +98,7 @@ class RpcClientTest {
         .containsExactly(PeerFrame.BodyCase.REQUEST, PeerFrame.BodyCase.CANCEL);
     assertThat(connection.sent.stream().skip(1).findFirst().orElseThrow().getCancel().getStreamId())
         .isEqualTo(1);
-    client.onResponse(Response.newBuilder().setStreamId(1).build(), connection);
+    client.onResponse(InboundResponse.of(Response.newBuilder().setStreamId(1).build()), connection);
     assertThat(client.pending()).isZero();
   }
 
@@ -145,8 +150,8 @@ class RpcClientTest {
     }
 
     @Override
-    public Mono<Void> send(PeerFrame frame) {
-      return Mono.fromRunnable(() -> sent.add(frame));
+    public Mono<Void> send(OutboundFrame frame) {
+      return Mono.fromCallable(() -> sent.add(PeerFrame.parseFrom(frame.toByteArray()))).then();
     }
 
     @Override

@@ -51,11 +51,11 @@ class PeerDispatchTest {
         peers.start(
             in -> {
               threads.add(Thread.currentThread().getName());
-              order.add(sequence(in.frame()));
+              order.add(sequence(in.peerFrame()));
               if (inFlight.incrementAndGet() != 1) {
                 overlaps.incrementAndGet();
               }
-              long n = sequence(in.frame());
+              long n = sequence(in.peerFrame());
               // Every 10th frame completes later, on a timer thread of the parallel scheduler.
               Mono<Void> done =
                   n % 10 == 0 ? Mono.delay(Duration.ofMillis(1)).then() : Mono.empty();
@@ -79,7 +79,7 @@ class PeerDispatchTest {
     PeerTransport b =
         peers.start(
             in -> {
-              long n = sequence(in.frame());
+              long n = sequence(in.peerFrame());
               if (n == 0) {
                 throw new IllegalStateException("thrown by the dispatcher");
               }
@@ -113,7 +113,7 @@ class PeerDispatchTest {
         peers.start(
             c -> c.inboundPrefetch(1),
             in -> {
-              arrived.add(sequence(in.frame()));
+              arrived.add(sequence(in.peerFrame()));
               return open.get() ? Mono.empty() : gate.asMono();
             });
     PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);

@@ -159,14 +159,14 @@ class PeerFlowTest {
     /** Called serially (one connection). */
     void dispatch(Object frame) {
       InboundFrame in = (InboundFrame) frame;
-      if (!in.frame().hasData()) {
+      if (!in.peerFrame().hasData()) {
         return;
       }
       connection = in.connection();
-      if (sequence(in.frame()) != next) {
+      if (sequence(in.peerFrame()) != next) {
         outOfOrder.incrementAndGet();
       }
-      next = sequence(in.frame()) + 1;
+      next = sequence(in.peerFrame()) + 1;
       if (received.incrementAndGet() == expected) {
         all.tryEmitEmpty();
       }

@@ -46,8 +46,8 @@ class PeerTransportTest {
         peers.start(
             c -> c.appId("game"),
             in ->
-                in.frame().hasData()
-                    ? in.connection().send(data(sequence(in.frame()) + 1000))
+                in.peerFrame().hasData()
+                    ? in.connection().send(data(sequence(in.peerFrame()) + 1000))
                     : Mono.empty());
 
     PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
@@ -63,7 +63,7 @@ class PeerTransportTest {
         .verify(DEADLINE);
 
     await().atMost(DEADLINE).until(() -> atA.frames.size() == 2);
-    assertThat(atA.frames).extracting(in -> sequence(in.frame())).containsExactly(1001L, 1002L);
+    assertThat(atA.frames).extracting(in -> sequence(in.peerFrame())).containsExactly(1001L, 1002L);
     assertThat(atA.frames).allSatisfy(in -> assertThat(in.connection()).isSameAs(toB));
     assertThat(b.acceptedConnections()).isEqualTo(1);
     assertThat(a.acceptedConnections()).isZero();
@@ -88,7 +88,7 @@ class PeerTransportTest {
 
     StepVerifier.create(fromA.send(data(8))).expectComplete().verify(DEADLINE);
     await().atMost(DEADLINE).until(() -> !atA.frames.isEmpty());
-    assertThat(sequence(atA.frames.peek().frame())).isEqualTo(8);
+    assertThat(sequence(atA.frames.peek().peerFrame())).isEqualTo(8);
     assertThat(a.acceptedConnections()).isZero();
   }
 
@@ -349,7 +349,7 @@ class PeerTransportTest {
 
   private static List<PeerFrame> frames(TestPeers.Recorder recorder, PeerFrame.BodyCase kind) {
     return recorder.frames.stream()
-        .map(InboundFrame::frame)
+        .map(InboundFrame::peerFrame)
         .filter(f -> f.getBodyCase() == kind)
         .toList();
   }

@@ -1,0 +1,46 @@
+package io.skymesh.mesh.internal.transport;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.proto.Data;
+import io.skymesh.proto.Header;
+import java.util.List;
+
+/**
+ * A {@code Data} frame as it was received: what the generated {@code Data} holds, decoded by hand
+ * ({@link PeerFrameDecoder}) without builders, with the payload a view of the frame's bytes.
+ *
+ * @param source the sender's url, as sent
+ * @param destination the addressee's url, as sent
+ * @param headers the headers, in the order sent
+ * @param payload the payload
+ * @param leaderTerm the leader's term the sender routed by; 0 for none
+ */
+public record InboundData(
+    String source, String destination, List<Header> headers, ByteString payload, long leaderTerm) {
+
+  /**
+   * The same message from its generated form.
+   *
+   * @param data the message
+   * @return its fields
+   */
+  public static InboundData of(Data data) {
+    return new InboundData(
+        data.getSource(),
+        data.getDestination(),
+        data.getHeadersList(),
+        data.getPayload(),
+        data.getLeaderTerm());
+  }
+
+  /** The same message in its generated form; for tests and tools, as it copies every field. */
+  public Data toProto() {
+    return Data.newBuilder()
+        .setSource(source)
+        .setDestination(destination)
+        .addAllHeaders(headers)
+        .setPayload(payload)
+        .setLeaderTerm(leaderTerm)
+        .build();
+  }
+}

@@ -1,0 +1,67 @@
+package io.skymesh.mesh.internal.transport;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.proto.Header;
+import io.skymesh.proto.Request;
+import java.util.List;
+
+/**
+ * A {@code Request} frame as it was received: what the generated {@code Request} holds, decoded by
+ * hand ({@link PeerFrameDecoder}) without builders, with the strings a connection repeats decoded
+ * once per connection and the payload a view of the frame's bytes.
+ *
+ * @param streamId the request's id on its connection
+ * @param source the caller's url, as sent
+ * @param destination the callee's url, as sent
+ * @param method the method's name
+ * @param headers the headers, in the order sent
+ * @param payload the payload
+ * @param timeoutMicros what was left of the caller's deadline when it sent the request; 0 for none
+ * @param oneWay whether no reply is wanted
+ * @param leaderTerm the leader's term the caller routed by; 0 for none
+ */
+public record InboundRequest(
+    long streamId,
+    String source,
+    String destination,
+    String method,
+    List<Header> headers,
+    ByteString payload,
+    long timeoutMicros,
+    boolean oneWay,
+    long leaderTerm) {
+
+  /**
+   * The same request from its generated message.
+   *
+   * @param request the message
+   * @return its fields
+   */
+  public static InboundRequest of(Request request) {
+    return new InboundRequest(
+        request.getStreamId(),
+        request.getSource(),
+        request.getDestination(),
+        request.getMethod(),
+        request.getHeadersList(),
+        request.getPayload(),
+        request.getTimeoutMicros(),
+        request.getOneWay(),
+        request.getLeaderTerm());
+  }
+
+  /** The same request as a generated message; for tests and tools, as it copies every field. */
+  public Request toProto() {
+    return Request.newBuilder()
+        .setStreamId(streamId)
+        .setSource(source)
+        .setDestination(destination)
+        .setMethod(method)
+        .addAllHeaders(headers)
+        .setPayload(payload)
+        .setTimeoutMicros(timeoutMicros)
+        .setOneWay(oneWay)
+        .setLeaderTerm(leaderTerm)
+        .build();
+  }
+}

@@ -1,0 +1,288 @@
+package io.skymesh.mesh.internal.transport;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
+import io.netty.buffer.ByteBuf;
+import io.skymesh.codec.CorruptFrameException;
+import io.skymesh.codec.FrameBodyDecoder;
+import io.skymesh.proto.Header;
+import io.skymesh.proto.PeerFrame;
+import io.skymesh.proto.Status;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Decodes a connection's frame bodies: {@code Request}, {@code Response} and {@code Data} frames by
+ * hand into {@link InboundRequest}, {@link InboundResponse} and {@link InboundData}, every other
+ * frame with protobuf's parser into a {@code PeerFrame}. One instance per connection, used on its
+ * event loop only.
+ *
+ * <p>The body is copied once out of the read buffer into an array of its own, and the payload is a
+ * view of that array: nothing refers to the pooled read buffer afterwards. The hand decoder takes
+ * only the layout protobuf-java and this transport write (one such field filling the frame, known
+ * fields with their wire types); anything else, and anything malformed, goes to protobuf's parser,
+ * which decides: the same message, or the same {@link CorruptFrameException}. Source, destination
+ * and method strings, which a connection repeats, are decoded once and kept in a small
+ * per-connection cache.
+ */
+final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
+
+  private static final int DATA_TAG = 2 << 3 | 2;
+  private static final int REQUEST_TAG = 3 << 3 | 2;
+  private static final int RESPONSE_TAG = 4 << 3 | 2;
+
+  /** Thrown inside the hand decoder to hand the body over to protobuf's parser; no stack trace. */
+  private static final RuntimeException NOT_HANDLED =
+      new RuntimeException(null, null, false, false) {};
+
+  private final StringCache strings = new StringCache();
+
+  private byte[] body;
+  private int position;
+  private int limit;
+
+  @Override
+  public Object decode(ByteBuf in, int index, int length) {
+    byte[] copy = new byte[length];
+    in.getBytes(index, copy);
+    int first = length > 1 ? copy[0] : 0;
+    if (first == REQUEST_TAG || first == RESPONSE_TAG || first == DATA_TAG) {
+      body = copy;
+      try {
+        return switch (first) {
+          case REQUEST_TAG -> request();
+          case RESPONSE_TAG -> response();
+          default -> data();
+        };
+      } catch (RuntimeException notHandled) {
+        if (notHandled != NOT_HANDLED) {
+          throw notHandled;
+        }
+      } finally {
+        body = null;
+      }
+    }
+    return parse(copy);
+  }
+
+  private static Object parse(byte[] body) {
+    PeerFrame frame;
+    try {
+      frame = PeerFrame.parser().parseFrom(body);
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptFrameException(
+          "frame body of " + body.length + " bytes does not parse: " + e.getMessage(), e);
+    }
+    return switch (frame.getBodyCase()) {
+      case REQUEST -> InboundRequest.of(frame.getRequest());
+      case RESPONSE -> InboundResponse.of(frame.getResponse());
+      case DATA -> InboundData.of(frame.getData());
+      default -> frame;
+    };
+  }
+
+  private InboundRequest request() {
+    enterOnlyField();
+    long streamId = 0;
+    String source = "";
+    String destination = "";
+    String method = "";
+    List<Header> headers = List.of();
+    ByteString payload = ByteString.EMPTY;
+    long timeoutMicros = 0;
+    boolean oneWay = false;
+    long leaderTerm = 0;
+    while (position < limit) {
+      switch (tag()) {
+        case 1 << 3 -> streamId = varint();
+        case 2 << 3 | 2 -> source = string();
+        case 3 << 3 | 2 -> destination = string();
+        case 4 << 3 | 2 -> method = string();
+        case 5 << 3 | 2 -> headers = withHeader(headers);
+        case 6 << 3 | 2 -> payload = bytes();
+        case 7 << 3 -> timeoutMicros = varint();
+        case 8 << 3 -> oneWay = varint() != 0;
+        case 9 << 3 -> leaderTerm = varint();
+        default -> throw NOT_HANDLED;
+      }
+    }
+    return new InboundRequest(
+        streamId, source, destination, method, headers, payload, timeoutMicros, oneWay, leaderTerm);
+  }
+
+  private InboundResponse response() {
+    enterOnlyField();
+    long streamId = 0;
+    Status status = null;
+    List<Header> headers = List.of();
+    ByteString payload = ByteString.EMPTY;
+    while (position < limit) {
+      switch (tag()) {
+        case 1 << 3 -> streamId = varint();
+        case 2 << 3 | 2 -> {
+          if (status != null) {
+            throw NOT_HANDLED; // a repeated message field merges: protobuf's business
+          }
+          status = status();
+        }
+        case 3 << 3 | 2 -> headers = withHeader(headers);
+        case 4 << 3 | 2 -> payload = bytes();
+        default -> throw NOT_HANDLED;
+      }
+    }
+    return new InboundResponse(
+        streamId, status == null ? Status.getDefaultInstance() : status, headers, payload);
+  }
+
+  private InboundData data() {
+    enterOnlyField();
+    String source = "";
+    String destination = "";
+    List<Header> headers = List.of();
+    ByteString payload = ByteString.EMPTY;
+    long leaderTerm = 0;
+    while (position < limit) {
+      switch (tag()) {
+        case 1 << 3 | 2 -> source = string();
+        case 2 << 3 | 2 -> destination = string();
+        case 3 << 3 | 2 -> headers = withHeader(headers);
+        case 4 << 3 | 2 -> payload = bytes();
+        case 5 << 3 -> leaderTerm = varint();
+        default -> throw NOT_HANDLED;
+      }
+    }
+    return new InboundData(source, destination, headers, payload, leaderTerm);
+  }
+
+  /** Reads the frame's first field header and makes it the whole body, or gives up. */
+  private void enterOnlyField() {
+    position = 1;
+    limit = body.length;
+    int length = length();
+    if (position + length != body.length) {
+      throw NOT_HANDLED;
+    }
+  }
+
+  private int tag() {
+    long tag = varint();
+    if (tag > Integer.MAX_VALUE) {
+      throw NOT_HANDLED;
+    }
+    return (int) tag;
+  }
+
+  private long varint() {
+    long value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (position >= limit) {
+        throw NOT_HANDLED;
+      }
+      byte b = body[position++];
+      value |= (long) (b & 0x7F) << shift;
+      if (b >= 0) {
+        return value;
+      }
+    }
+    throw NOT_HANDLED;
+  }
+
+  /** A length prefix, checked against what is left. */
+  private int length() {
+    long length = varint();
+    if (length > limit - position) {
+      throw NOT_HANDLED;
+    }
+    return (int) length;
+  }
+
+  private String string() {
+    int length = length();
+    String value = strings.get(body, position, length);
+    if (value == null) {
+      throw NOT_HANDLED; // not valid UTF-8: protobuf's parser refuses it
+    }
+    position += length;
+    return value;
+  }
+
+  private ByteString bytes() {
+    int length = length();
+    ByteString value =
+        length == 0 ? ByteString.EMPTY : UnsafeByteOperations.unsafeWrap(body, position, length);
+    position += length;
+    return value;
+  }
+
+  private Status status() {
+    int length = length();
+    Status value;
+    if (length == 0) {
+      value = Status.getDefaultInstance();
+    } else {
+      try {
+        value = Status.parseFrom(ByteString.copyFrom(body, position, length));
+      } catch (InvalidProtocolBufferException e) {
+        throw NOT_HANDLED;
+      }
+    }
+    position += length;
+    return value;
+  }
+
+  private List<Header> withHeader(List<Header> headers) {
+    int length = length();
+    Header header;
+    try {
+      header = Header.parseFrom(ByteString.copyFrom(body, position, length));
+    } catch (InvalidProtocolBufferException e) {
+      throw NOT_HANDLED;
+    }
+    position += length;
+    List<Header> more = headers.isEmpty() ? new ArrayList<>(4) : headers;
+    more.add(header);
+    return more;
+  }
+
+  /**
+   * The last strings decoded on a connection, by their bytes: a connection repeats a few urls and
+   * method names, so most strings are found here instead of being decoded again.
+   */
+  private static final class StringCache {
+
+    private static final int SIZE = 16;
+    private static final int LONGEST = 512;
+
+    private final byte[][] keys = new byte[SIZE][];
+    private final String[] values = new String[SIZE];
+    private int next;
+
+    /** The string of these bytes, or null if they are not valid UTF-8. */
+    String get(byte[] bytes, int offset, int length) {
+      if (length == 0) {
+        return "";
+      }
+      for (int i = 0; i < SIZE; i++) {
+        byte[] key = keys[i];
+        if (key != null
+            && key.length == length
+            && Arrays.equals(key, 0, length, bytes, offset, offset + length)) {
+          return values[i];
+        }
+      }
+      if (!UnsafeByteOperations.unsafeWrap(bytes, offset, length).isValidUtf8()) {
+        return null;
+      }
+      String value = new String(bytes, offset, length, StandardCharsets.UTF_8);
+      if (length <= LONGEST) {
+        keys[next] = Arrays.copyOfRange(bytes, offset, offset + length);
+        values[next] = value;
+        next = (next + 1) % SIZE;
+      }
+      return value;
+    }
+  }
+}
