@@ -11,7 +11,6 @@ import io.skymesh.mesh.Instance;
 import io.skymesh.mesh.Leader;
 import io.skymesh.mesh.MembershipEvent;
 import io.skymesh.mesh.Message;
-import io.skymesh.mesh.NameRouter;
 import io.skymesh.mesh.Undelivered;
 import io.skymesh.mesh.internal.metrics.MeshMetrics;
 import io.skymesh.mesh.internal.transport.InboundData;
@@ -33,9 +32,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -242,13 +241,12 @@ public final class DataPlane implements InboundDispatcher {
    * @return its process's address; {@code ServiceNotFoundException} if it is not alive
    */
   public Mono<String> addressOf(ServiceUrl destination) {
-    NameRouter router = directory.router(destination.serviceName());
-    // The per-request fast path: firstView() subscribes to the views and arms a timer each time.
-    Optional<Instance> known = router.currentView().instance(destination);
-    if (known.isPresent()) {
-      return Mono.just(known.get().address());
+    String known = knownAddress(destination);
+    if (known != null) {
+      return Mono.just(known);
     }
-    return router
+    return directory
+        .router(destination.serviceName())
         .firstView()
         .flatMap(
             view ->
@@ -259,6 +257,24 @@ public final class DataPlane implements InboundDispatcher {
                             Mono.error(
                                 new ServiceNotFoundException(
                                     destination + " is not alive in the mesh"))));
+  }
+
+  /**
+   * The listen address of a live instance as the current view has it, or {@code null} if the view
+   * does not have it (yet): the per-request fast path, no {@code Mono}, where {@link #addressOf}
+   * would wait for the first view (it subscribes to the views and arms a timer each time).
+   *
+   * @param destination an instance's url
+   * @return its address, or {@code null}
+   */
+  public @Nullable String knownAddress(ServiceUrl destination) {
+    Instance known =
+        directory
+            .router(destination.serviceName())
+            .currentView()
+            .instance(destination)
+            .orElse(null);
+    return known == null ? null : known.address();
   }
 
   /**

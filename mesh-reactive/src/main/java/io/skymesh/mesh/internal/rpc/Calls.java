@@ -279,11 +279,15 @@ public final class Calls implements RequestFrames {
                 limiter(IN_PROCESS)
                     .run(() -> server.callInProcess(endpoint, incoming(request, deadline)));
           } else {
+            String known = plane.knownAddress(request.destination());
             call =
-                plane
-                    .addressOf(request.destination())
-                    .flatMap(
-                        address -> limiter(address).run(() -> remote(address, request, deadline)));
+                known != null
+                    ? limiter(known).run(() -> remote(known, request, deadline))
+                    : plane
+                        .addressOf(request.destination())
+                        .flatMap(
+                            address ->
+                                limiter(address).run(() -> remote(address, request, deadline)));
           }
           return within(call, request, timeout);
         });

@@ -22,11 +22,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.reactivestreams.Publisher;
+import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.MonoSink;
+import reactor.core.publisher.Operators;
 import reactor.core.publisher.Sinks;
 
 /**
@@ -74,36 +76,40 @@ public final class RpcClient {
    *     status; {@code PeerUnavailableException} if the connection closes first
    */
   public Mono<Reply> call(PeerConnection connection, OutgoingRequest request, long deadlineNanos) {
-    return Mono.create(
-        sink -> {
-          Streams table = streams(connection);
-          long id = table.nextId.incrementAndGet();
-          long left = Math.max(1, deadlineNanos - System.nanoTime());
-          OutboundRequest frame = request(request, id, left);
-          if (request.oneWay()) {
-            connection.send(frame).subscribe(null, sink::error, sink::success);
-            return;
-          }
-          Pending pending = new Pending(sink, request);
-          table.pending.put(id, pending);
-          sink.onCancel(
-              () -> {
-                if (table.take(id) != null) {
-                  connection
-                      .send(cancel(id, "the caller cancelled"))
-                      .subscribe(null, e -> log.debug("Cancel of {} not sent: {}", id, e));
-                }
-              });
-          connection
-              .send(frame)
-              .subscribe(
-                  null,
-                  error -> {
-                    if (table.take(id) != null) {
-                      sink.error(error);
-                    }
-                  });
-        });
+    return new Call(connection, request, deadlineNanos);
+  }
+
+  /** The {@code Mono} of one request: each subscription sends the request once. */
+  private final class Call extends Mono<Reply> {
+
+    private final PeerConnection connection;
+    private final OutgoingRequest request;
+    private final long deadlineNanos;
+
+    Call(PeerConnection connection, OutgoingRequest request, long deadlineNanos) {
+      this.connection = connection;
+      this.request = request;
+      this.deadlineNanos = deadlineNanos;
+    }
+
+    @Override
+    public void subscribe(CoreSubscriber<? super Reply> actual) {
+      Streams table = streams(connection);
+      long id = table.nextId.incrementAndGet();
+      long left = Math.max(1, deadlineNanos - System.nanoTime());
+      OutboundRequest frame = request(request, id, left);
+      if (request.oneWay()) {
+        connection.send(frame).then(Mono.<Reply>empty()).subscribe(actual);
+        return;
+      }
+      Pending pending = new Pending(actual, request, connection, table, id);
+      actual.onSubscribe(pending);
+      table.pending.put(id, pending);
+      if (pending.isCancelled() && table.take(id, pending)) {
+        return; // cancelled before it was in the table: nothing was sent, nothing to cancel
+      }
+      connection.send(frame).subscribe(pending);
+    }
   }
 
   /**
@@ -208,14 +214,14 @@ public final class RpcClient {
     }
     String oversized = Headers.check(response.headers());
     if (oversized != null) {
-      pending.sink.error(
+      pending.fail(
           Statuses.toException(
               StatusCode.INVALID_ARGUMENT,
               pending.context() + ": the response was refused: " + oversized));
     } else if (response.status().getCode() == StatusCode.OK) {
-      pending.sink.success(new Reply(Headers.toMap(response.headers()), response.payload()));
+      pending.complete(new Reply(Headers.toMap(response.headers()), response.payload()));
     } else {
-      pending.sink.error(Statuses.toException(response.status(), pending.context()));
+      pending.fail(Statuses.toException(response.status(), pending.context()));
     }
     return Mono.empty();
   }
@@ -246,7 +252,7 @@ public final class RpcClient {
     table.pending.forEach(
         (id, pending) -> {
           if (id > last && table.take(id, pending)) {
-            pending.sink.error(
+            pending.fail(
                 new PeerUnavailableException(
                     pending.context() + ": " + connection + " is going away; not started there"));
           }
@@ -315,7 +321,7 @@ public final class RpcClient {
     table.pending.forEach(
         (id, pending) -> {
           if (table.take(id, pending)) {
-            pending.sink.error(
+            pending.fail(
                 new PeerUnavailableException(
                     pending.context() + ": " + connection + " closed before the reply"));
           }
@@ -414,9 +420,68 @@ public final class RpcClient {
     }
   }
 
-  private record Pending(MonoSink<Reply> sink, OutgoingRequest request) {
+  /**
+   * A request waiting for its reply, in one object: the caller's subscription, the subscriber of
+   * the send's outcome, and the stream table's entry. Whoever takes it out of the table (the reply,
+   * a failed send, a cancel, a close or a {@code GoAway}) ends it; the others find it gone.
+   */
+  private static final class Pending extends Operators.MonoSubscriber<Void, Reply> {
+
+    private final OutgoingRequest request;
+    private final PeerConnection connection;
+    private final Streams table;
+    private final long id;
+
+    Pending(
+        CoreSubscriber<? super Reply> actual,
+        OutgoingRequest request,
+        PeerConnection connection,
+        Streams table,
+        long id) {
+      super(actual);
+      this.request = request;
+      this.connection = connection;
+      this.table = table;
+      this.id = id;
+    }
+
     String context() {
       return request.destination() + " " + request.method();
+    }
+
+    /** Ends the call with an error; called by whoever took it out of the table. */
+    void fail(Throwable error) {
+      actual.onError(error);
+    }
+
+    // The send's outcome: a written request waits for its reply; a failed one fails the call.
+
+    @Override
+    public void onSubscribe(Subscription s) {
+      // A Mono<Void>: nothing to request, and a send taken for writing is written anyway.
+    }
+
+    @Override
+    public void onNext(Void nothing) {}
+
+    @Override
+    public void onComplete() {}
+
+    @Override
+    public void onError(Throwable error) {
+      if (table.take(id, this)) {
+        actual.onError(error);
+      }
+    }
+
+    @Override
+    public void cancel() {
+      super.cancel();
+      if (table.take(id, this)) {
+        connection
+            .send(RpcClient.cancel(id, "the caller cancelled"))
+            .subscribe(null, e -> log.debug("Cancel of {} not sent: {}", id, e));
+      }
     }
   }
 }
