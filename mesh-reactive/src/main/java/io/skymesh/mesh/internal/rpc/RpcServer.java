@@ -33,10 +33,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.CoreSubscriber;
 import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -146,11 +148,11 @@ public final class RpcServer {
             ? new OneWayResponder(incoming, request, connection)
             : new ConnectionResponder(connection, streamId, metrics);
     if (request.oneWay()) {
-      start(endpoint, incoming, new ServerCall(endpoint, responder, () -> {}));
+      start(endpoint, incoming, new ServerCall(endpoint, responder, null, 0));
       return Mono.empty();
     }
     Map<Long, ServerCall> table = table(connection);
-    ServerCall call = new ServerCall(endpoint, responder, () -> table.remove(streamId));
+    ServerCall call = new ServerCall(endpoint, responder, table, streamId);
     if (table.putIfAbsent(streamId, call) != null) {
       endpoint.release();
       log.warn("{} reused stream id {} while in flight: refused", connection, streamId);
@@ -475,7 +477,7 @@ public final class RpcServer {
             return;
           }
           ServerCall call =
-              new ServerCall(endpoint, new SinkResponder(sink, context, request), () -> {});
+              new ServerCall(endpoint, new SinkResponder(sink, context, request), null, 0);
           sink.onCancel(call);
           start(endpoint, request, call);
         });
@@ -483,7 +485,10 @@ public final class RpcServer {
 
   private void start(ServiceEndpoint endpoint, IncomingRequest request, ServerCall call) {
     running.incrementAndGet();
-    Mono<Reply> work = Mono.defer(() -> chain(endpoint, 0).apply(request));
+    Mono<Reply> work =
+        interceptors.isEmpty()
+            ? Mono.defer(() -> invoke(endpoint, request))
+            : Mono.defer(() -> chain(endpoint, 0).apply(request));
     long timeoutNanos = request.timeout().toNanos();
     if (timeoutNanos > 0) {
       work = Deadlines.within(work, timeoutNanos, () -> deadlinePassed(request, "the"));
@@ -513,7 +518,9 @@ public final class RpcServer {
 
   private Function<IncomingRequest, Mono<Reply>> chain(ServiceEndpoint endpoint, int index) {
     if (index == interceptors.size()) {
-      return request -> invoke(endpoint, request);
+      // Deferred: an interceptor may call next before it subscribes (an observation opens its
+      // scope at subscription), and the handler must run at subscription.
+      return request -> Mono.defer(() -> invoke(endpoint, request));
     }
     ServerInterceptor interceptor = interceptors.get(index);
     Function<IncomingRequest, Mono<Reply>> next = chain(endpoint, index + 1);
@@ -528,8 +535,13 @@ public final class RpcServer {
               StatusCode.UNIMPLEMENTED,
               "method " + request.method() + " is not implemented by " + endpoint.url()));
     }
-    Mono<Reply> reply = Mono.defer(() -> method.handler().handle(request));
-    return method.blocking() ? reply.subscribeOn(Schedulers.boundedElastic()) : reply;
+    if (method.blocking()) {
+      return Mono.defer(() -> method.handler().handle(request))
+          .subscribeOn(Schedulers.boundedElastic());
+    }
+    // Called inside a Mono.defer (start's, or the chain's last): what the handler throws becomes
+    // an error there.
+    return method.handler().handle(request);
   }
 
   /**
@@ -647,28 +659,50 @@ public final class RpcServer {
     void fail(Throwable error);
   }
 
-  /** Sends the outcome as a {@code Response} on the connection the request came on. */
-  private record ConnectionResponder(PeerConnection connection, long streamId, MeshMetrics metrics)
-      implements Responder {
+  /**
+   * Sends the outcome as a {@code Response} on the connection the request came on; it is also the
+   * subscriber of the reply's send (a call replies once), which learns whether the reply was lost.
+   */
+  private static final class ConnectionResponder implements Responder, CoreSubscriber<Void> {
 
     private static final Status OK = Status.newBuilder().setCode(StatusCode.OK).build();
 
+    private final PeerConnection connection;
+    private final long streamId;
+    private final MeshMetrics metrics;
+
+    ConnectionResponder(PeerConnection connection, long streamId, MeshMetrics metrics) {
+      this.connection = connection;
+      this.streamId = streamId;
+      this.metrics = metrics;
+    }
+
     @Override
     public void reply(Reply reply) {
-      connection
-          .send(response(streamId, OK, reply))
-          .subscribe(
-              null,
-              error -> {
-                if (error instanceof OverloadedException) {
-                  // The reply is over the frame limit: the caller must still get an answer.
-                  fail(error);
-                } else {
-                  metrics.replyLost();
-                  log.debug(
-                      "The reply to stream {} on {} was lost: {}", streamId, connection, error);
-                }
-              });
+      connection.send(response(streamId, OK, reply)).subscribe(this);
+    }
+
+    @Override
+    public void onSubscribe(Subscription subscription) {
+      // A Mono<Void>: nothing to request.
+    }
+
+    @Override
+    public void onNext(Void nothing) {}
+
+    @Override
+    public void onComplete() {}
+
+    /** The reply's send failed. */
+    @Override
+    public void onError(Throwable error) {
+      if (error instanceof OverloadedException) {
+        // The reply is over the frame limit: the caller must still get an answer.
+        fail(error);
+      } else {
+        metrics.replyLost();
+        log.debug("The reply to stream {} on {} was lost: {}", streamId, connection, error);
+      }
     }
 
     @Override
@@ -746,13 +780,23 @@ public final class RpcServer {
 
     private final ServiceEndpoint endpoint;
     private final Responder responder;
-    private final Runnable forget;
+    private final @Nullable Map<Long, ServerCall> table;
+    private final long streamId;
     private boolean replied;
 
-    ServerCall(ServiceEndpoint endpoint, Responder responder, Runnable forget) {
+    /**
+     * A call; {@code table} is the connection's table of calls, where it is under {@code streamId}
+     * until it ends, or {@code null} for a call that is not in one.
+     */
+    ServerCall(
+        ServiceEndpoint endpoint,
+        Responder responder,
+        @Nullable Map<Long, ServerCall> table,
+        long streamId) {
       this.endpoint = endpoint;
       this.responder = responder;
-      this.forget = forget;
+      this.table = table;
+      this.streamId = streamId;
     }
 
     @Override
@@ -786,7 +830,9 @@ public final class RpcServer {
 
     @Override
     protected void hookFinally(SignalType type) {
-      forget.run();
+      if (table != null) {
+        table.remove(streamId, this);
+      }
       endpoint.release();
       running.decrementAndGet();
     }
