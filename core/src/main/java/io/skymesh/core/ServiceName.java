@@ -95,4 +95,19 @@ public record ServiceName(String appId, String env, String service)
   public String toString() {
     return appId + "." + env + "." + service;
   }
+
+  /** Equal parts; the same instance first. */
+  @Override
+  public boolean equals(Object other) {
+    return this == other
+        || other instanceof ServiceName name
+            && service.equals(name.service)
+            && env.equals(name.env)
+            && appId.equals(name.appId);
+  }
+
+  @Override
+  public int hashCode() {
+    return (31 * appId.hashCode() + env.hashCode()) * 31 + service.hashCode();
+  }
 }

@@ -90,4 +90,18 @@ public record ServiceUrl(ServiceName serviceName, String instanceId)
   public String toString() {
     return serviceName + "/" + instanceId;
   }
+
+  /** Equal parts; the same instance first, as most look-ups on the request path find it. */
+  @Override
+  public boolean equals(Object other) {
+    return this == other
+        || other instanceof ServiceUrl url
+            && instanceId.equals(url.instanceId)
+            && serviceName.equals(url.serviceName);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * serviceName.hashCode() + instanceId.hashCode();
+  }
 }
