@@ -31,10 +31,12 @@ final class CallLoop implements AutoCloseable {
       try {
         String server = TestGreeter.call(channel);
         counts.computeIfAbsent(server, s -> new AtomicInteger()).incrementAndGet();
-        recent.add(server);
-        if (recent.size() > 50) {
+        // This thread is the only writer: making room before adding keeps every snapshot at 50 or
+        // fewer (adding first let a reader see 51 in between).
+        if (recent.size() >= 50) {
           recent.poll();
         }
+        recent.add(server);
         total.incrementAndGet();
       } catch (RuntimeException e) {
         failures.add(e);
