@@ -56,7 +56,11 @@ public abstract class OutboundFrame {
     return body;
   }
 
-  /** Whether the frame asks the peer for new work: refused after {@code GoAway} either way. */
+  /**
+   * Whether the frame starts new work at the receiver (a {@code Data}, a {@code Request} or a
+   * {@code StreamOpen}). After a {@code GoAway} only frames that finish work already started
+   * (responses, stream frames, cancels, pongs) still go.
+   */
   final boolean startsWork() {
     PeerFrame.BodyCase body = kind();
     return body == PeerFrame.BodyCase.DATA

@@ -12,7 +12,7 @@ import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.TicketRenewal;
 
-/** Factories for the frames the transport itself sends, and the rules about frame kinds. */
+/** Factories for the frames the transport itself sends. */
 final class PeerFrames {
 
   /** The peer protocol version this transport speaks. */
@@ -74,17 +74,5 @@ final class PeerFrames {
             ? StatusCode.RESOURCE_EXHAUSTED
             : StatusCode.DATA_LOSS;
     return goAway(code, String.valueOf(error.getMessage()));
-  }
-
-  /**
-   * Whether the frame starts new work at the receiver (a {@code Data}, a {@code Request} or a
-   * {@code StreamOpen}). After a GoAway only frames that finish work already started (responses,
-   * stream frames, cancels, pongs) still go.
-   */
-  static boolean startsWork(PeerFrame frame) {
-    PeerFrame.BodyCase body = frame.getBodyCase();
-    return body == PeerFrame.BodyCase.DATA
-        || body == PeerFrame.BodyCase.REQUEST
-        || body == PeerFrame.BodyCase.STREAM_OPEN;
   }
 }
