@@ -115,15 +115,39 @@ public final class Frames {
       // no in-place direct decoder), and the payload would be copied again.
       byte[] body = new byte[length];
       in.getBytes(index, body);
-      CodedInputStream input = UnsafeByteOperations.unsafeWrap(body).newCodedInput();
-      input.enableAliasing(true);
-      T message = parser.parseFrom(input);
-      input.checkLastTagWas(0);
-      return message;
+      return parseOwned(parser, body);
     } catch (InvalidProtocolBufferException e) {
       throw new CorruptFrameException(
           "frame body of " + length + " bytes does not parse: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Parses a frame body held in an array that nothing else will write to: the message's {@code
+   * bytes} fields are views of it, not copies.
+   *
+   * @param parser the parser of the expected message type
+   * @param body the body, handed over to the message
+   * @param <T> the message type
+   * @return the message
+   * @throws CorruptFrameException if the body is not a valid message of that type
+   */
+  public static <T> T parseOwnedBody(Parser<T> parser, byte[] body) {
+    try {
+      return parseOwned(parser, body);
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptFrameException(
+          "frame body of " + body.length + " bytes does not parse: " + e.getMessage(), e);
+    }
+  }
+
+  private static <T> T parseOwned(Parser<T> parser, byte[] body)
+      throws InvalidProtocolBufferException {
+    CodedInputStream input = UnsafeByteOperations.unsafeWrap(body).newCodedInput();
+    input.enableAliasing(true);
+    T message = parser.parseFrom(input);
+    input.checkLastTagWas(0);
+    return message;
   }
 
   /**

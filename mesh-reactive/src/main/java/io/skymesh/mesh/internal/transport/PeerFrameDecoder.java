@@ -6,6 +6,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.netty.buffer.ByteBuf;
 import io.skymesh.codec.CorruptFrameException;
 import io.skymesh.codec.FrameBodyDecoder;
+import io.skymesh.codec.Frames;
 import io.skymesh.proto.Header;
 import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.Status;
@@ -69,13 +70,8 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   }
 
   private static Object parse(byte[] body) {
-    PeerFrame frame;
-    try {
-      frame = PeerFrame.parser().parseFrom(body);
-    } catch (InvalidProtocolBufferException e) {
-      throw new CorruptFrameException(
-          "frame body of " + body.length + " bytes does not parse: " + e.getMessage(), e);
-    }
+    // The body is this decoder's own copy: bytes fields (a stream item's payload) alias it.
+    PeerFrame frame = Frames.parseOwnedBody(PeerFrame.parser(), body);
     return switch (frame.getBodyCase()) {
       case REQUEST -> InboundRequest.of(frame.getRequest());
       case RESPONSE -> InboundResponse.of(frame.getResponse());
@@ -224,7 +220,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       value = Status.getDefaultInstance();
     } else {
       try {
-        value = Status.parseFrom(ByteString.copyFrom(body, position, length));
+        value = Status.parser().parseFrom(body, position, length);
       } catch (InvalidProtocolBufferException e) {
         throw NOT_HANDLED;
       }
@@ -237,7 +233,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     int length = length();
     Header header;
     try {
-      header = Header.parseFrom(ByteString.copyFrom(body, position, length));
+      header = Header.parser().parseFrom(body, position, length);
     } catch (InvalidProtocolBufferException e) {
       throw NOT_HANDLED;
     }
