@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
+import reactor.core.CorePublisher;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxOperator;
@@ -315,6 +316,18 @@ public final class MeshObservations {
             });
   }
 
+  private static <T> void subscribeInScope(
+      Observation observation,
+      CorePublisher<? extends T> source,
+      CoreSubscriber<? super T> actual) {
+    Observation.Scope scope = observation.openScope();
+    try {
+      source.subscribe(actual);
+    } finally {
+      scope.close();
+    }
+  }
+
   /** Subscribes its source with the observation in scope, for the code a handler runs at once. */
   private static final class Scoped<T> extends MonoOperator<T, T> {
     private final Observation observation;
@@ -326,12 +339,7 @@ public final class MeshObservations {
 
     @Override
     public void subscribe(CoreSubscriber<? super T> actual) {
-      Observation.Scope scope = observation.openScope();
-      try {
-        source.subscribe(actual);
-      } finally {
-        scope.close();
-      }
+      subscribeInScope(observation, source, actual);
     }
   }
 
@@ -346,12 +354,7 @@ public final class MeshObservations {
 
     @Override
     public void subscribe(CoreSubscriber<? super T> actual) {
-      Observation.Scope scope = observation.openScope();
-      try {
-        source.subscribe(actual);
-      } finally {
-        scope.close();
-      }
+      subscribeInScope(observation, source, actual);
     }
   }
 }

@@ -38,7 +38,6 @@ import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.core.CoreSubscriber;
 import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -663,7 +662,8 @@ public final class RpcServer {
    * Sends the outcome as a {@code Response} on the connection the request came on; it is also the
    * subscriber of the reply's send (a call replies once), which learns whether the reply was lost.
    */
-  private static final class ConnectionResponder implements Responder, CoreSubscriber<Void> {
+  private static final class ConnectionResponder extends SendFailureSubscriber
+      implements Responder {
 
     private static final Status OK = Status.newBuilder().setCode(StatusCode.OK).build();
 
@@ -681,17 +681,6 @@ public final class RpcServer {
     public void reply(Reply reply) {
       connection.send(response(streamId, OK, reply)).subscribe(this);
     }
-
-    @Override
-    public void onSubscribe(Subscription subscription) {
-      // A Mono<Void>: nothing to request.
-    }
-
-    @Override
-    public void onNext(Void nothing) {}
-
-    @Override
-    public void onComplete() {}
 
     /** The reply's send failed. */
     @Override

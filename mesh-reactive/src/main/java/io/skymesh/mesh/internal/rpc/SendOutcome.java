@@ -1,8 +1,6 @@
 package io.skymesh.mesh.internal.rpc;
 
 import java.util.function.Consumer;
-import org.reactivestreams.Subscription;
-import reactor.core.CoreSubscriber;
 
 /**
  * The subscriber of every send of one stream: it hears only failures, and passes them on. One per
@@ -10,7 +8,7 @@ import reactor.core.CoreSubscriber;
  * {@code Mono<Void>} carry no value). Subscribed to many sends at once, which the sends allow: it
  * keeps no subscription, requests nothing (a {@code Mono<Void>} needs no demand) and never cancels.
  */
-final class SendOutcome implements CoreSubscriber<Void> {
+final class SendOutcome extends SendFailureSubscriber {
 
   private final Consumer<Throwable> onError;
 
@@ -19,16 +17,7 @@ final class SendOutcome implements CoreSubscriber<Void> {
   }
 
   @Override
-  public void onSubscribe(Subscription subscription) {}
-
-  @Override
-  public void onNext(Void value) {}
-
-  @Override
   public void onError(Throwable error) {
     onError.accept(error);
   }
-
-  @Override
-  public void onComplete() {}
 }
