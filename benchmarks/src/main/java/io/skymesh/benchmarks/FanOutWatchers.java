@@ -97,12 +97,18 @@ public final class FanOutWatchers {
   }
 
   private NameServerConnection open(String host, int port, int index) {
+    return openSession(
+        NameServerConnection.builder(host, port).onEvent(frame -> onEvent(index, frame)));
+  }
+
+  /**
+   * Connects (frames up to 64 MiB: a snapshot of the whole service) and opens a session of app
+   * {@code bench} that outlives the run; for the watchers here and the benchmark's own client.
+   * Blocks: set-up only.
+   */
+  static NameServerConnection openSession(NameServerConnection.Builder builder) {
     NameServerConnection connection =
-        NameServerConnection.builder(host, port)
-            .maxFrameLength(64 * 1024 * 1024)
-            .onEvent(frame -> onEvent(index, frame))
-            .connect()
-            .block(DEADLINE);
+        builder.maxFrameLength(64 * 1024 * 1024).connect().block(DEADLINE);
     connection
         .request(
             NameClientFrame.newBuilder()

@@ -6,7 +6,6 @@ import io.skymesh.proto.Ack;
 import io.skymesh.proto.Deregister;
 import io.skymesh.proto.Instance;
 import io.skymesh.proto.NameClientFrame;
-import io.skymesh.proto.OpenSession;
 import io.skymesh.proto.Register;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -66,7 +65,6 @@ public class MembershipFanOutBenchmark {
   private static final Duration DEADLINE = FanOutWatchers.DEADLINE;
   private static final String SERVICE = "bench.local.fanout";
   private static final String CHANGING = SERVICE + "/changing";
-  private static final int TTL_MILLIS = (int) TimeUnit.HOURS.toMillis(1);
 
   /** How many watchers, each on a connection of its own, see each change. */
   @Param({"1000"})
@@ -195,23 +193,7 @@ public class MembershipFanOutBenchmark {
   }
 
   private NameServerConnection connect() {
-    NameServerConnection connection =
-        NameServerConnection.builder("127.0.0.1", server.port())
-            .maxFrameLength(64 * 1024 * 1024)
-            .connect()
-            .block(DEADLINE);
-    connection
-        .request(
-            request()
-                .setOpenSession(
-                    OpenSession.newBuilder()
-                        .setProtocolVersion(1)
-                        .setAppId("bench")
-                        .setTtlMillis(TTL_MILLIS)),
-            "open session",
-            DEADLINE)
-        .block(DEADLINE);
-    return connection;
+    return FanOutWatchers.openSession(NameServerConnection.builder("127.0.0.1", server.port()));
   }
 
   private static NameClientFrame.Builder request() {

@@ -157,11 +157,7 @@ class StreamFlowControlTest {
   void cancellingTheCallerDisposesTheHandlersWork() {
     AtomicInteger uploadCancelled = new AtomicInteger();
     AtomicLong uploaded = new AtomicLong();
-    Flux<ByteString> endless =
-        Flux.generate(
-                (SynchronousSink<ByteString> sink) ->
-                    sink.next(sequence(uploaded.incrementAndGet())))
-            .doOnCancel(uploadCancelled::incrementAndGet);
+    Flux<ByteString> endless = endlessUpload(uploaded, uploadCancelled);
 
     StepVerifier.create(client.requestChannel(SERVER, "Echo", endless), 0)
         .thenRequest(1000)
@@ -181,11 +177,7 @@ class StreamFlowControlTest {
   void aHandlerCancellingItsRequestsDisposesTheCallersUpload() {
     AtomicInteger uploadCancelled = new AtomicInteger();
     AtomicLong uploaded = new AtomicLong();
-    Flux<ByteString> endless =
-        Flux.generate(
-                (SynchronousSink<ByteString> sink) ->
-                    sink.next(sequence(uploaded.incrementAndGet())))
-            .doOnCancel(uploadCancelled::incrementAndGet);
+    Flux<ByteString> endless = endlessUpload(uploaded, uploadCancelled);
 
     StepVerifier.create(
             client.requestChannel(SERVER, "TakeFive", endless).map(r -> sequenceOf(r.payload())))
@@ -221,6 +213,13 @@ class StreamFlowControlTest {
 
   private RpcServer rpcServer() {
     return ((DefaultMesh) serverMesh).rpcServer();
+  }
+
+  /** Numbered payloads for ever, counting those made and the cancels of the upload. */
+  private static Flux<ByteString> endlessUpload(AtomicLong uploaded, AtomicInteger cancelled) {
+    return Flux.generate(
+            (SynchronousSink<ByteString> sink) -> sink.next(sequence(uploaded.incrementAndGet())))
+        .doOnCancel(cancelled::incrementAndGet);
   }
 
   private static ByteString sequence(long i) {
