@@ -54,6 +54,7 @@ public final class MeshBuilder {
   private int maxPendingRequestsPerPeer = RpcConfig.DEFAULT_MAX_PENDING_PER_PEER;
   private int maxConcurrentHandlersPerService = RpcConfig.DEFAULT_MAX_CONCURRENT_HANDLERS;
   private int streamWindow = RpcConfig.DEFAULT_STREAM_WINDOW;
+  private boolean zeroCopyPayloads;
   private final List<ClientInterceptor> clientInterceptors = new ArrayList<>();
   private final List<ServerInterceptor> serverInterceptors = new ArrayList<>();
   private @Nullable MeterRegistry meterRegistry;
@@ -358,6 +359,32 @@ public final class MeshBuilder {
     return this;
   }
 
+  /**
+   * Whether request and reply payloads received from other processes may be views of the
+   * connection's pooled read buffer instead of copies, as RSocket's {@code
+   * PayloadDecoder.ZERO_COPY} and Reactor Netty's {@code ByteBuf}s are; default {@code false}.
+   * Payloads of 256 bytes or more then cost no copy and no heap array, under a lifetime rule:
+   *
+   * <ul>
+   *   <li>A handler's {@link io.skymesh.mesh.rpc.IncomingRequest#payload()} is valid until its
+   *       reply {@code Mono} has ended and the reply has been written, or the call was cancelled.
+   *       Returning it in the {@code Reply} (an echo) is fine.
+   *   <li>A caller's {@link io.skymesh.mesh.rpc.Reply#payload()} is valid only while the {@code
+   *       onNext} that delivers the reply runs: parse or map it there (the {@code request}
+   *       overloads that take a {@code Parser} do). Copy it ({@code
+   *       ByteString.copyFrom(payload.asReadOnlyByteBuffer())}) to keep it, or before anything that
+   *       hands the reply to another thread or to later: {@code block()}, {@code publishOn}, a
+   *       queue.
+   * </ul>
+   *
+   * <p>A view read after that sees memory reused for other frames. Messages ({@code sendTo}),
+   * streams and calls within the process always carry copies.
+   */
+  public MeshBuilder zeroCopyPayloads(boolean zeroCopyPayloads) {
+    this.zeroCopyPayloads = zeroCopyPayloads;
+    return this;
+  }
+
   /** Adds a client interceptor, around those added before (the first added is the outermost). */
   public MeshBuilder clientInterceptor(ClientInterceptor interceptor) {
     clientInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
@@ -441,7 +468,8 @@ public final class MeshBuilder {
                 maxConcurrentHandlersPerService,
                 streamWindow,
                 clientInterceptors,
-                serverInterceptors),
+                serverInterceptors,
+                zeroCopyPayloads),
             new NameServerClientConfig(
                 appId,
                 nameServers,

@@ -81,7 +81,8 @@ public final class DefaultMesh implements Mesh {
             .processId(processId)
             .appId(config.appId())
             .maxFrameLength(config.maxFrameLength())
-            .maxPendingSends(config.maxPendingSends());
+            .maxPendingSends(config.maxPendingSends())
+            .zeroCopyPayloads(config.rpc().zeroCopyPayloads());
     if (config.advertisedHost() != null) {
       transport.advertisedHost(config.advertisedHost());
     }

@@ -41,9 +41,10 @@ class RequestResponseInteropTest {
   private static final ServiceUrl SERVER = ServiceUrl.parse("game.zone1.test/1");
   private static final int FOUR_MIB = 4 * 1024 * 1024;
 
-  private TestMeshes fixture;
-  private Mesh serverMesh;
-  private MeshService client;
+  TestMeshes fixture;
+  Mesh serverMesh;
+  Mesh clientMesh;
+  MeshService client;
 
   /** Cancellations and subscriptions the server's handlers saw. */
   private final AtomicInteger handlerCancelled = new AtomicInteger();
@@ -87,7 +88,7 @@ class RequestResponseInteropTest {
             .build();
     serverMesh = fixture.mesh(b -> transport(b.maxFrameLength(8 * 1024 * 1024)));
     register(serverMesh, SERVER.toString(), methods);
-    Mesh clientMesh = fixture.mesh(b -> transport(b.maxFrameLength(8 * 1024 * 1024)));
+    clientMesh = fixture.mesh(b -> transport(b.maxFrameLength(8 * 1024 * 1024)));
     client = register(clientMesh, "game.zone1.client/1");
   }
 
@@ -267,7 +268,7 @@ class RequestResponseInteropTest {
         .verify(DEADLINE);
   }
 
-  private static byte[] bytes(int size, long seed) {
+  static byte[] bytes(int size, long seed) {
     byte[] bytes = new byte[size];
     new Random(seed).nextBytes(bytes);
     return bytes;

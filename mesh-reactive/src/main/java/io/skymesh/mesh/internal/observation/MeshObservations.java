@@ -112,7 +112,8 @@ public final class MeshObservations {
         rpc.maxConcurrentHandlers(),
         rpc.streamWindow(),
         clients,
-        servers);
+        servers,
+        rpc.zeroCopyPayloads());
   }
 
   /**

@@ -211,6 +211,11 @@ public final class Calls implements RequestFrames {
         false);
   }
 
+  /** Requests of this process waiting for their reply; an instant reading, for tests. */
+  public int pendingReplies() {
+    return client.pending();
+  }
+
   @Override
   public void forget(String address) {
     limiters.remove(address);

@@ -199,7 +199,9 @@ public final class RpcClient {
 
   /**
    * Completes the request a {@code Response} answers; an unknown stream id (cancelled, timed out)
-   * is counted and ignored.
+   * is counted and ignored. A payload that is a view of the read buffer (zero-copy payloads) is
+   * valid while the reply's {@code onNext} runs, and released after it; a caller that has not asked
+   * for the reply yet gets a copy instead.
    *
    * @param response the response
    * @param connection where it came from
@@ -209,19 +211,29 @@ public final class RpcClient {
     Streams table = streams.get(connection);
     Pending pending = table == null ? null : table.take(response.streamId());
     if (pending == null) {
+      response.release();
       metrics.responseUnmatched();
       return Mono.empty();
     }
-    String oversized = Headers.check(response.headers());
-    if (oversized != null) {
-      pending.fail(
-          Statuses.toException(
-              StatusCode.INVALID_ARGUMENT,
-              pending.context() + ": the response was refused: " + oversized));
-    } else if (response.status().getCode() == StatusCode.OK) {
-      pending.complete(new Reply(Headers.toMap(response.headers()), response.payload()));
-    } else {
-      pending.fail(Statuses.toException(response.status(), pending.context()));
+    try {
+      String oversized = Headers.check(response.headers());
+      if (oversized != null) {
+        pending.fail(
+            Statuses.toException(
+                StatusCode.INVALID_ARGUMENT,
+                pending.context() + ": the response was refused: " + oversized));
+      } else if (response.status().getCode() == StatusCode.OK) {
+        ByteString payload = response.payload();
+        if (response.payloadBuffer() != null && !pending.requested) {
+          // The reply would be kept until asked for, past the view's release below.
+          payload = ByteString.copyFrom(payload.asReadOnlyByteBuffer());
+        }
+        pending.complete(new Reply(Headers.toMap(response.headers()), payload));
+      } else {
+        pending.fail(Statuses.toException(response.status(), pending.context()));
+      }
+    } finally {
+      response.release();
     }
     return Mono.empty();
   }
@@ -432,6 +444,11 @@ public final class RpcClient {
     private final Streams table;
     private final long id;
 
+    /**
+     * Set once the caller's demand has reached {@code MonoSubscriber}: a reply then goes out now.
+     */
+    volatile boolean requested;
+
     Pending(
         CoreSubscriber<? super Reply> actual,
         OutgoingRequest request,
@@ -447,6 +464,21 @@ public final class RpcClient {
 
     String context() {
       return request.destination() + " " + request.method();
+    }
+
+    @Override
+    public void request(long n) {
+      super.request(n);
+      requested = true;
+    }
+
+    /**
+     * No fusion: a fused subscriber would take the reply later, on its own thread, after a payload
+     * view has been released.
+     */
+    @Override
+    public int requestFusion(int mode) {
+      return NONE;
     }
 
     /** Ends the call with an error; called by whoever took it out of the table. */

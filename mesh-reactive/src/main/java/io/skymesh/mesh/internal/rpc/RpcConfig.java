@@ -17,6 +17,9 @@ import java.util.Objects;
  *     the credit it grants ahead of its subscriber's consumption
  * @param clientInterceptors outermost first
  * @param serverInterceptors outermost first
+ * @param zeroCopyPayloads whether request and reply payloads received from peers may be views of
+ *     the connection's read buffer, valid for a limited time (see {@code
+ *     MeshBuilder.zeroCopyPayloads})
  */
 public record RpcConfig(
     Duration defaultTimeout,
@@ -25,7 +28,8 @@ public record RpcConfig(
     int maxConcurrentHandlers,
     int streamWindow,
     List<ClientInterceptor> clientInterceptors,
-    List<ServerInterceptor> serverInterceptors) {
+    List<ServerInterceptor> serverInterceptors,
+    boolean zeroCopyPayloads) {
 
   /** The default of {@link #defaultTimeout}: 30 s. */
   public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(30);
@@ -58,6 +62,7 @@ public record RpcConfig(
         DEFAULT_MAX_CONCURRENT_HANDLERS,
         DEFAULT_STREAM_WINDOW,
         List.of(),
-        List.of());
+        List.of(),
+        false);
   }
 }

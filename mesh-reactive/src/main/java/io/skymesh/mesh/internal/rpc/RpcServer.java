@@ -129,6 +129,7 @@ public final class RpcServer {
             request.headers(),
             connection);
     if (admission.refusal() != null) {
+      request.release();
       return refuse(
           request, connection, admission.refusal().getCode(), admission.refusal().getMessage());
     }
@@ -145,7 +146,7 @@ public final class RpcServer {
     Responder responder =
         request.oneWay()
             ? new OneWayResponder(incoming, request, connection)
-            : new ConnectionResponder(connection, streamId, metrics);
+            : new ConnectionResponder(connection, request, metrics);
     if (request.oneWay()) {
       start(endpoint, incoming, new ServerCall(endpoint, responder, null, 0));
       return Mono.empty();
@@ -154,6 +155,7 @@ public final class RpcServer {
     ServerCall call = new ServerCall(endpoint, responder, table, streamId);
     if (table.putIfAbsent(streamId, call) != null) {
       endpoint.release();
+      request.release();
       log.warn("{} reused stream id {} while in flight: refused", connection, streamId);
       reusedStreamIds.incrementAndGet();
       // The caller hears at once rather than at its deadline; the first call goes on.
@@ -651,16 +653,25 @@ public final class RpcServer {
     return new OutboundResponse(streamId, status, reply.headers(), reply.payload());
   }
 
-  /** Where a call's outcome goes. */
+  /**
+   * Where a call's outcome goes. A responder of a request from a peer also owns the request's
+   * payload view (zero-copy payloads) and releases it when it no longer matters: the reply written,
+   * the error sent, or the call abandoned.
+   */
   private interface Responder {
     void reply(Reply reply);
 
     void fail(Throwable error);
+
+    /** The call ended without an outcome (cancelled, its connection closed). */
+    void abandon();
   }
 
   /**
    * Sends the outcome as a {@code Response} on the connection the request came on; it is also the
    * subscriber of the reply's send (a call replies once), which learns whether the reply was lost.
+   * The request's payload view, which the reply may hold (an echo), is released once the reply's
+   * send has ended: written into the outbound buffer, or failed.
    */
   private static final class ConnectionResponder extends SendFailureSubscriber
       implements Responder {
@@ -668,13 +679,23 @@ public final class RpcServer {
     private static final Status OK = Status.newBuilder().setCode(StatusCode.OK).build();
 
     private final PeerConnection connection;
+    private final InboundRequest request;
     private final long streamId;
     private final MeshMetrics metrics;
+    private boolean released;
 
-    ConnectionResponder(PeerConnection connection, long streamId, MeshMetrics metrics) {
+    ConnectionResponder(PeerConnection connection, InboundRequest request, MeshMetrics metrics) {
       this.connection = connection;
-      this.streamId = streamId;
+      this.request = request;
+      this.streamId = request.streamId();
       this.metrics = metrics;
+    }
+
+    private void releaseRequest() {
+      if (!released) {
+        released = true;
+        request.release();
+      }
     }
 
     @Override
@@ -682,9 +703,21 @@ public final class RpcServer {
       connection.send(response(streamId, OK, reply)).subscribe(this);
     }
 
+    @Override
+    public void abandon() {
+      releaseRequest();
+    }
+
+    /** The reply has been written. */
+    @Override
+    public void onComplete() {
+      releaseRequest();
+    }
+
     /** The reply's send failed. */
     @Override
     public void onError(Throwable error) {
+      releaseRequest();
       if (error instanceof OverloadedException) {
         // The reply is over the frame limit: the caller must still get an answer.
         fail(error);
@@ -696,6 +729,7 @@ public final class RpcServer {
 
     @Override
     public void fail(Throwable error) {
+      releaseRequest();
       connection
           .send(response(streamId, Statuses.toStatus(error), Reply.empty()))
           .subscribe(
@@ -723,10 +757,18 @@ public final class RpcServer {
     }
 
     @Override
-    public void reply(Reply reply) {}
+    public void reply(Reply reply) {
+      wire.release();
+    }
+
+    @Override
+    public void abandon() {
+      wire.release();
+    }
 
     @Override
     public void fail(Throwable error) {
+      wire.release();
       log.warn(
           "Handler of {} {} failed on a notification from {}; reported to the sender",
           request.destination(),
@@ -759,6 +801,9 @@ public final class RpcServer {
       // A notification in process fails its caller too, as an in-process sendTo does.
       sink.error(Statuses.toException(Statuses.toStatus(error), context));
     }
+
+    @Override
+    public void abandon() {}
   }
 
   /**
@@ -819,6 +864,9 @@ public final class RpcServer {
 
     @Override
     protected void hookFinally(SignalType type) {
+      if (!replied) {
+        responder.abandon();
+      }
       if (table != null) {
         table.remove(streamId, this);
       }

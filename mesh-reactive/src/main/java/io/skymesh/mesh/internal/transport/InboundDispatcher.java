@@ -12,6 +12,10 @@ import reactor.core.publisher.Mono;
  * completes slowly makes the transport stop reading from the socket, which slows the sender down.
  * Return {@link Mono#empty()} when the frame is fully handled at once (the cheapest path). An
  * error, thrown or signalled, is logged and the connection goes on with the next frame.
+ *
+ * <p>With zero-copy payloads, an {@link InboundRequest} or {@link InboundResponse} may hold a view
+ * of the read buffer: the dispatcher owns it from the call on and releases it when done ({@code
+ * release()}).
  */
 @FunctionalInterface
 public interface InboundDispatcher {
@@ -39,6 +43,9 @@ public interface InboundDispatcher {
 
   /** A dispatcher that drops every frame, for a transport that only sends. */
   static InboundDispatcher discarding() {
-    return frame -> Mono.empty();
+    return frame -> {
+      InboundFrame.releaseDropped(frame.frame());
+      return Mono.empty();
+    };
   }
 }

@@ -41,6 +41,18 @@ public record InboundFrame(Object frame, PeerConnection connection) {
     return kindOf(frame);
   }
 
+  /**
+   * Releases the read buffer a request's or response's payload is a view of (zero-copy payloads),
+   * for a frame dropped before its receiver had it; any other frame holds nothing to release.
+   */
+  static void releaseDropped(Object frame) {
+    if (frame instanceof InboundRequest request) {
+      request.release();
+    } else if (frame instanceof InboundResponse response) {
+      response.release();
+    }
+  }
+
   static PeerFrame.BodyCase kindOf(Object frame) {
     if (frame instanceof InboundRequest) {
       return PeerFrame.BodyCase.REQUEST;

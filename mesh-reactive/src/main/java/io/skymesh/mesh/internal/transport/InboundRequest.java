@@ -1,14 +1,18 @@
 package io.skymesh.mesh.internal.transport;
 
 import com.google.protobuf.ByteString;
+import io.netty.buffer.ByteBuf;
 import io.skymesh.proto.Header;
 import io.skymesh.proto.Request;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@code Request} frame as it was received: what the generated {@code Request} holds, decoded by
  * hand ({@link PeerFrameDecoder}) without builders, with the strings a connection repeats decoded
- * once per connection and the payload a view of the frame's bytes.
+ * once per connection. The payload is its own copy, or, with zero-copy payloads, a view of the
+ * pooled read buffer ({@code payloadBuffer}) that whoever ends the request releases ({@link
+ * #release}).
  *
  * @param streamId the request's id on its connection
  * @param source the caller's url, as sent
@@ -19,6 +23,8 @@ import java.util.List;
  * @param timeoutMicros what was left of the caller's deadline when it sent the request; 0 for none
  * @param oneWay whether no reply is wanted
  * @param leaderTerm the leader's term the caller routed by; 0 for none
+ * @param payloadBuffer the retained slice of the read buffer that {@code payload} is a view of, or
+ *     null when the payload is a copy
  */
 public record InboundRequest(
     long streamId,
@@ -29,7 +35,8 @@ public record InboundRequest(
     ByteString payload,
     long timeoutMicros,
     boolean oneWay,
-    long leaderTerm) {
+    long leaderTerm,
+    @Nullable ByteBuf payloadBuffer) {
 
   /**
    * The same request from its generated message.
@@ -47,7 +54,15 @@ public record InboundRequest(
         request.getPayload(),
         request.getTimeoutMicros(),
         request.getOneWay(),
-        request.getLeaderTerm());
+        request.getLeaderTerm(),
+        null);
+  }
+
+  /** Releases the buffer the payload is a view of, if it is one; once, by whoever ends the call. */
+  public void release() {
+    if (payloadBuffer != null) {
+      payloadBuffer.release();
+    }
   }
 
   /** The same request as a generated message; for tests and tools, as it copies every field. */

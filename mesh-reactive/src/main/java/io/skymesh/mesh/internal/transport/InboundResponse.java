@@ -1,23 +1,32 @@
 package io.skymesh.mesh.internal.transport;
 
 import com.google.protobuf.ByteString;
+import io.netty.buffer.ByteBuf;
 import io.skymesh.proto.Header;
 import io.skymesh.proto.Response;
 import io.skymesh.proto.Status;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@code Response} frame as it was received: what the generated {@code Response} holds, decoded
- * by hand ({@link PeerFrameDecoder}) without builders, with the payload a view of the frame's
- * bytes.
+ * by hand ({@link PeerFrameDecoder}) without builders. The payload is its own copy, or, with
+ * zero-copy payloads, a view of the pooled read buffer ({@code payloadBuffer}) that the receiver
+ * releases once the reply has been handed over ({@link #release}).
  *
  * @param streamId the id of the request it answers
  * @param status the outcome; the default instance (code {@code OK}) when the frame had none
  * @param headers the headers, in the order sent
  * @param payload the payload
+ * @param payloadBuffer the retained slice of the read buffer that {@code payload} is a view of, or
+ *     null when the payload is a copy
  */
 public record InboundResponse(
-    long streamId, Status status, List<Header> headers, ByteString payload) {
+    long streamId,
+    Status status,
+    List<Header> headers,
+    ByteString payload,
+    @Nullable ByteBuf payloadBuffer) {
 
   /**
    * The same response from its generated message.
@@ -30,7 +39,15 @@ public record InboundResponse(
         response.getStreamId(),
         response.getStatus(),
         response.getHeadersList(),
-        response.getPayload());
+        response.getPayload(),
+        null);
+  }
+
+  /** Releases the buffer the payload is a view of, if it is one; once, by the receiver. */
+  public void release() {
+    if (payloadBuffer != null) {
+      payloadBuffer.release();
+    }
   }
 
   /** The same response as a generated message; for tests and tools, as it copies every field. */

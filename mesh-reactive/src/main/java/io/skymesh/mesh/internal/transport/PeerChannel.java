@@ -343,6 +343,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         .inbound()
         .receiveObject()
         .concatMapDelayError(this::onFrame, true, inboundPrefetch)
+        // Frames read ahead and dropped with the connection: their payload views go back.
+        .doOnDiscard(Object.class, InboundFrame::releaseDropped)
         .subscribe(null, this::inboundFailed);
     Duration timeout = transport.config().handshakeTimeout();
     handshakeTimer =
@@ -532,18 +534,24 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private Mono<Void> onFrame(Object message) {
     processedCount.lazySet(++processed);
     if (aborted) {
+      InboundFrame.releaseDropped(message);
       return Mono.empty();
     }
     // The busiest frames come decoded by hand (PeerFrameDecoder), everything else as protobuf.
     if (message instanceof InboundRequest request) {
       if (!handshakeDone) {
+        request.release();
         return expectedHello(PeerFrame.BodyCase.REQUEST);
       }
       lastRequestStreamId = Math.max(lastRequestStreamId, request.streamId());
       return dispatch(message);
     }
     if (message instanceof InboundResponse || message instanceof InboundData) {
-      return handshakeDone ? dispatch(message) : expectedHello(InboundFrame.kindOf(message));
+      if (!handshakeDone) {
+        InboundFrame.releaseDropped(message);
+        return expectedHello(InboundFrame.kindOf(message));
+      }
+      return dispatch(message);
     }
     PeerFrame frame = (PeerFrame) message;
     if (!handshakeDone) {

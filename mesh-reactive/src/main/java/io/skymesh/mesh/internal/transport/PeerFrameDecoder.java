@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decodes a connection's frame bodies: {@code Request}, {@code Response} and {@code Data} frames by
@@ -21,13 +22,17 @@ import java.util.List;
  * frame with protobuf's parser into a {@code PeerFrame}. One instance per connection, used on its
  * event loop only.
  *
- * <p>The body is copied once out of the read buffer into an array of its own, and the payload is a
- * view of that array: nothing refers to the pooled read buffer afterwards. The hand decoder takes
- * only the layout protobuf-java and this transport write (one such field filling the frame, known
- * fields with their wire types); anything else, and anything malformed, goes to protobuf's parser,
- * which decides: the same message, or the same {@link CorruptFrameException}. Source, destination
- * and method strings, which a connection repeats, are decoded once and kept in a small
- * per-connection cache.
+ * <p>A hand-decoded body is read from a scratch array the decoder keeps (copied there out of the
+ * read buffer, not allocated per frame), and its payload is copied out on its own. With zero-copy
+ * payloads, a request's or response's payload of {@value #SMALLEST_VIEW} bytes or more is instead a
+ * view of a retained slice of the read buffer, handed over with the frame for its receiver to
+ * release. Every other frame is copied once into an array of its own, which its bytes fields alias.
+ *
+ * <p>The hand decoder takes only the layout protobuf-java and this transport write (one such field
+ * filling the frame, known fields with their wire types); anything else, and anything malformed,
+ * goes to protobuf's parser, which decides: the same message, or the same {@link
+ * CorruptFrameException}. Source, destination and method strings, which a connection repeats, are
+ * decoded once and kept in a small per-connection cache.
  */
 final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
 
@@ -39,34 +44,98 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   private static final RuntimeException NOT_HANDLED =
       new RuntimeException(null, null, false, false) {};
 
-  private final StringCache strings = new StringCache();
+  /** Payloads shorter than this are copied even with zero-copy payloads: a view costs as much. */
+  static final int SMALLEST_VIEW = 256;
 
+  /** The largest scratch array kept between frames; a longer body gets an array of its own. */
+  private static final int LARGEST_SCRATCH = 64 * 1024;
+
+  private final StringCache strings = new StringCache();
+  private final boolean zeroCopyPayloads;
+  private byte[] scratch = new byte[512];
+
+  // The body being decoded by hand: its bytes, and where they lie in the read buffer.
   private byte[] body;
   private int position;
   private int limit;
+  private ByteBuf in;
+  private int inIndex;
+  private @Nullable ByteBuf payloadBuffer;
+
+  /** A decoder that copies every payload out of the read buffer. */
+  PeerFrameDecoder() {
+    this(false);
+  }
+
+  /**
+   * A decoder.
+   *
+   * @param zeroCopyPayloads whether request and response payloads may be views of the read buffer
+   */
+  PeerFrameDecoder(boolean zeroCopyPayloads) {
+    this.zeroCopyPayloads = zeroCopyPayloads;
+  }
 
   @Override
   public Object decode(ByteBuf in, int index, int length) {
+    int first = length > 1 ? in.getByte(index) : 0;
+    if (first != REQUEST_TAG && first != RESPONSE_TAG && first != DATA_TAG) {
+      return parse(copy(in, index, length));
+    }
+    byte[] bytes = scratch(length);
+    in.getBytes(index, bytes, 0, length);
+    body = bytes;
+    this.in = in;
+    inIndex = index;
+    limit = length;
+    try {
+      return switch (first) {
+        case REQUEST_TAG -> request();
+        case RESPONSE_TAG -> response();
+        default -> data();
+      };
+    } catch (RuntimeException notHandled) {
+      if (notHandled != NOT_HANDLED) {
+        throw notHandled;
+      }
+    } finally {
+      if (payloadBuffer != null) {
+        // Given up half way: the view is not handed over.
+        payloadBuffer.release();
+        payloadBuffer = null;
+      }
+      body = null;
+      this.in = null;
+    }
+    return parse(bytes == scratch ? copy(in, index, length) : bytes);
+  }
+
+  private static byte[] copy(ByteBuf in, int index, int length) {
     byte[] copy = new byte[length];
     in.getBytes(index, copy);
-    int first = length > 1 ? copy[0] : 0;
-    if (first == REQUEST_TAG || first == RESPONSE_TAG || first == DATA_TAG) {
-      body = copy;
-      try {
-        return switch (first) {
-          case REQUEST_TAG -> request();
-          case RESPONSE_TAG -> response();
-          default -> data();
-        };
-      } catch (RuntimeException notHandled) {
-        if (notHandled != NOT_HANDLED) {
-          throw notHandled;
-        }
-      } finally {
-        body = null;
-      }
+    return copy;
+  }
+
+  /**
+   * An array for a body of {@code length} bytes: the kept scratch array, or, for a body longer than
+   * it may grow, an array of the body's own.
+   */
+  private byte[] scratch(int length) {
+    if (length <= scratch.length) {
+      return scratch;
     }
-    return parse(copy);
+    if (length > LARGEST_SCRATCH) {
+      return new byte[length];
+    }
+    scratch = new byte[Math.min(LARGEST_SCRATCH, Math.max(length, scratch.length * 2))];
+    return scratch;
+  }
+
+  /** The view taken by the frame being built, which now owns it. */
+  private @Nullable ByteBuf handOver() {
+    ByteBuf taken = payloadBuffer;
+    payloadBuffer = null;
+    return taken;
   }
 
   private static Object parse(byte[] body) {
@@ -98,7 +167,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
         case 3 << 3 | 2 -> destination = string();
         case 4 << 3 | 2 -> method = string();
         case 5 << 3 | 2 -> headers = withHeader(headers);
-        case 6 << 3 | 2 -> payload = bytes();
+        case 6 << 3 | 2 -> payload = payload();
         case 7 << 3 -> timeoutMicros = varint();
         case 8 << 3 -> oneWay = varint() != 0;
         case 9 << 3 -> leaderTerm = varint();
@@ -106,7 +175,16 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       }
     }
     return new InboundRequest(
-        streamId, source, destination, method, headers, payload, timeoutMicros, oneWay, leaderTerm);
+        streamId,
+        source,
+        destination,
+        method,
+        headers,
+        payload,
+        timeoutMicros,
+        oneWay,
+        leaderTerm,
+        handOver());
   }
 
   private InboundResponse response() {
@@ -125,12 +203,16 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
           status = status();
         }
         case 3 << 3 | 2 -> headers = withHeader(headers);
-        case 4 << 3 | 2 -> payload = bytes();
+        case 4 << 3 | 2 -> payload = payload();
         default -> throw NOT_HANDLED;
       }
     }
     return new InboundResponse(
-        streamId, status == null ? Status.getDefaultInstance() : status, headers, payload);
+        streamId,
+        status == null ? Status.getDefaultInstance() : status,
+        headers,
+        payload,
+        handOver());
   }
 
   private InboundData data() {
@@ -156,9 +238,8 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   /** Reads the frame's first field header and makes it the whole body, or gives up. */
   private void enterOnlyField() {
     position = 1;
-    limit = body.length;
     int length = length();
-    if (position + length != body.length) {
+    if (position + length != limit) {
       throw NOT_HANDLED;
     }
   }
@@ -205,12 +286,44 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     return value;
   }
 
+  /** A bytes field, copied out of the body. */
   private ByteString bytes() {
-    int length = length();
-    ByteString value =
-        length == 0 ? ByteString.EMPTY : UnsafeByteOperations.unsafeWrap(body, position, length);
+    return copied(length());
+  }
+
+  private ByteString copied(int length) {
+    ByteString value;
+    if (length == 0) {
+      value = ByteString.EMPTY;
+    } else if (body == scratch) {
+      value = ByteString.copyFrom(body, position, length);
+    } else {
+      // A body too long for the scratch array has an array of its own: the payload may alias it.
+      value = UnsafeByteOperations.unsafeWrap(body, position, length);
+    }
     position += length;
     return value;
+  }
+
+  /** A request's or response's payload: a view of the read buffer when that is allowed. */
+  private ByteString payload() {
+    if (!zeroCopyPayloads) {
+      return bytes();
+    }
+    int length = length();
+    if (length < SMALLEST_VIEW) {
+      return copied(length);
+    }
+    if (payloadBuffer != null) {
+      throw NOT_HANDLED; // a repeated payload: the last one counts, protobuf's business
+    }
+    ByteBuf view = in.retainedSlice(inIndex + position, length);
+    payloadBuffer = view;
+    position += length;
+    return view.hasArray()
+        ? UnsafeByteOperations.unsafeWrap(
+            view.array(), view.arrayOffset() + view.readerIndex(), length)
+        : UnsafeByteOperations.unsafeWrap(view.nioBuffer());
   }
 
   private Status status() {

@@ -391,7 +391,9 @@ public final class PeerTransport {
             NettyPipeline.ReactiveBridge,
             DECODER_NAME,
             new FrameDecoder<>(
-                new PeerFrameDecoder(), config.maxFrameLength(), PeerFrames::lastWords))
+                new PeerFrameDecoder(config.zeroCopyPayloads()),
+                config.maxFrameLength(),
+                PeerFrames::lastWords))
         .addBefore(NettyPipeline.ReactiveBridge, PeerChannel.NAME, peer);
     channels.add(peer);
     if (inbound) {

@@ -42,6 +42,7 @@ public final class PeerTransportConfig {
   private final int outboundQueueLimit;
   private final int maxPendingSends;
   private final int inboundPrefetch;
+  private final boolean zeroCopyPayloads;
   private final int writeBufferLowWaterMark;
   private final int writeBufferHighWaterMark;
   private final Duration handshakeTimeout;
@@ -65,6 +66,7 @@ public final class PeerTransportConfig {
     this.outboundQueueLimit = b.outboundQueueLimit;
     this.maxPendingSends = b.maxPendingSends;
     this.inboundPrefetch = b.inboundPrefetch;
+    this.zeroCopyPayloads = b.zeroCopyPayloads;
     this.writeBufferLowWaterMark = b.writeBufferLowWaterMark;
     this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
     this.handshakeTimeout = b.handshakeTimeout;
@@ -96,6 +98,7 @@ public final class PeerTransportConfig {
     b.outboundQueueLimit = outboundQueueLimit;
     b.maxPendingSends = maxPendingSends;
     b.inboundPrefetch = inboundPrefetch;
+    b.zeroCopyPayloads = zeroCopyPayloads;
     b.writeBufferLowWaterMark = writeBufferLowWaterMark;
     b.writeBufferHighWaterMark = writeBufferHighWaterMark;
     b.handshakeTimeout = handshakeTimeout;
@@ -166,6 +169,14 @@ public final class PeerTransportConfig {
   /** How many inbound frames per connection are read ahead of the dispatcher. */
   public int inboundPrefetch() {
     return inboundPrefetch;
+  }
+
+  /**
+   * Whether the payloads of inbound requests and responses (of at least a few hundred bytes) are
+   * views of the pooled read buffer, released by their receiver, rather than copies.
+   */
+  public boolean zeroCopyPayloads() {
+    return zeroCopyPayloads;
   }
 
   /** Netty's low write-buffer water mark, in bytes: the socket is writable again below it. */
@@ -255,6 +266,8 @@ public final class PeerTransportConfig {
         + maxPendingSends
         + ", inboundPrefetch="
         + inboundPrefetch
+        + ", zeroCopyPayloads="
+        + zeroCopyPayloads
         + ", writeBufferWaterMark="
         + writeBufferLowWaterMark
         + ".."
@@ -279,6 +292,7 @@ public final class PeerTransportConfig {
     private int outboundQueueLimit = DEFAULT_OUTBOUND_QUEUE_LIMIT;
     private int maxPendingSends = DEFAULT_MAX_PENDING_SENDS;
     private int inboundPrefetch = DEFAULT_INBOUND_PREFETCH;
+    private boolean zeroCopyPayloads;
     private int writeBufferLowWaterMark = 256 * 1024;
     private int writeBufferHighWaterMark = 512 * 1024;
     private Duration handshakeTimeout = Duration.ofSeconds(10);
@@ -369,6 +383,12 @@ public final class PeerTransportConfig {
             "inboundPrefetch: " + inboundPrefetch + " (expected: >= 1)");
       }
       this.inboundPrefetch = inboundPrefetch;
+      return this;
+    }
+
+    /** Sets whether request and response payloads may be views of the read buffer; default no. */
+    public Builder zeroCopyPayloads(boolean zeroCopyPayloads) {
+      this.zeroCopyPayloads = zeroCopyPayloads;
       return this;
     }
 

@@ -17,6 +17,7 @@ import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Example;
@@ -125,6 +126,90 @@ class HandCodecPropertyTest {
         .isEqualTo(InboundData.of(generated.getData()));
   }
 
+  @Property(tries = 200)
+  void zeroCopyDecodingGivesTheSameFieldsWithLargePayloadsAsViewsOfTheReadBuffer(
+      @ForAll long streamId,
+      @ForAll("texts") String method,
+      @ForAll("headers") Map<String, String> headers,
+      @ForAll("payloads") byte[] payload) {
+    PeerFrame request =
+        PeerFrame.newBuilder()
+            .setRequest(sample().toBuilder().setStreamId(streamId).setMethod(method))
+            .build();
+    Request.Builder withFields = request.getRequest().toBuilder();
+    headers.forEach((k, v) -> withFields.addHeaders(Header.newBuilder().setKey(k).setValue(v)));
+    request =
+        PeerFrame.newBuilder()
+            .setRequest(withFields.setPayload(ByteString.copyFrom(payload)))
+            .build();
+    PeerFrame response =
+        PeerFrame.newBuilder()
+            .setResponse(
+                Response.newBuilder()
+                    .setStreamId(streamId)
+                    .setPayload(ByteString.copyFrom(payload)))
+            .build();
+    PeerFrameDecoder decoder = new PeerFrameDecoder(true);
+    boolean view = payload.length >= PeerFrameDecoder.SMALLEST_VIEW;
+
+    InboundRequest decodedRequest = (InboundRequest) decode(decoder, request.toByteArray());
+    InboundResponse decodedResponse = (InboundResponse) decode(decoder, response.toByteArray());
+
+    try {
+      // The read buffer is released by now, but the views hold their slices of it.
+      assertThat(decodedRequest.toProto())
+          .isEqualTo(InboundRequest.of(request.getRequest()).toProto());
+      assertThat(decodedResponse.toProto())
+          .isEqualTo(InboundResponse.of(response.getResponse()).toProto());
+      assertThat(decodedRequest.payloadBuffer() != null).isEqualTo(view);
+      assertThat(decodedResponse.payloadBuffer() != null).isEqualTo(view);
+    } finally {
+      decodedRequest.release();
+      decodedResponse.release();
+    }
+    if (view) {
+      assertThat(decodedRequest.payloadBuffer().refCnt()).isZero();
+    }
+  }
+
+  @Example
+  void aPayloadCopiedOutOfTheScratchArrayOutlivesTheNextFrame() {
+    PeerFrameDecoder decoder = new PeerFrameDecoder();
+    ByteString first = ByteString.copyFromUtf8("first payload, long enough to be seen");
+    ByteString second = ByteString.copyFromUtf8("SECOND PAYLOAD, LONG ENOUGH TO BE SEEN");
+
+    InboundRequest one =
+        (InboundRequest)
+            decode(
+                decoder,
+                PeerFrame.newBuilder()
+                    .setRequest(sample().toBuilder().setPayload(first))
+                    .build()
+                    .toByteArray());
+    decode(
+        decoder,
+        PeerFrame.newBuilder()
+            .setRequest(sample().toBuilder().setPayload(second))
+            .build()
+            .toByteArray());
+
+    assertThat(one.payload()).isEqualTo(first);
+    assertThat(one.payloadBuffer()).isNull();
+  }
+
+  @Example
+  void aBodyLongerThanTheScratchArrayDecodesToo() {
+    byte[] big = new byte[200_000];
+    new Random(7).nextBytes(big);
+    PeerFrame frame =
+        PeerFrame.newBuilder()
+            .setRequest(sample().toBuilder().setPayload(ByteString.copyFrom(big)))
+            .build();
+
+    assertThat(decode(new PeerFrameDecoder(), frame.toByteArray()))
+        .isEqualTo(InboundRequest.of(frame.getRequest()));
+  }
+
   @Example
   void aResponseWithoutStatusIsOk() {
     PeerFrame frame =
@@ -211,6 +296,15 @@ class HandCodecPropertyTest {
   @Provide
   Arbitrary<Map<String, String>> headers() {
     return Arbitraries.maps(texts(), texts()).ofMaxSize(3).map(LinkedHashMap::new);
+  }
+
+  @Provide
+  Arbitrary<byte[]> payloads() {
+    return Arbitraries.bytes()
+        .array(byte[].class)
+        .ofMinSize(0)
+        .ofMaxSize(3 * PeerFrameDecoder.SMALLEST_VIEW)
+        .edgeCases(edges -> edges.add(new byte[PeerFrameDecoder.SMALLEST_VIEW]));
   }
 
   private static Request sample() {
