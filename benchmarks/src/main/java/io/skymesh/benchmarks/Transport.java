@@ -104,8 +104,7 @@ final class Transport {
     return mesh(
             transport,
             Observability.apply(
-                observability,
-                Mesh.builder("bench").nameServer(nameServer).zeroCopyPayloads(true)))
+                observability, Mesh.builder("bench").nameServer(nameServer).zeroCopyPayloads(true)))
         .start()
         .block(timeout);
   }
