@@ -95,16 +95,16 @@ final class Transport {
 
   /**
    * Starts a benchmark mesh of app {@code bench} on {@code nameServer}, with the trial's transport
-   * and observability, and waits for it: setup only. Its request and reply payloads are zero-copy
-   * views ({@code MeshBuilder.zeroCopyPayloads}), as RSocket's are with {@code
-   * PayloadDecoder.ZERO_COPY} on the other side of the comparison.
+   * and observability, and waits for it: setup only. Its request and reply payloads are held in
+   * pooled buffers ({@code MeshBuilder.pooledPayloads}), released after use, as RSocket's are with
+   * {@code PayloadDecoder.ZERO_COPY} on the other side of the comparison.
    */
   static Mesh startMesh(
       String transport, String observability, String nameServer, Duration timeout) {
     return mesh(
             transport,
             Observability.apply(
-                observability, Mesh.builder("bench").nameServer(nameServer).zeroCopyPayloads(true)))
+                observability, Mesh.builder("bench").nameServer(nameServer).pooledPayloads(true)))
         .start()
         .block(timeout);
   }

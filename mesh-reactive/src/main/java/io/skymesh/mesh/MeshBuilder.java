@@ -54,7 +54,7 @@ public final class MeshBuilder {
   private int maxPendingRequestsPerPeer = RpcConfig.DEFAULT_MAX_PENDING_PER_PEER;
   private int maxConcurrentHandlersPerService = RpcConfig.DEFAULT_MAX_CONCURRENT_HANDLERS;
   private int streamWindow = RpcConfig.DEFAULT_STREAM_WINDOW;
-  private boolean zeroCopyPayloads;
+  private boolean pooledPayloads;
   private final List<ClientInterceptor> clientInterceptors = new ArrayList<>();
   private final List<ServerInterceptor> serverInterceptors = new ArrayList<>();
   private @Nullable MeterRegistry meterRegistry;
@@ -360,10 +360,11 @@ public final class MeshBuilder {
   }
 
   /**
-   * Whether request and reply payloads received from other processes may be views of the
-   * connection's pooled read buffer instead of copies, as RSocket's {@code
-   * PayloadDecoder.ZERO_COPY} and Reactor Netty's {@code ByteBuf}s are; default {@code false}.
-   * Payloads of 256 bytes or more then cost no copy and no heap array, under a lifetime rule:
+   * Whether request and reply payloads received from other processes may be held in pooled buffers
+   * instead of new arrays, as RSocket's {@code PayloadDecoder.ZERO_COPY} payloads and Reactor
+   * Netty's {@code ByteBuf}s are; default {@code false}. Payloads of 256 bytes or more then
+   * allocate nothing on the heap (a {@code ByteString} that views pooled memory), under a lifetime
+   * rule:
    *
    * <ul>
    *   <li>A handler's {@link io.skymesh.mesh.rpc.IncomingRequest#payload()} is valid until its
@@ -377,11 +378,11 @@ public final class MeshBuilder {
    *       queue.
    * </ul>
    *
-   * <p>A view read after that sees memory reused for other frames. Messages ({@code sendTo}),
-   * streams and calls within the process always carry copies.
+   * <p>A payload read after that sees memory reused for other payloads. Messages ({@code sendTo}),
+   * streams and calls within the process always carry payloads of their own.
    */
-  public MeshBuilder zeroCopyPayloads(boolean zeroCopyPayloads) {
-    this.zeroCopyPayloads = zeroCopyPayloads;
+  public MeshBuilder pooledPayloads(boolean pooledPayloads) {
+    this.pooledPayloads = pooledPayloads;
     return this;
   }
 
@@ -469,7 +470,7 @@ public final class MeshBuilder {
                 streamWindow,
                 clientInterceptors,
                 serverInterceptors,
-                zeroCopyPayloads),
+                pooledPayloads),
             new NameServerClientConfig(
                 appId,
                 nameServers,

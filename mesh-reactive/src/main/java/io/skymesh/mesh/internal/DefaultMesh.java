@@ -82,7 +82,7 @@ public final class DefaultMesh implements Mesh {
             .appId(config.appId())
             .maxFrameLength(config.maxFrameLength())
             .maxPendingSends(config.maxPendingSends())
-            .zeroCopyPayloads(config.rpc().zeroCopyPayloads());
+            .pooledPayloads(config.rpc().pooledPayloads());
     if (config.advertisedHost() != null) {
       transport.advertisedHost(config.advertisedHost());
     }

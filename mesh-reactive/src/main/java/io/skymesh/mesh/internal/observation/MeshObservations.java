@@ -113,7 +113,7 @@ public final class MeshObservations {
         rpc.streamWindow(),
         clients,
         servers,
-        rpc.zeroCopyPayloads());
+        rpc.pooledPayloads());
   }
 
   /**

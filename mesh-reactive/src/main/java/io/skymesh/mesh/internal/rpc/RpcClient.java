@@ -199,9 +199,9 @@ public final class RpcClient {
 
   /**
    * Completes the request a {@code Response} answers; an unknown stream id (cancelled, timed out)
-   * is counted and ignored. A payload that is a view of the read buffer (zero-copy payloads) is
-   * valid while the reply's {@code onNext} runs, and released after it; a caller that has not asked
-   * for the reply yet gets a copy instead.
+   * is counted and ignored. A payload held in a pooled buffer (pooled payloads) is valid while the
+   * reply's {@code onNext} runs, and released after it; a caller that has not asked for the reply
+   * yet gets a copy instead.
    *
    * @param response the response
    * @param connection where it came from

@@ -17,9 +17,8 @@ import java.util.Objects;
  *     the credit it grants ahead of its subscriber's consumption
  * @param clientInterceptors outermost first
  * @param serverInterceptors outermost first
- * @param zeroCopyPayloads whether request and reply payloads received from peers may be views of
- *     the connection's read buffer, valid for a limited time (see {@code
- *     MeshBuilder.zeroCopyPayloads})
+ * @param pooledPayloads whether request and reply payloads received from peers may be held in
+ *     pooled buffers, valid for a limited time (see {@code MeshBuilder.pooledPayloads})
  */
 public record RpcConfig(
     Duration defaultTimeout,
@@ -29,7 +28,7 @@ public record RpcConfig(
     int streamWindow,
     List<ClientInterceptor> clientInterceptors,
     List<ServerInterceptor> serverInterceptors,
-    boolean zeroCopyPayloads) {
+    boolean pooledPayloads) {
 
   /** The default of {@link #defaultTimeout}: 30 s. */
   public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(30);

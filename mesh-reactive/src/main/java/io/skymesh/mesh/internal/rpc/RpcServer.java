@@ -655,7 +655,7 @@ public final class RpcServer {
 
   /**
    * Where a call's outcome goes. A responder of a request from a peer also owns the request's
-   * payload view (zero-copy payloads) and releases it when it no longer matters: the reply written,
+   * pooled payload (pooled payloads) and releases it when it no longer matters: the reply written,
    * the error sent, or the call abandoned.
    */
   private interface Responder {

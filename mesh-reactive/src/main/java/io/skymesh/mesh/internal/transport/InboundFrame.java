@@ -42,8 +42,8 @@ public record InboundFrame(Object frame, PeerConnection connection) {
   }
 
   /**
-   * Releases the read buffer a request's or response's payload is a view of (zero-copy payloads),
-   * for a frame dropped before its receiver had it; any other frame holds nothing to release.
+   * Releases the pooled buffer holding a request's or response's payload (pooled payloads), for a
+   * frame dropped before its receiver had it; any other frame holds nothing to release.
    */
   static void releaseDropped(Object frame) {
     if (frame instanceof InboundRequest request) {

@@ -10,9 +10,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * A {@code Request} frame as it was received: what the generated {@code Request} holds, decoded by
  * hand ({@link PeerFrameDecoder}) without builders, with the strings a connection repeats decoded
- * once per connection. The payload is its own copy, or, with zero-copy payloads, a view of the
- * pooled read buffer ({@code payloadBuffer}) that whoever ends the request releases ({@link
- * #release}).
+ * once per connection. The payload is its own array, or, with pooled payloads, a view of a pooled
+ * heap buffer ({@code payloadBuffer}) that whoever ends the request releases ({@link #release}).
  *
  * @param streamId the request's id on its connection
  * @param source the caller's url, as sent
@@ -23,8 +22,8 @@ import org.jspecify.annotations.Nullable;
  * @param timeoutMicros what was left of the caller's deadline when it sent the request; 0 for none
  * @param oneWay whether no reply is wanted
  * @param leaderTerm the leader's term the caller routed by; 0 for none
- * @param payloadBuffer the retained slice of the read buffer that {@code payload} is a view of, or
- *     null when the payload is a copy
+ * @param payloadBuffer the pooled buffer that {@code payload} is a view of, or null when the
+ *     payload has an array of its own
  */
 public record InboundRequest(
     long streamId,

@@ -10,16 +10,16 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A {@code Response} frame as it was received: what the generated {@code Response} holds, decoded
- * by hand ({@link PeerFrameDecoder}) without builders. The payload is its own copy, or, with
- * zero-copy payloads, a view of the pooled read buffer ({@code payloadBuffer}) that the receiver
+ * by hand ({@link PeerFrameDecoder}) without builders. The payload is its own array, or, with
+ * pooled payloads, a view of a pooled heap buffer ({@code payloadBuffer}) that the receiver
  * releases once the reply has been handed over ({@link #release}).
  *
  * @param streamId the id of the request it answers
  * @param status the outcome; the default instance (code {@code OK}) when the frame had none
  * @param headers the headers, in the order sent
  * @param payload the payload
- * @param payloadBuffer the retained slice of the read buffer that {@code payload} is a view of, or
- *     null when the payload is a copy
+ * @param payloadBuffer the pooled buffer that {@code payload} is a view of, or null when the
+ *     payload has an array of its own
  */
 public record InboundResponse(
     long streamId,

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.skymesh.codec.CorruptFrameException;
 import io.skymesh.codec.FrameBodyDecoder;
 import io.skymesh.codec.Frames;
@@ -23,10 +24,12 @@ import org.jspecify.annotations.Nullable;
  * event loop only.
  *
  * <p>A hand-decoded body is read from a scratch array the decoder keeps (copied there out of the
- * read buffer, not allocated per frame), and its payload is copied out on its own. With zero-copy
- * payloads, a request's or response's payload of {@value #SMALLEST_VIEW} bytes or more is instead a
- * view of a retained slice of the read buffer, handed over with the frame for its receiver to
- * release. Every other frame is copied once into an array of its own, which its bytes fields alias.
+ * read buffer, not allocated per frame), and its payload is copied out on its own. With pooled
+ * payloads, a request's or response's payload of {@value #SMALLEST_VIEW} bytes or more is copied
+ * into a pooled heap buffer instead of a new array, and the payload is a view of it, handed over
+ * with the frame for its receiver to release. (A view of the direct read buffer itself is not to be
+ * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Every other frame
+ * is copied once into an array of its own, which its bytes fields alias.
  *
  * <p>The hand decoder takes only the layout protobuf-java and this transport write (one such field
  * filling the frame, known fields with their wire types); anything else, and anything malformed,
@@ -44,25 +47,24 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   private static final RuntimeException NOT_HANDLED =
       new RuntimeException(null, null, false, false) {};
 
-  /** Payloads shorter than this are copied even with zero-copy payloads: a view costs as much. */
+  /** Payloads shorter than this get their own array even with pooled payloads. */
   static final int SMALLEST_VIEW = 256;
 
   /** The largest scratch array kept between frames; a longer body gets an array of its own. */
   private static final int LARGEST_SCRATCH = 64 * 1024;
 
   private final StringCache strings = new StringCache();
-  private final boolean zeroCopyPayloads;
+  private final boolean pooledPayloads;
   private byte[] scratch = new byte[512];
 
-  // The body being decoded by hand: its bytes, and where they lie in the read buffer.
+  // The body being decoded by hand, and the allocator of its connection.
   private byte[] body;
   private int position;
   private int limit;
-  private ByteBuf in;
-  private int inIndex;
+  private ByteBufAllocator allocator;
   private @Nullable ByteBuf payloadBuffer;
 
-  /** A decoder that copies every payload out of the read buffer. */
+  /** A decoder that copies every payload into an array of its own. */
   PeerFrameDecoder() {
     this(false);
   }
@@ -70,10 +72,10 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   /**
    * A decoder.
    *
-   * @param zeroCopyPayloads whether request and response payloads may be views of the read buffer
+   * @param pooledPayloads whether request and response payloads may be held in pooled buffers
    */
-  PeerFrameDecoder(boolean zeroCopyPayloads) {
-    this.zeroCopyPayloads = zeroCopyPayloads;
+  PeerFrameDecoder(boolean pooledPayloads) {
+    this.pooledPayloads = pooledPayloads;
   }
 
   @Override
@@ -85,8 +87,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     byte[] bytes = scratch(length);
     in.getBytes(index, bytes, 0, length);
     body = bytes;
-    this.in = in;
-    inIndex = index;
+    allocator = in.alloc();
     limit = length;
     try {
       return switch (first) {
@@ -100,12 +101,12 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       }
     } finally {
       if (payloadBuffer != null) {
-        // Given up half way: the view is not handed over.
+        // Given up half way: the pooled payload is not handed over.
         payloadBuffer.release();
         payloadBuffer = null;
       }
       body = null;
-      this.in = null;
+      allocator = null;
     }
     return parse(bytes == scratch ? copy(in, index, length) : bytes);
   }
@@ -131,7 +132,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     return scratch;
   }
 
-  /** The view taken by the frame being built, which now owns it. */
+  /** The pooled payload of the frame being built, which now owns it. */
   private @Nullable ByteBuf handOver() {
     ByteBuf taken = payloadBuffer;
     payloadBuffer = null;
@@ -305,9 +306,9 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     return value;
   }
 
-  /** A request's or response's payload: a view of the read buffer when that is allowed. */
+  /** A request's or response's payload: in a pooled buffer when that is allowed. */
   private ByteString payload() {
-    if (!zeroCopyPayloads) {
+    if (!pooledPayloads) {
       return bytes();
     }
     int length = length();
@@ -317,13 +318,16 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     if (payloadBuffer != null) {
       throw NOT_HANDLED; // a repeated payload: the last one counts, protobuf's business
     }
-    ByteBuf view = in.retainedSlice(inIndex + position, length);
-    payloadBuffer = view;
+    ByteBuf pooled = allocator.heapBuffer(length, length);
+    if (!pooled.hasArray()) {
+      pooled.release(); // an allocator without heap arrays: nothing to gain
+      return copied(length);
+    }
+    pooled.writeBytes(body, position, length);
+    payloadBuffer = pooled;
     position += length;
-    return view.hasArray()
-        ? UnsafeByteOperations.unsafeWrap(
-            view.array(), view.arrayOffset() + view.readerIndex(), length)
-        : UnsafeByteOperations.unsafeWrap(view.nioBuffer());
+    return UnsafeByteOperations.unsafeWrap(
+        pooled.array(), pooled.arrayOffset() + pooled.readerIndex(), length);
   }
 
   private Status status() {

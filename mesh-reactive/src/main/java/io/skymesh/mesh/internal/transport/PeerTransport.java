@@ -391,7 +391,7 @@ public final class PeerTransport {
             NettyPipeline.ReactiveBridge,
             DECODER_NAME,
             new FrameDecoder<>(
-                new PeerFrameDecoder(config.zeroCopyPayloads()),
+                new PeerFrameDecoder(config.pooledPayloads()),
                 config.maxFrameLength(),
                 PeerFrames::lastWords))
         .addBefore(NettyPipeline.ReactiveBridge, PeerChannel.NAME, peer);

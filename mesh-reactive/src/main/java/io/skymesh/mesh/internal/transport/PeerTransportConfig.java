@@ -42,7 +42,7 @@ public final class PeerTransportConfig {
   private final int outboundQueueLimit;
   private final int maxPendingSends;
   private final int inboundPrefetch;
-  private final boolean zeroCopyPayloads;
+  private final boolean pooledPayloads;
   private final int writeBufferLowWaterMark;
   private final int writeBufferHighWaterMark;
   private final Duration handshakeTimeout;
@@ -66,7 +66,7 @@ public final class PeerTransportConfig {
     this.outboundQueueLimit = b.outboundQueueLimit;
     this.maxPendingSends = b.maxPendingSends;
     this.inboundPrefetch = b.inboundPrefetch;
-    this.zeroCopyPayloads = b.zeroCopyPayloads;
+    this.pooledPayloads = b.pooledPayloads;
     this.writeBufferLowWaterMark = b.writeBufferLowWaterMark;
     this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
     this.handshakeTimeout = b.handshakeTimeout;
@@ -98,7 +98,7 @@ public final class PeerTransportConfig {
     b.outboundQueueLimit = outboundQueueLimit;
     b.maxPendingSends = maxPendingSends;
     b.inboundPrefetch = inboundPrefetch;
-    b.zeroCopyPayloads = zeroCopyPayloads;
+    b.pooledPayloads = pooledPayloads;
     b.writeBufferLowWaterMark = writeBufferLowWaterMark;
     b.writeBufferHighWaterMark = writeBufferHighWaterMark;
     b.handshakeTimeout = handshakeTimeout;
@@ -173,10 +173,10 @@ public final class PeerTransportConfig {
 
   /**
    * Whether the payloads of inbound requests and responses (of at least a few hundred bytes) are
-   * views of the pooled read buffer, released by their receiver, rather than copies.
+   * held in pooled buffers, released by their receiver, rather than in new arrays.
    */
-  public boolean zeroCopyPayloads() {
-    return zeroCopyPayloads;
+  public boolean pooledPayloads() {
+    return pooledPayloads;
   }
 
   /** Netty's low write-buffer water mark, in bytes: the socket is writable again below it. */
@@ -266,8 +266,8 @@ public final class PeerTransportConfig {
         + maxPendingSends
         + ", inboundPrefetch="
         + inboundPrefetch
-        + ", zeroCopyPayloads="
-        + zeroCopyPayloads
+        + ", pooledPayloads="
+        + pooledPayloads
         + ", writeBufferWaterMark="
         + writeBufferLowWaterMark
         + ".."
@@ -292,7 +292,7 @@ public final class PeerTransportConfig {
     private int outboundQueueLimit = DEFAULT_OUTBOUND_QUEUE_LIMIT;
     private int maxPendingSends = DEFAULT_MAX_PENDING_SENDS;
     private int inboundPrefetch = DEFAULT_INBOUND_PREFETCH;
-    private boolean zeroCopyPayloads;
+    private boolean pooledPayloads;
     private int writeBufferLowWaterMark = 256 * 1024;
     private int writeBufferHighWaterMark = 512 * 1024;
     private Duration handshakeTimeout = Duration.ofSeconds(10);
@@ -386,9 +386,9 @@ public final class PeerTransportConfig {
       return this;
     }
 
-    /** Sets whether request and response payloads may be views of the read buffer; default no. */
-    public Builder zeroCopyPayloads(boolean zeroCopyPayloads) {
-      this.zeroCopyPayloads = zeroCopyPayloads;
+    /** Sets whether request and response payloads may be held in pooled buffers; default no. */
+    public Builder pooledPayloads(boolean pooledPayloads) {
+      this.pooledPayloads = pooledPayloads;
       return this;
     }
 

@@ -127,7 +127,7 @@ class HandCodecPropertyTest {
   }
 
   @Property(tries = 200)
-  void zeroCopyDecodingGivesTheSameFieldsWithLargePayloadsAsViewsOfTheReadBuffer(
+  void pooledDecodingGivesTheSameFieldsWithLargePayloadsInPooledBuffers(
       @ForAll long streamId,
       @ForAll("texts") String method,
       @ForAll("headers") Map<String, String> headers,
@@ -156,7 +156,7 @@ class HandCodecPropertyTest {
     InboundResponse decodedResponse = (InboundResponse) decode(decoder, response.toByteArray());
 
     try {
-      // The read buffer is released by now, but the views hold their slices of it.
+      // The read buffer is released by now; the pooled payloads are buffers of their own.
       assertThat(decodedRequest.toProto())
           .isEqualTo(InboundRequest.of(request.getRequest()).toProto());
       assertThat(decodedResponse.toProto())

@@ -26,12 +26,12 @@ import reactor.core.publisher.Sinks;
 import reactor.test.StepVerifier;
 
 /**
- * The request/response interop suite again with zero-copy payloads on both meshes, and the lifetime
+ * The request/response interop suite again with pooled payloads on both meshes, and the lifetime
  * rule of those payloads: a handler's view lasts until its reply is written, a caller's until the
  * reply's {@code onNext} returns, and every path releases its view (Netty's paranoid leak detector
  * fails the test otherwise).
  */
-class RequestResponseInteropZeroCopyTest extends RequestResponseInteropTest {
+class RequestResponseInteropPooledPayloadsTest extends RequestResponseInteropTest {
 
   private static final Duration DEADLINE = TestMeshes.DEADLINE;
   private static final ServiceUrl SLOW = ServiceUrl.parse("game.zone1.slow/1");
@@ -39,7 +39,7 @@ class RequestResponseInteropZeroCopyTest extends RequestResponseInteropTest {
 
   @Override
   MeshBuilder transport(MeshBuilder mesh) {
-    return mesh.zeroCopyPayloads(true);
+    return mesh.pooledPayloads(true);
   }
 
   @Test
@@ -54,7 +54,7 @@ class RequestResponseInteropZeroCopyTest extends RequestResponseInteropTest {
                 request ->
                     Mono.delay(Duration.ofMillis(20))
                         .doOnSubscribe(s -> started.tryEmitNext(1))
-                        // Read well after arrival, when later frames have filled the read buffers.
+                        // Read well after arrival, when later payloads have reused pooled memory.
                         .map(
                             tick -> Reply.of(ByteString.copyFrom(request.payload().toByteArray()))))
             .build());
