@@ -52,9 +52,12 @@ import reactor.util.concurrent.Queues;
  *
  * <p>Outbound: sends go into a lock-free multi-producer queue; the event loop drains it, encoding
  * frames back to back into pooled direct buffers of {@value #BATCH_BYTES} bytes, writes each buffer
- * with one promise, and flushes once per drain. It stops when {@code outboundQueueLimit} frames are
- * written but not yet on the socket, or when the channel is over its high water mark, and resumes
- * when a write completes or the channel turns writable: waiting sends stay in the queue, unencoded.
+ * with one promise, and flushes once per drain. A drain runs after the event loop's current batch
+ * of reads, so that the sends made while handling them leave together, or at once when {@value
+ * #EAGER_DRAIN_FRAMES} of them have queued meanwhile, so that the peer is not left idle while this
+ * loop works through a long batch. It stops when {@code outboundQueueLimit} frames are written but
+ * not yet on the socket, or when the channel is over its high water mark, and resumes when a write
+ * completes or the channel turns writable: waiting sends stay in the queue, unencoded.
  *
  * <p>Inbound: Reactor Netty's {@code receiveObject()} feeds a {@code concatMap} with the configured
  * prefetch, so the socket is read only as fast as the dispatcher completes.
@@ -69,6 +72,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   /** The size of a batch buffer; a larger frame gets a buffer of its own size. */
   static final int BATCH_BYTES = 16 * 1024;
+
+  /** Sends queued on the event loop after which it drains at once rather than after its reads. */
+  static final int EAGER_DRAIN_FRAMES = 32;
 
   /** Frames written in one turn of the event loop before it yields to other channels. */
   private static final int MAX_FRAMES_PER_TURN = 16 * 1024;
@@ -141,6 +147,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private int inSocket;
   private int framesThisTurn;
   private boolean draining;
+
+  /** Sends queued on the event loop since its last drain; event loop only. */
+  private int queuedOnLoop;
+
   private boolean again;
   private boolean blocked;
   private boolean goAwayWritten;
@@ -831,13 +841,18 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private void enqueue(PendingSend send) {
     queue.offer(send);
     if (wip.getAndIncrement() == 0) {
-      // Always through the task queue, even on the event loop: sends made while handling a batch
-      // of reads then leave in one flush after it.
+      // Through the task queue, even on the event loop: sends made while handling a batch of
+      // reads then leave together after it...
       try {
         channel.eventLoop().execute(drainTask);
       } catch (RejectedExecutionException e) {
         send.fail(closeError());
       }
+    } else if (channel.eventLoop().inEventLoop() && ++queuedOnLoop >= EAGER_DRAIN_FRAMES) {
+      // ...but not all of them: the peer starts on the first ones while this loop still reads.
+      // Leaving them all to one flush after a long batch of reads made the two ends take turns,
+      // each idle while the other worked (benchmarks/README.md, "Taking turns").
+      drain();
     }
   }
 
@@ -892,6 +907,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     draining = true;
     framesThisTurn = 0;
+    queuedOnLoop = 0;
     try {
       int missed = wip.get();
       for (; ; ) {
