@@ -40,7 +40,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.Blackhole;
 import reactor.core.Disposable;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.resources.LoopResources;
 
@@ -56,8 +55,8 @@ import reactor.netty.resources.LoopResources;
  *
  * <ul>
  *   <li>{@code throughput*} ({@code Mode.Throughput}): one invocation makes {@value #BATCH}
- *       requests with at most {@code inFlight} outstanding ({@code Flux.flatMap(..., inFlight)})
- *       and returns when every reply has arrived; the score is replies per second.
+ *       requests with at most {@code inFlight} outstanding ({@link CallLoops}, the same driver for
+ *       every side) and returns when every reply has arrived; the score is replies per second.
  *   <li>{@code latency*} ({@code Mode.SampleTime}): a background loop keeps {@code inFlight - 1}
  *       requests outstanding (each reply starts the next) while the benchmark thread makes one
  *       request and waits for its reply; the samples are round trips at that load, so JMH reports
@@ -211,10 +210,7 @@ public class RequestResponseBenchmark {
     private void startLoad() {
       int loops = inFlight - 1;
       if (loops > 0) {
-        load =
-            Flux.range(0, loops)
-                .flatMap(i -> checked().repeat(), loops)
-                .subscribe(null, this::failed);
+        load = CallLoops.forever(loops, this::checked, this::failed);
       }
     }
 
@@ -245,7 +241,7 @@ public class RequestResponseBenchmark {
 
     /** Makes {@code count} requests, at most {@code inFlight} outstanding, and waits for all. */
     final long batch(int count) {
-      Long done = Flux.range(0, count).flatMap(i -> checked(), inFlight).count().block(TIMEOUT);
+      Long done = CallLoops.run(count, inFlight, this::checked).block(TIMEOUT);
       if (done == null || done != count) {
         throw new IllegalStateException("expected " + count + " replies, got " + done);
       }
