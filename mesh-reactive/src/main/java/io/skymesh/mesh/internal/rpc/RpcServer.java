@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -670,7 +671,7 @@ public final class RpcServer {
   /**
    * Sends the outcome as a {@code Response} on the connection the request came on; it is also the
    * subscriber of the reply's send (a call replies once), which learns whether the reply was lost.
-   * The request's payload view, which the reply may hold (an echo), is released once the reply's
+   * The request's pooled payload, which the reply may hold (an echo), is released once the reply's
    * send has ended: written into the outbound buffer, or failed.
    */
   private static final class ConnectionResponder extends SendFailureSubscriber
@@ -679,23 +680,19 @@ public final class RpcServer {
     private static final Status OK = Status.newBuilder().setCode(StatusCode.OK).build();
 
     private final PeerConnection connection;
-    private final InboundRequest request;
+    private final RequestRelease request;
     private final long streamId;
     private final MeshMetrics metrics;
-    private boolean released;
 
     ConnectionResponder(PeerConnection connection, InboundRequest request, MeshMetrics metrics) {
       this.connection = connection;
-      this.request = request;
+      this.request = RequestRelease.of(request);
       this.streamId = request.streamId();
       this.metrics = metrics;
     }
 
     private void releaseRequest() {
-      if (!released) {
-        released = true;
-        request.release();
-      }
+      request.release();
     }
 
     @Override
@@ -748,27 +745,29 @@ public final class RpcServer {
   private final class OneWayResponder implements Responder {
     private final IncomingRequest request;
     private final InboundRequest wire;
+    private final RequestRelease payload;
     private final PeerConnection connection;
 
     OneWayResponder(IncomingRequest request, InboundRequest wire, PeerConnection connection) {
       this.request = request;
       this.wire = wire;
+      this.payload = RequestRelease.of(wire);
       this.connection = connection;
     }
 
     @Override
     public void reply(Reply reply) {
-      wire.release();
+      payload.release();
     }
 
     @Override
     public void abandon() {
-      wire.release();
+      payload.release();
     }
 
     @Override
     public void fail(Throwable error) {
-      wire.release();
+      payload.release();
       log.warn(
           "Handler of {} {} failed on a notification from {}; reported to the sender",
           request.destination(),
@@ -785,6 +784,36 @@ public final class RpcServer {
               status.getCode(),
               "the handler failed: " + status.getMessage())
           .subscribe();
+    }
+  }
+
+  /**
+   * Releases a request's pooled payload once, whoever comes first: the handler's outcome and its
+   * abandonment (a deadline on the timer's thread, a cancel on the event loop) can race when the
+   * handler runs elsewhere.
+   */
+  private static final class RequestRelease {
+    private static final AtomicIntegerFieldUpdater<RequestRelease> RELEASED =
+        AtomicIntegerFieldUpdater.newUpdater(RequestRelease.class, "released");
+
+    /** For the requests whose payload is an array of their own: nothing to release. */
+    private static final RequestRelease NOTHING = new RequestRelease(null);
+
+    private final @Nullable InboundRequest request;
+    private volatile int released;
+
+    private RequestRelease(@Nullable InboundRequest request) {
+      this.request = request;
+    }
+
+    static RequestRelease of(InboundRequest request) {
+      return request.payloadBuffer() == null ? NOTHING : new RequestRelease(request);
+    }
+
+    void release() {
+      if (request != null && RELEASED.compareAndSet(this, 0, 1)) {
+        request.release();
+      }
     }
   }
 
