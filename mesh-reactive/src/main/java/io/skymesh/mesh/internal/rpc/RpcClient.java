@@ -225,7 +225,7 @@ public final class RpcClient {
       } else if (response.status().getCode() == StatusCode.OK) {
         ByteString payload = response.payload();
         if (response.payloadBuffer() != null && !pending.requested) {
-          // The reply would be kept until asked for, past the view's release below.
+          // The reply would be kept until asked for, past the buffer's release below.
           payload = ByteString.copyFrom(payload.asReadOnlyByteBuffer());
         }
         pending.complete(new Reply(Headers.toMap(response.headers()), payload));
@@ -473,8 +473,8 @@ public final class RpcClient {
     }
 
     /**
-     * No fusion: a fused subscriber would take the reply later, on its own thread, after a payload
-     * view has been released.
+     * No fusion: a fused subscriber would take the reply later, on its own thread, after its pooled
+     * payload has been released.
      */
     @Override
     public int requestFusion(int mode) {

@@ -680,19 +680,15 @@ public final class RpcServer {
     private static final Status OK = Status.newBuilder().setCode(StatusCode.OK).build();
 
     private final PeerConnection connection;
-    private final RequestRelease request;
+    private final RequestRelease requestPayload;
     private final long streamId;
     private final MeshMetrics metrics;
 
     ConnectionResponder(PeerConnection connection, InboundRequest request, MeshMetrics metrics) {
       this.connection = connection;
-      this.request = RequestRelease.of(request);
+      this.requestPayload = RequestRelease.of(request);
       this.streamId = request.streamId();
       this.metrics = metrics;
-    }
-
-    private void releaseRequest() {
-      request.release();
     }
 
     @Override
@@ -702,19 +698,19 @@ public final class RpcServer {
 
     @Override
     public void abandon() {
-      releaseRequest();
+      requestPayload.release();
     }
 
     /** The reply has been written. */
     @Override
     public void onComplete() {
-      releaseRequest();
+      requestPayload.release();
     }
 
     /** The reply's send failed. */
     @Override
     public void onError(Throwable error) {
-      releaseRequest();
+      requestPayload.release();
       if (error instanceof OverloadedException) {
         // The reply is over the frame limit: the caller must still get an answer.
         fail(error);
@@ -726,7 +722,7 @@ public final class RpcServer {
 
     @Override
     public void fail(Throwable error) {
-      releaseRequest();
+      requestPayload.release();
       connection
           .send(response(streamId, Statuses.toStatus(error), Reply.empty()))
           .subscribe(

@@ -353,7 +353,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
         .inbound()
         .receiveObject()
         .concatMapDelayError(this::onFrame, true, inboundPrefetch)
-        // Frames read ahead and dropped with the connection: their payload views go back.
+        // Frames read ahead and dropped with the connection: their pooled payloads go back.
         .doOnDiscard(Object.class, InboundFrame::releaseDropped)
         .subscribe(null, this::inboundFailed);
     Duration timeout = transport.config().handshakeTimeout();

@@ -25,7 +25,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A hand-decoded body is read from a scratch array the decoder keeps (copied there out of the
  * read buffer, not allocated per frame), and its payload is copied out on its own. With pooled
- * payloads, a request's or response's payload of {@value #SMALLEST_VIEW} bytes or more is copied
+ * payloads, a request's or response's payload of {@value #SMALLEST_POOLED} bytes or more is copied
  * into a pooled heap buffer instead of a new array, and the payload is a view of it, handed over
  * with the frame for its receiver to release. (A view of the direct read buffer itself is not to be
  * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Every other frame
@@ -48,7 +48,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       new RuntimeException(null, null, false, false) {};
 
   /** Payloads shorter than this get their own array even with pooled payloads. */
-  static final int SMALLEST_VIEW = 256;
+  static final int SMALLEST_POOLED = 256;
 
   /** The largest scratch array kept between frames; a longer body gets an array of its own. */
   private static final int LARGEST_SCRATCH = 64 * 1024;
@@ -312,7 +312,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       return bytes();
     }
     int length = length();
-    if (length < SMALLEST_VIEW) {
+    if (length < SMALLEST_POOLED) {
       return copied(length);
     }
     if (payloadBuffer != null) {

@@ -150,7 +150,7 @@ class HandCodecPropertyTest {
                     .setPayload(ByteString.copyFrom(payload)))
             .build();
     PeerFrameDecoder decoder = new PeerFrameDecoder(true);
-    boolean view = payload.length >= PeerFrameDecoder.SMALLEST_VIEW;
+    boolean view = payload.length >= PeerFrameDecoder.SMALLEST_POOLED;
 
     InboundRequest decodedRequest = (InboundRequest) decode(decoder, request.toByteArray());
     InboundResponse decodedResponse = (InboundResponse) decode(decoder, response.toByteArray());
@@ -303,8 +303,8 @@ class HandCodecPropertyTest {
     return Arbitraries.bytes()
         .array(byte[].class)
         .ofMinSize(0)
-        .ofMaxSize(3 * PeerFrameDecoder.SMALLEST_VIEW)
-        .edgeCases(edges -> edges.add(new byte[PeerFrameDecoder.SMALLEST_VIEW]));
+        .ofMaxSize(3 * PeerFrameDecoder.SMALLEST_POOLED)
+        .edgeCases(edges -> edges.add(new byte[PeerFrameDecoder.SMALLEST_POOLED]));
   }
 
   private static Request sample() {
