@@ -9,6 +9,9 @@
 #                 fork's luck from the code's)
 #   --no-gc       without -prof gc (the bytes per operation column stays empty)
 #   --no-build    use the benchmarks.jar already built
+#   --io-uring    build with Netty's io_uring transport, which Reactor Netty then prefers to epoll
+#                 for Skymesh and RSocket alike (gRPC keeps its shaded epoll); machine.txt says
+#                 which transport the jar carries
 #   --quick       -wi 0 -i 1 -w 1s -r 1s: checks that the benchmarks run, figures meaningless
 #   --            everything after it goes to JMH unchanged (e.g. -- -p payloadSize=1024)
 #   MVN_FLAGS     extra flags for the build, e.g. MVN_FLAGS=-o to build offline
@@ -25,6 +28,7 @@ forks=1
 gc=1
 build=1
 quick=0
+profiles=()
 regexes=()
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -33,9 +37,10 @@ while [[ $# -gt 0 ]]; do
     --forks) forks="$2"; shift 2 ;;
     --no-gc) gc=0; shift ;;
     --no-build) build=0; shift ;;
+    --io-uring) profiles=(-P io-uring); shift ;;
     --quick) quick=1; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) regexes+=("$1"); shift ;;
   esac
@@ -50,7 +55,7 @@ jar="$root/benchmarks/target/benchmarks.jar"
 if [[ $build -eq 1 ]]; then
   # The reactor build, not install: nothing goes into ~/.m2.
   # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags, e.g. MVN_FLAGS=-o (offline)
-  mvn -B -q ${MVN_FLAGS:-} -pl benchmarks -am -DskipTests package
+  mvn -B -q ${MVN_FLAGS:-} ${profiles[*]:-} -pl benchmarks -am -DskipTests package
 fi
 if [[ ! -f "$jar" ]]; then
   echo "run.sh: $jar is missing; build it (without --no-build)" >&2
@@ -75,6 +80,11 @@ fi
   echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
   echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GB"}')"
   echo "java: $(java -version 2>&1 | head -1)"
+  if unzip -l "$jar" | grep -q 'libnetty_transport_native_io_uring'; then
+    echo "transport: io_uring where the kernel allows it (built with --io-uring; gRPC: epoll)"
+  else
+    echo "transport: epoll"
+  fi
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $out/jmh-result.json ${extra[*]:-}"
 } > "$out/machine.txt"
