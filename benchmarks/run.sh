@@ -80,7 +80,7 @@ fi
   echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
   echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GB"}')"
   echo "java: $(java -version 2>&1 | head -1)"
-  if unzip -l "$jar" | grep -q 'libnetty_transport_native_io_uring'; then
+  if unzip -l "$jar" | grep 'libnetty_transport_native_io_uring' > /dev/null; then
     echo "transport: io_uring where the kernel allows it (built with --io-uring; gRPC: epoll)"
   else
     echo "transport: epoll"
