@@ -47,6 +47,44 @@ class DeadlinesTest {
         .verify(DEADLINE);
   }
 
+  /** Keeps the calling thread busy (not asleep) for {@code millis}, as synchronous work does. */
+  private static void work(long millis) {
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    while (System.nanoTime() < until) {
+      Thread.onSpinWait();
+    }
+  }
+
+  @Test
+  void aHandlersValueProducedDuringSubscribeIsRelayedEvenPastTheDeadline() {
+    Mono<String> slowButSynchronous =
+        Mono.fromSupplier(
+            () -> {
+              work(30);
+              return "done";
+            });
+
+    StepVerifier.create(
+            Deadlines.handling(
+                slowButSynchronous, TimeUnit.MILLISECONDS.toNanos(5), DeadlinesTest::late))
+        .expectNext("done")
+        .expectComplete()
+        .verify(DEADLINE);
+  }
+
+  @Test
+  void aHandlersDeadlineSpentDuringSubscribeFailsAtOnceAndCancelsTheWork() {
+    AtomicInteger cancelled = new AtomicInteger();
+    Mono<String> slowToStart =
+        Mono.<String>never().doOnSubscribe(s -> work(30)).doOnCancel(cancelled::incrementAndGet);
+
+    StepVerifier.create(
+            Deadlines.handling(slowToStart, TimeUnit.MILLISECONDS.toNanos(5), DeadlinesTest::late))
+        .expectError(MeshTimeoutException.class)
+        .verify(Duration.ZERO);
+    assertThat(cancelled).hasValue(1);
+  }
+
   @Test
   void whenTheDeadlinePassesTheSourceIsCancelledAndTheCallerGetsTheError() {
     AtomicInteger cancelled = new AtomicInteger();
