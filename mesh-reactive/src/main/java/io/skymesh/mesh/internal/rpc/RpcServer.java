@@ -33,17 +33,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.core.publisher.BaseSubscriber;
+import reactor.core.CoreSubscriber;
+import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
-import reactor.core.publisher.SignalType;
+import reactor.core.publisher.Operators;
 import reactor.core.scheduler.Schedulers;
 
 /**
@@ -59,6 +61,12 @@ import reactor.core.scheduler.Schedulers;
 public final class RpcServer {
 
   private static final Logger log = LoggerFactory.getLogger(RpcServer.class);
+
+  /** Marks a {@link ServerCall} that has ended. */
+  private static final Subscription ENDED = Operators.cancelledSubscription();
+
+  private static final AtomicReferenceFieldUpdater<ServerCall, Subscription> UPSTREAM =
+      AtomicReferenceFieldUpdater.newUpdater(ServerCall.class, Subscription.class, "upstream");
 
   private final DataPlane plane;
   private final List<ServerInterceptor> interceptors;
@@ -834,14 +842,22 @@ public final class RpcServer {
   /**
    * One running handler: the subscriber of its reply {@code Mono}. Disposing it (a {@code Cancel},
    * the connection closing, an in-process caller cancelling) cancels the handler's subscription.
+   *
+   * <p>The call ends once, by whichever comes first: its outcome or its disposal. The two can race
+   * when they come from different threads, typically a handler's deadline (whose error is emitted
+   * on the timer's thread) and the caller's {@code Cancel} sent at the caller's own deadline (on
+   * the event loop). An outcome that loses is ignored, not dropped as an error: the caller who
+   * cancelled wants no answer, and the handler's meter has already counted how it ended.
    */
-  private final class ServerCall extends BaseSubscriber<Reply> {
+  private final class ServerCall implements CoreSubscriber<Reply>, Disposable {
 
     private final ServiceEndpoint endpoint;
     private final Responder responder;
     private final @Nullable Map<Long, ServerCall> table;
     private final long streamId;
-    private boolean replied;
+
+    /** The handler's subscription; {@link #ENDED} once the call has ended. */
+    private volatile @Nullable Subscription upstream;
 
     /**
      * A call; {@code table} is the connection's table of calls, where it is under {@code streamId}
@@ -859,39 +875,62 @@ public final class RpcServer {
     }
 
     @Override
-    protected void hookOnSubscribe(Subscription subscription) {
-      subscription.request(Long.MAX_VALUE);
+    public void onSubscribe(Subscription subscription) {
+      if (UPSTREAM.compareAndSet(this, null, subscription)) {
+        subscription.request(Long.MAX_VALUE);
+      } else {
+        subscription.cancel(); // disposed before the handler was subscribed
+      }
     }
 
     @Override
-    protected void hookOnNext(Reply reply) {
-      if (!replied) {
-        replied = true;
+    public void onNext(Reply reply) {
+      if (end() != ENDED) {
         responder.reply(reply == null ? Reply.empty() : reply);
+        release();
       }
     }
 
     @Override
-    protected void hookOnComplete() {
-      if (!replied) {
-        replied = true;
+    public void onComplete() {
+      if (end() != ENDED) {
         responder.reply(Reply.empty());
+        release();
       }
     }
 
     @Override
-    protected void hookOnError(Throwable error) {
-      if (!replied) {
-        replied = true;
+    public void onError(Throwable error) {
+      if (end() != ENDED) {
         responder.fail(error);
+        release();
       }
     }
 
     @Override
-    protected void hookFinally(SignalType type) {
-      if (!replied) {
+    public void dispose() {
+      Subscription previous = end();
+      if (previous != ENDED) {
+        if (previous != null) {
+          previous.cancel();
+        }
         responder.abandon();
+        release();
       }
+    }
+
+    @Override
+    public boolean isDisposed() {
+      return upstream == ENDED;
+    }
+
+    /** Ends the call; returns the subscription it had, {@link #ENDED} if it had ended already. */
+    private @Nullable Subscription end() {
+      return UPSTREAM.getAndSet(this, ENDED);
+    }
+
+    /** What every call gives back once it has ended. */
+    private void release() {
       if (table != null) {
         table.remove(streamId, this);
       }

@@ -300,16 +300,14 @@ class MeshMetersTest {
                           SERVICE + "/hold/OK", 1.0));
             });
     // The caller gave up on "never" at its deadline, just before the handler's own deadline (it
-    // started later): the handler's error response, if it beat the caller's Cancel, is unmatched.
+    // started later). The handler's error response, if it was sent, is unmatched. It is not sent
+    // when the caller's Cancel reaches the call first, which can happen after the handler's meter
+    // has counted its deadline: the deadline runs on the timer's thread, the Cancel on the event
+    // loop. So a counted deadline means one unmatched response or none, never more.
     double neverTimedOut =
         counts(server, "skymesh.mesh.handlers", "service", "method", "status")
             .getOrDefault(SERVICE + "/never/DEADLINE_EXCEEDED", 0.0);
-    await()
-        .atMost(DEADLINE)
-        .untilAsserted(
-            () ->
-                assertThat(value(client, "skymesh.mesh.responses.unmatched"))
-                    .isEqualTo(neverTimedOut));
+    assertThat(value(client, "skymesh.mesh.responses.unmatched")).isBetween(0.0, neverTimedOut);
     assertThat(counts(server, "skymesh.mesh.requests.refused", "status"))
         .isEqualTo(Map.of("RESOURCE_EXHAUSTED", 1.0));
     Map<String, Double> dropped = counts(server, "skymesh.mesh.inbound.dropped", "status");
