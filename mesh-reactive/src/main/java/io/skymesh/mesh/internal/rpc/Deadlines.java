@@ -24,6 +24,13 @@ import reactor.util.context.Context;
  * used the parallel scheduler instead, whose {@code ScheduledThreadPoolExecutor} takes a lock to
  * insert and again to remove each of the two timers of every request. A deadline fires on the tick
  * after it passes (at most {@value #TICK_MILLIS} ms late), never early.
+ *
+ * <p>A caller's deadline is armed before its call starts. A handler's ({@link #handling}) is armed
+ * once the handler's {@code subscribe} has returned, for the time left, and not at all if the
+ * handler answered during it: a handler that answers synchronously ({@code Mono.just}, a cached
+ * value) costs no timer entry, and its answer is relayed even if producing it overran the deadline.
+ * The caller's timer is thus always filed first, and of two deadlines due on the same tick the
+ * caller's fires first.
  */
 public final class Deadlines {
 
@@ -36,7 +43,8 @@ public final class Deadlines {
 
   /**
    * {@code source} bounded by a deadline: when it passes first, {@code source} is cancelled and the
-   * result fails with {@code onDeadline}'s exception (emitted on the timer's thread).
+   * result fails with {@code onDeadline}'s exception (emitted on the timer's thread, or on the
+   * subscriber's if the time ran out while the source was being subscribed).
    *
    * <p>One operator and one timer entry per subscription. {@code source.timeout(after(nanos),
    * Mono.error(...))} did the same with three operators, two inner subscribers, a sink and its
@@ -50,7 +58,23 @@ public final class Deadlines {
    */
   public static <T> Mono<T> within(
       Mono<T> source, long nanos, Supplier<? extends Throwable> onDeadline) {
-    return new Bounded<>(source, nanos, onDeadline);
+    return new Bounded<>(source, nanos, onDeadline, false);
+  }
+
+  /**
+   * A handler's {@code work} bounded by a deadline, as {@link #within(Mono, long, Supplier)}, but
+   * with the timer armed only if the work has not ended by the time its {@code subscribe} returns,
+   * for the time left then.
+   *
+   * @param work the handler's work
+   * @param nanos the time allowed from subscription, positive
+   * @param onDeadline the failure
+   * @param <T> the value
+   * @return the bounded work
+   */
+  public static <T> Mono<T> handling(
+      Mono<T> work, long nanos, Supplier<? extends Throwable> onDeadline) {
+    return new Bounded<>(work, nanos, onDeadline, true);
   }
 
   /**
@@ -86,19 +110,29 @@ public final class Deadlines {
     private final Mono<T> source;
     private final long nanos;
     private final Supplier<? extends Throwable> onDeadline;
+    private final boolean armLate;
 
-    Bounded(Mono<T> source, long nanos, Supplier<? extends Throwable> onDeadline) {
+    Bounded(Mono<T> source, long nanos, Supplier<? extends Throwable> onDeadline, boolean armLate) {
       this.source = source;
       this.nanos = nanos;
       this.onDeadline = onDeadline;
+      this.armLate = armLate;
     }
 
     @Override
     public void subscribe(CoreSubscriber<? super T> actual) {
       BoundedSubscriber<T> bounded = new BoundedSubscriber<>(actual, onDeadline);
       actual.onSubscribe(bounded);
-      bounded.arm(nanos);
+      if (!armLate) {
+        bounded.arm(nanos);
+        source.subscribe(bounded);
+        return;
+      }
+      long start = System.nanoTime();
       source.subscribe(bounded);
+      if (bounded.state == BoundedSubscriber.RUNNING) {
+        bounded.arm(nanos - (System.nanoTime() - start));
+      }
     }
   }
 
@@ -130,7 +164,14 @@ public final class Deadlines {
       this.onDeadline = onDeadline;
     }
 
+    /**
+     * Arms the timer for {@code nanos} from now; if that is not in the future, the deadline passes.
+     */
     void arm(long nanos) {
+      if (nanos <= 0) {
+        run(null);
+        return;
+      }
       Timeout armed = TIMER.newTimeout(this, nanos, TimeUnit.NANOSECONDS);
       timeout = armed;
       if (state != RUNNING) {

@@ -501,7 +501,7 @@ public final class RpcServer {
             : Mono.defer(() -> chain(endpoint, 0).apply(request));
     long timeoutNanos = request.timeout().toNanos();
     if (timeoutNanos > 0) {
-      work = Deadlines.within(work, timeoutNanos, () -> deadlinePassed(request, "the"));
+      work = Deadlines.handling(work, timeoutNanos, () -> deadlinePassed(request, "the"));
     }
     if (metrics.enabled()) {
       work = metrics.handle(endpoint.url().serviceName(), meteredMethod(endpoint, request), work);

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.reactivestreams.Subscription;
 import reactor.core.publisher.BaseSubscriber;
@@ -45,6 +46,46 @@ class DeadlinesTest {
     StepVerifier.create(Deadlines.within(Mono.empty(), LONG, DeadlinesTest::late))
         .expectComplete()
         .verify(DEADLINE);
+  }
+
+  /** Keeps the calling thread busy (not asleep) for {@code millis}, as synchronous work does. */
+  private static void work(long millis) {
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    while (System.nanoTime() < until) {
+      Thread.onSpinWait();
+    }
+  }
+
+  @Test
+  void aHandlersValueProducedDuringSubscribeIsRelayedEvenPastTheDeadline() {
+    Mono<String> slowButSynchronous =
+        Mono.fromSupplier(
+            () -> {
+              work(30);
+              return "done";
+            });
+
+    StepVerifier.create(
+            Deadlines.handling(
+                slowButSynchronous, TimeUnit.MILLISECONDS.toNanos(5), DeadlinesTest::late))
+        .expectNext("done")
+        .expectComplete()
+        .verify(DEADLINE);
+  }
+
+  @Test
+  void aHandlersDeadlineSpentDuringSubscribeFailsAtOnceAndCancelsTheWork() {
+    AtomicInteger cancelled = new AtomicInteger();
+    Mono<String> slowToStart =
+        Mono.<String>never().doOnSubscribe(s -> work(30)).doOnCancel(cancelled::incrementAndGet);
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+
+    Deadlines.handling(slowToStart, TimeUnit.MILLISECONDS.toNanos(5), DeadlinesTest::late)
+        .subscribe(value -> {}, failed::set);
+
+    // Already failed when subscribe returns, on this thread: no timer was involved.
+    assertThat(failed.get()).isInstanceOf(MeshTimeoutException.class);
+    assertThat(cancelled).hasValue(1);
   }
 
   @Test
