@@ -886,24 +886,24 @@ public final class RpcServer {
     @Override
     public void onNext(Reply reply) {
       if (end() != ENDED) {
-        responder.reply(reply == null ? Reply.empty() : reply);
         release();
+        responder.reply(reply == null ? Reply.empty() : reply);
       }
     }
 
     @Override
     public void onComplete() {
       if (end() != ENDED) {
-        responder.reply(Reply.empty());
         release();
+        responder.reply(Reply.empty());
       }
     }
 
     @Override
     public void onError(Throwable error) {
       if (end() != ENDED) {
-        responder.fail(error);
         release();
+        responder.fail(error);
       }
     }
 
@@ -914,8 +914,8 @@ public final class RpcServer {
         if (previous != null) {
           previous.cancel();
         }
-        responder.abandon();
         release();
+        responder.abandon();
       }
     }
 
@@ -929,7 +929,10 @@ public final class RpcServer {
       return UPSTREAM.getAndSet(this, ENDED);
     }
 
-    /** What every call gives back once it has ended. */
+    /**
+     * What every call gives back once it has ended, before its outcome is sent: a caller that has
+     * its answer finds the handler's slot free (a next request is not refused for it).
+     */
     private void release() {
       if (table != null) {
         table.remove(streamId, this);
