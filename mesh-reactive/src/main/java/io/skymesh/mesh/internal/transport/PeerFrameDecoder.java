@@ -24,12 +24,15 @@ import org.jspecify.annotations.Nullable;
  * event loop only.
  *
  * <p>A hand-decoded body is read from a scratch array the decoder keeps (copied there out of the
- * read buffer, not allocated per frame), and its payload is copied out on its own. With pooled
- * payloads, a request's or response's payload of {@value #SMALLEST_POOLED} bytes or more is copied
- * into a pooled heap buffer instead of a new array, and the payload is a view of it, handed over
- * with the frame for its receiver to release. (A view of the direct read buffer itself is not to be
- * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Every other frame
- * is copied once into an array of its own, which its bytes fields alias.
+ * read buffer, not allocated per frame), and its payload is copied out on its own. A body of
+ * {@value #SMALLEST_POOLED} bytes or more is copied into the scratch array as it is read, a few
+ * dozen bytes ahead of the field being decoded, and a payload not yet there is copied straight out
+ * of the read buffer: once, not twice. With pooled payloads, a request's or response's payload of
+ * {@value #SMALLEST_POOLED} bytes or more goes into a pooled heap buffer instead of a new array,
+ * and the payload is a view of it, handed over with the frame for its receiver to release. (A view
+ * of the direct read buffer itself is not to be had: protobuf-java 4 copies a direct {@code
+ * ByteBuffer} it is asked to wrap.) Every other frame is copied once into an array of its own,
+ * which its bytes fields alias.
  *
  * <p>The hand decoder takes only the layout protobuf-java and this transport write (one such field
  * filling the frame, known fields with their wire types); anything else, and anything malformed,
@@ -53,12 +56,19 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   /** The largest scratch array kept between frames; a longer body gets an array of its own. */
   private static final int LARGEST_SCRATCH = 64 * 1024;
 
+  /** Bytes copied into the scratch array at least, when a body is copied there as it is read. */
+  private static final int READ_AHEAD = 64;
+
   private final StringCache strings = new StringCache();
   private final boolean pooledPayloads;
   private byte[] scratch = new byte[512];
 
-  // The body being decoded by hand, and the allocator of its connection.
+  // The body being decoded by hand: the read buffer it is in and where, its bytes copied so far
+  // ([0, filled) of `body`, indexed from the body's start), and the allocator of its connection.
+  private ByteBuf in;
+  private int start;
   private byte[] body;
+  private int filled;
   private int position;
   private int limit;
   private ByteBufAllocator allocator;
@@ -85,7 +95,15 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       return parse(copy(in, index, length));
     }
     byte[] bytes = scratch(length);
-    in.getBytes(index, bytes, 0, length);
+    if (length >= SMALLEST_POOLED && bytes == scratch) {
+      // There may be a payload to copy straight out of the read buffer: copy the rest as needed.
+      filled = 0;
+    } else {
+      in.getBytes(index, bytes, 0, length);
+      filled = length;
+    }
+    this.in = in;
+    start = index;
     body = bytes;
     allocator = in.alloc();
     limit = length;
@@ -105,6 +123,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
         payloadBuffer.release();
         payloadBuffer = null;
       }
+      this.in = null;
       body = null;
       allocator = null;
     }
@@ -259,6 +278,9 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       if (position >= limit) {
         throw NOT_HANDLED;
       }
+      if (position >= filled) {
+        fill(position + 1);
+      }
       byte b = body[position++];
       value |= (long) (b & 0x7F) << shift;
       if (b >= 0) {
@@ -277,8 +299,28 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     return (int) length;
   }
 
+  /** Makes sure the body's bytes up to {@code end} are in the scratch array. */
+  private void need(int end) {
+    if (end > filled) {
+      fill(end);
+    }
+  }
+
+  /**
+   * Copies the body's bytes from the current position to {@code end}, and a few more, out of the
+   * read buffer into the scratch array. Bytes between what was copied and the position (a payload
+   * copied out on its own) are skipped.
+   */
+  private void fill(int end) {
+    int from = Math.max(filled, position);
+    int to = Math.min(limit, Math.max(end, from + READ_AHEAD));
+    in.getBytes(start + from, body, from, to - from);
+    filled = to;
+  }
+
   private String string() {
     int length = length();
+    need(position + length);
     String value = strings.get(body, position, length);
     if (value == null) {
       throw NOT_HANDLED; // not valid UTF-8: protobuf's parser refuses it
@@ -296,11 +338,16 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     ByteString value;
     if (length == 0) {
       value = ByteString.EMPTY;
-    } else if (body == scratch) {
-      value = ByteString.copyFrom(body, position, length);
-    } else {
+    } else if (body != scratch) {
       // A body too long for the scratch array has an array of its own: the payload may alias it.
       value = UnsafeByteOperations.unsafeWrap(body, position, length);
+    } else if (position + length <= filled) {
+      value = ByteString.copyFrom(body, position, length);
+    } else {
+      // Not in the scratch array yet: straight from the read buffer into an array of its own.
+      byte[] own = new byte[length];
+      in.getBytes(start + position, own);
+      value = UnsafeByteOperations.unsafeWrap(own);
     }
     position += length;
     return value;
@@ -323,7 +370,8 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       pooled.release(); // an allocator without heap arrays: nothing to gain
       return copied(length);
     }
-    pooled.writeBytes(body, position, length);
+    // Straight from the read buffer: the scratch array need not hold the payload.
+    pooled.writeBytes(in, start + position, length);
     payloadBuffer = pooled;
     position += length;
     return UnsafeByteOperations.unsafeWrap(
@@ -332,6 +380,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
 
   private Status status() {
     int length = length();
+    need(position + length);
     Status value;
     if (length == 0) {
       value = Status.getDefaultInstance();
@@ -348,6 +397,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
 
   private List<Header> withHeader(List<Header> headers) {
     int length = length();
+    need(position + length);
     Header header;
     try {
       header = Header.parser().parseFrom(body, position, length);

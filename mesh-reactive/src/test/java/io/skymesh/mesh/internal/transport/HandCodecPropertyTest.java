@@ -38,7 +38,7 @@ class HandCodecPropertyTest {
       @ForAll("texts") String destination,
       @ForAll("texts") String method,
       @ForAll("headers") Map<String, String> headers,
-      @ForAll byte[] payload,
+      @ForAll("payloads") byte[] payload,
       @ForAll long timeoutMicros,
       @ForAll boolean oneWay,
       @ForAll long leaderTerm) {
@@ -78,7 +78,7 @@ class HandCodecPropertyTest {
       @ForAll StatusCode code,
       @ForAll("texts") String message,
       @ForAll("headers") Map<String, String> headers,
-      @ForAll byte[] payload) {
+      @ForAll("payloads") byte[] payload) {
     if (code == StatusCode.UNRECOGNIZED) {
       return;
     }
@@ -103,7 +103,7 @@ class HandCodecPropertyTest {
       @ForAll("texts") String source,
       @ForAll("texts") String destination,
       @ForAll("headers") Map<String, String> headers,
-      @ForAll byte[] payload,
+      @ForAll("payloads") byte[] payload,
       @ForAll long leaderTerm) {
     OutboundData hand =
         new OutboundData(
@@ -169,6 +169,90 @@ class HandCodecPropertyTest {
     }
     if (view) {
       assertThat(decodedRequest.payloadBuffer().refCnt()).isZero();
+    }
+  }
+
+  @Property(tries = 200)
+  void theHandDecoderTakesTheFieldsInAnyOrderAroundAPayloadCopiedStraightOut(
+      @ForAll("payloads") byte[] payload,
+      @ForAll("texts") String method,
+      @ForAll long streamId,
+      @ForAll boolean pooled)
+      throws java.io.IOException {
+    // Fields in an order protobuf-java does not write but must accept: the payload first, the
+    // strings and a header after it, so the decoder reads on past the payload it skipped.
+    java.io.ByteArrayOutputStream fields = new java.io.ByteArrayOutputStream();
+    com.google.protobuf.CodedOutputStream out =
+        com.google.protobuf.CodedOutputStream.newInstance(fields);
+    out.writeBytes(6, ByteString.copyFrom(payload));
+    out.writeString(4, method);
+    out.writeString(2, "game.zone1.caller/1");
+    out.writeMessage(5, Header.newBuilder().setKey("k").setValue("v").build());
+    out.writeString(3, "game.zone1.echo/1");
+    out.writeUInt64(1, streamId);
+    out.writeUInt64(7, 250_000);
+    out.flush();
+    ByteString request = ByteString.copyFrom(fields.toByteArray());
+    ByteString.Output framed = ByteString.newOutput();
+    com.google.protobuf.CodedOutputStream frame =
+        com.google.protobuf.CodedOutputStream.newInstance(framed);
+    frame.writeBytes(PeerFrame.REQUEST_FIELD_NUMBER, request);
+    frame.flush();
+    byte[] body = framed.toByteString().toByteArray();
+    PeerFrameDecoder decoder = new PeerFrameDecoder(pooled);
+
+    InboundRequest decoded = (InboundRequest) decode(decoder, body);
+
+    try {
+      assertThat(decoded.toProto())
+          .isEqualTo(InboundRequest.of(PeerFrame.parseFrom(body).getRequest()).toProto());
+      assertThat(decoded.payloadBuffer() != null)
+          .isEqualTo(pooled && payload.length >= PeerFrameDecoder.SMALLEST_POOLED);
+    } finally {
+      decoded.release();
+    }
+  }
+
+  @Example
+  void malformedFramesAroundAPooledPayloadAreCorruptAndReleaseWhatTheyTook() throws Exception {
+    byte[] payload = new byte[3 * PeerFrameDecoder.SMALLEST_POOLED];
+    new Random(11).nextBytes(payload);
+    byte[] bytes =
+        PeerFrame.newBuilder()
+            .setRequest(sample().toBuilder().setPayload(ByteString.copyFrom(payload)))
+            .build()
+            .toByteArray();
+    byte[] truncated = java.util.Arrays.copyOf(bytes, bytes.length - 100);
+    // A method name that is not UTF-8 after the payload: the hand decoder has pooled the payload
+    // by the time it finds out, and must give it back before protobuf's parser takes over.
+    ByteString.Output fields = ByteString.newOutput();
+    com.google.protobuf.CodedOutputStream out =
+        com.google.protobuf.CodedOutputStream.newInstance(fields);
+    out.writeBytes(6, ByteString.copyFrom(payload));
+    out.writeBytes(4, ByteString.copyFrom(new byte[] {(byte) 0xC3, 0x28}));
+    out.flush();
+    ByteString.Output framed = ByteString.newOutput();
+    com.google.protobuf.CodedOutputStream frame =
+        com.google.protobuf.CodedOutputStream.newInstance(framed);
+    frame.writeBytes(PeerFrame.REQUEST_FIELD_NUMBER, fields.toByteString());
+    frame.flush();
+    byte[] badUtf8AfterPayload = framed.toByteString().toByteArray();
+    PeerFrameDecoder decoder = new PeerFrameDecoder(true);
+
+    assertThatThrownBy(() -> decode(decoder, truncated))
+        .isInstanceOf(CorruptFrameException.class)
+        .hasMessageContaining("does not parse");
+    assertThatThrownBy(() -> decode(decoder, badUtf8AfterPayload))
+        .isInstanceOf(CorruptFrameException.class)
+        .hasMessageContaining("UTF-8");
+    // Nothing pooled leaks (the leak detector runs at paranoid) and the decoder is not left in a
+    // bad state: the whole frame decodes.
+    InboundRequest decoded = (InboundRequest) decode(decoder, bytes);
+    try {
+      assertThat(decoded.payload()).isEqualTo(ByteString.copyFrom(payload));
+      assertThat(decoded.timeoutMicros()).isEqualTo(sample().getTimeoutMicros());
+    } finally {
+      decoded.release();
     }
   }
 
