@@ -8,8 +8,6 @@ import io.skymesh.core.exceptions.MeshTimeoutException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
 import io.skymesh.mesh.internal.peer.UrlCache;
 import io.skymesh.mesh.internal.transport.InboundResponse;
-import io.skymesh.mesh.internal.transport.OutboundFrame;
-import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.rpc.OutgoingRequest;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.proto.GoAway;
@@ -18,15 +16,10 @@ import io.skymesh.proto.Response;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import reactor.core.Disposable;
-import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
 
 /** The caller's stream table against a connection that only records what it is asked to send. */
 class RpcClientTest {
@@ -113,75 +106,5 @@ class RpcClientTest {
             Duration.ofMinutes(1),
             false);
     return client.call(connection, request, FAR).subscribe(outcome::set, outcome::set);
-  }
-
-  private static final class RecordingConnection implements PeerConnection {
-
-    final Queue<PeerFrame> sent = new ConcurrentLinkedQueue<>();
-    final Sinks.Empty<Void> closed = Sinks.empty();
-
-    List<Long> streamIds() {
-      return sent.stream().map(f -> f.getRequest().getStreamId()).toList();
-    }
-
-    @Override
-    public String remoteAddress() {
-      return "127.0.0.1:1";
-    }
-
-    @Override
-    public String remoteProcessId() {
-      return "remote";
-    }
-
-    @Override
-    public String remoteAppId() {
-      return "a";
-    }
-
-    @Override
-    public boolean isInbound() {
-      return false;
-    }
-
-    @Override
-    public boolean isOpen() {
-      return true;
-    }
-
-    @Override
-    public Mono<Void> send(OutboundFrame frame) {
-      return Mono.fromCallable(() -> sent.add(PeerFrame.parseFrom(frame.toByteArray()))).then();
-    }
-
-    @Override
-    public Mono<Duration> ping() {
-      return Mono.never();
-    }
-
-    @Override
-    public Mono<Void> onClose() {
-      return closed.asMono();
-    }
-
-    @Override
-    public int pendingOutboundFrames() {
-      return 0;
-    }
-
-    @Override
-    public java.util.concurrent.ScheduledExecutorService executor() {
-      throw new UnsupportedOperationException("not used by RpcClient");
-    }
-
-    @Override
-    public long refusedSends() {
-      return 0;
-    }
-
-    @Override
-    public long inboundBacklog() {
-      return 0;
-    }
   }
 }
