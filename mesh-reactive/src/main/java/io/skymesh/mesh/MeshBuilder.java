@@ -19,6 +19,7 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
+import reactor.netty.resources.LoopResources;
 
 /**
  * Configures and starts a {@link Mesh}. Each setter checks its argument and returns this builder.
@@ -66,6 +67,7 @@ public final class MeshBuilder {
   private @Nullable SslContext peerClientTls;
   private boolean peerTickets;
   private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
+  private @Nullable LoopResources peerLoops;
 
   MeshBuilder(String appId) {
     // Validated the same way as a ServiceName part, so that a bad appId fails here.
@@ -432,6 +434,20 @@ public final class MeshBuilder {
   }
 
   /**
+   * The event loops of this mesh's peer connections, those peers open and those it dials, as
+   * Reactor Netty's {@code TcpServer.runOn} and {@code TcpClient.runOn} take them; by default the
+   * shared {@code TcpResources} of the process, which every Reactor Netty client and server without
+   * loops of their own also uses. Give a mesh loops of its own to keep its I/O off other work's
+   * threads, or two meshes in one process (a benchmark's caller and handler) apart. The mesh does
+   * not dispose them: whoever created them disposes them after the mesh is closed. The name-server
+   * connection keeps its own single loop.
+   */
+  public MeshBuilder runOn(LoopResources loops) {
+    this.peerLoops = Objects.requireNonNull(loops, "loops");
+    return this;
+  }
+
+  /**
    * Starts the mesh: binds the peer listener and opens the session with the name server, retrying
    * with backoff while it is unreachable. Lazy: each subscription starts a new mesh.
    *
@@ -485,7 +501,8 @@ public final class MeshBuilder {
                 token,
                 nameServerTls),
             meterRegistry,
-            observationRegistry);
+            observationRegistry,
+            peerLoops);
     return Mono.defer(() -> DefaultMesh.start(config));
   }
 

@@ -82,7 +82,8 @@ public final class DefaultMesh implements Mesh {
             .appId(config.appId())
             .maxFrameLength(config.maxFrameLength())
             .maxPendingSends(config.maxPendingSends())
-            .pooledPayloads(config.rpc().pooledPayloads());
+            .pooledPayloads(config.rpc().pooledPayloads())
+            .loops(config.peerLoops());
     if (config.advertisedHost() != null) {
       transport.advertisedHost(config.advertisedHost());
     }

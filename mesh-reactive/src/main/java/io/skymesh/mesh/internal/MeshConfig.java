@@ -8,6 +8,7 @@ import io.skymesh.mesh.internal.rpc.RpcConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
+import reactor.netty.resources.LoopResources;
 
 /**
  * A mesh's validated configuration, built by {@code MeshBuilder}.
@@ -30,6 +31,8 @@ import org.jspecify.annotations.Nullable;
  * @param meterRegistry where the mesh's meters go, or {@code null} for none
  * @param observationRegistry what observes calls and handlers; {@code ObservationRegistry.NOOP} for
  *     nothing
+ * @param peerLoops the event loops of peer connections, or {@code null} for Reactor Netty's shared
+ *     ones
  */
 public record MeshConfig(
     String appId,
@@ -48,7 +51,8 @@ public record MeshConfig(
     RpcConfig rpc,
     NameServerClientConfig naming,
     @Nullable MeterRegistry meterRegistry,
-    ObservationRegistry observationRegistry) {
+    ObservationRegistry observationRegistry,
+    @Nullable LoopResources peerLoops) {
 
   /** The session TTL asked of the name server. */
   public Duration sessionTtl() {

@@ -41,6 +41,7 @@ import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.netty.resources.LoopResources;
 import reactor.test.StepVerifier;
 
 /**
@@ -351,6 +352,49 @@ class RequestResponseBehaviourTest {
             .block(DEADLINE);
 
     assertThat(threads).hasSize(8).allSatisfy(name -> assertThat(name).contains("boundedElastic"));
+  }
+
+  @Test
+  void meshesOnLoopsOfTheirOwnHandleAndAnswerOnThem() {
+    LoopResources serverLoops = LoopResources.create("own-server-peers", 1, true);
+    LoopResources clientLoops = LoopResources.create("own-client-peers", 1, true);
+    try {
+      Mesh serverMesh = fixture.mesh(b -> b.runOn(serverLoops));
+      register(
+          serverMesh,
+          SERVER.toString(),
+          Methods.builder()
+              .add(
+                  "Where",
+                  request ->
+                      Mono.fromSupplier(
+                          () ->
+                              Reply.of(ByteString.copyFromUtf8(Thread.currentThread().getName()))))
+              .build());
+      Mesh clientMesh = fixture.mesh(b -> b.runOn(clientLoops));
+      MeshService client = register(clientMesh, "game.zone1.client/1");
+
+      StepVerifier.create(
+              client
+                  .request(SERVER, "Where", ByteString.EMPTY)
+                  .map(reply -> List.of(reply.payload().toStringUtf8(), threadName())))
+          .assertNext(
+              threads -> {
+                assertThat(threads.get(0)).contains("own-server-peers");
+                assertThat(threads.get(1)).contains("own-client-peers");
+              })
+          .verifyComplete();
+      // Closed before their loops go: the mesh does not dispose loops it was given.
+      clientMesh.close().block(DEADLINE);
+      serverMesh.close().block(DEADLINE);
+    } finally {
+      clientLoops.disposeLater().block(DEADLINE);
+      serverLoops.disposeLater().block(DEADLINE);
+    }
+  }
+
+  private static String threadName() {
+    return Thread.currentThread().getName();
   }
 
   @Test

@@ -28,6 +28,7 @@ import reactor.core.publisher.Sinks;
 import reactor.netty.DisposableServer;
 import reactor.netty.NettyPipeline;
 import reactor.netty.channel.ChannelMetricsRecorder;
+import reactor.netty.resources.LoopResources;
 import reactor.netty.tcp.TcpClient;
 import reactor.netty.tcp.TcpServer;
 import reactor.util.Logger;
@@ -111,6 +112,10 @@ public final class PeerTransport {
             return Mono.error(new IllegalStateException("bind: the transport is already bound"));
           }
           TcpServer listener = TcpServer.create();
+          LoopResources loops = config.loops();
+          if (loops != null) {
+            listener = listener.runOn(loops);
+          }
           ChannelMetricsRecorder recorder = config.acceptedMetrics();
           if (recorder != null) {
             listener = listener.metrics(true, () -> recorder);
@@ -505,6 +510,10 @@ public final class PeerTransport {
 
     void start() {
       TcpClient client = TcpClient.newConnection();
+      LoopResources loops = config.loops();
+      if (loops != null) {
+        client = client.runOn(loops);
+      }
       ChannelMetricsRecorder recorder = config.dialedMetrics();
       if (recorder != null) {
         client = client.metrics(true, () -> recorder);

@@ -10,6 +10,7 @@ import java.util.UUID;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import reactor.netty.channel.ChannelMetricsRecorder;
+import reactor.netty.resources.LoopResources;
 
 /**
  * The immutable configuration of a {@link PeerTransport}. Build one with {@link #builder()}; every
@@ -48,6 +49,7 @@ public final class PeerTransportConfig {
   private final Duration handshakeTimeout;
   private final Duration connectTimeout;
   private final ByteBufAllocator allocator;
+  private final @Nullable LoopResources loops;
   private final @Nullable ChannelMetricsRecorder acceptedMetrics;
   private final @Nullable SslContext serverTls;
   private final @Nullable SslContext clientTls;
@@ -72,6 +74,7 @@ public final class PeerTransportConfig {
     this.handshakeTimeout = b.handshakeTimeout;
     this.connectTimeout = b.connectTimeout;
     this.allocator = b.allocator;
+    this.loops = b.loops;
     this.acceptedMetrics = b.acceptedMetrics;
     this.serverTls = b.serverTls;
     this.clientTls = b.clientTls;
@@ -104,6 +107,7 @@ public final class PeerTransportConfig {
     b.handshakeTimeout = handshakeTimeout;
     b.connectTimeout = connectTimeout;
     b.allocator = allocator;
+    b.loops = loops;
     b.acceptedMetrics = acceptedMetrics;
     b.serverTls = serverTls;
     b.clientTls = clientTls;
@@ -208,6 +212,14 @@ public final class PeerTransportConfig {
   }
 
   /**
+   * The event loops of the listener's connections and of dialed ones, or {@code null} for Reactor
+   * Netty's shared {@code TcpResources}, the default.
+   */
+  public @Nullable LoopResources loops() {
+    return loops;
+  }
+
+  /**
    * Reactor Netty's channel metrics of the listener's connections (bytes, errors), or {@code null}
    * for none, the default: then Reactor Netty adds no metrics handler to the pipeline.
    */
@@ -298,6 +310,7 @@ public final class PeerTransportConfig {
     private Duration handshakeTimeout = Duration.ofSeconds(10);
     private Duration connectTimeout = Duration.ofSeconds(5);
     private ByteBufAllocator allocator = PooledByteBufAllocator.DEFAULT;
+    private @Nullable LoopResources loops;
     private @Nullable ChannelMetricsRecorder acceptedMetrics;
     private @Nullable SslContext serverTls;
     private @Nullable SslContext clientTls;
@@ -432,6 +445,15 @@ public final class PeerTransportConfig {
      */
     public Builder allocator(ByteBufAllocator allocator) {
       this.allocator = Objects.requireNonNull(allocator, "allocator");
+      return this;
+    }
+
+    /**
+     * Sets the event loops of peer connections, accepted and dialed; {@code null} for Reactor
+     * Netty's shared {@code TcpResources}, the default. The transport does not dispose them.
+     */
+    public Builder loops(@Nullable LoopResources loops) {
+      this.loops = loops;
       return this;
     }
 
