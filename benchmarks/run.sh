@@ -13,6 +13,8 @@
 #                 for Skymesh and RSocket alike (gRPC keeps its shaded epoll); machine.txt says
 #                 which transport the jar carries
 #   --quick       -wi 0 -i 1 -w 1s -r 1s: checks that the benchmarks run, figures meaningless
+#   --shared-loops  each library's shared event loops instead of one loop thread per side of every
+#                 pair (-Dskymesh.bench.loops=shared; see EventLoops.java)
 #   --            everything after it goes to JMH unchanged (e.g. -- -p payloadSize=1024)
 #   MVN_FLAGS     extra flags for the build, e.g. MVN_FLAGS=-o to build offline
 #
@@ -28,6 +30,7 @@ forks=1
 gc=1
 build=1
 quick=0
+loops=own
 profiles=()
 regexes=()
 extra=()
@@ -39,8 +42,9 @@ while [[ $# -gt 0 ]]; do
     --no-build) build=0; shift ;;
     --io-uring) profiles=(-P io-uring); shift ;;
     --quick) quick=1; shift ;;
+    --shared-loops) loops=shared; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) regexes+=("$1"); shift ;;
   esac
@@ -69,6 +73,7 @@ else
   # iterations narrow the error bars enough on 2 vCPUs to read ratios from one run.
   protocol=(-f "$forks" -wi 3 -i 10 -w 3s -r 3s)
 fi
+protocol+=(-jvmArgsAppend "-Dskymesh.bench.loops=$loops")
 profilers=()
 if [[ $gc -eq 1 ]]; then
   profilers=(-prof gc)
@@ -84,6 +89,11 @@ fi
     echo "transport: io_uring where the kernel allows it (built with --io-uring; gRPC: epoll)"
   else
     echo "transport: epoll"
+  fi
+  if [[ $loops == own ]]; then
+    echo "event loops: one thread per side of every pair, for all three protocols"
+  else
+    echo "event loops: each library's shared ones (--shared-loops)"
   fi
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $out/jmh-result.json ${extra[*]:-}"

@@ -40,8 +40,10 @@ final class MeshPair {
       Duration timeout) {
     NameServer nameServer = NameServer.builder().port(0).start().block(timeout);
     String address = "127.0.0.1:" + nameServer.port();
-    Mesh serverMesh = Transport.startMesh(transport, observability, address, timeout);
-    Mesh clientMesh = Transport.startMesh(transport, observability, address, timeout);
+    Mesh serverMesh =
+        Transport.startMesh(EventLoops.Side.HANDLER, transport, observability, address, timeout);
+    Mesh clientMesh =
+        Transport.startMesh(EventLoops.Side.CALLER, transport, observability, address, timeout);
     serverMesh
         .register(server, message -> Mono.empty(), ServiceOptions.defaults().withMethods(methods))
         .block(timeout);

@@ -313,8 +313,10 @@ public class MeshSendBenchmark {
       payload = ByteString.copyFrom(bytes);
       nameServer = NameServer.builder().port(0).start().block(TIMEOUT);
       String address = "127.0.0.1:" + nameServer.port();
-      receiverMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
-      senderMesh = Transport.startMesh(transport, observability, address, TIMEOUT);
+      receiverMesh =
+          Transport.startMesh(EventLoops.Side.HANDLER, transport, observability, address, TIMEOUT);
+      senderMesh =
+          Transport.startMesh(EventLoops.Side.CALLER, transport, observability, address, TIMEOUT);
       receiverMesh
           .register(
               SINK,
@@ -376,7 +378,9 @@ public class MeshSendBenchmark {
           + ", frame "
           + (4 + frame.getSerializedSize())
           + " bytes, native transport "
-          + LoopResources.hasNativeSupport();
+          + LoopResources.hasNativeSupport()
+          + ", "
+          + EventLoops.describe();
     }
   }
 
@@ -462,7 +466,9 @@ public class MeshSendBenchmark {
           + ", frame "
           + (3 + 6 + payloadSize)
           + " bytes, native transport "
-          + LoopResources.hasNativeSupport();
+          + LoopResources.hasNativeSupport()
+          + ", "
+          + EventLoops.describe();
     }
   }
 

@@ -199,8 +199,8 @@ public class RequestResponseBenchmark {
       checked().block(TIMEOUT);
       String security = Transport.check(transport, serverPort());
       System.out.printf(
-          "%n%s, %s, native transport %s%n",
-          describe(), security, LoopResources.hasNativeSupport());
+          "%n%s, %s, native transport %s, %s%n",
+          describe(), security, LoopResources.hasNativeSupport(), EventLoops.describe());
     }
 
     /**

@@ -220,8 +220,8 @@ public class StreamBenchmark {
       channel(WINDOW + 1);
       String security = Transport.check(transport, serverPort());
       System.out.printf(
-          "%n%s, %s, native transport %s%n",
-          describe(), security, LoopResources.hasNativeSupport());
+          "%n%s, %s, native transport %s, %s%n",
+          describe(), security, LoopResources.hasNativeSupport(), EventLoops.describe());
     }
 
     /**

@@ -95,31 +95,38 @@ final class Transport {
 
   /**
    * Starts a benchmark mesh of app {@code bench} on {@code nameServer}, with the trial's transport
-   * and observability, and waits for it: setup only. Its request and reply payloads are held in
-   * pooled buffers ({@code MeshBuilder.pooledPayloads}), released after use, as RSocket's are with
-   * {@code PayloadDecoder.ZERO_COPY} on the other side of the comparison.
+   * and observability, on {@code side}'s event loops ({@link EventLoops}), and waits for it: setup
+   * only. Its request and reply payloads are held in pooled buffers ({@code
+   * MeshBuilder.pooledPayloads}), released after use, as RSocket's are with {@code
+   * PayloadDecoder.ZERO_COPY} on the other side of the comparison.
    */
   static Mesh startMesh(
-      String transport, String observability, String nameServer, Duration timeout) {
-    return mesh(
-            transport,
-            Observability.apply(
-                observability, Mesh.builder("bench").nameServer(nameServer).pooledPayloads(true)))
+      EventLoops.Side side,
+      String transport,
+      String observability,
+      String nameServer,
+      Duration timeout) {
+    MeshBuilder builder = Mesh.builder("bench").nameServer(nameServer).pooledPayloads(true);
+    return mesh(transport, Observability.apply(observability, EventLoops.mesh(side, builder)))
         .start()
         .block(timeout);
   }
 
   /**
-   * RSocket's TCP server on {@link #HOST} and a free port, as {@code TcpServerTransport.create}.
+   * RSocket's TCP server on {@link #HOST} and a free port, as {@code TcpServerTransport.create}, on
+   * the handler's event loops ({@link EventLoops}).
    */
   static TcpServer rsocketServer(String transport) {
-    TcpServer server = TcpServer.create().host(HOST).port(0);
+    TcpServer server = EventLoops.rsocketServer(TcpServer.create().host(HOST).port(0));
     return isTls(transport) ? server.secure(spec -> spec.sslContext(Contexts.SERVER)) : server;
   }
 
-  /** RSocket's TCP client to {@link #HOST}:{@code port}, as {@code TcpClientTransport.create}. */
+  /**
+   * RSocket's TCP client to {@link #HOST}:{@code port}, as {@code TcpClientTransport.create}, on
+   * the caller's event loops ({@link EventLoops}).
+   */
   static TcpClient rsocketClient(String transport, int port) {
-    TcpClient client = TcpClient.create().host(HOST).port(port);
+    TcpClient client = EventLoops.rsocketClient(TcpClient.create().host(HOST).port(port));
     return isTls(transport)
         ? client.secure(
             spec -> spec.sslContext(Contexts.CLIENT).handlerConfigurator(Tls::verifyHostname))
@@ -133,20 +140,25 @@ final class Transport {
 
   /**
    * Starts a gRPC server on {@link #HOST} and a free port with {@code service}, {@code
-   * directExecutor()} and the trial's transport.
+   * directExecutor()}, the trial's transport and the handler's event loops ({@link EventLoops}).
    */
   static Server startGrpcServer(String transport, ServerServiceDefinition service)
       throws IOException {
-    return grpcServer(transport, NettyServerBuilder.forAddress(new InetSocketAddress(HOST, 0)))
+    NettyServerBuilder server = NettyServerBuilder.forAddress(new InetSocketAddress(HOST, 0));
+    return grpcServer(transport, EventLoops.grpcServer(server))
         .directExecutor()
         .addService(service)
         .build()
         .start();
   }
 
-  /** A gRPC channel to {@link #HOST}:{@code port} with {@code directExecutor()}. */
+  /**
+   * A gRPC channel to {@link #HOST}:{@code port} with {@code directExecutor()}, on the caller's
+   * event loops ({@link EventLoops}).
+   */
   static ManagedChannel grpcChannel(String transport, int port) {
-    return grpcChannel(transport, NettyChannelBuilder.forAddress(HOST, port))
+    return grpcChannel(
+            transport, EventLoops.grpcChannel(NettyChannelBuilder.forAddress(HOST, port)))
         .directExecutor()
         .build();
   }
