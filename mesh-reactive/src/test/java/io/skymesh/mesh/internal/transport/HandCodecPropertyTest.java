@@ -181,24 +181,17 @@ class HandCodecPropertyTest {
       throws java.io.IOException {
     // Fields in an order protobuf-java does not write but must accept: the payload first, the
     // strings and a header after it, so the decoder reads on past the payload it skipped.
-    java.io.ByteArrayOutputStream fields = new java.io.ByteArrayOutputStream();
-    com.google.protobuf.CodedOutputStream out =
-        com.google.protobuf.CodedOutputStream.newInstance(fields);
-    out.writeBytes(6, ByteString.copyFrom(payload));
-    out.writeString(4, method);
-    out.writeString(2, "game.zone1.caller/1");
-    out.writeMessage(5, Header.newBuilder().setKey("k").setValue("v").build());
-    out.writeString(3, "game.zone1.echo/1");
-    out.writeUInt64(1, streamId);
-    out.writeUInt64(7, 250_000);
-    out.flush();
-    ByteString request = ByteString.copyFrom(fields.toByteArray());
-    ByteString.Output framed = ByteString.newOutput();
-    com.google.protobuf.CodedOutputStream frame =
-        com.google.protobuf.CodedOutputStream.newInstance(framed);
-    frame.writeBytes(PeerFrame.REQUEST_FIELD_NUMBER, request);
-    frame.flush();
-    byte[] body = framed.toByteString().toByteArray();
+    byte[] body =
+        requestFrame(
+            out -> {
+              out.writeBytes(6, ByteString.copyFrom(payload));
+              out.writeString(4, method);
+              out.writeString(2, "game.zone1.caller/1");
+              out.writeMessage(5, Header.newBuilder().setKey("k").setValue("v").build());
+              out.writeString(3, "game.zone1.echo/1");
+              out.writeUInt64(1, streamId);
+              out.writeUInt64(7, 250_000);
+            });
     PeerFrameDecoder decoder = new PeerFrameDecoder(pooled);
 
     InboundRequest decoded = (InboundRequest) decode(decoder, body);
@@ -225,18 +218,12 @@ class HandCodecPropertyTest {
     byte[] truncated = java.util.Arrays.copyOf(bytes, bytes.length - 100);
     // A method name that is not UTF-8 after the payload: the hand decoder has pooled the payload
     // by the time it finds out, and must give it back before protobuf's parser takes over.
-    ByteString.Output fields = ByteString.newOutput();
-    com.google.protobuf.CodedOutputStream out =
-        com.google.protobuf.CodedOutputStream.newInstance(fields);
-    out.writeBytes(6, ByteString.copyFrom(payload));
-    out.writeBytes(4, ByteString.copyFrom(new byte[] {(byte) 0xC3, 0x28}));
-    out.flush();
-    ByteString.Output framed = ByteString.newOutput();
-    com.google.protobuf.CodedOutputStream frame =
-        com.google.protobuf.CodedOutputStream.newInstance(framed);
-    frame.writeBytes(PeerFrame.REQUEST_FIELD_NUMBER, fields.toByteString());
-    frame.flush();
-    byte[] badUtf8AfterPayload = framed.toByteString().toByteArray();
+    byte[] badUtf8AfterPayload =
+        requestFrame(
+            out -> {
+              out.writeBytes(6, ByteString.copyFrom(payload));
+              out.writeBytes(4, ByteString.copyFrom(new byte[] {(byte) 0xC3, 0x28}));
+            });
     PeerFrameDecoder decoder = new PeerFrameDecoder(true);
 
     assertThatThrownBy(() -> decode(decoder, truncated))
@@ -401,6 +388,26 @@ class HandCodecPropertyTest {
         .setPayload(ByteString.copyFromUtf8("payload"))
         .setTimeoutMicros(1_000_000)
         .build();
+  }
+
+  /** Writes a request's fields, in any order. */
+  private interface RequestFields {
+    void writeTo(com.google.protobuf.CodedOutputStream out) throws java.io.IOException;
+  }
+
+  /** A {@code PeerFrame} body whose request holds what {@code fields} writes, as written. */
+  private static byte[] requestFrame(RequestFields fields) throws java.io.IOException {
+    ByteString.Output request = ByteString.newOutput();
+    com.google.protobuf.CodedOutputStream out =
+        com.google.protobuf.CodedOutputStream.newInstance(request);
+    fields.writeTo(out);
+    out.flush();
+    ByteString.Output frame = ByteString.newOutput();
+    com.google.protobuf.CodedOutputStream framed =
+        com.google.protobuf.CodedOutputStream.newInstance(frame);
+    framed.writeBytes(PeerFrame.REQUEST_FIELD_NUMBER, request.toByteString());
+    framed.flush();
+    return frame.toByteString().toByteArray();
   }
 
   /** Decodes a body from a pooled direct buffer, as it arrives from the socket. */
