@@ -33,19 +33,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.core.CoreSubscriber;
-import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
-import reactor.core.publisher.Operators;
 import reactor.core.scheduler.Schedulers;
 
 /**
@@ -61,12 +57,6 @@ import reactor.core.scheduler.Schedulers;
 public final class RpcServer {
 
   private static final Logger log = LoggerFactory.getLogger(RpcServer.class);
-
-  /** Marks a {@link ServerCall} that has ended. */
-  private static final Subscription ENDED = Operators.cancelledSubscription();
-
-  private static final AtomicReferenceFieldUpdater<ServerCall, Subscription> UPSTREAM =
-      AtomicReferenceFieldUpdater.newUpdater(ServerCall.class, Subscription.class, "upstream");
 
   private final DataPlane plane;
   private final List<ServerInterceptor> interceptors;
@@ -843,21 +833,16 @@ public final class RpcServer {
    * One running handler: the subscriber of its reply {@code Mono}. Disposing it (a {@code Cancel},
    * the connection closing, an in-process caller cancelling) cancels the handler's subscription.
    *
-   * <p>The call ends once, by whichever comes first: its outcome or its disposal. The two can race
-   * when they come from different threads, typically a handler's deadline (whose error is emitted
-   * on the timer's thread) and the caller's {@code Cancel} sent at the caller's own deadline (on
-   * the event loop). An outcome that loses is ignored, not dropped as an error: the caller who
-   * cancelled wants no answer, and the handler's meter has already counted how it ended.
+   * <p>The call ends once, by whichever comes first: its outcome or its disposal ({@link
+   * HandlerWork}). A call frees its slot before its outcome is sent, so a caller that has its
+   * answer finds the handler's slot free (a next request is not refused for it).
    */
-  private final class ServerCall implements CoreSubscriber<Reply>, Disposable {
+  private final class ServerCall extends HandlerWork<Reply> {
 
     private final ServiceEndpoint endpoint;
     private final Responder responder;
     private final @Nullable Map<Long, ServerCall> table;
     private final long streamId;
-
-    /** The handler's subscription; {@link #ENDED} once the call has ended. */
-    private volatile @Nullable Subscription upstream;
 
     /**
      * A call; {@code table} is the connection's table of calls, where it is under {@code streamId}
@@ -875,25 +860,21 @@ public final class RpcServer {
     }
 
     @Override
-    public void onSubscribe(Subscription subscription) {
-      if (UPSTREAM.compareAndSet(this, null, subscription)) {
-        subscription.request(Long.MAX_VALUE);
-      } else {
-        subscription.cancel(); // disposed before the handler was subscribed
-      }
+    void started(Subscription subscription) {
+      subscription.request(Long.MAX_VALUE);
     }
 
     @Override
     public void onNext(Reply reply) {
-      if (end() != ENDED) {
+      if (end()) {
         release();
-        responder.reply(reply == null ? Reply.empty() : reply);
+        responder.reply(reply);
       }
     }
 
     @Override
     public void onComplete() {
-      if (end() != ENDED) {
+      if (end()) {
         release();
         responder.reply(Reply.empty());
       }
@@ -901,42 +882,19 @@ public final class RpcServer {
 
     @Override
     public void onError(Throwable error) {
-      if (end() != ENDED) {
+      if (end()) {
         release();
         responder.fail(error);
       }
     }
 
     @Override
-    public void dispose() {
-      Subscription previous = end();
-      if (previous != ENDED) {
-        if (previous != null) {
-          previous.cancel();
-        }
-        release();
-        responder.abandon();
-      }
+    void disposed() {
+      release();
+      responder.abandon();
     }
 
-    @Override
-    public boolean isDisposed() {
-      return upstream == ENDED;
-    }
-
-    /**
-     * Ends the call; returns the subscription it had, {@link #ENDED} if it had ended already. A
-     * reply's {@code onComplete} finds the call ended by its {@code onNext}: a plain read, no
-     * second atomic swap per request.
-     */
-    private @Nullable Subscription end() {
-      return upstream == ENDED ? ENDED : UPSTREAM.getAndSet(this, ENDED);
-    }
-
-    /**
-     * What every call gives back once it has ended, before its outcome is sent: a caller that has
-     * its answer finds the handler's slot free (a next request is not refused for it).
-     */
+    /** What every call gives back once it has ended, before its outcome is sent. */
     private void release() {
       if (table != null) {
         table.remove(streamId, this);

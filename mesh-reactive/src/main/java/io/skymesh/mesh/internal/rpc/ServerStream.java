@@ -13,37 +13,22 @@ import io.skymesh.proto.StatusCode;
 import io.skymesh.proto.StreamEnd;
 import io.skymesh.proto.StreamItem;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
-import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.core.CoreSubscriber;
-import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
-import reactor.core.publisher.Operators;
 
 /**
  * The responder's side of one stream or channel a peer opened: the subscriber of the handler's
  * replies, which it requests only as the requester grants credit, and, for a channel, the inbox of
  * the requester's requests, for which it grants credit as the handler asks.
  *
- * <p>The handler's work ends once: by its completion or error, or by its disposal (the requester's
- * cancel, a close, an abort), whichever comes first; the loser is ignored. A handler's deadline
- * fires on a timer's thread while the requester's cancel is handled on the event loop, so an error
- * may follow a disposal: the requester wants no answer then, and the handler's meter has counted
- * the error already. (Reactor's {@code BaseSubscriber} would drop it through {@code
- * Operators.onErrorDropped} and log it at ERROR level, which is why this is not one.)
+ * <p>The handler's work ends once, by its completion or error or by its disposal (the requester's
+ * cancel, a close, an abort), whichever comes first ({@link HandlerWork}).
  */
-final class ServerStream implements CoreSubscriber<Reply>, Disposable {
+final class ServerStream extends HandlerWork<Reply> {
 
   private static final Logger log = LoggerFactory.getLogger(ServerStream.class);
-
-  private static final AtomicReferenceFieldUpdater<ServerStream, Subscription> UPSTREAM =
-      AtomicReferenceFieldUpdater.newUpdater(ServerStream.class, Subscription.class, "upstream");
-
-  /** What {@link #upstream} holds once the handler's work has ended. */
-  private static final Subscription ENDED = Operators.cancelledSubscription();
 
   private final PeerConnection connection;
   private final long id;
@@ -56,9 +41,6 @@ final class ServerStream implements CoreSubscriber<Reply>, Disposable {
 
   /** Set once nothing more is to be sent to the requester. */
   private final AtomicBoolean ended = new AtomicBoolean();
-
-  /** The handler's subscription; {@link #ENDED} once its work has ended. */
-  private volatile @Nullable Subscription upstream;
 
   /**
    * Creates the responder's side.
@@ -141,10 +123,7 @@ final class ServerStream implements CoreSubscriber<Reply>, Disposable {
       abort(StatusCode.INVALID_ARGUMENT, "a credit of 0 (expected: at least 1)");
       return;
     }
-    Subscription subscription = upstream;
-    if (subscription != null && subscription != ENDED) {
-      subscription.request(credit);
-    }
+    request(credit);
   }
 
   void onRequestsEnd(StreamEnd end) {
@@ -168,11 +147,7 @@ final class ServerStream implements CoreSubscriber<Reply>, Disposable {
   // The handler's replies
 
   @Override
-  public void onSubscribe(Subscription subscription) {
-    if (!UPSTREAM.compareAndSet(this, null, subscription)) {
-      subscription.cancel(); // disposed before the handler's work was subscribed
-      return;
-    }
+  void started(Subscription subscription) {
     if (initialCredit > 0) {
       subscription.request(initialCredit);
     }
@@ -188,44 +163,27 @@ final class ServerStream implements CoreSubscriber<Reply>, Disposable {
 
   @Override
   public void onComplete() {
-    if (end() != ENDED) {
+    if (end()) {
       finish(StreamFrames.completed(id, true));
-      ended();
+      release();
     }
   }
 
   @Override
   public void onError(Throwable error) {
-    if (end() != ENDED) {
+    if (end()) {
       finish(StreamFrames.end(id, true, Statuses.toStatus(error)));
-      ended();
-    }
-  }
-
-  /** Cancels the handler's work, if it has not ended; nothing more is sent for it. */
-  @Override
-  public void dispose() {
-    Subscription previous = end();
-    if (previous != ENDED) {
-      if (previous != null) {
-        previous.cancel();
-      }
-      ended();
+      release();
     }
   }
 
   @Override
-  public boolean isDisposed() {
-    return upstream == ENDED;
+  void disposed() {
+    release();
   }
 
-  /** Ends the handler's work; returns the subscription it had, {@link #ENDED} if it had ended. */
-  private @Nullable Subscription end() {
-    return upstream == ENDED ? ENDED : UPSTREAM.getAndSet(this, ENDED);
-  }
-
-  /** Once, however the handler's work ended. */
-  private void ended() {
+  /** Once, however the handler's work ended: nothing more is sent, and its slot is given back. */
+  private void release() {
     ended.set(true);
     onFinally.run();
   }
