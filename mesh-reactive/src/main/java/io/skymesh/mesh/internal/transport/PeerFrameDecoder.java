@@ -4,7 +4,6 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.skymesh.codec.CorruptFrameException;
 import io.skymesh.codec.FrameBodyDecoder;
 import io.skymesh.codec.Frames;
@@ -63,15 +62,14 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   private final boolean pooledPayloads;
   private byte[] scratch = new byte[512];
 
-  // The body being decoded by hand: the read buffer it is in and where, its bytes copied so far
-  // ([0, filled) of `body`, indexed from the body's start), and the allocator of its connection.
+  // The body being decoded by hand: the read buffer it is in and where, and its bytes copied so far
+  // ([0, filled) of `body`, indexed from the body's start).
   private ByteBuf in;
   private int start;
   private byte[] body;
   private int filled;
   private int position;
   private int limit;
-  private ByteBufAllocator allocator;
   private @Nullable ByteBuf payloadBuffer;
 
   /** A decoder that copies every payload into an array of its own. */
@@ -105,7 +103,6 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     this.in = in;
     start = index;
     body = bytes;
-    allocator = in.alloc();
     limit = length;
     try {
       return switch (first) {
@@ -125,7 +122,6 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       }
       this.in = null;
       body = null;
-      allocator = null;
     }
     return parse(bytes == scratch ? copy(in, index, length) : bytes);
   }
@@ -365,7 +361,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     if (payloadBuffer != null) {
       throw NOT_HANDLED; // a repeated payload: the last one counts, protobuf's business
     }
-    ByteBuf pooled = allocator.heapBuffer(length, length);
+    ByteBuf pooled = in.alloc().heapBuffer(length, length);
     if (!pooled.hasArray()) {
       pooled.release(); // an allocator without heap arrays: nothing to gain
       return copied(length);
