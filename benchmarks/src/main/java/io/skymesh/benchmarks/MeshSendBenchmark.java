@@ -210,7 +210,9 @@ public class MeshSendBenchmark {
       arrivals = new Arrivals(payloadSize, window);
       start(payload);
       runBatch(1);
-      System.out.printf("%n%s, %s%n", describe(), Transport.check(transport, serverPort()));
+      System.out.printf(
+          "%n%s, %s, %s%n",
+          describe(), Transport.check(transport, serverPort()), EventLoops.describe());
     }
 
     /** Notes where the iteration starts, for {@link #reportIteration()}. */
@@ -378,9 +380,7 @@ public class MeshSendBenchmark {
           + ", frame "
           + (4 + frame.getSerializedSize())
           + " bytes, native transport "
-          + LoopResources.hasNativeSupport()
-          + ", "
-          + EventLoops.describe();
+          + LoopResources.hasNativeSupport();
     }
   }
 
@@ -466,9 +466,7 @@ public class MeshSendBenchmark {
           + ", frame "
           + (3 + 6 + payloadSize)
           + " bytes, native transport "
-          + LoopResources.hasNativeSupport()
-          + ", "
-          + EventLoops.describe();
+          + LoopResources.hasNativeSupport();
     }
   }
 
