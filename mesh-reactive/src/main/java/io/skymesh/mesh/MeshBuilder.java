@@ -362,11 +362,11 @@ public final class MeshBuilder {
   }
 
   /**
-   * Whether request and reply payloads received from other processes may be held in pooled buffers
+   * Whether request and reply payloads received from other processes may be held in pooled memory
    * instead of new arrays, as RSocket's {@code PayloadDecoder.ZERO_COPY} payloads and Reactor
-   * Netty's {@code ByteBuf}s are; default {@code false}. Payloads of 256 bytes or more then
-   * allocate nothing on the heap (a {@code ByteString} that views pooled memory), under a lifetime
-   * rule:
+   * Netty's {@code ByteBuf}s are; default {@code false}. Payloads of 256 bytes to 64 KiB then
+   * allocate nothing on the heap (a {@code ByteString} that views an array the event loop reuses),
+   * under a lifetime rule:
    *
    * <ul>
    *   <li>A handler's {@link io.skymesh.mesh.rpc.IncomingRequest#payload()} is valid until its

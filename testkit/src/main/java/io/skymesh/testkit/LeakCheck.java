@@ -10,7 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Finds the Netty buffers that became garbage without being released.
+ * Finds the Netty buffers (and other resources tracked by Netty's leak detector, such as the mesh's
+ * pooled payload arrays) that became garbage without being released.
  *
  * <p>Netty reports a leak only when a tracked buffer has been garbage-collected and a later
  * allocation polls the collector's queue. {@link #collectLeaks()} makes both happen now: it runs
@@ -43,6 +44,7 @@ public final class LeakCheck {
       probe.release();
       ByteBuf heapProbe = ByteBufAllocator.DEFAULT.heapBuffer(1);
       heapProbe.release();
+      RecordingLeakDetector.poll();
       leaks.addAll(RecordingLeakDetector.drain());
     }
     return leaks;
@@ -57,7 +59,9 @@ public final class LeakCheck {
     List<String> leaks = collectLeaks();
     if (!leaks.isEmpty()) {
       throw new AssertionError(
-          leaks.size() + " Netty buffer(s) leaked:\n" + String.join("\n\n", leaks));
+          leaks.size()
+              + " Netty buffer(s) or other tracked resource(s) leaked:\n"
+              + String.join("\n\n", leaks));
     }
   }
 

@@ -1,6 +1,7 @@
 package io.skymesh.testkit;
 
 import io.netty.util.ResourceLeakDetector;
+import io.netty.util.ResourceLeakTracker;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -19,6 +20,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 public final class RecordingLeakDetector<T> extends ResourceLeakDetector<T> {
 
   private static final Queue<String> LEAKS = new ConcurrentLinkedQueue<>();
+  private static final Queue<RecordingLeakDetector<?>> DETECTORS = new ConcurrentLinkedQueue<>();
   private static volatile boolean installed;
 
   /**
@@ -29,6 +31,7 @@ public final class RecordingLeakDetector<T> extends ResourceLeakDetector<T> {
    */
   public RecordingLeakDetector(Class<?> resourceType, int samplingInterval) {
     super(resourceType, samplingInterval);
+    DETECTORS.add(this);
     installed = true;
   }
 
@@ -47,6 +50,21 @@ public final class RecordingLeakDetector<T> extends ResourceLeakDetector<T> {
   /** Whether Netty created at least one detector of this class in this JVM. */
   static boolean installed() {
     return installed;
+  }
+
+  /**
+   * Makes every detector created so far report the leaks the collector has found for it: Netty's
+   * detector looks at its references only when it tracks a new resource, so each tracks (and at
+   * once closes) a probe. Buffers and every other resource tracked this way (the mesh's pooled
+   * payload arrays) are covered alike.
+   */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  static void poll() {
+    Object probe = new Object();
+    for (RecordingLeakDetector detector : DETECTORS) {
+      ResourceLeakTracker tracker = detector.trackForcibly(probe);
+      tracker.close(probe);
+    }
   }
 
   /** Removes and returns the leaks recorded so far. */

@@ -199,7 +199,7 @@ public final class RpcClient {
 
   /**
    * Completes the request a {@code Response} answers; an unknown stream id (cancelled, timed out)
-   * is counted and ignored. A payload held in a pooled buffer (pooled payloads) is valid while the
+   * is counted and ignored. A payload held in a pooled array (pooled payloads) is valid while the
    * reply's {@code onNext} runs, and released after it; a caller that has not asked for the reply
    * yet gets a copy instead.
    *
@@ -224,7 +224,7 @@ public final class RpcClient {
                 pending.context() + ": the response was refused: " + oversized));
       } else if (response.status().getCode() == StatusCode.OK) {
         ByteString payload = response.payload();
-        if (response.payloadBuffer() != null && !pending.requested) {
+        if (response.pooledPayload() != null && !pending.requested) {
           // The reply would be kept until asked for, past the buffer's release below.
           payload = ByteString.copyFrom(payload.asReadOnlyByteBuffer());
         }

@@ -18,7 +18,7 @@ import java.util.Objects;
  * @param clientInterceptors outermost first
  * @param serverInterceptors outermost first
  * @param pooledPayloads whether request and reply payloads received from peers may be held in
- *     pooled buffers, valid for a limited time (see {@code MeshBuilder.pooledPayloads})
+ *     pooled arrays, valid for a limited time (see {@code MeshBuilder.pooledPayloads})
  */
 public record RpcConfig(
     Duration defaultTimeout,

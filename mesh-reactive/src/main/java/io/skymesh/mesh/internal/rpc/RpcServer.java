@@ -801,7 +801,7 @@ public final class RpcServer {
     }
 
     static RequestRelease of(InboundRequest request) {
-      return request.payloadBuffer() == null ? NOTHING : new RequestRelease(request);
+      return request.pooledPayload() == null ? NOTHING : new RequestRelease(request);
     }
 
     void release() {

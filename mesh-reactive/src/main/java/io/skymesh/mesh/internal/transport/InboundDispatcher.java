@@ -14,7 +14,7 @@ import reactor.core.publisher.Mono;
  * error, thrown or signalled, is logged and the connection goes on with the next frame.
  *
  * <p>With pooled payloads, an {@link InboundRequest} or {@link InboundResponse} may hold its
- * payload in a pooled buffer: the dispatcher owns it from the call on and releases it when done
+ * payload in a pooled array: the dispatcher owns it from the call on and releases it when done
  * ({@code release()}).
  */
 @FunctionalInterface

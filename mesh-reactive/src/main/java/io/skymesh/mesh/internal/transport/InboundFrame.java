@@ -42,7 +42,7 @@ public record InboundFrame(Object frame, PeerConnection connection) {
   }
 
   /**
-   * Releases the pooled buffer holding a request's or response's payload (pooled payloads), for a
+   * Releases the pooled array holding a request's or response's payload (pooled payloads), for a
    * frame dropped before its receiver had it; any other frame holds nothing to release.
    */
   static void releaseDropped(Object frame) {

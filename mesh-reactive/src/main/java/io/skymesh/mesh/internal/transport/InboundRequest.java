@@ -1,7 +1,6 @@
 package io.skymesh.mesh.internal.transport;
 
 import com.google.protobuf.ByteString;
-import io.netty.buffer.ByteBuf;
 import io.skymesh.proto.Header;
 import io.skymesh.proto.Request;
 import java.util.List;
@@ -10,8 +9,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * A {@code Request} frame as it was received: what the generated {@code Request} holds, decoded by
  * hand ({@link PeerFrameDecoder}) without builders, with the strings a connection repeats decoded
- * once per connection. The payload is its own array, or, with pooled payloads, a view of a pooled
- * heap buffer ({@code payloadBuffer}) that whoever ends the request releases ({@link #release}).
+ * once per connection. The payload is its own array, or, with pooled payloads, a view of an array
+ * leased from the event loop's pool ({@code pooledPayload}) that whoever ends the request releases
+ * ({@link #release}).
  *
  * @param streamId the request's id on its connection
  * @param source the caller's url, as sent
@@ -22,8 +22,8 @@ import org.jspecify.annotations.Nullable;
  * @param timeoutMicros what was left of the caller's deadline when it sent the request; 0 for none
  * @param oneWay whether no reply is wanted
  * @param leaderTerm the leader's term the caller routed by; 0 for none
- * @param payloadBuffer the pooled buffer that {@code payload} is a view of, or null when the
- *     payload has an array of its own
+ * @param pooledPayload the pooled array that {@code payload} is a view of, or null when the payload
+ *     has an array of its own
  */
 public record InboundRequest(
     long streamId,
@@ -35,7 +35,7 @@ public record InboundRequest(
     long timeoutMicros,
     boolean oneWay,
     long leaderTerm,
-    @Nullable ByteBuf payloadBuffer) {
+    @Nullable PooledPayload pooledPayload) {
 
   /**
    * The same request from its generated message.
@@ -57,10 +57,13 @@ public record InboundRequest(
         null);
   }
 
-  /** Releases the buffer the payload is a view of, if it is one; once, by whoever ends the call. */
+  /**
+   * Releases the pooled array the payload is a view of, if it is one; once, by whoever ends the
+   * call.
+   */
   public void release() {
-    if (payloadBuffer != null) {
-      payloadBuffer.release();
+    if (pooledPayload != null) {
+      pooledPayload.release();
     }
   }
 

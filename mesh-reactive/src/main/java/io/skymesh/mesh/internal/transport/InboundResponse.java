@@ -1,7 +1,6 @@
 package io.skymesh.mesh.internal.transport;
 
 import com.google.protobuf.ByteString;
-import io.netty.buffer.ByteBuf;
 import io.skymesh.proto.Header;
 import io.skymesh.proto.Response;
 import io.skymesh.proto.Status;
@@ -11,22 +10,22 @@ import org.jspecify.annotations.Nullable;
 /**
  * A {@code Response} frame as it was received: what the generated {@code Response} holds, decoded
  * by hand ({@link PeerFrameDecoder}) without builders. The payload is its own array, or, with
- * pooled payloads, a view of a pooled heap buffer ({@code payloadBuffer}) that the receiver
- * releases once the reply has been handed over ({@link #release}).
+ * pooled payloads, a view of an array leased from the event loop's pool ({@code pooledPayload})
+ * that the receiver releases once the reply has been handed over ({@link #release}).
  *
  * @param streamId the id of the request it answers
  * @param status the outcome; the default instance (code {@code OK}) when the frame had none
  * @param headers the headers, in the order sent
  * @param payload the payload
- * @param payloadBuffer the pooled buffer that {@code payload} is a view of, or null when the
- *     payload has an array of its own
+ * @param pooledPayload the pooled array that {@code payload} is a view of, or null when the payload
+ *     has an array of its own
  */
 public record InboundResponse(
     long streamId,
     Status status,
     List<Header> headers,
     ByteString payload,
-    @Nullable ByteBuf payloadBuffer) {
+    @Nullable PooledPayload pooledPayload) {
 
   /**
    * The same response from its generated message.
@@ -43,10 +42,10 @@ public record InboundResponse(
         null);
   }
 
-  /** Releases the buffer the payload is a view of, if it is one; once, by the receiver. */
+  /** Releases the pooled array the payload is a view of, if it is one; once, by the receiver. */
   public void release() {
-    if (payloadBuffer != null) {
-      payloadBuffer.release();
+    if (pooledPayload != null) {
+      pooledPayload.release();
     }
   }
 

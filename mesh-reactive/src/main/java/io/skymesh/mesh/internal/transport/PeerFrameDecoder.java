@@ -27,11 +27,11 @@ import org.jspecify.annotations.Nullable;
  * {@value #SMALLEST_POOLED} bytes or more is copied into the scratch array as it is read, a few
  * dozen bytes ahead of the field being decoded, and a payload not yet there is copied straight out
  * of the read buffer: once, not twice. With pooled payloads, a request's or response's payload of
- * {@value #SMALLEST_POOLED} bytes or more goes into a pooled heap buffer instead of a new array,
- * and the payload is a view of it, handed over with the frame for its receiver to release. (A view
- * of the direct read buffer itself is not to be had: protobuf-java 4 copies a direct {@code
- * ByteBuffer} it is asked to wrap.) Every other frame is copied once into an array of its own,
- * which its bytes fields alias.
+ * {@value #SMALLEST_POOLED} bytes or more goes into an array leased from the event loop's {@link
+ * PayloadPool} instead of a new one, and the payload is a view of it, handed over with the frame
+ * for its receiver to release. (A view of the direct read buffer itself is not to be had:
+ * protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Every other frame is
+ * copied once into an array of its own, which its bytes fields alias.
  *
  * <p>The hand decoder takes only the layout protobuf-java and this transport write (one such field
  * filling the frame, known fields with their wire types); anything else, and anything malformed,
@@ -50,7 +50,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       new RuntimeException(null, null, false, false) {};
 
   /** Payloads shorter than this get their own array even with pooled payloads. */
-  static final int SMALLEST_POOLED = 256;
+  static final int SMALLEST_POOLED = PayloadPool.SMALLEST;
 
   /** The largest scratch array kept between frames; a longer body gets an array of its own. */
   private static final int LARGEST_SCRATCH = 64 * 1024;
@@ -70,7 +70,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   private int filled;
   private int position;
   private int limit;
-  private @Nullable ByteBuf payloadBuffer;
+  private @Nullable PooledPayload pooledPayload;
 
   /** A decoder that copies every payload into an array of its own. */
   PeerFrameDecoder() {
@@ -80,7 +80,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   /**
    * A decoder.
    *
-   * @param pooledPayloads whether request and response payloads may be held in pooled buffers
+   * @param pooledPayloads whether request and response payloads may be held in pooled arrays
    */
   PeerFrameDecoder(boolean pooledPayloads) {
     this.pooledPayloads = pooledPayloads;
@@ -115,10 +115,10 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
         throw notHandled;
       }
     } finally {
-      if (payloadBuffer != null) {
+      if (pooledPayload != null) {
         // Given up half way: the pooled payload is not handed over.
-        payloadBuffer.release();
-        payloadBuffer = null;
+        pooledPayload.release();
+        pooledPayload = null;
       }
       this.in = null;
       body = null;
@@ -148,9 +148,9 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   }
 
   /** The pooled payload of the frame being built, which now owns it. */
-  private @Nullable ByteBuf handOver() {
-    ByteBuf taken = payloadBuffer;
-    payloadBuffer = null;
+  private @Nullable PooledPayload handOver() {
+    PooledPayload taken = pooledPayload;
+    pooledPayload = null;
     return taken;
   }
 
@@ -349,7 +349,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     return value;
   }
 
-  /** A request's or response's payload: in a pooled buffer when that is allowed. */
+  /** A request's or response's payload: in a pooled array when that is allowed. */
   private ByteString payload() {
     if (!pooledPayloads) {
       return bytes();
@@ -358,20 +358,18 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     if (length < SMALLEST_POOLED) {
       return copied(length);
     }
-    if (payloadBuffer != null) {
+    if (pooledPayload != null) {
       throw NOT_HANDLED; // a repeated payload: the last one counts, protobuf's business
     }
-    ByteBuf pooled = in.alloc().heapBuffer(length, length);
-    if (!pooled.hasArray()) {
-      pooled.release(); // an allocator without heap arrays: nothing to gain
+    PooledPayload pooled = PayloadPool.lease(length);
+    if (pooled == null) {
       return copied(length);
     }
     // Straight from the read buffer: the scratch array need not hold the payload.
-    pooled.writeBytes(in, start + position, length);
-    payloadBuffer = pooled;
+    in.getBytes(start + position, pooled.array(), 0, length);
+    pooledPayload = pooled;
     position += length;
-    return UnsafeByteOperations.unsafeWrap(
-        pooled.array(), pooled.arrayOffset() + pooled.readerIndex(), length);
+    return UnsafeByteOperations.unsafeWrap(pooled.array(), 0, length);
   }
 
   private Status status() {

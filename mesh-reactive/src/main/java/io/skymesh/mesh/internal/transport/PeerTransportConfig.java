@@ -177,7 +177,7 @@ public final class PeerTransportConfig {
 
   /**
    * Whether the payloads of inbound requests and responses (of at least a few hundred bytes) are
-   * held in pooled buffers, released by their receiver, rather than in new arrays.
+   * held in pooled arrays, released by their receiver, rather than in new arrays.
    */
   public boolean pooledPayloads() {
     return pooledPayloads;
@@ -399,7 +399,7 @@ public final class PeerTransportConfig {
       return this;
     }
 
-    /** Sets whether request and response payloads may be held in pooled buffers; default no. */
+    /** Sets whether request and response payloads may be held in pooled arrays; default no. */
     public Builder pooledPayloads(boolean pooledPayloads) {
       this.pooledPayloads = pooledPayloads;
       return this;

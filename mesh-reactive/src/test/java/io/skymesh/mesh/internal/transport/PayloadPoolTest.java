@@ -1,0 +1,171 @@
+package io.skymesh.mesh.internal.transport;
+
+import static io.skymesh.mesh.TestMeshes.register;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshService;
+import io.skymesh.mesh.TestMeshes;
+import io.skymesh.mesh.rpc.Methods;
+import io.skymesh.mesh.rpc.Reply;
+import io.skymesh.testkit.LeakCheck;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+import reactor.netty.resources.LoopResources;
+import reactor.test.StepVerifier;
+
+/**
+ * The per-thread pool of payload arrays: a lease released on its own thread is reused, one released
+ * elsewhere becomes garbage, the pool keeps a bounded number of arrays, a double release is
+ * refused, a lease never released is reported by Netty's leak detector, and over real connections a
+ * loop reuses the arrays of the requests and replies it received.
+ */
+class PayloadPoolTest {
+
+  private static final Duration DEADLINE = TestMeshes.DEADLINE;
+
+  private TestMeshes fixture;
+
+  @BeforeEach
+  void start() {
+    fixture = TestMeshes.withNameServer();
+  }
+
+  @AfterEach
+  void stop() {
+    fixture.close();
+  }
+
+  @Test
+  void anArrayReleasedOnItsOwnThreadIsLeasedAgainAndTheSizeClassesRoundUp() {
+    PooledPayload first = PayloadPool.lease(1000);
+    byte[] array = first.array();
+    first.release();
+    PooledPayload second = PayloadPool.lease(1024);
+    PooledPayload longer = PayloadPool.lease(1025);
+    PooledPayload shortest = PayloadPool.lease(1);
+    PooledPayload largest = PayloadPool.lease(PayloadPool.LARGEST);
+    try {
+      assertThat(second.array()).isSameAs(array).hasSize(1024);
+      assertThat(longer.capacity()).isEqualTo(2048);
+      assertThat(shortest.capacity()).isEqualTo(PayloadPool.SMALLEST);
+      assertThat(largest.capacity()).isEqualTo(PayloadPool.LARGEST);
+      assertThat(PayloadPool.lease(PayloadPool.LARGEST + 1)).isNull();
+    } finally {
+      second.release();
+      longer.release();
+      shortest.release();
+      largest.release();
+    }
+  }
+
+  @Test
+  void anArrayReleasedOnAnotherThreadIsLeftToTheCollector() {
+    PooledPayload leased = PayloadPool.lease(4000);
+    long created = PayloadPool.current().created();
+
+    CompletableFuture.runAsync(leased::release).join();
+    PooledPayload next = PayloadPool.lease(4000);
+    next.release();
+
+    assertThat(next).isNotSameAs(leased);
+    assertThat(PayloadPool.current().created()).isEqualTo(created + 1);
+  }
+
+  @Test
+  void aThreadKeepsABoundedNumberOfFreeArraysPerSize() {
+    int capacity = 16 * 1024;
+    int keepable = PayloadPool.KEPT_BYTES_PER_CLASS / capacity;
+    List<PooledPayload> leased = new ArrayList<>();
+    for (int i = 0; i < keepable + 5; i++) {
+      leased.add(PayloadPool.lease(capacity));
+    }
+    int keptBefore = PayloadPool.current().kept();
+
+    leased.forEach(PooledPayload::release);
+
+    assertThat(PayloadPool.current().kept() - keptBefore).isEqualTo(keepable);
+  }
+
+  @Test
+  void aSecondReleaseIsRefused() {
+    PooledPayload leased = PayloadPool.lease(300);
+    leased.release();
+
+    assertThatThrownBy(leased::release)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("released twice");
+  }
+
+  @Test
+  void aLeaseNeverReleasedIsReportedAsALeak() {
+    leaseAndForget();
+
+    List<String> leaks = LeakCheck.collectLeaks();
+
+    assertThat(leaks).hasSize(1);
+    assertThat(leaks.get(0)).contains("PooledPayload.release() was not called");
+  }
+
+  private static void leaseAndForget() {
+    PayloadPool.lease(512).array()[0] = 1;
+  }
+
+  @Test
+  void overRealConnectionsEachLoopReusesTheArraysOfWhatItReceived() {
+    LoopResources serverLoops = LoopResources.create("pool-server-peers", 1, true);
+    LoopResources clientLoops = LoopResources.create("pool-client-peers", 1, true);
+    ServiceUrl echo = ServiceUrl.parse("game.zone1.echo/1");
+    try {
+      Mesh serverMesh = fixture.mesh(b -> b.runOn(serverLoops).pooledPayloads(true));
+      register(
+          serverMesh,
+          echo.toString(),
+          Methods.builder().add("Echo", request -> Mono.just(Reply.of(request.payload()))).build());
+      Mesh clientMesh = fixture.mesh(b -> b.runOn(clientLoops).pooledPayloads(true));
+      MeshService client = register(clientMesh, "game.zone1.client/1");
+      int calls = 20;
+
+      for (int i = 0; i < calls; i++) {
+        ByteString payload = randomPayload(i);
+        StepVerifier.create(client.request(echo, "Echo", payload).map(Reply::payload))
+            .expectNext(payload)
+            .expectComplete()
+            .verify(DEADLINE);
+      }
+
+      // One call at a time: each request's array is back before the next request is read (the
+      // reply's write completes on the loop first), and each reply's before the next reply.
+      assertThat(createdOn(serverLoops)).isBetween(1L, 2L);
+      assertThat(createdOn(clientLoops)).isBetween(1L, 2L);
+      clientMesh.close().block(DEADLINE);
+      serverMesh.close().block(DEADLINE);
+    } finally {
+      clientLoops.disposeLater().block(DEADLINE);
+      serverLoops.disposeLater().block(DEADLINE);
+    }
+  }
+
+  private static long createdOn(LoopResources loops) {
+    return Mono.fromFuture(
+            CompletableFuture.supplyAsync(
+                () -> PayloadPool.current().created(), loops.onServer(true).next()))
+        .block(DEADLINE);
+  }
+
+  private static ByteString randomPayload(int seed) {
+    byte[] bytes = new byte[1024];
+    new Random(seed).nextBytes(bytes);
+    return ByteString.copyFrom(bytes);
+  }
+}
