@@ -104,8 +104,8 @@ public final class RpcClient {
       }
       Pending pending = new Pending(actual, request, connection, table, id);
       actual.onSubscribe(pending);
-      table.pending.put(id, pending);
-      if (pending.isCancelled() && table.take(id, pending)) {
+      table.pending.putIfAbsent(pending);
+      if (pending.isCancelled() && table.take(pending)) {
         return; // cancelled before it was in the table: nothing was sent, nothing to cancel
       }
       connection.send(frame).subscribe(pending);
@@ -262,8 +262,8 @@ public final class RpcClient {
           }
         });
     table.pending.forEach(
-        (id, pending) -> {
-          if (id > last && table.take(id, pending)) {
+        pending -> {
+          if (pending.streamId() > last && table.take(pending)) {
             pending.fail(
                 new PeerUnavailableException(
                     pending.context() + ": " + connection + " is going away; not started there"));
@@ -331,8 +331,8 @@ public final class RpcClient {
                 new PeerUnavailableException(
                     stream.context() + ": " + connection + " closed before the stream ended")));
     table.pending.forEach(
-        (id, pending) -> {
-          if (table.take(id, pending)) {
+        pending -> {
+          if (table.take(pending)) {
             pending.fail(
                 new PeerUnavailableException(
                     pending.context() + ": " + connection + " closed before the reply"));
@@ -361,7 +361,7 @@ public final class RpcClient {
 
   private static final class Streams {
     final AtomicLong nextId = new AtomicLong();
-    final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    final StreamTable<Pending> pending = new StreamTable<>();
     final Map<Long, ClientStream> open = new ConcurrentHashMap<>();
     volatile ClientStream recent;
     final Queue<Sinks.Empty<Void>> idleWaiters = new ConcurrentLinkedQueue<>();
@@ -400,8 +400,8 @@ public final class RpcClient {
       }
     }
 
-    boolean take(long id, Pending expected) {
-      boolean removed = pending.remove(id, expected);
+    boolean take(Pending expected) {
+      boolean removed = pending.remove(expected);
       if (removed) {
         wakeIfIdle();
       }
@@ -437,7 +437,8 @@ public final class RpcClient {
    * the send's outcome, and the stream table's entry. Whoever takes it out of the table (the reply,
    * a failed send, a cancel, a close or a {@code GoAway}) ends it; the others find it gone.
    */
-  private static final class Pending extends Operators.MonoSubscriber<Void, Reply> {
+  private static final class Pending extends Operators.MonoSubscriber<Void, Reply>
+      implements StreamTable.Entry {
 
     private final OutgoingRequest request;
     private final PeerConnection connection;
@@ -460,6 +461,11 @@ public final class RpcClient {
       this.connection = connection;
       this.table = table;
       this.id = id;
+    }
+
+    @Override
+    public long streamId() {
+      return id;
     }
 
     String context() {
@@ -501,7 +507,7 @@ public final class RpcClient {
 
     @Override
     public void onError(Throwable error) {
-      if (table.take(id, this)) {
+      if (table.take(this)) {
         actual.onError(error);
       }
     }
@@ -509,7 +515,7 @@ public final class RpcClient {
     @Override
     public void cancel() {
       super.cancel();
-      if (table.take(id, this)) {
+      if (table.take(this)) {
         connection
             .send(RpcClient.cancel(id, "the caller cancelled"))
             .subscribe(null, e -> log.debug("Cancel of {} not sent: {}", id, e));

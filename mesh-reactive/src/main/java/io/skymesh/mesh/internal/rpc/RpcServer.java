@@ -60,7 +60,7 @@ public final class RpcServer {
 
   private final DataPlane plane;
   private final List<ServerInterceptor> interceptors;
-  private final Map<PeerConnection, Map<Long, ServerCall>> calls = new ConcurrentHashMap<>();
+  private final Map<PeerConnection, StreamTable<ServerCall>> calls = new ConcurrentHashMap<>();
   private final Map<PeerConnection, Map<Long, ServerStream>> streams = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicLong reusedStreamIds = new AtomicLong();
@@ -150,9 +150,9 @@ public final class RpcServer {
       start(endpoint, incoming, new ServerCall(endpoint, responder, null, 0));
       return Mono.empty();
     }
-    Map<Long, ServerCall> table = table(connection);
+    StreamTable<ServerCall> table = table(connection);
     ServerCall call = new ServerCall(endpoint, responder, table, streamId);
-    if (table.putIfAbsent(streamId, call) != null) {
+    if (table.putIfAbsent(call) != null) {
       endpoint.release();
       request.release();
       log.warn("{} reused stream id {} while in flight: refused", connection, streamId);
@@ -176,7 +176,7 @@ public final class RpcServer {
    * @return completes at once
    */
   public Mono<Void> onCancel(Cancel cancel, PeerConnection connection) {
-    Map<Long, ServerCall> table = calls.get(connection);
+    StreamTable<ServerCall> table = calls.get(connection);
     ServerCall call = table == null ? null : table.remove(cancel.getStreamId());
     if (call != null) {
       log.debug("{} cancelled stream {}: {}", connection, cancel.getStreamId(), cancel.getReason());
@@ -613,13 +613,13 @@ public final class RpcServer {
             });
   }
 
-  private Map<Long, ServerCall> table(PeerConnection connection) {
-    Map<Long, ServerCall> table = calls.get(connection);
+  private StreamTable<ServerCall> table(PeerConnection connection) {
+    StreamTable<ServerCall> table = calls.get(connection);
     if (table != null) {
       return table;
     }
-    Map<Long, ServerCall> fresh = new ConcurrentHashMap<>();
-    Map<Long, ServerCall> prior = calls.putIfAbsent(connection, fresh);
+    StreamTable<ServerCall> fresh = new StreamTable<>();
+    StreamTable<ServerCall> prior = calls.putIfAbsent(connection, fresh);
     if (prior != null) {
       return prior;
     }
@@ -630,10 +630,9 @@ public final class RpcServer {
 
   /** The peer is gone: nobody will read the replies, so the handlers' work is disposed. */
   private void closed(PeerConnection connection) {
-    Map<Long, ServerCall> table = calls.remove(connection);
+    StreamTable<ServerCall> table = calls.remove(connection);
     if (table != null) {
-      table.values().forEach(ServerCall::dispose);
-      table.clear();
+      table.drain(ServerCall::dispose);
     }
   }
 
@@ -837,11 +836,11 @@ public final class RpcServer {
    * HandlerWork}). A call frees its slot before its outcome is sent, so a caller that has its
    * answer finds the handler's slot free (a next request is not refused for it).
    */
-  private final class ServerCall extends HandlerWork<Reply> {
+  private final class ServerCall extends HandlerWork<Reply> implements StreamTable.Entry {
 
     private final ServiceEndpoint endpoint;
     private final Responder responder;
-    private final @Nullable Map<Long, ServerCall> table;
+    private final @Nullable StreamTable<ServerCall> table;
     private final long streamId;
 
     /**
@@ -851,12 +850,17 @@ public final class RpcServer {
     ServerCall(
         ServiceEndpoint endpoint,
         Responder responder,
-        @Nullable Map<Long, ServerCall> table,
+        @Nullable StreamTable<ServerCall> table,
         long streamId) {
       this.endpoint = endpoint;
       this.responder = responder;
       this.table = table;
       this.streamId = streamId;
+    }
+
+    @Override
+    public long streamId() {
+      return streamId;
     }
 
     @Override
@@ -897,7 +901,7 @@ public final class RpcServer {
     /** What every call gives back once it has ended, before its outcome is sent. */
     private void release() {
       if (table != null) {
-        table.remove(streamId, this);
+        table.remove(this);
       }
       endpoint.release();
       running.decrementAndGet();
