@@ -104,7 +104,7 @@ public final class RpcClient {
       }
       Pending pending = new Pending(actual, request, connection, table, id);
       actual.onSubscribe(pending);
-      table.pending.putIfAbsent(pending);
+      table.pending.putIfAbsent(pending); // ids from nextId are unique: never refused
       if (pending.isCancelled() && table.take(pending)) {
         return; // cancelled before it was in the table: nothing was sent, nothing to cancel
       }
