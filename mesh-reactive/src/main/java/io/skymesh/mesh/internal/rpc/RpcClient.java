@@ -423,7 +423,8 @@ public final class RpcClient {
     }
 
     private void wakeIfIdle() {
-      if (!pending.isEmpty() || !open.isEmpty()) {
+      // Tables are scanned only while someone waits: a waiter added after this read checks again.
+      if (idleWaiters.isEmpty() || !pending.isEmpty() || !open.isEmpty()) {
         return;
       }
       for (Sinks.Empty<Void> waiter; (waiter = idleWaiters.poll()) != null; ) {

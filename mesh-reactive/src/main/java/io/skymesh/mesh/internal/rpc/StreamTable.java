@@ -2,7 +2,6 @@ package io.skymesh.mesh.internal.rpc;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -13,12 +12,13 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A connection's ids are given out in sequence (by this process, or by a well-behaved peer), so
  * a slot is free again long before its index comes round: a request goes in and out of the table
- * with one compare-and-set each, and a counter. An id whose slot still holds an older request (one
- * more than {@value #SLOTS} ids behind, or a peer that picks ids of its own) goes to the map, as
- * every id did before; lookups fall back to it while it is not empty. Removals may come from any
- * thread. {@link #putIfAbsent} refuses an id already in the table provided the puts of a table are
- * made by one thread at a time (a connection's event loop, for the requests a peer sends); ids this
- * process gives out are unique.
+ * with one compare-and-set each. Nothing is counted on the way: {@link #size} and {@link #isEmpty}
+ * scan the slots, for gauges, tests and a close waiting for the table to empty. An id whose slot
+ * still holds an older request (one more than {@value #SLOTS} ids behind, or a peer that picks ids
+ * of its own) goes to the map, as every id did before; lookups fall back to it while it is not
+ * empty. Removals may come from any thread. {@link #putIfAbsent} refuses an id already in the table
+ * provided the puts of a table are made by one thread at a time (a connection's event loop, for the
+ * requests a peer sends); ids this process gives out are unique.
  *
  * @param <T> the entries, which know their id
  */
@@ -35,7 +35,6 @@ final class StreamTable<T extends StreamTable.Entry> {
 
   private final AtomicReferenceArray<T> slots = new AtomicReferenceArray<>(SLOTS);
   private final Map<Long, T> overflow = new ConcurrentHashMap<>();
-  private final AtomicInteger size = new AtomicInteger();
 
   /**
    * Adds an entry unless one with its id is in the table.
@@ -54,17 +53,12 @@ final class StreamTable<T extends StreamTable.Entry> {
     int index = index(id);
     T inSlot = slots.get(index);
     if (inSlot == null && slots.compareAndSet(index, null, entry)) {
-      size.incrementAndGet();
       return null;
     }
     if (inSlot != null && inSlot.streamId() == id) {
       return inSlot;
     }
-    T there = overflow.putIfAbsent(id, entry);
-    if (there == null) {
-      size.incrementAndGet();
-    }
-    return there;
+    return overflow.putIfAbsent(id, entry);
   }
 
   /**
@@ -91,17 +85,9 @@ final class StreamTable<T extends StreamTable.Entry> {
     int index = index(id);
     T inSlot = slots.get(index);
     if (inSlot != null && inSlot.streamId() == id) {
-      if (slots.compareAndSet(index, inSlot, null)) {
-        size.decrementAndGet();
-        return inSlot;
-      }
-      return null;
+      return slots.compareAndSet(index, inSlot, null) ? inSlot : null;
     }
-    T removed = overflow.isEmpty() ? null : overflow.remove(id);
-    if (removed != null) {
-      size.decrementAndGet();
-    }
-    return removed;
+    return overflow.isEmpty() ? null : overflow.remove(id);
   }
 
   /**
@@ -114,17 +100,9 @@ final class StreamTable<T extends StreamTable.Entry> {
     long id = entry.streamId();
     int index = index(id);
     if (slots.get(index) == entry) {
-      if (slots.compareAndSet(index, entry, null)) {
-        size.decrementAndGet();
-        return true;
-      }
-      return false;
+      return slots.compareAndSet(index, entry, null);
     }
-    if (!overflow.isEmpty() && overflow.remove(id, entry)) {
-      size.decrementAndGet();
-      return true;
-    }
-    return false;
+    return !overflow.isEmpty() && overflow.remove(id, entry);
   }
 
   /** Takes every entry out, handing each to {@code taken}; entries added meanwhile may stay. */
@@ -132,13 +110,11 @@ final class StreamTable<T extends StreamTable.Entry> {
     for (int i = 0; i < SLOTS; i++) {
       T inSlot = slots.get(i);
       if (inSlot != null && slots.compareAndSet(i, inSlot, null)) {
-        size.decrementAndGet();
         taken.accept(inSlot);
       }
     }
     for (T entry : overflow.values()) {
       if (overflow.remove(entry.streamId(), entry)) {
-        size.decrementAndGet();
         taken.accept(entry);
       }
     }
@@ -155,17 +131,28 @@ final class StreamTable<T extends StreamTable.Entry> {
     overflow.values().forEach(action);
   }
 
-  /** The number of entries; an instant reading. */
+  /** The number of entries; an instant reading, made by scanning the slots. */
   int size() {
-    return Math.max(0, size.get());
+    int count = overflow.size();
+    for (int i = 0; i < SLOTS; i++) {
+      if (slots.get(i) != null) {
+        count++;
+      }
+    }
+    return count;
   }
 
-  /**
-   * Whether the table is empty; an instant reading. (A removal may count down before the put it
-   * races with counts up: as with {@code ConcurrentHashMap}'s count, below zero reads as empty.)
-   */
+  /** Whether the table is empty; an instant reading, made by scanning the slots. */
   boolean isEmpty() {
-    return size.get() <= 0;
+    if (!overflow.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < SLOTS; i++) {
+      if (slots.get(i) != null) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static int index(long id) {
