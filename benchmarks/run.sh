@@ -7,6 +7,11 @@
 #   --out DIR     where the results go (default benchmarks/results/<UTC date and time>)
 #   --forks N     JMH forks per benchmark (default 1; 2 or more doubles the time, and tells a
 #                 fork's luck from the code's)
+#   --rounds N    run the benchmarks N times over (default 1), each round's JSON and log in
+#                 round-K/: JMH runs every fork of one benchmark before the next, so a peer's forks
+#                 follow Skymesh's by minutes; rounds alternate them, and table.md gives the
+#                 ratios round by round with their median (name one parameter set per run to keep
+#                 the peers' forks next to each other)
 #   --no-gc       without -prof gc (the bytes per operation column stays empty)
 #   --no-build    use the benchmarks.jar already built
 #   --io-uring    build with Netty's io_uring transport, which Reactor Netty then prefers to epoll
@@ -27,6 +32,7 @@ root=$(pwd)
 
 out=""
 forks=1
+rounds=1
 gc=1
 build=1
 quick=0
@@ -38,13 +44,14 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --forks) forks="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --no-gc) gc=0; shift ;;
     --no-build) build=0; shift ;;
     --io-uring) profiles=(-P io-uring); shift ;;
     --quick) quick=1; shift ;;
     --shared-loops) loops=shared; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) regexes+=("$1"); shift ;;
   esac
@@ -96,15 +103,30 @@ fi
     echo "event loops: each library's shared ones (--shared-loops)"
   fi
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [[ $rounds -gt 1 ]]; then
+    echo "rounds: $rounds (the command below once per round, into round-K/)"
+  fi
   echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $out/jmh-result.json ${extra[*]:-}"
 } > "$out/machine.txt"
 
 echo "run.sh: results in $out"
-java -jar "$jar" "${regexes[@]}" "${protocol[@]}" "${profilers[@]}" -foe true \
-  -rf json -rff "$out/jmh-result.json" "${extra[@]}" 2>&1 | tee "$out/jmh.log"
+if [[ $rounds -eq 1 ]]; then
+  java -jar "$jar" "${regexes[@]}" "${protocol[@]}" "${profilers[@]}" -foe true \
+    -rf json -rff "$out/jmh-result.json" "${extra[@]}" 2>&1 | tee "$out/jmh.log"
+  results=("$out/jmh-result.json")
+else
+  results=()
+  for ((round = 1; round <= rounds; round++)); do
+    mkdir -p "$out/round-$round"
+    java -jar "$jar" "${regexes[@]}" "${protocol[@]}" "${profilers[@]}" -foe true \
+      -rf json -rff "$out/round-$round/jmh-result.json" "${extra[@]}" 2>&1 \
+      | tee "$out/round-$round/jmh.log"
+    results+=("$out/round-$round/jmh-result.json")
+  done
+fi
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
-python3 benchmarks/table.py "$out/jmh-result.json" > "$out/table.md"
+python3 benchmarks/table.py "${results[@]}" > "$out/table.md"
 echo
 cat "$out/machine.txt"
 echo

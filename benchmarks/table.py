@@ -2,6 +2,7 @@
 """Markdown tables for benchmarks/README.md from a JMH result file (-rf json).
 
     python3 benchmarks/table.py jmh-result.json > table.md
+    python3 benchmarks/table.py round-1/jmh-result.json round-2/jmh-result.json ... > table.md
 
 Two tables, standard library only:
 
@@ -11,10 +12,14 @@ Two tables, standard library only:
    (throughputSkymesh / throughputRSocket / throughputGrpc, decodeSkymesh / decodeNetty) with the
    same parameters share a row, with Skymesh's ratio to each peer (a rate: Skymesh / peer, higher
    is better for Skymesh; a time: peer / Skymesh, so higher is better for Skymesh too).
+
+Given several files, the rounds of one `run.sh --rounds N` run, it prints both tables for each round
+and then Skymesh's ratio to each peer round by round, with the median of the rounds.
 """
 
 import json
 import re
+import statistics
 import sys
 
 PEERS = ["Skymesh", "RSocket", "Grpc", "Netty"]
@@ -164,20 +169,88 @@ def peer_results(results):
     return "\n".join(lines)
 
 
-def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: table.py JMH_RESULT.json\n")
-        return 2
-    with open(argv[1], encoding="utf-8") as f:
+def ratio_values(ours, theirs):
+    """Skymesh's advantage over a peer as numbers: (rate or mean time,) or (p50, p99)."""
+    if is_time(ours):
+        p50, p99 = percentiles_of(ours)
+        q50, q99 = percentiles_of(theirs)
+        if ours["mode"] == "sample" and p50 and q50:
+            return (q50 / p50, q99 / p99)
+        return (theirs["primaryMetric"]["score"] / ours["primaryMetric"]["score"],)
+    return (ours["primaryMetric"]["score"] / theirs["primaryMetric"]["score"],)
+
+
+def ratios_by_round(rounds):
+    """Skymesh's ratio to each peer in each round, and the median over the rounds."""
+    table = {}
+    for index, results in enumerate(rounds):
+        named = [(peer_of(r), r) for r in results]
+        named = [(n, r) for n, r in named if n is not None]
+        for (cls, stem, peer), ours in named:
+            if peer != "Skymesh":
+                continue
+            ours_params = ours.get("params") or {}
+            for (other_cls, other_stem, other_peer), theirs in named:
+                if (other_cls, other_stem) != (cls, stem) or other_peer == "Skymesh":
+                    continue
+                if theirs["mode"] != ours["mode"]:
+                    continue
+                their_params = theirs.get("params") or {}
+                if all(ours_params.get(k) == v for k, v in their_params.items()):
+                    key = (f"{cls}.{stem}", params_of(ours), PEER_NAMES[other_peer])
+                    table.setdefault(key, {})[index] = ratio_values(ours, theirs)
+    if not table:
+        return None
+    header = (
+        "| work | parameters | Skymesh / | "
+        + " | ".join(f"round {i + 1}" for i in range(len(rounds)))
+        + " | median |"
+    )
+    lines = [header, "| --- | --- | --- | " + " | ".join(["---:"] * (len(rounds) + 1)) + " |"]
+    for (work, params, peer), by_round in table.items():
+        cells = [
+            " / ".join(f"{v:.2f}" for v in by_round[i]) if i in by_round else ""
+            for i in range(len(rounds))
+        ]
+        columns = list(zip(*by_round.values()))
+        median = " / ".join(f"{statistics.median(c):.2f}" for c in columns)
+        lines.append(f"| {work} | {params} | {peer} | " + " | ".join(cells) + f" | {median} |")
+    return "\n".join(lines)
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
         results = json.load(f)
     if not results:
-        sys.stderr.write(f"{argv[1]}: no results\n")
+        sys.stderr.write(f"{path}: no results\n")
+    return results
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write("usage: table.py JMH_RESULT.json [MORE_ROUNDS.json ...]\n")
+        return 2
+    rounds = [load(path) for path in argv[1:]]
+    if not all(rounds):
         return 1
-    print(all_results(results))
-    peers = peer_results(results)
-    if peers:
-        print()
-        print(peers)
+    for index, results in enumerate(rounds):
+        if len(rounds) > 1:
+            if index > 0:
+                print()
+            print(f"Round {index + 1} ({argv[index + 1]}):")
+            print()
+        print(all_results(results))
+        peers = peer_results(results)
+        if peers:
+            print()
+            print(peers)
+    if len(rounds) > 1:
+        by_round = ratios_by_round(rounds)
+        if by_round:
+            print()
+            print("Skymesh's ratio to each peer, round by round (higher is better for Skymesh):")
+            print()
+            print(by_round)
     return 0
 
 

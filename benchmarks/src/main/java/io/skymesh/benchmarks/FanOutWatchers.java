@@ -22,6 +22,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import reactor.core.publisher.Flux;
+import reactor.netty.resources.LoopResources;
 
 /**
  * The watchers of {@link MembershipFanOutBenchmark}: {@code n} plain {@link NameServerConnection}s,
@@ -58,6 +59,7 @@ public final class FanOutWatchers {
   }
 
   private final int watchers;
+  private final LoopResources loops;
   private final List<NameServerConnection> connections = new ArrayList<>();
   private final long[] decodedAt;
   private final AtomicInteger unseen;
@@ -67,8 +69,9 @@ public final class FanOutWatchers {
   private final long[] samples = new long[MAX_SAMPLES];
   private int sampled;
 
-  FanOutWatchers(int watchers, OnChange onChange) {
+  FanOutWatchers(int watchers, int loops, OnChange onChange) {
     this.watchers = watchers;
+    this.loops = LoopResources.create("fanout-watchers", 1, loops, true);
     this.decodedAt = new long[watchers];
     this.unseen = new AtomicInteger(watchers);
     this.onChange = onChange;
@@ -98,7 +101,9 @@ public final class FanOutWatchers {
 
   private NameServerConnection open(String host, int port, int index) {
     return openSession(
-        NameServerConnection.builder(host, port).onEvent(frame -> onEvent(index, frame)));
+        NameServerConnection.builder(host, port)
+            .runOn(loops)
+            .onEvent(frame -> onEvent(index, frame)));
   }
 
   /**
@@ -182,13 +187,15 @@ public final class FanOutWatchers {
     synchronized (connections) {
       connections.forEach(NameServerConnection::dispose);
     }
+    loops.disposeLater().block(DEADLINE);
   }
 
   /**
-   * The watchers as a process of their own: {@code host port watchers service}; see the class
+   * The watchers as a process of their own: {@code host port watchers service loops}; see the class
    * comment for what it says on its standard input and output.
    *
-   * @param args the name server's host and port, how many watchers, the service to watch
+   * @param args the name server's host and port, how many watchers, the service to watch, how many
+   *     event loops they share
    * @throws Exception if the watchers cannot connect or the benchmark's process goes away
    */
   public static void main(String[] args) throws Exception {
@@ -200,6 +207,7 @@ public final class FanOutWatchers {
     FanOutWatchers watchers =
         new FanOutWatchers(
             Integer.parseInt(args[2]),
+            Integer.parseInt(args[4]),
             (last, before) -> {
               reported.add(before);
               synchronized (protocol) {

@@ -81,6 +81,10 @@ public class MembershipFanOutBenchmark {
   @Param({"process"})
   public String watchersIn;
 
+  /** How many event loops the watchers share (one thread each). */
+  @Param({"4"})
+  public int watcherLoops;
+
   private NameServer server;
   private NameServerConnection registrar;
 
@@ -134,6 +138,7 @@ public class MembershipFanOutBenchmark {
         local =
             new FanOutWatchers(
                 watchers,
+                watcherLoops,
                 (last, before) -> {
                   reachedBefore = before;
                   reachedAt = last;
@@ -158,7 +163,8 @@ public class MembershipFanOutBenchmark {
                 "127.0.0.1",
                 Integer.toString(server.port()),
                 Integer.toString(watchers),
-                SERVICE)
+                SERVICE,
+                Integer.toString(watcherLoops))
             .redirectError(ProcessBuilder.Redirect.INHERIT)
             .start();
     toChild = child.getOutputStream();
