@@ -57,6 +57,13 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+for count in "$forks" "$rounds"; do
+  if ! [[ $count =~ ^[1-9][0-9]*$ ]]; then
+    echo "run.sh: --forks and --rounds take a whole number of at least 1, not '$count'" >&2
+    exit 2
+  fi
+done
+
 if [[ -z "$out" ]]; then
   out="benchmarks/results/$(date -u +%Y%m%dT%H%M%SZ)"
 fi
