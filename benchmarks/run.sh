@@ -110,10 +110,12 @@ fi
     echo "event loops: each library's shared ones (--shared-loops)"
   fi
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  json="$out/jmh-result.json"
   if [[ $rounds -gt 1 ]]; then
-    echo "rounds: $rounds (the command below once per round, into round-K/)"
+    echo "rounds: $rounds (the command below once per round, K = 1 to $rounds)"
+    json="$out/round-K/jmh-result.json"
   fi
-  echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $out/jmh-result.json ${extra[*]:-}"
+  echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $json ${extra[*]:-}"
 } > "$out/machine.txt"
 
 echo "run.sh: results in $out"

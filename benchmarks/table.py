@@ -97,15 +97,21 @@ def figure(result):
     return human(result["primaryMetric"]["score"])
 
 
-def ratio(ours, theirs):
-    """Skymesh's advantage over a peer: > 1 means Skymesh does better."""
+def ratio_values(ours, theirs):
+    """Skymesh's advantage over a peer as numbers, > 1 when Skymesh does better: (rate or mean
+    time,) or, for a sampled time, (p50, p99)."""
     if is_time(ours):
         p50, p99 = percentiles_of(ours)
         q50, q99 = percentiles_of(theirs)
         if ours["mode"] == "sample" and p50 and q50:
-            return f"{q50 / p50:.2f} / {q99 / p99:.2f}"
-        return f"{theirs['primaryMetric']['score'] / ours['primaryMetric']['score']:.2f}"
-    return f"{ours['primaryMetric']['score'] / theirs['primaryMetric']['score']:.2f}"
+            return (q50 / p50, q99 / p99)
+        return (theirs["primaryMetric"]["score"] / ours["primaryMetric"]["score"],)
+    return (ours["primaryMetric"]["score"] / theirs["primaryMetric"]["score"],)
+
+
+def ratio(ours, theirs):
+    """Skymesh's advantage over a peer as the tables print it."""
+    return " / ".join(f"{v:.2f}" for v in ratio_values(ours, theirs))
 
 
 def peer_of(result):
@@ -117,9 +123,10 @@ def peer_of(result):
     return cls, match.group(1), match.group(2)
 
 
-def peer_results(results):
-    """One row per Skymesh result; a peer's result matches when its parameters are Skymesh's
-    (Skymesh may have more, such as observability, that the peers do not have)."""
+def peer_rows(results):
+    """(class, method stem, Skymesh's result, {peer: result}) for each Skymesh result; a peer's
+    result matches when its parameters are Skymesh's (Skymesh may have more, such as observability,
+    that the peers do not have)."""
     named = [(peer_of(r), r) for r in results]
     named = [(n, r) for n, r in named if n is not None]
     rows = []
@@ -137,6 +144,12 @@ def peer_results(results):
             if all(ours_params.get(k) == v for k, v in their_params.items()):
                 row[other_peer] = theirs
         rows.append((cls, stem, ours, row))
+    return rows
+
+
+def peer_results(results):
+    """One row per Skymesh result, beside its peers' results."""
+    rows = peer_rows(results)
     present = [p for p in PEERS if any(p in row for _, _, _, row in rows)]
     others = [p for p in present if p != "Skymesh"]
     if not others:
@@ -169,35 +182,14 @@ def peer_results(results):
     return "\n".join(lines)
 
 
-def ratio_values(ours, theirs):
-    """Skymesh's advantage over a peer as numbers: (rate or mean time,) or (p50, p99)."""
-    if is_time(ours):
-        p50, p99 = percentiles_of(ours)
-        q50, q99 = percentiles_of(theirs)
-        if ours["mode"] == "sample" and p50 and q50:
-            return (q50 / p50, q99 / p99)
-        return (theirs["primaryMetric"]["score"] / ours["primaryMetric"]["score"],)
-    return (ours["primaryMetric"]["score"] / theirs["primaryMetric"]["score"],)
-
-
 def ratios_by_round(rounds):
     """Skymesh's ratio to each peer in each round, and the median over the rounds."""
     table = {}
     for index, results in enumerate(rounds):
-        named = [(peer_of(r), r) for r in results]
-        named = [(n, r) for n, r in named if n is not None]
-        for (cls, stem, peer), ours in named:
-            if peer != "Skymesh":
-                continue
-            ours_params = ours.get("params") or {}
-            for (other_cls, other_stem, other_peer), theirs in named:
-                if (other_cls, other_stem) != (cls, stem) or other_peer == "Skymesh":
-                    continue
-                if theirs["mode"] != ours["mode"]:
-                    continue
-                their_params = theirs.get("params") or {}
-                if all(ours_params.get(k) == v for k, v in their_params.items()):
-                    key = (f"{cls}.{stem}", params_of(ours), PEER_NAMES[other_peer])
+        for cls, stem, ours, row in peer_rows(results):
+            for peer, theirs in row.items():
+                if peer != "Skymesh":
+                    key = (f"{cls}.{stem}", params_of(ours), PEER_NAMES[peer])
                     table.setdefault(key, {})[index] = ratio_values(ours, theirs)
     if not table:
         return None
