@@ -182,7 +182,7 @@ public final class FanOutWatchers {
     return sorted[(int) Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)] / 1e3;
   }
 
-  /** Closes every watcher's connection. */
+  /** Closes every watcher's connection and their event loops; blocks (tear-down only). */
   void close() {
     synchronized (connections) {
       connections.forEach(NameServerConnection::dispose);
