@@ -88,9 +88,10 @@ else
   protocol=(-f "$forks" -wi 3 -i 10 -w 3s -r 3s)
 fi
 protocol+=(-jvmArgsAppend "-Dskymesh.bench.loops=$loops")
-profilers=()
+# CPU time per operation and CPUs kept busy (CpuTimeProfiler.java): cheap, so always on.
+profilers=(-prof io.skymesh.benchmarks.CpuTimeProfiler)
 if [[ $gc -eq 1 ]]; then
-  profilers=(-prof gc)
+  profilers+=(-prof gc)
 fi
 
 {

@@ -7,14 +7,17 @@
 Two tables, standard library only:
 
 1. Every result: benchmark, parameters, score with JMH's 99.9% error, and for sampled results
-   (Mode.SampleTime) p50 / p99; the bytes allocated per operation when the run had -prof gc.
+   (Mode.SampleTime) p50 / p99; the bytes allocated per operation when the run had -prof gc; the
+   CPU time per operation and the CPUs kept busy when it had CpuTimeProfiler (run.sh adds it).
 2. Skymesh beside its peers: results whose method names differ only by the peer's name at the end
    (throughputSkymesh / throughputRSocket / throughputGrpc, decodeSkymesh / decodeNetty) with the
    same parameters share a row, with Skymesh's ratio to each peer (a rate: Skymesh / peer, higher
-   is better for Skymesh; a time: peer / Skymesh, so higher is better for Skymesh too).
+   is better for Skymesh; a time: peer / Skymesh, so higher is better for Skymesh too), and, with
+   CpuTimeProfiler, each one's CPU per operation and busy CPUs.
 
 Given several files, the rounds of one `run.sh --rounds N` run, it prints both tables for each round
-and then Skymesh's ratio to each peer round by round, with the median of the rounds.
+and then Skymesh's ratio to each peer round by round, with the median of the rounds, and the same
+for the CPU per operation (peer / Skymesh) when the rounds measured it.
 """
 
 import json
@@ -54,6 +57,21 @@ def alloc_of(result):
     return None if norm is None else norm["score"]
 
 
+def cpu_of(result):
+    """(CPU ns per operation, CPUs busy) from CpuTimeProfiler, each None when not measured."""
+    metrics = result.get("secondaryMetrics") or {}
+    norm, busy = metrics.get("cpu.time.norm"), metrics.get("cpu.busy")
+    return (None if norm is None else norm["score"], None if busy is None else busy["score"])
+
+
+def cpu_cell(result):
+    """CPU µs per operation and busy CPUs, as `3.91 µs, 1.56`; empty when not measured."""
+    norm, busy = cpu_of(result)
+    if norm is None:
+        return ""
+    return f"{norm / 1000:,.2f} µs, {busy:.2f}"
+
+
 def is_time(result):
     return result["mode"] in ("sample", "avgt", "ss")
 
@@ -73,8 +91,8 @@ def score_cell(result):
 
 def all_results(results):
     lines = [
-        "| benchmark | parameters | mode | score | p50 / p99 | B/op |",
-        "| --- | --- | --- | ---: | ---: | ---: |",
+        "| benchmark | parameters | mode | score | p50 / p99 | B/op | CPU/op, CPUs busy |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for result in results:
         name = result["benchmark"].rsplit(".", 2)
@@ -84,7 +102,7 @@ def all_results(results):
         alloc = alloc_of(result)
         lines.append(
             f"| {name} | {params_of(result)} | {result['mode']} | {score_cell(result)} | "
-            f"{sampled} | {'' if alloc is None else f'{alloc:,.1f}'} |"
+            f"{sampled} | {'' if alloc is None else f'{alloc:,.1f}'} | {cpu_cell(result)} |"
         )
     return "\n".join(lines)
 
@@ -161,9 +179,11 @@ def peer_results(results):
         + " | ".join(f"Skymesh / {PEER_NAMES[p]}" for p in others)
         + " | B/op ("
         + ", ".join(PEER_NAMES[p] for p in present)
+        + ") | CPU/op, CPUs busy ("
+        + ", ".join(PEER_NAMES[p] for p in present)
         + ") |"
     )
-    lines = [header, "| " + " | ".join(["---"] * 3 + ["---:"] * (2 * len(present) - 1 + 1)) + " |"]
+    lines = [header, "| " + " | ".join(["---"] * 3 + ["---:"] * (2 * len(present) - 1 + 2)) + " |"]
     for cls, stem, ours, row in rows:
         unit = short_unit(ours["primaryMetric"]["scoreUnit"])
         if ours["mode"] == "sample":
@@ -172,25 +192,34 @@ def peer_results(results):
         ratios = [ratio(ours, row[p]) if p in row else "" for p in others]
         allocs = [alloc_of(row[p]) if p in row else None for p in present]
         alloc = ", ".join("" if a is None else f"{a:,.0f}" for a in allocs)
+        cpus = [cpu_cell(row[p]) if p in row else "" for p in present]
         lines.append(
             f"| {cls}.{stem} | {params_of(ours)} | {unit} | "
             + " | ".join(cells)
             + " | "
             + " | ".join(ratios)
-            + f" | {alloc if any(a is not None for a in allocs) else ''} |"
+            + f" | {alloc if any(a is not None for a in allocs) else ''}"
+            + f" | {'; '.join(cpus) if any(cpus) else ''} |"
         )
     return "\n".join(lines)
 
 
-def ratios_by_round(rounds):
-    """Skymesh's ratio to each peer in each round, and the median over the rounds."""
+def cpu_ratio_values(ours, theirs):
+    """The peer's CPU per operation over Skymesh's, (> 1 when Skymesh spends less,), or None."""
+    mine, their = cpu_of(ours)[0], cpu_of(theirs)[0]
+    return None if not mine or their is None else (their / mine,)
+
+
+def ratios_by_round(rounds, measure=ratio_values):
+    """Skymesh's ratio to each peer in each round by `measure`, and the median over the rounds."""
     table = {}
     for index, results in enumerate(rounds):
         for cls, stem, ours, row in peer_rows(results):
             for peer, theirs in row.items():
-                if peer != "Skymesh":
+                values = measure(ours, theirs) if peer != "Skymesh" else None
+                if values is not None:
                     key = (f"{cls}.{stem}", params_of(ours), PEER_NAMES[peer])
-                    table.setdefault(key, {})[index] = ratio_values(ours, theirs)
+                    table.setdefault(key, {})[index] = values
     if not table:
         return None
     header = (
@@ -243,6 +272,13 @@ def main(argv):
             print("Skymesh's ratio to each peer, round by round (higher is better for Skymesh):")
             print()
             print(by_round)
+        by_cpu = ratios_by_round(rounds, cpu_ratio_values)
+        if by_cpu:
+            print()
+            print("CPU per operation, each peer's over Skymesh's, round by round (higher is better for")
+            print("Skymesh):")
+            print()
+            print(by_cpu)
     return 0
 
 
