@@ -94,6 +94,11 @@ if [[ $gc -eq 1 ]]; then
   profilers+=(-prof gc)
 fi
 
+# Where round $1's JSON and log go: $out itself for a single round, round-$1/ for several.
+round_dir() {
+  if [[ $rounds -eq 1 ]]; then echo "$out"; else echo "$out/round-$1"; fi
+}
+
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
@@ -111,29 +116,21 @@ fi
     echo "event loops: each library's shared ones (--shared-loops)"
   fi
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  json="$out/jmh-result.json"
   if [[ $rounds -gt 1 ]]; then
     echo "rounds: $rounds (the command below once per round, K = 1 to $rounds)"
-    json="$out/round-K/jmh-result.json"
   fi
-  echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $json ${extra[*]:-}"
+  echo "command: java -jar benchmarks/target/benchmarks.jar ${regexes[*]:-} ${protocol[*]} ${profilers[*]:-} -foe true -rf json -rff $(round_dir K)/jmh-result.json ${extra[*]:-}"
 } > "$out/machine.txt"
 
 echo "run.sh: results in $out"
-if [[ $rounds -eq 1 ]]; then
+results=()
+for ((round = 1; round <= rounds; round++)); do
+  dir=$(round_dir "$round")
+  mkdir -p "$dir"
   java -jar "$jar" "${regexes[@]}" "${protocol[@]}" "${profilers[@]}" -foe true \
-    -rf json -rff "$out/jmh-result.json" "${extra[@]}" 2>&1 | tee "$out/jmh.log"
-  results=("$out/jmh-result.json")
-else
-  results=()
-  for ((round = 1; round <= rounds; round++)); do
-    mkdir -p "$out/round-$round"
-    java -jar "$jar" "${regexes[@]}" "${protocol[@]}" "${profilers[@]}" -foe true \
-      -rf json -rff "$out/round-$round/jmh-result.json" "${extra[@]}" 2>&1 \
-      | tee "$out/round-$round/jmh.log"
-    results+=("$out/round-$round/jmh-result.json")
-  done
-fi
+    -rf json -rff "$dir/jmh-result.json" "${extra[@]}" 2>&1 | tee "$dir/jmh.log"
+  results+=("$dir/jmh-result.json")
+done
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 python3 benchmarks/table.py "${results[@]}" > "$out/table.md"

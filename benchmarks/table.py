@@ -266,19 +266,16 @@ def main(argv):
             print()
             print(peers)
     if len(rounds) > 1:
-        by_round = ratios_by_round(rounds)
-        if by_round:
-            print()
-            print("Skymesh's ratio to each peer, round by round (higher is better for Skymesh):")
-            print()
-            print(by_round)
-        by_cpu = ratios_by_round(rounds, cpu_ratio_values)
-        if by_cpu:
-            print()
-            print("CPU per operation, each peer's over Skymesh's, round by round (higher is better for")
-            print("Skymesh):")
-            print()
-            print(by_cpu)
+        for title, measure in (
+            ("Skymesh's ratio to each peer", ratio_values),
+            ("CPU per operation, each peer's over Skymesh's", cpu_ratio_values),
+        ):
+            table = ratios_by_round(rounds, measure)
+            if table:
+                print()
+                print(f"{title}, round by round (higher is better for Skymesh):")
+                print()
+                print(table)
     return 0
 
 

@@ -67,12 +67,13 @@ public final class CpuTimeProfiler implements InternalProfiler {
     if (os == null) {
       return List.of();
     }
-    long cpu = os.getProcessCpuTime() - cpuBefore;
+    long cpuAfter = os.getProcessCpuTime();
     long wall = System.nanoTime() - wallBefore;
     long operations = result.getMetadata().getAllOps();
-    if (cpu < 0 || wall <= 0 || operations <= 0) {
-      return List.of(); // the OS does not report process CPU time (-1)
+    if (cpuBefore < 0 || cpuAfter < 0 || wall <= 0 || operations <= 0) {
+      return List.of(); // -1: the OS does not report process CPU time
     }
+    long cpu = cpuAfter - cpuBefore;
     return List.of(
         new ScalarResult(
             "cpu.time.norm", (double) cpu / operations, "ns/op", AggregationPolicy.AVG),
