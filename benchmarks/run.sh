@@ -20,6 +20,10 @@
 #   --quick       -wi 0 -i 1 -w 1s -r 1s: checks that the benchmarks run, figures meaningless
 #   --shared-loops  each library's shared event loops instead of one loop thread per side of every
 #                 pair (-Dskymesh.bench.loops=shared; see EventLoops.java)
+#   --alternate CLASS#FIELD  an A/B run in one fork: the static boolean FIELD (added to the code
+#                 under test in an uncommitted tree) is true in even iterations and false in odd
+#                 ones (Alternation.java); -wi 4 -i 20 -w 2s -r 2s, and ab.md compares the two
+#                 (ab.py). Name benchmarks whose state calls Alternation (RequestResponse)
 #   --            everything after it goes to JMH unchanged (e.g. -- -p payloadSize=1024)
 #   MVN_FLAGS     extra flags for the build, e.g. MVN_FLAGS=-o to build offline
 #
@@ -37,6 +41,7 @@ gc=1
 build=1
 quick=0
 loops=own
+alternate=""
 profiles=()
 regexes=()
 extra=()
@@ -50,8 +55,9 @@ while [[ $# -gt 0 ]]; do
     --io-uring) profiles=(-P io-uring); shift ;;
     --quick) quick=1; shift ;;
     --shared-loops) loops=shared; shift ;;
+    --alternate) alternate="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) regexes+=("$1"); shift ;;
   esac
@@ -82,12 +88,19 @@ fi
 
 if [[ $quick -eq 1 ]]; then
   protocol=(-f "$forks" -wi 0 -i 1 -w 1s -r 1s)
+elif [[ -n $alternate ]]; then
+  # An even number of warm-ups, so that the first measured iteration is an A one (ab.py).
+  protocol=(-f "$forks" -wi 4 -i 20 -w 2s -r 2s)
 else
   # Three warm-up and ten measured iterations of 3 s each: gRPC needs the warm-up, and ten
   # iterations narrow the error bars enough on 2 vCPUs to read ratios from one run.
   protocol=(-f "$forks" -wi 3 -i 10 -w 3s -r 3s)
 fi
-protocol+=(-jvmArgsAppend "-Dskymesh.bench.loops=$loops")
+jvm_args="-Dskymesh.bench.loops=$loops"
+if [[ -n $alternate ]]; then
+  jvm_args+=" -Dskymesh.bench.alternate=$alternate"
+fi
+protocol+=(-jvmArgsAppend "$jvm_args")
 # CPU time per operation and CPUs kept busy (CpuTimeProfiler.java): cheap, so always on.
 profilers=(-prof io.skymesh.benchmarks.CpuTimeProfiler)
 if [[ $gc -eq 1 ]]; then
@@ -134,7 +147,15 @@ done
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 python3 benchmarks/table.py "${results[@]}" > "$out/table.md"
+if [[ -n $alternate ]]; then
+  python3 benchmarks/ab.py "${results[@]}" > "$out/ab.md"
+  echo "alternate: $alternate (A: true, even iterations; B: false, odd ones)" >> "$out/machine.txt"
+fi
 echo
 cat "$out/machine.txt"
 echo
 cat "$out/table.md"
+if [[ -n $alternate ]]; then
+  echo
+  cat "$out/ab.md"
+fi

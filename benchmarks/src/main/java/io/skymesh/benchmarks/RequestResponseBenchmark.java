@@ -214,6 +214,12 @@ public class RequestResponseBenchmark {
       }
     }
 
+    /** Sets the field of an A/B experiment for the iteration (see {@link Alternation}). */
+    @Setup(Level.Iteration)
+    public void alternate() {
+      Alternation.nextIteration();
+    }
+
     /** Stops the background load. */
     @TearDown(Level.Iteration)
     public void stopLoad() {
