@@ -11,8 +11,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
-import org.reactivestreams.Subscription;
-import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.SignalType;
 import reactor.core.publisher.Sinks;
@@ -124,47 +122,19 @@ class DeadlinesTest {
   @Test
   void aSourceFinishingAtTheDeadlineGivesExactlyOneOutcome() {
     int calls = 2_000;
-    AtomicInteger values = new AtomicInteger();
-    AtomicInteger timeouts = new AtomicInteger();
-    AtomicInteger signals = new AtomicInteger();
-    AtomicInteger completions = new AtomicInteger();
+    OutcomeCounter outcomes = new OutcomeCounter();
     for (int i = 0; i < calls; i++) {
       // The deadline ticks every 10 ms; the source answers after about as long.
       Mono<Integer> source =
           Mono.just(i).delayElement(Duration.ofMillis(i % 40), Schedulers.parallel());
       Deadlines.within(source, TimeUnit.MILLISECONDS.toNanos(10), DeadlinesTest::late)
-          .subscribe(
-              new BaseSubscriber<Integer>() {
-                @Override
-                protected void hookOnSubscribe(Subscription subscription) {
-                  requestUnbounded();
-                }
-
-                @Override
-                protected void hookOnNext(Integer value) {
-                  values.incrementAndGet();
-                  signals.incrementAndGet();
-                }
-
-                @Override
-                protected void hookOnError(Throwable error) {
-                  assertThat(error).isInstanceOf(MeshTimeoutException.class);
-                  timeouts.incrementAndGet();
-                  signals.incrementAndGet();
-                }
-
-                @Override
-                protected void hookOnComplete() {
-                  completions.incrementAndGet();
-                }
-              });
+          .subscribe(outcomes.subscriber());
     }
 
-    await()
-        .atMost(DEADLINE)
-        .until(() -> values.get() + timeouts.get() == calls && completions.get() == values.get());
-    assertThat(signals).hasValue(calls);
-    assertThat(values.get()).isPositive();
-    assertThat(timeouts.get()).isPositive();
+    await().atMost(DEADLINE).until(() -> outcomes.allEnded(calls));
+    assertThat(outcomes.signals).hasValue(calls);
+    assertThat(outcomes.otherErrors).hasValue(0);
+    assertThat(outcomes.values.get()).isPositive();
+    assertThat(outcomes.timeouts.get()).isPositive();
   }
 }

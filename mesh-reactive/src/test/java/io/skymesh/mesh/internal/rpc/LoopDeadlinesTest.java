@@ -19,8 +19,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.reactivestreams.Subscription;
-import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
@@ -218,10 +216,7 @@ class LoopDeadlinesTest {
   @Test
   void aSourceFinishingAtTheDeadlineGivesExactlyOneOutcome() throws Exception {
     int calls = 2_000;
-    AtomicInteger values = new AtomicInteger();
-    AtomicInteger timeouts = new AtomicInteger();
-    AtomicInteger signals = new AtomicInteger();
-    AtomicInteger completions = new AtomicInteger();
+    OutcomeCounter outcomes = new OutcomeCounter();
     onLoop(
         () -> {
           for (int i = 0; i < calls; i++) {
@@ -229,42 +224,16 @@ class LoopDeadlinesTest {
             Mono<Integer> source =
                 Mono.just(i).delayElement(Duration.ofMillis(i % 40), Schedulers.parallel());
             Deadlines.within(source, TimeUnit.MILLISECONDS.toNanos(10), LoopDeadlinesTest::late)
-                .subscribe(
-                    new BaseSubscriber<Integer>() {
-                      @Override
-                      protected void hookOnSubscribe(Subscription subscription) {
-                        requestUnbounded();
-                      }
-
-                      @Override
-                      protected void hookOnNext(Integer value) {
-                        values.incrementAndGet();
-                        signals.incrementAndGet();
-                      }
-
-                      @Override
-                      protected void hookOnError(Throwable error) {
-                        if (error instanceof MeshTimeoutException) {
-                          timeouts.incrementAndGet();
-                        }
-                        signals.incrementAndGet();
-                      }
-
-                      @Override
-                      protected void hookOnComplete() {
-                        completions.incrementAndGet();
-                      }
-                    });
+                .subscribe(outcomes.subscriber());
           }
           return null;
         });
 
-    await()
-        .atMost(DEADLINE)
-        .until(() -> values.get() + timeouts.get() == calls && completions.get() == values.get());
-    assertThat(signals).hasValue(calls);
-    assertThat(values.get()).isPositive();
-    assertThat(timeouts.get()).isPositive();
+    await().atMost(DEADLINE).until(() -> outcomes.allEnded(calls));
+    assertThat(outcomes.signals).hasValue(calls);
+    assertThat(outcomes.otherErrors).hasValue(0);
+    assertThat(outcomes.values.get()).isPositive();
+    assertThat(outcomes.timeouts.get()).isPositive();
     await().atMost(DEADLINE).until(() -> held() == 0);
   }
 }
