@@ -351,8 +351,11 @@ public final class Deadlines {
         new FastThreadLocal<>() {
           @Override
           protected LoopDeadlines initialValue() {
+            // Only the loop's own thread: it alone may touch the lists without atomics.
             EventExecutor executor = ThreadExecutorMap.currentExecutor();
-            return executor instanceof EventLoop eventLoop ? new LoopDeadlines(eventLoop) : NONE;
+            return executor instanceof EventLoop eventLoop && eventLoop.inEventLoop()
+                ? new LoopDeadlines(eventLoop)
+                : NONE;
           }
         };
 
