@@ -73,7 +73,16 @@ public final class ElectionDemo {
               leader ->
                   watcher
                       .sendTo(leader.url().get(), RESIGN)
-                      .onErrorResume(e -> Mono.empty())
+                      .onErrorResume(
+                          e -> {
+                            // Said, not swallowed: the leader was not told, and will not resign.
+                            out.accept(
+                                "watcher: could not tell "
+                                    + leader.url().get()
+                                    + " to resign: "
+                                    + e);
+                            return Mono.empty();
+                          })
                       .thenReturn(leader))
           .take(leaders)
           .collectList()

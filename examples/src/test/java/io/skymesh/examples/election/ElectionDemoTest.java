@@ -13,7 +13,13 @@ class ElectionDemoTest {
   void leadershipFlipsBetweenTheTwoCandidatesWithAGrowingTerm() {
     List<String> printed = new CopyOnWriteArrayList<>();
 
-    List<Leader> leaders = ElectionDemo.run(6, printed::add);
+    List<Leader> leaders;
+    try {
+      leaders = ElectionDemo.run(6, printed::add);
+    } catch (RuntimeException e) {
+      // The demo's own account of how far it got, for a run that stalls.
+      throw new AssertionError("the demo failed; it had printed " + printed, e);
+    }
 
     assertThat(leaders).hasSize(6);
     for (int i = 0; i < leaders.size(); i++) {
