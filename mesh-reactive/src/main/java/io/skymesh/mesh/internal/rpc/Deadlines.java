@@ -346,37 +346,33 @@ public final class Deadlines {
     /** The most lengths a loop keeps lists for at once. */
     static final int LENGTHS = 8;
 
-    /** This thread's loop; {@link #NONE} on a thread of no event loop. */
-    private static final FastThreadLocal<LoopDeadlines> CURRENT =
+    /**
+     * This thread's loop; null on a thread of no event loop (a {@code FastThreadLocal} keeps a null
+     * initial value, so it is worked out once per thread).
+     */
+    private static final FastThreadLocal<@Nullable LoopDeadlines> CURRENT =
         new FastThreadLocal<>() {
           @Override
-          protected LoopDeadlines initialValue() {
+          protected @Nullable LoopDeadlines initialValue() {
             // Only the loop's own thread: it alone may touch the lists without atomics.
             EventExecutor executor = ThreadExecutorMap.currentExecutor();
             return executor instanceof EventLoop eventLoop && eventLoop.inEventLoop()
                 ? new LoopDeadlines(eventLoop)
-                : NONE;
+                : null;
           }
         };
 
-    private static final LoopDeadlines NONE = new LoopDeadlines(null);
-
-    private final @Nullable EventLoop eventLoop;
+    private final EventLoop eventLoop;
     private final Lane[] lanes = new Lane[LENGTHS];
-    private final Queue<BoundedSubscriber<?>> removed;
+    private final Queue<BoundedSubscriber<?>> removed = PlatformDependent.newMpscQueue();
     private boolean sweepScheduled;
     private volatile boolean handedOver;
 
-    private LoopDeadlines(@Nullable EventLoop eventLoop) {
+    private LoopDeadlines(EventLoop eventLoop) {
       this.eventLoop = eventLoop;
-      if (eventLoop == null) {
-        removed = null;
-        return;
-      }
       for (int i = 0; i < LENGTHS; i++) {
         lanes[i] = new Lane();
       }
-      removed = PlatformDependent.newMpscQueue();
       // A loop's scheduled tasks are dropped when it shuts down: what it still holds then goes to
       // the wheel, for the time left, once its thread has ended.
       eventLoop.terminationFuture().addListener(ended -> handOver());
@@ -388,8 +384,7 @@ public final class Deadlines {
         return null;
       }
       LoopDeadlines here = CURRENT.get();
-      EventLoop eventLoop = here.eventLoop;
-      return eventLoop == null || eventLoop.isShuttingDown() ? null : here;
+      return here == null || here.eventLoop.isShuttingDown() ? null : here;
     }
 
     /**
