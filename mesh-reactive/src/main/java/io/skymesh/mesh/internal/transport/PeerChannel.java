@@ -53,11 +53,12 @@ import reactor.util.concurrent.Queues;
  * <p>Outbound: sends go into a lock-free multi-producer queue; the event loop drains it, encoding
  * frames back to back into pooled direct buffers of {@value #BATCH_BYTES} bytes, writes each buffer
  * with one promise, and flushes once per drain. A drain runs after the event loop's current batch
- * of reads, so that the sends made while handling them leave together, or at once when {@value
- * #EAGER_DRAIN_FRAMES} of them have queued meanwhile, so that the peer is not left idle while this
- * loop works through a long batch. It stops when {@code outboundQueueLimit} frames are written but
- * not yet on the socket, or when the channel is over its high water mark, and resumes when a write
- * completes or the channel turns writable: waiting sends stay in the queue, unencoded.
+ * of reads, so that the sends made while handling them leave together, or at once when enough of
+ * them have queued meanwhile ({@value #EAGER_DRAIN_FRAMES}, or half as many as the last batch of
+ * reads brought), so that the peer is not left idle while this loop works through a long batch. It
+ * stops when {@code outboundQueueLimit} frames are written but not yet on the socket, or when the
+ * channel is over its high water mark, and resumes when a write completes or the channel turns
+ * writable: waiting sends stay in the queue, unencoded.
  *
  * <p>Inbound: Reactor Netty's {@code receiveObject()} feeds a {@code concatMap} with the configured
  * prefetch, so the socket is read only as fast as the dispatcher completes.
@@ -73,7 +74,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   /** The size of a batch buffer; a larger frame gets a buffer of its own size. */
   static final int BATCH_BYTES = 16 * 1024;
 
-  /** Sends queued on the event loop after which it drains at once rather than after its reads. */
+  /**
+   * The fewest sends queued on the event loop after which it drains at once rather than after its
+   * reads; half the frames of the last batch of reads, when that is more.
+   */
   static final int EAGER_DRAIN_FRAMES = 32;
 
   /** Frames written in one turn of the event loop before it yields to other channels. */
@@ -150,6 +154,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   /** Sends queued on the event loop since its last drain; event loop only. */
   private int queuedOnLoop;
+
+  /** Sends queued on the event loop after which it drains at once; event loop only. */
+  private int eagerDrainFrames = EAGER_DRAIN_FRAMES;
+
+  /** Frames read in the current batch of reads; event loop only. */
+  private int readThisBatch;
 
   private boolean again;
   private boolean blocked;
@@ -302,7 +312,16 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     receivedCount.lazySet(++received);
+    readThisBatch++;
     ctx.fireChannelRead(msg);
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    // Half a batch: never the whole window in flight, which would make the two ends take turns.
+    eagerDrainFrames = Math.max(EAGER_DRAIN_FRAMES, readThisBatch >> 1);
+    readThisBatch = 0;
+    ctx.fireChannelReadComplete();
   }
 
   @Override
@@ -848,7 +867,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       } catch (RejectedExecutionException e) {
         send.fail(closeError());
       }
-    } else if (channel.eventLoop().inEventLoop() && ++queuedOnLoop >= EAGER_DRAIN_FRAMES) {
+    } else if (channel.eventLoop().inEventLoop() && ++queuedOnLoop >= eagerDrainFrames) {
       // ...but not all of them: the peer starts on the first ones while this loop still reads.
       // Leaving them all to one flush after a long batch of reads made the two ends take turns,
       // each idle while the other worked (benchmarks/README.md, "Taking turns").
