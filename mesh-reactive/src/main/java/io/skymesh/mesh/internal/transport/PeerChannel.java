@@ -51,14 +51,15 @@ import reactor.util.concurrent.Queues;
  * life, and the {@link PeerConnection} the layers above use.
  *
  * <p>Outbound: sends go into a lock-free multi-producer queue; the event loop drains it, encoding
- * frames back to back into pooled direct buffers of {@value #BATCH_BYTES} bytes, writes each buffer
- * with one promise, and flushes once per drain. A drain runs after the event loop's current batch
- * of reads, so that the sends made while handling them leave together, or at once when enough of
- * them have queued meanwhile ({@value #EAGER_DRAIN_FRAMES}, or half as many as the last batch of
- * reads brought), so that the peer is not left idle while this loop works through a long batch. It
- * stops when {@code outboundQueueLimit} frames are written but not yet on the socket, or when the
- * channel is over its high water mark, and resumes when a write completes or the channel turns
- * writable: waiting sends stay in the queue, unencoded.
+ * frames back to back into pooled direct buffers of {@value #BATCH_BYTES} bytes (up to {@value
+ * #LARGEST_BATCH_BYTES} when large frames wait), writes each buffer with one promise, and flushes
+ * once per drain. A drain runs after the event loop's current batch of reads, so that the sends
+ * made while handling them leave together, or at once when enough of them have queued meanwhile
+ * ({@value #EAGER_DRAIN_FRAMES}, or half as many as the last batch of reads brought), so that the
+ * peer is not left idle while this loop works through a long batch. It stops when {@code
+ * outboundQueueLimit} frames are written but not yet on the socket, or when the channel is over its
+ * high water mark, and resumes when a write completes or the channel turns writable: waiting sends
+ * stay in the queue, unencoded.
  *
  * <p>Inbound: Reactor Netty's {@code receiveObject()} feeds a {@code concatMap} with the configured
  * prefetch, so the socket is read only as fast as the dispatcher completes.
@@ -73,6 +74,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   /** The size of a batch buffer; a larger frame gets a buffer of its own size. */
   static final int BATCH_BYTES = 16 * 1024;
+
+  /**
+   * The size of a batch buffer at most when frames are large and many wait: their bytes as the
+   * first one's size times the sends waiting, up to this.
+   */
+  static final int LARGEST_BATCH_BYTES = 64 * 1024;
 
   /**
    * The fewest sends queued on the event loop after which it drains at once rather than after its
@@ -1026,7 +1033,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
           batch = null;
         }
         if (batch == null) {
-          batch = WriteBatch.allocate(this, ctx.alloc(), Math.max(BATCH_BYTES, frameBytes));
+          batch = WriteBatch.allocate(this, ctx.alloc(), batchCapacity(frameBytes));
         }
         try {
           batch.add(send, frame, bodyLength);
@@ -1074,6 +1081,23 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     closeIfRequestedAndWritten();
     return result;
+  }
+
+  /**
+   * The buffer for a batch that starts with a frame of {@code frameBytes}: {@value #BATCH_BYTES}
+   * bytes, or, when that would not hold an eager drain's worth of such frames, as much as the sends
+   * waiting would fill (up to {@value #LARGEST_BATCH_BYTES}), so that they leave in one buffer
+   * rather than several. A buffer is never much larger than what waits to fill it.
+   */
+  private int batchCapacity(int frameBytes) {
+    if ((long) frameBytes * eagerDrainFrames <= BATCH_BYTES) {
+      return BATCH_BYTES;
+    }
+    // Queued or writing, less those in the socket: the sends not yet in a buffer, this one
+    // included.
+    long waitingBytes = (long) frameBytes * Math.max(1, pending.get() - inSocket);
+    return (int)
+        Math.max(frameBytes, Math.min(LARGEST_BATCH_BYTES, Math.max(BATCH_BYTES, waitingBytes)));
   }
 
   /** Writes a batch's buffer, unflushed; false (and nothing written) if the batch is empty. */

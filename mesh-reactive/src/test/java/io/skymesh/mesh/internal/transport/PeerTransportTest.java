@@ -70,6 +70,47 @@ class PeerTransportTest {
   }
 
   @Test
+  void framesOfMixedSizesEchoedFromTheEventLoopArriveWholeAndInOrder() {
+    // Sizes that make the drain size its buffers by what waits, and guess wrong: a small frame
+    // first and large ones behind it, or the other way round, and frames over the largest buffer.
+    int[] sizes = {100, 1_000, 5_000, 40_000, 70_000, 300, 20_000};
+    int count = 700;
+    TestPeers.Recorder atA = new TestPeers.Recorder();
+    PeerTransport a = peers.start(c -> c, atA);
+    // B echoes every Data from its event loop, on the connection it came on.
+    PeerTransport b =
+        peers.start(
+            c -> c,
+            in -> in.peerFrame().hasData() ? in.connection().send(in.peerFrame()) : Mono.empty());
+    PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+
+    StepVerifier.create(
+            Flux.range(0, count)
+                .flatMap(i -> toB.send(patterned(i, sizes[i % sizes.length])), count))
+        .expectComplete()
+        .verify(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> atA.frames.size() == count);
+    List<PeerFrame> echoes = atA.frames.stream().map(InboundFrame::peerFrame).toList();
+    for (int i = 0; i < count; i++) {
+      assertThat(echoes.get(i)).as("echo %d", i).isEqualTo(patterned(i, sizes[i % sizes.length]));
+    }
+  }
+
+  /** A Data frame of {@code size} payload bytes that only frame {@code index} has. */
+  private static PeerFrame patterned(int index, int size) {
+    byte[] payload = new byte[size];
+    for (int i = 0; i < size; i++) {
+      payload[i] = (byte) (index * 31 + i);
+    }
+    return data(index).toBuilder()
+        .setData(
+            data(index).getData().toBuilder()
+                .setPayload(com.google.protobuf.ByteString.copyFrom(payload)))
+        .build();
+  }
+
+  @Test
   void theAcceptedConnectionKnowsTheDialerAndCarriesReplies() {
     TestPeers.Recorder atA = new TestPeers.Recorder();
     TestPeers.Recorder atB = new TestPeers.Recorder();
