@@ -75,10 +75,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   /** The size of a batch buffer; a larger frame gets a buffer of its own size. */
   static final int BATCH_BYTES = 16 * 1024;
 
-  /**
-   * The size of a batch buffer at most when frames are large and many wait: their bytes as the
-   * first one's size times the sends waiting, up to this.
-   */
+  /** The largest batch buffer, for large frames of which many wait (see {@code batchCapacity}). */
   static final int LARGEST_BATCH_BYTES = 64 * 1024;
 
   /**
