@@ -162,8 +162,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   /** Sends queued on the event loop after which it drains at once; event loop only. */
   private int eagerDrainFrames = EAGER_DRAIN_FRAMES;
 
-  /** Frames read in the current batch of reads; event loop only. */
-  private int readThisBatch;
+  /** {@code received} when the last batch of reads ended; event loop only. */
+  private long receivedBeforeBatch;
 
   private boolean again;
   private boolean blocked;
@@ -316,15 +316,16 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     receivedCount.lazySet(++received);
-    readThisBatch++;
     ctx.fireChannelRead(msg);
   }
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
     // Half a batch: never the whole window in flight, which would make the two ends take turns.
+    // A batch is at most a few reads of a buffer each: far fewer frames than an int holds.
+    int readThisBatch = (int) (received - receivedBeforeBatch);
+    receivedBeforeBatch = received;
     eagerDrainFrames = Math.max(EAGER_DRAIN_FRAMES, readThisBatch >> 1);
-    readThisBatch = 0;
     ctx.fireChannelReadComplete();
   }
 

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.ByteString;
 import io.skymesh.core.exceptions.MeshClosedException;
 import io.skymesh.core.exceptions.OverloadedException;
 import io.skymesh.core.exceptions.PeerUnavailableException;
@@ -20,6 +21,7 @@ import java.net.ServerSocket;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
@@ -83,17 +85,17 @@ class PeerTransportTest {
             c -> c,
             in -> in.peerFrame().hasData() ? in.connection().send(in.peerFrame()) : Mono.empty());
     PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
+    List<PeerFrame> sent =
+        IntStream.range(0, count).mapToObj(i -> patterned(i, sizes[i % sizes.length])).toList();
 
-    StepVerifier.create(
-            Flux.range(0, count)
-                .flatMap(i -> toB.send(patterned(i, sizes[i % sizes.length])), count))
+    StepVerifier.create(Flux.fromIterable(sent).flatMap(toB::send, count))
         .expectComplete()
         .verify(DEADLINE);
 
     await().atMost(DEADLINE).until(() -> atA.frames.size() == count);
     List<PeerFrame> echoes = atA.frames.stream().map(InboundFrame::peerFrame).toList();
     for (int i = 0; i < count; i++) {
-      assertThat(echoes.get(i)).as("echo %d", i).isEqualTo(patterned(i, sizes[i % sizes.length]));
+      assertThat(echoes.get(i)).as("echo %d", i).isEqualTo(sent.get(i));
     }
   }
 
@@ -103,10 +105,9 @@ class PeerTransportTest {
     for (int i = 0; i < size; i++) {
       payload[i] = (byte) (index * 31 + i);
     }
-    return data(index).toBuilder()
-        .setData(
-            data(index).getData().toBuilder()
-                .setPayload(com.google.protobuf.ByteString.copyFrom(payload)))
+    PeerFrame frame = data(index);
+    return frame.toBuilder()
+        .setData(frame.getData().toBuilder().setPayload(ByteString.copyFrom(payload)))
         .build();
   }
 
@@ -340,9 +341,7 @@ class PeerTransportTest {
     PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
     PeerFrame big =
         PeerFrame.newBuilder()
-            .setData(
-                data(1).getData().toBuilder()
-                    .setPayload(com.google.protobuf.ByteString.copyFrom(new byte[2048])))
+            .setData(data(1).getData().toBuilder().setPayload(ByteString.copyFrom(new byte[2048])))
             .build();
 
     StepVerifier.create(toB.send(big)).expectError(OverloadedException.class).verify(DEADLINE);
