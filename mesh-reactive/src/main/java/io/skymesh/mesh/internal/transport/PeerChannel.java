@@ -35,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
+import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
 import reactor.core.Exceptions;
 import reactor.core.Fuseable;
@@ -61,8 +62,11 @@ import reactor.util.concurrent.Queues;
  * high water mark, and resumes when a write completes or the channel turns writable: waiting sends
  * stay in the queue, unencoded.
  *
- * <p>Inbound: Reactor Netty's {@code receiveObject()} feeds a {@code concatMap} with the configured
- * prefetch, so the socket is read only as fast as the dispatcher completes.
+ * <p>Inbound: each decoded frame is dispatched from {@code channelRead}, on the event loop, without
+ * Reactor Netty's receive flux in between. While a dispatch has not completed, later frames wait in
+ * order; once {@code inboundPrefetch} of them wait, the channel stops reading until the dispatch
+ * completes and they have been dispatched, so the socket is read only as fast as the dispatcher
+ * completes.
  *
  * <p>Fields without {@code volatile} are touched only on the channel's event loop.
  */
@@ -170,8 +174,24 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private boolean goAwayWritten;
   private boolean closeRequested;
 
-  // Inbound.
+  // Inbound: event loop only.
   private long lastRequestStreamId;
+
+  /** Frames read while a dispatch was pending, or before {@code start}, in order. */
+  private final ArrayDeque<Object> waitingFrames = new ArrayDeque<>();
+
+  /**
+   * Frames wait rather than being dispatched: until {@code start}, and while a frame's dispatch has
+   * not completed.
+   */
+  private boolean inboundHeld = true;
+
+  /** {@code dispatchWaiting} is on the stack: a completion within it leaves the loop to it. */
+  private boolean dispatchingWaiting;
+
+  /** Reading is off because {@code inboundPrefetch} frames wait. */
+  private boolean readPaused;
+
   private long received;
   private long processed;
   private final AtomicLong receivedCount = new AtomicLong();
@@ -316,7 +336,15 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     receivedCount.lazySet(++received);
-    ctx.fireChannelRead(msg);
+    if (inboundHeld) {
+      waitingFrames.addLast(msg);
+      if (waitingFrames.size() >= inboundPrefetch && !readPaused) {
+        readPaused = true;
+        channel.config().setAutoRead(false);
+      }
+      return;
+    }
+    dispatchFrame(msg);
   }
 
   @Override
@@ -373,13 +401,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       channel.eventLoop().execute(() -> start(connection));
       return;
     }
-    connection
-        .inbound()
-        .receiveObject()
-        .concatMapDelayError(this::onFrame, true, inboundPrefetch)
-        // Frames read ahead and dropped with the connection: their pooled payloads go back.
-        .doOnDiscard(Object.class, InboundFrame::releaseDropped)
-        .subscribe(null, this::inboundFailed);
+    // Reactor Netty turned reading off for its receive flux, which is not used: frames are
+    // dispatched from channelRead. A TLS handshake may have read frames already; they go first.
+    dispatchCompleted();
+    channel.config().setAutoRead(!readPaused);
     Duration timeout = transport.config().handshakeTimeout();
     handshakeTimer =
         channel
@@ -564,6 +589,86 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   // ---------------------------------------------------------------------------------------------
   // Inbound
+
+  /** Dispatches one frame; when its dispatch does not complete at once, the next frames wait. */
+  private void dispatchFrame(Object message) {
+    Mono<Void> done;
+    try {
+      done = onFrame(message);
+    } catch (Throwable t) {
+      Exceptions.throwIfJvmFatal(t);
+      // A bug, not the peer's doing: the connection cannot go on in order without this frame.
+      exceptionCaught(ctx, t);
+      return;
+    }
+    if (done == Mono.<Void>empty()) {
+      return;
+    }
+    inboundHeld = true;
+    done.subscribe(new DispatchResume(message));
+  }
+
+  /** Dispatches the frames that waited, until one's dispatch is pending; resumes reading after. */
+  private void dispatchWaiting() {
+    if (dispatchingWaiting) {
+      return; // the loop below, further up the stack, goes on
+    }
+    dispatchingWaiting = true;
+    try {
+      Object next;
+      while (!inboundHeld && (next = waitingFrames.pollFirst()) != null) {
+        dispatchFrame(next);
+      }
+    } finally {
+      dispatchingWaiting = false;
+    }
+    if (readPaused && !inboundHeld) {
+      readPaused = false;
+      channel.config().setAutoRead(true);
+    }
+  }
+
+  /** Lets the waiting frames go: {@code start}, or a pending dispatch has completed. */
+  private void dispatchCompleted() {
+    inboundHeld = false;
+    dispatchWaiting();
+  }
+
+  /** Lets the frames after a pending dispatch go once it completes, on the event loop. */
+  private final class DispatchResume implements CoreSubscriber<Void>, Runnable {
+
+    private final Object frame;
+
+    DispatchResume(Object frame) {
+      this.frame = frame;
+    }
+
+    @Override
+    public void onSubscribe(Subscription s) {
+      s.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public void onNext(Void unused) {
+      // Mono<Void> carries no value.
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      dispatchFailed(frame, t);
+      onComplete();
+    }
+
+    @Override
+    public void onComplete() {
+      onEventLoop(this);
+    }
+
+    @Override
+    public void run() {
+      dispatchCompleted();
+    }
+  }
 
   private Mono<Void> onFrame(Object message) {
     processedCount.lazySet(++processed);
@@ -753,11 +858,6 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
             + this
             + "; going on",
         error);
-  }
-
-  private void inboundFailed(Throwable error) {
-    // The decoder and exceptionCaught have reported it; the channel is closing.
-    log.debug("{}: inbound ended with {}", this, error.toString());
   }
 
   // ---------------------------------------------------------------------------------------------
