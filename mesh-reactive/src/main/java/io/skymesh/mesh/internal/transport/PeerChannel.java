@@ -235,10 +235,6 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     return peer;
   }
 
-  EventLoop eventLoop() {
-    return channel.eventLoop();
-  }
-
   // ---------------------------------------------------------------------------------------------
   // PeerConnection
 
@@ -605,7 +601,14 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       return;
     }
     inboundHeld = true;
-    done.subscribe(new DispatchResume(message));
+    DispatchResume resume = new DispatchResume(message);
+    try {
+      done.subscribe(resume);
+    } catch (Throwable t) {
+      // A Mono that throws from subscribe rather than signalling: the frame failed, go on.
+      Exceptions.throwIfJvmFatal(t);
+      resume.onError(t);
+    }
   }
 
   /** Dispatches the frames that waited, until one's dispatch is pending; resumes reading after. */
@@ -634,10 +637,14 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     dispatchWaiting();
   }
 
-  /** Lets the frames after a pending dispatch go once it completes, on the event loop. */
+  /**
+   * Waits for a dispatch that did not complete at once: logs its error, if any, and lets the frames
+   * after it go on the event loop, once.
+   */
   private final class DispatchResume implements CoreSubscriber<Void>, Runnable {
 
     private final Object frame;
+    private boolean resumed;
 
     DispatchResume(Object frame) {
       this.frame = frame;
@@ -666,7 +673,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
     @Override
     public void run() {
-      dispatchCompleted();
+      if (!resumed) {
+        resumed = true;
+        dispatchCompleted();
+      }
     }
   }
 
@@ -847,7 +857,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       }
       return Mono.empty();
     }
-    return new DispatchCompletion(done, this, frame);
+    return done;
   }
 
   void dispatchFailed(Object frame, Throwable error) {

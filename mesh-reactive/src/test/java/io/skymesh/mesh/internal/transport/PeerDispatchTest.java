@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.CoreSubscriber;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -90,15 +91,23 @@ class PeerDispatchTest {
                 return Mono.delay(Duration.ofMillis(1))
                     .then(Mono.error(new IllegalStateException("signalled later")));
               }
+              if (n == 3) {
+                return new Mono<Void>() {
+                  @Override
+                  public void subscribe(CoreSubscriber<? super Void> actual) {
+                    throw new IllegalStateException("thrown from subscribe");
+                  }
+                };
+              }
               handled.add(n);
               return Mono.empty();
             });
     PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
 
-    Flux.range(0, 5).concatMap(i -> toB.send(data(i))).then().block(DEADLINE);
+    Flux.range(0, 6).concatMap(i -> toB.send(data(i))).then().block(DEADLINE);
 
     await().atMost(DEADLINE).until(() -> handled.size() == 2);
-    assertThat(handled).containsExactly(3L, 4L);
+    assertThat(handled).containsExactly(4L, 5L);
     assertThat(toB.isOpen()).isTrue();
   }
 
