@@ -82,8 +82,11 @@ class MeshBehaviourTest {
     await().atMost(DEADLINE).until(() -> next.get() == count);
     assertThat(outOfOrder.get()).isZero();
     // The sender was held back: when its last send completed, the receiver was close behind
-    // (what is in flight is bounded by the queues and socket buffers, not by the million).
-    assertThat(count - receivedWhenSenderDone).isLessThan(100_000);
+    // (what is in flight is bounded by the queues and socket buffers, not by the million). The
+    // sender finishes while the receiver sits in one of its stalls, so this is a multiple of
+    // 50,000 or a little more: the kernel's autotuned loopback buffers held 50,000 to 100,000 of
+    // these frames (2 to 5 MB) in runs on 2-vCPU CI machines, and a bound of 100,000 failed once.
+    assertThat(count - receivedWhenSenderDone).isLessThan(count / 4);
     // Bounded: sends waiting in the transport never exceed what the sender let out (512), plus
     // the one Ping the latency probe may have outstanding per connection. The
     // receiver's backlog is the transport's prefetch plus what one socket read decodes before
