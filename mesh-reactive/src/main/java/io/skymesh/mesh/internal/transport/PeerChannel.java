@@ -186,7 +186,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
    */
   private boolean inboundHeld = true;
 
-  /** {@code dispatchWaiting} is on the stack: a completion within it leaves the loop to it. */
+  /** {@code resumeInbound} is on the stack: a completion within it leaves the loop to it. */
   private boolean dispatchingWaiting;
 
   /** Reading is off because {@code inboundPrefetch} frames wait. */
@@ -399,7 +399,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     // Reactor Netty turned reading off for its receive flux, which is not used: frames are
     // dispatched from channelRead. A TLS handshake may have read frames already; they go first.
-    dispatchCompleted();
+    resumeInbound();
     channel.config().setAutoRead(!readPaused);
     Duration timeout = transport.config().handshakeTimeout();
     handshakeTimer =
@@ -593,7 +593,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       done = onFrame(message);
     } catch (Throwable t) {
       Exceptions.throwIfJvmFatal(t);
-      // A bug, not the peer's doing: the connection cannot go on in order without this frame.
+      // A bug, not the peer's doing: the connection cannot go on in order without this frame, so
+      // the frames after it are dropped (onFrame releases them) while it closes.
+      aborted = true;
       exceptionCaught(ctx, t);
       return;
     }
@@ -611,8 +613,12 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
   }
 
-  /** Dispatches the frames that waited, until one's dispatch is pending; resumes reading after. */
-  private void dispatchWaiting() {
+  /**
+   * Lets the waiting frames go ({@code start}, or a pending dispatch has completed): dispatches
+   * them until one's dispatch is pending, and resumes reading once none waits.
+   */
+  private void resumeInbound() {
+    inboundHeld = false;
     if (dispatchingWaiting) {
       return; // the loop below, further up the stack, goes on
     }
@@ -629,12 +635,6 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       readPaused = false;
       channel.config().setAutoRead(true);
     }
-  }
-
-  /** Lets the waiting frames go: {@code start}, or a pending dispatch has completed. */
-  private void dispatchCompleted() {
-    inboundHeld = false;
-    dispatchWaiting();
   }
 
   /**
@@ -675,7 +675,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     public void run() {
       if (!resumed) {
         resumed = true;
-        dispatchCompleted();
+        resumeInbound();
       }
     }
   }
