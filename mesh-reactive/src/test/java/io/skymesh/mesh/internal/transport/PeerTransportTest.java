@@ -78,11 +78,10 @@ class PeerTransportTest {
     int[] sizes = {100, 1_000, 5_000, 40_000, 70_000, 300, 20_000};
     int count = 700;
     TestPeers.Recorder atA = new TestPeers.Recorder();
-    PeerTransport a = peers.start(c -> c, atA);
+    PeerTransport a = peers.start(atA);
     // B echoes every Data from its event loop, on the connection it came on.
     PeerTransport b =
         peers.start(
-            c -> c,
             in -> in.peerFrame().hasData() ? in.connection().send(in.peerFrame()) : Mono.empty());
     PeerConnection toB = a.connection(b.listenAddress()).block(DEADLINE);
     List<PeerFrame> sent =
