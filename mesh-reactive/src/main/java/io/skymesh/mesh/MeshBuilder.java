@@ -362,11 +362,11 @@ public final class MeshBuilder {
   }
 
   /**
-   * Whether request and reply payloads received from other processes may be held in pooled memory
-   * instead of new arrays, as RSocket's {@code PayloadDecoder.ZERO_COPY} payloads and Reactor
-   * Netty's {@code ByteBuf}s are; default {@code false}. Payloads of 256 bytes to 64 KiB then
-   * allocate nothing on the heap (a {@code ByteString} that views an array the event loop reuses),
-   * under a lifetime rule:
+   * Whether request, reply and message payloads received from other processes may be held in pooled
+   * memory instead of new arrays, as RSocket's {@code PayloadDecoder.ZERO_COPY} payloads and
+   * Reactor Netty's {@code ByteBuf}s are; default {@code false}. Payloads of 256 bytes to 64 KiB
+   * then allocate nothing on the heap (a {@code ByteString} that views an array the event loop
+   * reuses), under a lifetime rule:
    *
    * <ul>
    *   <li>A handler's {@link io.skymesh.mesh.rpc.IncomingRequest#payload()} is valid until its
@@ -378,10 +378,14 @@ public final class MeshBuilder {
    *       ByteString.copyFrom(payload.asReadOnlyByteBuffer())}) to keep it, or before anything that
    *       hands the reply to another thread or to later: {@code block()}, {@code publishOn}, a
    *       queue.
+   *   <li>A {@link MessageHandler}'s {@link Message#payload()} is valid until the handler's {@code
+   *       Mono} has ended (or, for a handler that returns {@code Mono.empty()} or null, until it
+   *       returns). Copy it to keep it, or before handing it to work that outlives the {@code
+   *       Mono}.
    * </ul>
    *
-   * <p>A payload read after that sees memory reused for other payloads. Messages ({@code sendTo}),
-   * streams and calls within the process always carry payloads of their own.
+   * <p>A payload read after that sees memory reused for other payloads. Stream items and messages,
+   * calls and streams within the process always carry payloads of their own.
    */
   public MeshBuilder pooledPayloads(boolean pooledPayloads) {
     this.pooledPayloads = pooledPayloads;

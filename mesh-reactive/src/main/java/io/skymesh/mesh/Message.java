@@ -11,7 +11,9 @@ import java.util.Objects;
  * @param source the sending instance
  * @param destination the receiving instance
  * @param headers application metadata
- * @param payload the application payload
+ * @param payload the application payload; from another process with {@link
+ *     MeshBuilder#pooledPayloads pooled payloads} on, valid only until the handler's {@code Mono}
+ *     has ended
  */
 public record Message(
     ServiceUrl source, ServiceUrl destination, Map<String, String> headers, ByteString payload) {

@@ -10,6 +10,9 @@ import reactor.core.publisher.Mono;
  * block; to block, return {@code Mono.fromRunnable(work).subscribeOn(Schedulers.boundedElastic())}.
  * The next message from the same connection is read only when the returned {@code Mono} completes,
  * so a slow handler slows its senders down instead of filling the heap.
+ *
+ * <p>With {@link MeshBuilder#pooledPayloads pooled payloads}, a message's payload is valid until
+ * the returned {@code Mono} has ended: copy it to keep it longer.
  */
 @FunctionalInterface
 public interface MessageHandler {

@@ -441,7 +441,7 @@ public final class DataPlane implements InboundDispatcher {
     }
     Message message =
         new Message(source, destination, Headers.toMap(data.headers()), data.payload());
-    return lane(connection, service).offer(message);
+    return lane(connection, service).offer(message, data.pooledPayload());
   }
 
   @Override
@@ -482,8 +482,10 @@ public final class DataPlane implements InboundDispatcher {
     return lane;
   }
 
+  /** Refuses a message that did not reach a lane: releases its payload and reports it. */
   private Mono<Void> report(
       InboundData data, PeerConnection connection, StatusCode code, String why) {
+    data.release();
     return report(connection, data.source(), data.destination(), "", code, why);
   }
 

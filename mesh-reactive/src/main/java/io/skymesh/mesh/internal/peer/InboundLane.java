@@ -4,6 +4,7 @@ import io.skymesh.core.exceptions.SkymeshException;
 import io.skymesh.core.exceptions.Statuses;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.internal.transport.PeerConnection;
+import io.skymesh.mesh.internal.transport.PooledPayload;
 import io.skymesh.proto.Status;
 import io.skymesh.proto.StatusCode;
 import java.util.ArrayDeque;
@@ -11,6 +12,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +30,11 @@ import reactor.core.publisher.Sinks;
  * until its queue has drained to half, so one stalled handler cannot stop the other services
  * sharing the connection.
  *
+ * <p>With pooled payloads, a message may come with the pooled array its payload is a view of (its
+ * lease): the lane releases it once the message is finished, whichever way that is (handled,
+ * failed, refused or dropped with its hold), so the payload stays valid until the handler's {@code
+ * Mono} has ended.
+ *
  * <p>Event loop only, except the completion of a handler's {@code Mono}, which hops back.
  */
 final class InboundLane {
@@ -43,8 +50,7 @@ final class InboundLane {
   private final ScheduledExecutorService loop;
   private final int capacity;
   private final long holdNanos;
-  private final ArrayDeque<Message> queue = new ArrayDeque<>();
-  private final Runnable next = this::next;
+  private final ArrayDeque<Delivery> queue = new ArrayDeque<>();
 
   private boolean running;
   private boolean overflowing;
@@ -55,7 +61,7 @@ final class InboundLane {
   private long finished;
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
   private MonoSink<Void> held;
-  private Message heldMessage;
+  private Delivery heldDelivery;
   private ScheduledFuture<?> holdTimer;
 
   InboundLane(
@@ -77,26 +83,32 @@ final class InboundLane {
   }
 
   /**
-   * Takes a message that arrived on the connection.
+   * Takes a message that arrived on the connection, and with it the lease of its payload's pooled
+   * array, if any.
    *
+   * @param message the message
+   * @param lease the pooled array its payload is a view of, or null when the payload has an array
+   *     of its own
    * @return completes when the connection may read its next frame: at once, unless this lane's
    *     queue is full
    */
-  Mono<Void> offer(Message message) {
+  Mono<Void> offer(Message message, @Nullable PooledPayload lease) {
     if (!running && queue.isEmpty()) {
       accepted++;
-      run(message);
+      run(message, lease, null);
       return Mono.empty();
     }
     if (overflowing) {
+      release(lease);
       return refuse(message);
     }
     accepted++;
+    Delivery delivery = new Delivery(message, lease);
     if (queue.size() < capacity) {
-      queue.add(message);
+      queue.add(delivery);
       return Mono.empty();
     }
-    return Mono.create(sink -> hold(sink, message));
+    return Mono.create(sink -> hold(sink, delivery));
   }
 
   /**
@@ -124,20 +136,27 @@ final class InboundLane {
     }
   }
 
-  /** Calls the handler; true if its {@code Mono} is still running (the lane waits for it). */
-  private boolean run(Message message) {
+  /**
+   * Calls the handler; true if its {@code Mono} is still running (the lane waits for it).
+   *
+   * @param delivery the message's queue entry, reused to wait for the handler, or null if it was
+   *     not queued
+   */
+  private boolean run(Message message, @Nullable PooledPayload lease, @Nullable Delivery delivery) {
     Mono<Void> handled = service.deliver(message);
     if (handled == Mono.<Void>empty()) {
+      release(lease);
       finished();
       return false;
     }
-    Completion completion = new Completion(message);
+    Delivery waiting = delivery != null ? delivery : new Delivery(message, lease);
     running = true;
-    completion.subscribing = true;
-    handled.subscribe(completion);
-    completion.subscribing = false;
-    if (completion.doneInline) {
+    waiting.subscribing = true;
+    handled.subscribe(waiting);
+    waiting.subscribing = false;
+    if (waiting.doneInline) {
       running = false;
+      release(lease);
       finished();
       return false;
     }
@@ -145,15 +164,16 @@ final class InboundLane {
   }
 
   /** The running handler finished: the next queued message, and the held one if any. */
-  private void next() {
+  private void next(Delivery done) {
     running = false;
+    release(done.lease);
     finished();
     for (; ; ) {
       if (held != null && queue.size() < capacity) {
-        release();
+        unhold();
       }
-      Message message = queue.poll();
-      if (message == null || run(message)) {
+      Delivery delivery = queue.poll();
+      if (delivery == null || run(delivery.message, delivery.lease, delivery)) {
         break;
       }
     }
@@ -162,24 +182,27 @@ final class InboundLane {
     }
   }
 
-  private void hold(MonoSink<Void> sink, Message message) {
+  private void hold(MonoSink<Void> sink, Delivery delivery) {
     held = sink;
-    heldMessage = message;
+    heldDelivery = delivery;
     holdTimer = loop.schedule(this::holdExpired, holdNanos, TimeUnit.NANOSECONDS);
     sink.onCancel(
         () ->
             execute(
                 () -> {
                   if (held == sink) {
+                    // Dropped with its hold: counted as finished, so that no Pong waits for it.
+                    release(delivery.lease);
                     clearHeld();
+                    finished();
                   }
                 }));
   }
 
   /** Room again: the held message joins the queue and the connection reads on. */
-  private void release() {
+  private void unhold() {
     MonoSink<Void> sink = held;
-    queue.add(heldMessage);
+    queue.add(heldDelivery);
     clearHeld();
     sink.success();
   }
@@ -190,21 +213,22 @@ final class InboundLane {
     if (sink == null) {
       return;
     }
-    Message message = heldMessage;
+    Delivery delivery = heldDelivery;
     clearHeld();
     overflowing = true;
+    release(delivery.lease);
     finished();
     log.warn(
         "{} has {} messages waiting from {}; refusing more until it drains",
         service.url(),
         queue.size(),
         connection);
-    refuse(message).subscribe(null, null, sink::success);
+    refuse(delivery.message).subscribe(null, null, sink::success);
   }
 
   private void clearHeld() {
     held = null;
-    heldMessage = null;
+    heldDelivery = null;
     if (holdTimer != null) {
       holdTimer.cancel(false);
       holdTimer = null;
@@ -244,25 +268,39 @@ final class InboundLane {
         .subscribe();
   }
 
-  private void execute(Runnable task) {
-    try {
-      loop.execute(task);
-    } catch (RejectedExecutionException e) {
-      // The event loop is gone, and the connection with it: nothing is left to deliver.
+  private static void release(@Nullable PooledPayload lease) {
+    if (lease != null) {
+      lease.release();
     }
   }
 
-  /** Waits for one handler's {@code Mono}, then goes on with the lane on the event loop. */
+  /** Runs a task on the event loop; false if the loop is gone (and the connection with it). */
+  private boolean execute(Runnable task) {
+    try {
+      loop.execute(task);
+      return true;
+    } catch (RejectedExecutionException e) {
+      return false;
+    }
+  }
+
+  /** A {@code Ping} waiting for the messages taken before it to be handled. */
   private record Waiter(long target, Sinks.Empty<Void> done) {}
 
-  private final class Completion implements CoreSubscriber<Void> {
+  /**
+   * A message with its payload's lease, queued or running: waits for its handler's {@code Mono},
+   * then goes on with the lane on the event loop.
+   */
+  private final class Delivery implements CoreSubscriber<Void>, Runnable {
 
-    private final Message message;
+    final Message message;
+    final @Nullable PooledPayload lease;
     boolean subscribing;
     boolean doneInline;
 
-    Completion(Message message) {
+    Delivery(Message message, @Nullable PooledPayload lease) {
       this.message = message;
+      this.lease = lease;
     }
 
     @Override
@@ -282,10 +320,10 @@ final class InboundLane {
         doneInline = true;
         return;
       }
-      execute(
+      resume(
           () -> {
             failed(message, t);
-            next();
+            next(this);
           });
     }
 
@@ -295,7 +333,21 @@ final class InboundLane {
         doneInline = true;
         return;
       }
-      execute(next);
+      resume(this);
+    }
+
+    /** The handler's {@code Mono} completed on another thread: the lane goes on, on the loop. */
+    @Override
+    public void run() {
+      next(this);
+    }
+
+    private void resume(Runnable task) {
+      if (!execute(task)) {
+        // The event loop is gone, and the connection with it: nothing is left to deliver. The
+        // lease goes to the collector, released so that it is not reported as a leak.
+        release(lease);
+      }
     }
   }
 }

@@ -17,8 +17,8 @@ import java.util.Objects;
  *     the credit it grants ahead of its subscriber's consumption
  * @param clientInterceptors outermost first
  * @param serverInterceptors outermost first
- * @param pooledPayloads whether request and reply payloads received from peers may be held in
- *     pooled arrays, valid for a limited time (see {@code MeshBuilder.pooledPayloads})
+ * @param pooledPayloads whether request, reply and message payloads received from peers may be held
+ *     in pooled arrays, valid for a limited time (see {@code MeshBuilder.pooledPayloads})
  */
 public record RpcConfig(
     Duration defaultTimeout,

@@ -13,9 +13,9 @@ import reactor.core.publisher.Mono;
  * Return {@link Mono#empty()} when the frame is fully handled at once (the cheapest path). An
  * error, thrown or signalled, is logged and the connection goes on with the next frame.
  *
- * <p>With pooled payloads, an {@link InboundRequest} or {@link InboundResponse} may hold its
- * payload in a pooled array: the dispatcher owns it from the call on and releases it when done
- * ({@code release()}).
+ * <p>With pooled payloads, an {@link InboundRequest}, {@link InboundResponse} or {@link
+ * InboundData} may hold its payload in a pooled array: the dispatcher owns it from the call on and
+ * releases it when done ({@code release()}).
  */
 @FunctionalInterface
 public interface InboundDispatcher {

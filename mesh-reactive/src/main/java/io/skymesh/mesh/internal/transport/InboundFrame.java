@@ -42,14 +42,17 @@ public record InboundFrame(Object frame, PeerConnection connection) {
   }
 
   /**
-   * Releases the pooled array holding a request's or response's payload (pooled payloads), for a
-   * frame dropped before its receiver had it; any other frame holds nothing to release.
+   * Releases the pooled array holding a request's, response's or message's payload (pooled
+   * payloads), for a frame dropped before its receiver had it; any other frame holds nothing to
+   * release.
    */
   static void releaseDropped(Object frame) {
     if (frame instanceof InboundRequest request) {
       request.release();
     } else if (frame instanceof InboundResponse response) {
       response.release();
+    } else if (frame instanceof InboundData data) {
+      data.release();
     }
   }
 

@@ -6,8 +6,8 @@ import io.netty.util.concurrent.FastThreadLocal;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The heap arrays one thread (an event loop) keeps for received request and response payloads, by
- * size class, powers of two from {@value #SMALLEST} to {@value #LARGEST} bytes.
+ * The heap arrays one thread (an event loop) keeps for received payloads, by size class, powers of
+ * two from {@value #SMALLEST} to {@value #LARGEST} bytes.
  *
  * <p>Not Netty's pooled allocator: a pooled buffer's allocation and release update its chunk's
  * pinned-memory counter (a {@code LongAdder}) and its reference count (an atomic), which cost as

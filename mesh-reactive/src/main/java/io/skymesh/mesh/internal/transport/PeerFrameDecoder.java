@@ -26,12 +26,12 @@ import org.jspecify.annotations.Nullable;
  * read buffer, not allocated per frame), and its payload is copied out on its own. A body of
  * {@value #SMALLEST_POOLED} bytes or more is copied into the scratch array as it is read, a few
  * dozen bytes ahead of the field being decoded, and a payload not yet there is copied straight out
- * of the read buffer: once, not twice. With pooled payloads, a request's or response's payload of
- * {@value #SMALLEST_POOLED} bytes or more goes into an array leased from the event loop's {@link
- * PayloadPool} instead of a new one, and the payload is a view of it, handed over with the frame
- * for its receiver to release. (A view of the direct read buffer itself is not to be had:
- * protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Every other frame is
- * copied once into an array of its own, which its bytes fields alias.
+ * of the read buffer: once, not twice. With pooled payloads, a request's, response's or message's
+ * payload of {@value #SMALLEST_POOLED} bytes or more goes into an array leased from the event
+ * loop's {@link PayloadPool} instead of a new one, and the payload is a view of it, handed over
+ * with the frame for its receiver to release. (A view of the direct read buffer itself is not to be
+ * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Every other frame
+ * is copied once into an array of its own, which its bytes fields alias.
  *
  * <p>The hand decoder takes only the layout protobuf-java and this transport write (one such field
  * filling the frame, known fields with their wire types); anything else, and anything malformed,
@@ -243,12 +243,12 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
         case 1 << 3 | 2 -> source = string();
         case 2 << 3 | 2 -> destination = string();
         case 3 << 3 | 2 -> headers = withHeader(headers);
-        case 4 << 3 | 2 -> payload = bytes();
+        case 4 << 3 | 2 -> payload = payload();
         case 5 << 3 -> leaderTerm = varint();
         default -> throw NOT_HANDLED;
       }
     }
-    return new InboundData(source, destination, headers, payload, leaderTerm);
+    return new InboundData(source, destination, headers, payload, leaderTerm, handOver());
   }
 
   /** Reads the frame's first field header and makes it the whole body, or gives up. */
@@ -349,7 +349,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     return value;
   }
 
-  /** A request's or response's payload: in a pooled array when that is allowed. */
+  /** A request's, response's or message's payload: in a pooled array when that is allowed. */
   private ByteString payload() {
     if (!pooledPayloads) {
       return bytes();

@@ -176,8 +176,8 @@ public final class PeerTransportConfig {
   }
 
   /**
-   * Whether the payloads of inbound requests and responses (of at least a few hundred bytes) are
-   * held in pooled arrays, released by their receiver, rather than in new arrays.
+   * Whether the payloads of inbound requests, responses and messages (of at least a few hundred
+   * bytes) are held in pooled arrays, released by their receiver, rather than in new arrays.
    */
   public boolean pooledPayloads() {
     return pooledPayloads;
@@ -399,7 +399,9 @@ public final class PeerTransportConfig {
       return this;
     }
 
-    /** Sets whether request and response payloads may be held in pooled arrays; default no. */
+    /**
+     * Sets whether request, response and message payloads may be held in pooled arrays; default no.
+     */
     public Builder pooledPayloads(boolean pooledPayloads) {
       this.pooledPayloads = pooledPayloads;
       return this;

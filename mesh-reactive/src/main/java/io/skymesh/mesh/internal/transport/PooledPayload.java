@@ -5,10 +5,10 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A heap array leased from an event loop's {@link PayloadPool} to hold one received payload (pooled
- * payloads): the payload is a view of its first bytes until whoever ends the request or response
- * {@link #release releases} it, once. Released on the thread that leased it, the array goes back to
- * that thread's pool; released on any other thread, it is left to the garbage collector. Netty's
- * leak detector tracks leases like buffers: one never released is reported.
+ * payloads): the payload is a view of its first bytes until whoever ends the request, response or
+ * message {@link #release releases} it, once. Released on the thread that leased it, the array goes
+ * back to that thread's pool; released on any other thread, it is left to the garbage collector.
+ * Netty's leak detector tracks leases like buffers: one never released is reported.
  */
 public final class PooledPayload {
 

@@ -149,11 +149,21 @@ class HandCodecPropertyTest {
                     .setStreamId(streamId)
                     .setPayload(ByteString.copyFrom(payload)))
             .build();
+    PeerFrame data =
+        PeerFrame.newBuilder()
+            .setData(
+                Data.newBuilder()
+                    .setSource("game.zone1.lobby/1")
+                    .setDestination("game.zone1.chat/1")
+                    .setPayload(ByteString.copyFrom(payload))
+                    .setLeaderTerm(streamId))
+            .build();
     PeerFrameDecoder decoder = new PeerFrameDecoder(true);
     boolean view = payload.length >= PeerFrameDecoder.SMALLEST_POOLED;
 
     InboundRequest decodedRequest = (InboundRequest) decode(decoder, request.toByteArray());
     InboundResponse decodedResponse = (InboundResponse) decode(decoder, response.toByteArray());
+    InboundData decodedData = (InboundData) decode(decoder, data.toByteArray());
 
     try {
       // The read buffer is released by now; the pooled payloads are buffers of their own.
@@ -161,16 +171,19 @@ class HandCodecPropertyTest {
           .isEqualTo(InboundRequest.of(request.getRequest()).toProto());
       assertThat(decodedResponse.toProto())
           .isEqualTo(InboundResponse.of(response.getResponse()).toProto());
+      assertThat(decodedData.toProto()).isEqualTo(data.getData());
       assertThat(decodedRequest.pooledPayload() != null).isEqualTo(view);
       assertThat(decodedResponse.pooledPayload() != null).isEqualTo(view);
+      assertThat(decodedData.pooledPayload() != null).isEqualTo(view);
     } finally {
       decodedRequest.release();
       decodedResponse.release();
+      decodedData.release();
     }
     if (view) {
       // Released on the thread that leased it: back in its pool, the next lease of that size.
       PooledPayload again = PayloadPool.lease(payload.length);
-      assertThat(again).isSameAs(decodedResponse.pooledPayload());
+      assertThat(again).isSameAs(decodedData.pooledPayload());
       again.release();
     }
   }

@@ -3,6 +3,7 @@ package io.skymesh.mesh.internal.transport;
 import static io.skymesh.mesh.TestMeshes.register;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -28,7 +30,7 @@ import reactor.test.StepVerifier;
  * The per-thread pool of payload arrays: a lease released on its own thread is reused, one released
  * elsewhere becomes garbage, the pool keeps a bounded number of arrays, a double release is
  * refused, a lease never released is reported by Netty's leak detector, and over real connections a
- * loop reuses the arrays of the requests and replies it received.
+ * loop reuses the arrays of the requests, replies and messages it received.
  */
 class PayloadPoolTest {
 
@@ -153,6 +155,39 @@ class PayloadPoolTest {
     } finally {
       clientLoops.disposeLater().block(DEADLINE);
       serverLoops.disposeLater().block(DEADLINE);
+    }
+  }
+
+  @Test
+  void overRealConnectionsALoopReusesTheArraysOfTheMessagesItReceived() {
+    LoopResources receiverLoops = LoopResources.create("pool-receiver-peers", 1, true);
+    ServiceUrl chat = ServiceUrl.parse("game.zone1.chat/1");
+    try {
+      Mesh receiverMesh = fixture.mesh(b -> b.runOn(receiverLoops).pooledPayloads(true));
+      List<ByteString> received = new CopyOnWriteArrayList<>();
+      register(
+          receiverMesh,
+          chat.toString(),
+          message -> {
+            received.add(ByteString.copyFrom(message.payload().toByteArray()));
+            return Mono.empty();
+          });
+      MeshService sender = register(fixture.mesh(), "game.zone1.lobby/1");
+      int messages = 20;
+
+      for (int i = 0; i < messages; i++) {
+        ByteString payload = randomPayload(i);
+        sender.sendTo(chat, payload).block(DEADLINE);
+        int arrived = i + 1;
+        await().atMost(DEADLINE).until(() -> received.size() == arrived);
+        assertThat(received.get(i)).isEqualTo(payload);
+      }
+
+      // One message at a time, handled at once: each array is back before the next is leased.
+      assertThat(createdOn(receiverLoops)).isOne();
+      receiverMesh.close().block(DEADLINE);
+    } finally {
+      receiverLoops.disposeLater().block(DEADLINE);
     }
   }
 
