@@ -16,6 +16,12 @@ import org.jspecify.annotations.Nullable;
  * that ends elsewhere) simply becomes garbage, as an unpooled payload would: no lock, no atomic, no
  * hand-off between threads. A thread keeps at most {@value #KEPT_BYTES_PER_CLASS} bytes of free
  * arrays per size class; arrays released past that are left to the collector too.
+ *
+ * <p>Leases are tracked by Netty's leak detector: every one at its {@code paranoid} level (the
+ * tests'), one in {@value #LEAK_SAMPLING_INTERVAL} at the sampling levels, where Netty samples one
+ * buffer in 128. A sampled lease records a stack trace, and leases come one per message or call
+ * where buffers come one per read: at Netty's rate the samples cost 2 to 6% of a 1 KiB request's or
+ * message's CPU time (benchmarks/README.md, "Pooled message payloads").
  */
 final class PayloadPool {
 
@@ -31,8 +37,12 @@ final class PayloadPool {
   private static final int SMALLEST_SHIFT = Integer.numberOfTrailingZeros(SMALLEST);
   private static final int CLASSES = Integer.numberOfTrailingZeros(LARGEST) - SMALLEST_SHIFT + 1;
 
+  /** One lease in this many is tracked, unless Netty's leak detector is at {@code paranoid}. */
+  static final int LEAK_SAMPLING_INTERVAL = 8192;
+
   private static final ResourceLeakDetector<PooledPayload> LEAKS =
-      ResourceLeakDetectorFactory.instance().newResourceLeakDetector(PooledPayload.class);
+      ResourceLeakDetectorFactory.instance()
+          .newResourceLeakDetector(PooledPayload.class, LEAK_SAMPLING_INTERVAL);
 
   private static final FastThreadLocal<PayloadPool> POOLS =
       new FastThreadLocal<>() {
