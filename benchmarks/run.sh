@@ -23,7 +23,8 @@
 #   --alternate CLASS#FIELD  an A/B run in one fork: the static boolean FIELD (added to the code
 #                 under test in an uncommitted tree) is true in even iterations and false in odd
 #                 ones (Alternation.java); -wi 4 -i 20 -w 2s -r 2s, and ab.md compares the two
-#                 (ab.py). Name benchmarks whose state calls Alternation (RequestResponse)
+#                 (ab.py). Name benchmarks whose state calls Alternation (RequestResponse,
+#                 MeshSend)
 #   --            everything after it goes to JMH unchanged (e.g. -- -p payloadSize=1024)
 #   MVN_FLAGS     extra flags for the build, e.g. MVN_FLAGS=-o to build offline
 #

@@ -215,9 +215,13 @@ public class MeshSendBenchmark {
           describe(), Transport.check(transport, serverPort()), EventLoops.describe());
     }
 
-    /** Notes where the iteration starts, for {@link #reportIteration()}. */
+    /**
+     * Notes where the iteration starts, for {@link #reportIteration()}, and sets the field of an
+     * A/B experiment for it (see {@link Alternation}).
+     */
     @Setup(Level.Iteration)
     public void startIteration() {
+      Alternation.nextIteration();
       iterationMessages = expected;
       iterationCpuNanos = OS.getProcessCpuTime();
       iterationWallNanos = System.nanoTime();
