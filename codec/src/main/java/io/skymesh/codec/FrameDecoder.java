@@ -67,6 +67,7 @@ public final class FrameDecoder<T> extends ByteToMessageDecoder {
     this.bodyDecoder = (in, index, length) -> Frames.parseBody(parser, in, index, length);
     this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
     this.lastWords = lastWords;
+    setCumulator(UnreadBytesCumulator.INSTANCE);
   }
 
   /**
@@ -86,6 +87,7 @@ public final class FrameDecoder<T> extends ByteToMessageDecoder {
     this.bodyDecoder = Objects.requireNonNull(bodyDecoder, "bodyDecoder");
     this.maxFrameLength = Frames.checkMaxFrameLength(maxFrameLength);
     this.lastWords = lastWords;
+    setCumulator(UnreadBytesCumulator.INSTANCE);
   }
 
   @Override
