@@ -6,26 +6,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.channel.embedded.EmbeddedChannel;
-import io.skymesh.proto.PeerFrame;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
-import java.util.TreeSet;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Example;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.DoubleRange;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
 
 /**
  * The frame decoder's cumulator: a partial frame carried into the next read keeps only its unread
- * bytes, the buffers handed in are released, and frames split anywhere, into buffers with or
- * without room to spare, decode to themselves.
+ * bytes, and the buffers handed in are released. (Frames split into buffers with and without room
+ * to spare: {@code FrameSplitPropertyTest}.)
  */
 class UnreadBytesCumulatorTest {
 
@@ -84,48 +71,6 @@ class UnreadBytesCumulatorTest {
     } finally {
       merged.release();
     }
-  }
-
-  @Property(tries = 200)
-  void framesSplitAnywhereIntoBuffersWithOrWithoutRoomDecodeToThemselves(
-      @ForAll("frames") @Size(min = 1, max = 12) List<PeerFrame> frames,
-      @ForAll @Size(max = 20) List<@DoubleRange(min = 0, max = 1) Double> cutFractions,
-      @ForAll @IntRange(max = 3000) int spare) {
-    ByteBuf all = SampleFrames.encodeAll(frames);
-    EmbeddedChannel channel =
-        new EmbeddedChannel(
-            new FrameDecoder<>(PeerFrame.parser(), Frames.DEFAULT_MAX_FRAME_LENGTH));
-    try {
-      int length = all.readableBytes();
-      TreeSet<Integer> cuts = new TreeSet<>();
-      cutFractions.forEach(f -> cuts.add((int) (f * length)));
-      cuts.add(length);
-      int from = 0;
-      for (int cut : cuts) {
-        // A buffer of its own, as a read gives, sometimes with room left after the bytes.
-        ByteBuf read = ALLOC.buffer(cut - from + spare % (cut - from + 1));
-        read.writeBytes(all, from, cut - from);
-        channel.writeInbound(read);
-        from = cut;
-      }
-
-      List<PeerFrame> decoded = new ArrayList<>();
-      for (PeerFrame frame; (frame = channel.readInbound()) != null; ) {
-        decoded.add(frame);
-      }
-      assertThat(decoded).containsExactlyElementsOf(frames);
-    } finally {
-      all.release();
-      channel.finishAndReleaseAll();
-    }
-  }
-
-  @Provide
-  Arbitrary<List<PeerFrame>> frames() {
-    return Arbitraries.integers()
-        .between(0, 3000)
-        .map(size -> SampleFrames.data("game.zone1.lobby/1", "game.zone1.chat/1", size))
-        .list();
   }
 
   private static ByteBuf filled(ByteBuf buffer, int bytes, int seed) {
