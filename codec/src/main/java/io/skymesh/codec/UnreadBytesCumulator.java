@@ -7,11 +7,12 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 /**
  * {@link ByteToMessageDecoder}'s {@code MERGE_CUMULATOR}, except where the buffer holding a partial
  * frame has no room for the next read: then the unread bytes and the new ones go into a new buffer,
- * as Netty does for a buffer it may not resize. Netty would resize the old buffer instead, and a
- * pooled buffer's reallocation copies its whole capacity, the frames already decoded included: with
- * frames of a kilobyte or more, nearly every read ends inside a frame, so every read cost a copy of
- * the previous read buffer (up to 64 KiB) on top of its own. Here it costs the partial frame's
- * bytes.
+ * as Netty does for a buffer it may not resize (its {@code expandCumulation}, which is private).
+ * Netty would resize the old buffer instead, and a pooled buffer's reallocation copies its whole
+ * capacity, the frames already decoded included: with frames of a kilobyte or more, nearly every
+ * read ends inside a frame, so every read cost a copy of the previous read buffer (up to 64 KiB) on
+ * top of its own. Here it costs the partial frame's bytes: 3 to 5% of a 1 KiB request's CPU time
+ * (benchmarks/README.md, "Frames split across reads").
  */
 final class UnreadBytesCumulator implements ByteToMessageDecoder.Cumulator {
 
@@ -22,42 +23,24 @@ final class UnreadBytesCumulator implements ByteToMessageDecoder.Cumulator {
 
   @Override
   public ByteBuf cumulate(ByteBufAllocator alloc, ByteBuf cumulation, ByteBuf in) {
-    if (cumulation == in) {
-      // The same buffer twice is retained twice: release it once.
-      in.release();
-      return cumulation;
+    if (cumulation == in
+        || !cumulation.isReadable()
+        || in.readableBytes() <= cumulation.maxFastWritableBytes()) {
+      // Nothing carried over, or room for the read without a reallocation: Netty's merge.
+      return ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(alloc, cumulation, in);
     }
-    if (!cumulation.isReadable() && in.isContiguous()) {
-      // Nothing left over: the new buffer is the cumulation.
-      cumulation.release();
-      return in;
-    }
+    int unread = cumulation.readableBytes();
+    int required = in.readableBytes();
+    ByteBuf merged = alloc.buffer(alloc.calculateNewCapacity(unread + required, Integer.MAX_VALUE));
+    ByteBuf toRelease = merged;
     try {
-      int unread = cumulation.readableBytes();
-      int required = in.readableBytes();
-      if (required <= cumulation.maxFastWritableBytes()
-          && cumulation.refCnt() == 1
-          && !cumulation.isReadOnly()) {
-        // Room in what the buffer already holds: no reallocation.
-        cumulation.writeBytes(in, in.readerIndex(), required);
-        in.readerIndex(in.writerIndex());
-        return cumulation;
-      }
-      int total = unread + required;
-      ByteBuf merged = alloc.buffer(alloc.calculateNewCapacity(total, Integer.MAX_VALUE));
-      ByteBuf toRelease = merged;
-      try {
-        merged
-            .setBytes(0, cumulation, cumulation.readerIndex(), unread)
-            .setBytes(unread, in, in.readerIndex(), required)
-            .writerIndex(total);
-        in.readerIndex(in.writerIndex());
-        toRelease = cumulation;
-        return merged;
-      } finally {
-        toRelease.release();
-      }
+      merged
+          .writeBytes(cumulation, cumulation.readerIndex(), unread)
+          .writeBytes(in, in.readerIndex(), required);
+      toRelease = cumulation;
+      return merged;
     } finally {
+      toRelease.release();
       in.release();
     }
   }

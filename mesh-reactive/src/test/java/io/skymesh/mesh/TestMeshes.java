@@ -2,12 +2,16 @@ package io.skymesh.mesh;
 
 import com.google.protobuf.ByteString;
 import io.skymesh.core.ServiceUrl;
+import io.skymesh.mesh.internal.transport.PeerTransport;
+import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.nameserver.NameServer;
+import io.skymesh.proto.PeerFrame;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
 import java.util.function.UnaryOperator;
 import reactor.core.publisher.Mono;
 
@@ -84,6 +88,19 @@ public final class TestMeshes implements AutoCloseable {
             message -> Mono.empty(),
             ServiceOptions.defaults().withMethods(methods))
         .block(DEADLINE);
+  }
+
+  /**
+   * A bare peer transport on loopback, outside any mesh, that adds every frame it receives to
+   * {@code heard}: it sends frames a mesh would not, and hears the mesh's answers.
+   */
+  public static PeerTransport hearing(Queue<PeerFrame> heard) {
+    return PeerTransport.create(
+        PeerTransportConfig.builder().host("127.0.0.1").processId("raw").build(),
+        frame -> {
+          heard.add(frame.peerFrame());
+          return Mono.empty();
+        });
   }
 
   /** A payload holding a sequence number. */

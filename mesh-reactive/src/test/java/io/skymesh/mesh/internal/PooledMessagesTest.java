@@ -12,10 +12,8 @@ import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.Message;
 import io.skymesh.mesh.TestMeshes;
 import io.skymesh.mesh.Undelivered;
-import io.skymesh.mesh.internal.transport.InboundFrame;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.internal.transport.PeerTransport;
-import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
 import io.skymesh.proto.StatusCode;
@@ -148,13 +146,7 @@ class PooledMessagesTest {
           return Mono.empty();
         });
     Queue<PeerFrame> heard = new ConcurrentLinkedQueue<>();
-    raw =
-        PeerTransport.create(
-            PeerTransportConfig.builder().host("127.0.0.1").processId("raw").build(),
-            (InboundFrame frame) -> {
-              heard.add(frame.peerFrame());
-              return Mono.empty();
-            });
+    raw = TestMeshes.hearing(heard);
     PeerConnection toReceiver = raw.connection(receiver.listenAddress()).block(DEADLINE);
 
     for (int i = 0; i < 4; i++) {

@@ -13,10 +13,8 @@ import io.skymesh.mesh.Mesh;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.TestMeshes;
 import io.skymesh.mesh.Undelivered;
-import io.skymesh.mesh.internal.transport.InboundFrame;
 import io.skymesh.mesh.internal.transport.PeerConnection;
 import io.skymesh.mesh.internal.transport.PeerTransport;
-import io.skymesh.mesh.internal.transport.PeerTransportConfig;
 import io.skymesh.mesh.rpc.Methods;
 import io.skymesh.mesh.rpc.Reply;
 import io.skymesh.proto.Data;
@@ -50,13 +48,7 @@ class UndeliveredTest {
   @BeforeEach
   void start() {
     fixture = TestMeshes.withNameServer();
-    raw =
-        PeerTransport.create(
-            PeerTransportConfig.builder().host("127.0.0.1").processId("raw").build(),
-            (InboundFrame frame) -> {
-              heard.add(frame.peerFrame());
-              return Mono.empty();
-            });
+    raw = TestMeshes.hearing(heard);
   }
 
   @AfterEach

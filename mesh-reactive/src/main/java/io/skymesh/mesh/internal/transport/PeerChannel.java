@@ -843,6 +843,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       dispatchFailed(frame, t);
       return Mono.empty();
     }
+    if (done == Mono.<Void>empty()) {
+      return done; // the common case: handled at once
+    }
     if (done == null) {
       dispatchFailed(frame, new NullPointerException("the dispatcher returned null"));
       return Mono.empty();
