@@ -12,7 +12,12 @@ For each result and each of its forks, standard library only:
   (CpuTimeProfiler) and the bytes per operation (-prof gc) when the run measured them;
 - B's CPU per operation over A's, iteration by iteration: each B iteration over the mean of the A
   iterations either side of it (so a drift of the machine during the fork cancels), as the median
-  of those ratios and how many of them are below 1.
+  of those ratios and how many of them are below 1;
+- for a sampled benchmark (Mode.SampleTime), the score is each iteration's mean, and a last
+  column gives p50 and p99 of A's iterations merged and of B's, with B's over A's by neighbours;
+- A's score over B's the same way, neighbour by neighbour: the median of each B iteration's A
+  neighbours over it. For a head-to-head run (run.sh --head-to-head: A is Skymesh, B RSocket) this
+  is Skymesh's rate over RSocket's.
 """
 
 import json
@@ -34,13 +39,44 @@ def neighbour_ratios(values):
 
 
 def forks(metric):
-    return metric["rawData"]
+    """Per fork, the score of each iteration: a sampled benchmark's is its samples' mean."""
+    if "rawData" in metric:
+        return metric["rawData"]
+    return [[sum(v * n for v, n in it) / sum(n for _, n in it) for it in fork]
+            for fork in metric["rawDataHistogram"]]
+
+
+def percentile(histogram, p):
+    """The p-th percentile of samples given as [value, count] pairs, in any order."""
+    pairs = sorted(histogram)
+    rank = p / 100 * sum(n for _, n in pairs)
+    seen = 0
+    for value, count in pairs:
+        seen += count
+        if seen >= rank:
+            return value
+    return pairs[-1][0]
+
+
+def percentiles(fork):
+    """A sampled fork's p50 and p99, A's and B's iterations merged, and B's over A's by
+    neighbours: each B iteration's percentile over the mean of the A iterations either side."""
+    a, b = split(fork)
+    cells = []
+    for p in (50, 99):
+        merged_a = [pair for it in a for pair in it]
+        merged_b = [pair for it in b for pair in it]
+        ratios = neighbour_ratios([percentile(it, p) for it in fork])
+        cells.append(f"p{p} {percentile(merged_a, p):,.1f} / {percentile(merged_b, p):,.1f},"
+                     f" B / A {statistics.median(ratios):.2f}")
+    return "; ".join(cells)
 
 
 def main(paths):
-    print("| file | benchmark | parameters | fork | score A / B | CPU per op A / B | B / A: mean,"
-          " median of neighbours, below 1 | B/op A / B |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| file | benchmark | parameters | fork | score A / B | score A / B: mean, median of"
+          " neighbours | CPU per op A / B | B / A: mean, median of neighbours, below 1 | B/op A / B"
+          " | sampled: A / B, B / A by neighbours |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for path in paths:
         with open(path) as f:
             results = json.load(f)
@@ -55,7 +91,9 @@ def main(paths):
                 row = [path, result["benchmark"].rsplit(".", 1)[-1],
                        ", ".join(f"{k}={v}" for k, v in result.get("params", {}).items()),
                        str(index + 1),
-                       f"{statistics.mean(score_a):,.0f} / {statistics.mean(score_b):,.0f} {unit}"]
+                       f"{statistics.mean(score_a):,.0f} / {statistics.mean(score_b):,.0f} {unit}",
+                       f"{statistics.mean(score_a) / statistics.mean(score_b):.3f},"
+                       f" {statistics.median(1 / r for r in neighbour_ratios(score)):.3f}"]
                 if "cpu.time.norm" in secondary:
                     cpu = forks(secondary["cpu.time.norm"])[index]
                     cpu_a, cpu_b = split(cpu)
@@ -72,6 +110,8 @@ def main(paths):
                         f"{statistics.mean(alloc_a):,.0f} / {statistics.mean(alloc_b):,.0f}")
                 else:
                     row.append("")
+                histograms = result["primaryMetric"].get("rawDataHistogram")
+                row.append(percentiles(histograms[index]) if histograms else "")
                 print("| " + " | ".join(row) + " |")
 
 if __name__ == "__main__":

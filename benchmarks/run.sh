@@ -25,6 +25,8 @@
 #                 ones (Alternation.java); -wi 4 -i 20 -w 2s -r 2s, and ab.md compares the two
 #                 (ab.py). Name benchmarks whose state calls Alternation (RequestResponse,
 #                 MeshSend)
+#   --head-to-head  the same protocol and ab.md for a benchmark whose sides take turns in one fork
+#                 (RequestResponseBenchmark.*HeadToHead: A is Skymesh, B RSocket)
 #   --            everything after it goes to JMH unchanged (e.g. -- -p payloadSize=1024)
 #   MVN_FLAGS     extra flags for the build, e.g. MVN_FLAGS=-o to build offline
 #
@@ -43,6 +45,7 @@ build=1
 quick=0
 loops=own
 alternate=""
+head_to_head=0
 profiles=()
 regexes=()
 extra=()
@@ -57,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --quick) quick=1; shift ;;
     --shared-loops) loops=shared; shift ;;
     --alternate) alternate="$2"; shift 2 ;;
+    --head-to-head) head_to_head=1; shift ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -89,7 +93,7 @@ fi
 
 if [[ $quick -eq 1 ]]; then
   protocol=(-f "$forks" -wi 0 -i 1 -w 1s -r 1s)
-elif [[ -n $alternate ]]; then
+elif [[ -n $alternate || $head_to_head -eq 1 ]]; then
   # An even number of warm-ups, so that the first measured iteration is an A one (ab.py).
   protocol=(-f "$forks" -wi 4 -i 20 -w 2s -r 2s)
 else
@@ -148,15 +152,19 @@ done
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 python3 benchmarks/table.py "${results[@]}" > "$out/table.md"
-if [[ -n $alternate ]]; then
+if [[ -n $alternate || $head_to_head -eq 1 ]]; then
   python3 benchmarks/ab.py "${results[@]}" > "$out/ab.md"
+fi
+if [[ -n $alternate ]]; then
   echo "alternate: $alternate (A: true, even iterations; B: false, odd ones)" >> "$out/machine.txt"
+elif [[ $head_to_head -eq 1 ]]; then
+  echo "head to head: A is Skymesh (even iterations), B RSocket (odd ones)" >> "$out/machine.txt"
 fi
 echo
 cat "$out/machine.txt"
 echo
 cat "$out/table.md"
-if [[ -n $alternate ]]; then
+if [[ -f $out/ab.md ]]; then
   echo
   cat "$out/ab.md"
 fi

@@ -122,6 +122,58 @@ public class RequestResponseBenchmark {
   }
 
   /**
+   * Skymesh and RSocket in one fork, taking turns iteration by iteration ({@link Turns}: Skymesh in
+   * the first and every other one after it), so that each Skymesh iteration has RSocket iterations
+   * seconds before and after it, on the machine as it was then. {@code run.sh --head-to-head} runs
+   * it with an even number of warm-ups and {@code ab.py} compares the two (A: Skymesh, B: RSocket).
+   * The score mixes both and means nothing by itself.
+   *
+   * @param turns whose turn it is
+   * @param skymesh the two meshes
+   * @param rsocket the RSocket server and client
+   * @param blackhole receives the bytes received
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.Throughput)
+  @OperationsPerInvocation(BATCH)
+  public void throughputHeadToHead(
+      Turns turns, SkymeshSide skymesh, RSocketSide rsocket, Blackhole blackhole) {
+    blackhole.consume(turns.skymesh ? skymesh.batch(BATCH) : rsocket.batch(BATCH));
+  }
+
+  /**
+   * One round trip with {@code inFlight - 1} others outstanding, Skymesh's and RSocket's taking
+   * turns iteration by iteration as in {@link #throughputHeadToHead}; {@code ab.py} gives each
+   * side's percentiles.
+   *
+   * @param turns whose turn it is
+   * @param skymesh the two meshes
+   * @param rsocket the RSocket server and client
+   * @return the reply's size
+   */
+  @Benchmark
+  @BenchmarkMode(Mode.SampleTime)
+  @OutputTimeUnit(TimeUnit.MICROSECONDS)
+  public int latencyHeadToHead(Turns turns, SkymeshSide skymesh, RSocketSide rsocket) {
+    return turns.skymesh ? skymesh.roundTrip() : rsocket.roundTrip();
+  }
+
+  /** Whose turn it is in the head-to-head benchmarks: Skymesh's in even iterations. */
+  @State(Scope.Thread)
+  public static class Turns {
+
+    boolean skymesh;
+    private int iterations;
+
+    /** Passes the turn, warm-ups included; the log's iteration line says whose it is. */
+    @Setup(Level.Iteration)
+    public void next() {
+      skymesh = iterations++ % 2 == 0;
+      System.out.print(skymesh ? "[Skymesh] " : "[RSocket] ");
+    }
+  }
+
+  /**
    * One Skymesh round trip with {@code inFlight - 1} others outstanding.
    *
    * @param side the two meshes
