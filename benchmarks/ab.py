@@ -16,8 +16,9 @@ For each result and each of its forks, standard library only:
 - for a sampled benchmark (Mode.SampleTime), the score is each iteration's mean, and a last
   column gives p50 and p99 of A's iterations merged and of B's, with B's over A's by neighbours;
 - A's score over B's the same way, neighbour by neighbour: the median of each B iteration's A
-  neighbours over it. For a head-to-head run (run.sh --head-to-head: A is Skymesh, B RSocket) this
-  is Skymesh's rate over RSocket's.
+  neighbours over it. In a head-to-head run (run.sh --head-to-head) A is the side that went first
+  (the parameter `first`, Skymesh unless it says rsocket); a last table gives Skymesh over RSocket
+  for every fork, whichever went first, and the median of them all.
 """
 
 import json
@@ -77,6 +78,7 @@ def main(paths):
           " neighbours | CPU per op A / B | B / A: mean, median of neighbours, below 1 | B/op A / B"
           " | sampled: A / B, B / A by neighbours |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    head_to_head = []
     for path in paths:
         with open(path) as f:
             results = json.load(f)
@@ -113,6 +115,39 @@ def main(paths):
                 histograms = result["primaryMetric"].get("rawDataHistogram")
                 row.append(percentiles(histograms[index]) if histograms else "")
                 print("| " + " | ".join(row) + " |")
+                if result["benchmark"].endswith("HeadToHead"):
+                    head_to_head.append((result, score))
+    if head_to_head:
+        print_head_to_head(head_to_head)
+
+
+def print_head_to_head(forks_run):
+    """Skymesh over RSocket for every head-to-head fork, whichever went first, and their median:
+    rates for a throughput benchmark, mean round trips (RSocket's over Skymesh's) for a sampled
+    one, so that higher is better for Skymesh in both."""
+    by_params = {}
+    for result, score in forks_run:
+        params = dict(result.get("params", {}))
+        first = params.pop("first", "skymesh")
+        a, b = split(score)
+        skymesh, rsocket = (a, b) if first == "skymesh" else (b, a)
+        ratio = statistics.mean(skymesh) / statistics.mean(rsocket)
+        if "rawDataHistogram" in result["primaryMetric"]:
+            ratio = 1 / ratio  # times: RSocket's over Skymesh's
+        key = (result["benchmark"].rsplit(".", 1)[-1],
+               ", ".join(f"{k}={v}" for k, v in params.items()))
+        by_params.setdefault(key, []).append((first, ratio))
+    print()
+    print("Head to head, Skymesh against RSocket (rate over rate, or RSocket's mean round trip"
+          " over Skymesh's; higher is better for Skymesh), every fork, by which went first:")
+    print()
+    print("| benchmark | parameters | Skymesh first | RSocket first | median of all |")
+    print("| --- | --- | --- | --- | ---: |")
+    for (benchmark, params), ratios in by_params.items():
+        cells = [", ".join(f"{r:.3f}" for f, r in ratios if f == first) or "none"
+                 for first in ("skymesh", "rsocket")]
+        median = statistics.median(r for _, r in ratios)
+        print(f"| {benchmark} | {params} | {cells[0]} | {cells[1]} | {median:.3f} |")
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

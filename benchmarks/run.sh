@@ -26,7 +26,8 @@
 #                 (ab.py). Name benchmarks whose state calls Alternation (RequestResponse,
 #                 MeshSend)
 #   --head-to-head  the same protocol and ab.md for a benchmark whose sides take turns in one fork
-#                 (RequestResponseBenchmark.*HeadToHead: A is Skymesh, B RSocket)
+#                 (RequestResponseBenchmark.*HeadToHead: A is the side that goes first, Skymesh
+#                 unless -p first=rsocket; pass -p first=skymesh,rsocket for both orders)
 #   --            everything after it goes to JMH unchanged (e.g. -- -p payloadSize=1024)
 #   MVN_FLAGS     extra flags for the build, e.g. MVN_FLAGS=-o to build offline
 #
@@ -158,7 +159,7 @@ fi
 if [[ -n $alternate ]]; then
   echo "alternate: $alternate (A: true, even iterations; B: false, odd ones)" >> "$out/machine.txt"
 elif [[ $head_to_head -eq 1 ]]; then
-  echo "head to head: A is Skymesh (even iterations), B RSocket (odd ones)" >> "$out/machine.txt"
+  echo "head to head: A is the side that goes first (the parameter first), B the other" >> "$out/machine.txt"
 fi
 echo
 cat "$out/machine.txt"

@@ -158,9 +158,16 @@ public class RequestResponseBenchmark {
     return turns.skymesh ? skymesh.roundTrip() : rsocket.roundTrip();
   }
 
-  /** Whose turn it is in the head-to-head benchmarks: Skymesh's in even iterations. */
+  /** Whose turn it is in the head-to-head benchmarks: {@code first}'s in even iterations. */
   @State(Scope.Thread)
   public static class Turns {
+
+    /**
+     * Whose turn comes first, and so every even iteration: {@code skymesh} (then {@code ab.py}'s A
+     * is Skymesh) or {@code rsocket} (A is RSocket), to see whether the order favours one.
+     */
+    @Param({"skymesh"})
+    public String first;
 
     boolean skymesh;
     private int iterations;
@@ -168,7 +175,10 @@ public class RequestResponseBenchmark {
     /** Passes the turn, warm-ups included; the log's iteration line says whose it is. */
     @Setup(Level.Iteration)
     public void next() {
-      skymesh = iterations++ % 2 == 0;
+      if (!first.equals("skymesh") && !first.equals("rsocket")) {
+        throw new IllegalArgumentException("first: skymesh or rsocket, not " + first);
+      }
+      skymesh = (iterations++ % 2 == 0) == first.equals("skymesh");
       System.out.print(skymesh ? "[Skymesh] " : "[RSocket] ");
     }
   }
