@@ -122,11 +122,12 @@ public class RequestResponseBenchmark {
   }
 
   /**
-   * Skymesh and RSocket in one fork, taking turns iteration by iteration ({@link Turns}: Skymesh in
-   * the first and every other one after it), so that each Skymesh iteration has RSocket iterations
-   * seconds before and after it, on the machine as it was then. {@code run.sh --head-to-head} runs
-   * it with an even number of warm-ups and {@code ab.py} compares the two (A: Skymesh, B: RSocket).
-   * The score mixes both and means nothing by itself.
+   * Skymesh and RSocket in one fork, taking turns iteration by iteration ({@link Turns}: the side
+   * its {@code first} names in the first and every other one after it), so that each Skymesh
+   * iteration has RSocket iterations seconds before and after it, on the machine as it was then.
+   * {@code run.sh --head-to-head} runs it with an even number of warm-ups and {@code ab.py}
+   * compares the two (A: the side that went first). The score mixes both and means nothing by
+   * itself.
    *
    * @param turns whose turn it is
    * @param skymesh the two meshes
