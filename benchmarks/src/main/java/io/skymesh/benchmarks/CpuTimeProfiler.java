@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Locale;
 import java.util.stream.Stream;
 import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.infra.IterationParams;
@@ -171,7 +170,7 @@ public final class CpuTimeProfiler implements InternalProfiler {
             cpu += (user + kernel) * NANOS_PER_TICK;
             sys += kernel * NANOS_PER_TICK;
             for (String line : Files.readAllLines(thread.resolve("status"))) {
-              if (line.toLowerCase(Locale.ROOT).startsWith("voluntary_ctxt_switches:")) {
+              if (line.startsWith("voluntary_ctxt_switches:")) {
                 sleeps += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
               }
             }

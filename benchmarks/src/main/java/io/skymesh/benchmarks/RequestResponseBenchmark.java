@@ -173,12 +173,17 @@ public class RequestResponseBenchmark {
     boolean skymesh;
     private int iterations;
 
-    /** Passes the turn, warm-ups included; the log's iteration line says whose it is. */
-    @Setup(Level.Iteration)
-    public void next() {
+    /** Refuses a {@code first} that names neither side. */
+    @Setup(Level.Trial)
+    public void check() {
       if (!first.equals("skymesh") && !first.equals("rsocket")) {
         throw new IllegalArgumentException("first: skymesh or rsocket, not " + first);
       }
+    }
+
+    /** Passes the turn, warm-ups included; the log's iteration line says whose it is. */
+    @Setup(Level.Iteration)
+    public void next() {
       skymesh = (iterations++ % 2 == 0) == first.equals("skymesh");
       System.out.print(skymesh ? "[Skymesh] " : "[RSocket] ");
     }

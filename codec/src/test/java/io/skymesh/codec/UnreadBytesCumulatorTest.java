@@ -7,6 +7,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.util.Random;
+import java.util.function.Consumer;
 import net.jqwik.api.Example;
 
 /**
@@ -22,39 +23,27 @@ class UnreadBytesCumulatorTest {
   void aFullBufferWithAPartialFrameIsReplacedByOneHoldingOnlyItsUnreadBytesAndTheNewOnes() {
     ByteBuf cumulation = filled(ALLOC.buffer(4096), 4096, 1);
     cumulation.readerIndex(4000); // 96 bytes of a frame not decoded yet
-    ByteBuf in = filled(ALLOC.buffer(4096), 4096, 2);
-    byte[] expected = concat(ByteBufUtil.getBytes(cumulation), ByteBufUtil.getBytes(in));
 
-    ByteBuf merged = UnreadBytesCumulator.INSTANCE.cumulate(ALLOC, cumulation, in);
-
-    try {
-      // Netty's merge would resize the same buffer, copying the 4,000 bytes already decoded too.
-      assertThat(merged).isNotSameAs(cumulation);
-      assertThat(merged.readerIndex()).isZero();
-      assertThat(ByteBufUtil.getBytes(merged)).isEqualTo(expected);
-      assertThat(cumulation.refCnt()).isZero();
-      assertThat(in.refCnt()).isZero();
-    } finally {
-      merged.release();
-    }
+    cumulateAndCheck(
+        cumulation,
+        filled(ALLOC.buffer(4096), 4096, 2),
+        merged -> {
+          // Netty's merge would resize the same buffer, copying the 4,000 bytes already decoded.
+          assertThat(merged).isNotSameAs(cumulation);
+          assertThat(merged.readerIndex()).isZero();
+          assertThat(cumulation.refCnt()).isZero();
+        });
   }
 
   @Example
   void aBufferWithRoomTakesTheNewBytesItself() {
     ByteBuf cumulation = filled(ALLOC.buffer(4096), 100, 1);
     cumulation.readerIndex(60);
-    ByteBuf in = filled(ALLOC.buffer(64), 64, 2);
-    byte[] expected = concat(ByteBufUtil.getBytes(cumulation), ByteBufUtil.getBytes(in));
 
-    ByteBuf merged = UnreadBytesCumulator.INSTANCE.cumulate(ALLOC, cumulation, in);
-
-    try {
-      assertThat(merged).isSameAs(cumulation);
-      assertThat(ByteBufUtil.getBytes(merged)).isEqualTo(expected);
-      assertThat(in.refCnt()).isZero();
-    } finally {
-      merged.release();
-    }
+    cumulateAndCheck(
+        cumulation,
+        filled(ALLOC.buffer(64), 64, 2),
+        merged -> assertThat(merged).isSameAs(cumulation));
   }
 
   @Example
@@ -68,6 +57,24 @@ class UnreadBytesCumulatorTest {
     try {
       assertThat(merged).isSameAs(in);
       assertThat(cumulation.refCnt()).isZero();
+    } finally {
+      merged.release();
+    }
+  }
+
+  /**
+   * Cumulates {@code in} onto {@code cumulation}, checks that the result holds the unread bytes of
+   * both in order and that {@code in} was released, runs {@code checks} on it, and releases it.
+   */
+  private static void cumulateAndCheck(ByteBuf cumulation, ByteBuf in, Consumer<ByteBuf> checks) {
+    byte[] expected = concat(ByteBufUtil.getBytes(cumulation), ByteBufUtil.getBytes(in));
+
+    ByteBuf merged = UnreadBytesCumulator.INSTANCE.cumulate(ALLOC, cumulation, in);
+
+    try {
+      assertThat(ByteBufUtil.getBytes(merged)).isEqualTo(expected);
+      assertThat(in.refCnt()).isZero();
+      checks.accept(merged);
     } finally {
       merged.release();
     }
