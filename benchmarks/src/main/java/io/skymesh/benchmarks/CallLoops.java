@@ -1,7 +1,10 @@
 package io.skymesh.benchmarks;
 
+import java.time.Duration;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.reactivestreams.Subscription;
@@ -20,19 +23,29 @@ import reactor.core.publisher.MonoSink;
  *
  * <p>Starting a call happens on the thread that ended the previous one (an event loop, mostly);
  * starts are trampolined, so a call that ends inside its own subscription does not recurse.
+ *
+ * <p>{@link #steady} keeps the calls going across a throughput benchmark's invocations: each
+ * invocation waits for the next so many calls to end ({@link #awaitEnded}) while every loop goes
+ * on, so the load never falls below {@code concurrency} between invocations.
  */
 final class CallLoops {
 
   private final Supplier<? extends Mono<?>> call;
   private final long count;
-  private final MonoSink<Long> done;
+  private final MonoSink<Long> done; // null for a steady run
   private final AtomicInteger wip = new AtomicInteger();
   private final AtomicInteger toStart = new AtomicInteger();
   private final AtomicLong ended = new AtomicLong();
   private volatile boolean stopped;
 
-  /** Only the trampoline (whoever holds {@code wip}) touches it. */
-  private long started;
+  /** Written only by the trampoline (whoever holds {@code wip}); read by {@link #stopAndDrain}. */
+  private final AtomicLong started = new AtomicLong();
+
+  // A steady run's waiter: the thread in awaitEnded or stopAndDrain, and the count of ended calls
+  // at which the loops wake it (Long.MAX_VALUE when none waits; whoever swaps it out wakes it).
+  private final AtomicLong wakeAt = new AtomicLong(Long.MAX_VALUE);
+  private volatile Thread waiter;
+  private volatile Throwable failure;
 
   private CallLoops(Supplier<? extends Mono<?>> call, long count, MonoSink<Long> done) {
     this.call = call;
@@ -63,6 +76,86 @@ final class CallLoops {
     return run(Long.MAX_VALUE, concurrency, call).subscribe(null, onError);
   }
 
+  /**
+   * Starts {@code concurrency} loops that go on until {@link #stopAndDrain}: the driver of a
+   * throughput benchmark whose invocations each wait for the next calls with {@link #awaitEnded}.
+   */
+  static CallLoops steady(int concurrency, Supplier<? extends Mono<?>> call) {
+    CallLoops loops = new CallLoops(call, Long.MAX_VALUE, null);
+    loops.start(concurrency);
+    return loops;
+  }
+
+  /**
+   * Waits until {@code total} calls have ended since {@link #steady} started the loops.
+   *
+   * @throws IllegalStateException if a call failed (the loops have stopped) or {@code timeout}
+   *     passed first
+   */
+  void awaitEnded(long total, Duration timeout) {
+    waitFor(total, false, timeout);
+  }
+
+  /**
+   * Starts no more calls and waits until every call started has ended, so that none is left to end
+   * during whatever runs next.
+   *
+   * @throws IllegalStateException if {@code timeout} passed first
+   */
+  void stopAndDrain(Duration timeout) {
+    stopped = true;
+    waitFor(Long.MAX_VALUE, true, timeout);
+  }
+
+  private void waitFor(long total, boolean drain, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    waiter = Thread.currentThread();
+    try {
+      while (true) {
+        // A drain waits for every call started. With stopped set before it reads wip, a start that
+        // begins later sees stopped and starts nothing; one under way (wip held) is waited out.
+        boolean starting = drain && wip.get() != 0;
+        long target = drain ? started.get() : total;
+        if (!starting && ended.get() >= target) {
+          return;
+        }
+        Throwable failed = failure;
+        if (failed != null && !drain) {
+          throw new IllegalStateException("a call failed", failed);
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new IllegalStateException(
+              new TimeoutException(
+                  (drain ? "draining: " : "waiting for " + total + " calls: ")
+                      + ended.get()
+                      + " of "
+                      + started.get()
+                      + " started have ended in "
+                      + timeout));
+        }
+        if (starting) {
+          Thread.onSpinWait(); // a start takes microseconds, and nothing would wake a parked drain
+          continue;
+        }
+        wakeAt.set(target);
+        if (ended.get() < target) {
+          LockSupport.parkNanos(this, left);
+        }
+      }
+    } finally {
+      wakeAt.set(Long.MAX_VALUE);
+      waiter = null;
+    }
+  }
+
+  private void wakeWaiter(long total) {
+    long at = wakeAt.get();
+    if (total >= at && wakeAt.compareAndSet(at, Long.MAX_VALUE)) {
+      LockSupport.unpark(waiter);
+    }
+  }
+
   private void stop() {
     stopped = true;
   }
@@ -75,10 +168,11 @@ final class CallLoops {
     do {
       while (toStart.get() > 0) {
         toStart.decrementAndGet();
-        if (stopped || started >= count) {
+        long startedSoFar = started.get();
+        if (stopped || startedSoFar >= count) {
           continue;
         }
-        started++;
+        started.lazySet(startedSoFar + 1);
         call.get().subscribe(new Loop());
       }
     } while (wip.decrementAndGet() != 0);
@@ -86,10 +180,11 @@ final class CallLoops {
 
   private void ended() {
     long total = ended.incrementAndGet();
-    if (total == count) {
+    if (total == count && done != null) {
       done.success(total);
     } else {
       start(1);
+      wakeWaiter(total);
     }
   }
 
@@ -107,7 +202,12 @@ final class CallLoops {
     @Override
     public void onError(Throwable error) {
       stopped = true;
-      done.error(error);
+      failure = error;
+      ended.incrementAndGet(); // so that a drain does not wait for it
+      if (done != null) {
+        done.error(error);
+      }
+      LockSupport.unpark(waiter);
     }
 
     @Override

@@ -54,9 +54,11 @@ import reactor.netty.resources.LoopResources;
  * with the same certificate, protocol, cipher suite and SSL provider (see {@link Transport}).
  *
  * <ul>
- *   <li>{@code throughput*} ({@code Mode.Throughput}): one invocation makes {@value #BATCH}
- *       requests with at most {@code inFlight} outstanding ({@link CallLoops}, the same driver for
- *       every side) and returns when every reply has arrived; the score is replies per second.
+ *   <li>{@code throughput*} ({@code Mode.Throughput}): {@code inFlight} loops, each making its next
+ *       request when the previous reply arrives ({@link CallLoops}, the same driver for every
+ *       side), run through the whole iteration; one invocation returns when {@value #BATCH} more
+ *       replies have arrived, so the load never drains between invocations. The score is replies
+ *       per second.
  *   <li>{@code latency*} ({@code Mode.SampleTime}): a background loop keeps {@code inFlight - 1}
  *       requests outstanding (each reply starts the next) while the benchmark thread makes one
  *       request and waits for its reply; the samples are round trips at that load, so JMH reports
@@ -83,7 +85,7 @@ public class RequestResponseBenchmark {
   static final ServiceUrl CALLER = ServiceUrl.parse("bench.local.caller/1");
 
   /**
-   * {@value #BATCH} Skymesh requests, at most {@code inFlight} outstanding.
+   * The next {@value #BATCH} Skymesh requests, {@code inFlight} outstanding all the while.
    *
    * @param side the two meshes
    * @param blackhole receives the bytes received
@@ -96,7 +98,7 @@ public class RequestResponseBenchmark {
   }
 
   /**
-   * {@value #BATCH} RSocket requests, at most {@code inFlight} outstanding.
+   * The next {@value #BATCH} RSocket requests, {@code inFlight} outstanding all the while.
    *
    * @param side the RSocket server and client
    * @param blackhole receives the bytes received
@@ -109,7 +111,7 @@ public class RequestResponseBenchmark {
   }
 
   /**
-   * {@value #BATCH} gRPC unary calls, at most {@code inFlight} outstanding.
+   * The next {@value #BATCH} gRPC unary calls, {@code inFlight} outstanding all the while.
    *
    * @param side the gRPC server and channel
    * @param blackhole receives the bytes received
@@ -254,6 +256,8 @@ public class RequestResponseBenchmark {
     private final AtomicLong wrongSize = new AtomicLong();
     private final AtomicReference<Throwable> error = new AtomicReference<>();
     private Disposable load;
+    private CallLoops steady;
+    private long repliesAwaited;
 
     /**
      * Starts the side, makes one request to open every connection (and make its handshake), and
@@ -288,9 +292,16 @@ public class RequestResponseBenchmark {
       Alternation.nextIteration();
     }
 
-    /** Stops the background load. */
+    /**
+     * Stops the background load; the throughput loops also wait until their last replies have
+     * arrived, so that none arrives during the next iteration (the other side's, head to head).
+     */
     @TearDown(Level.Iteration)
     public void stopLoad() {
+      if (steady != null) {
+        steady.stopAndDrain(TIMEOUT);
+        steady = null;
+      }
       if (load != null) {
         load.dispose();
         load = null;
@@ -313,12 +324,18 @@ public class RequestResponseBenchmark {
       }
     }
 
-    /** Makes {@code count} requests, at most {@code inFlight} outstanding, and waits for all. */
+    /**
+     * Waits for the next {@code count} replies of the iteration's {@code inFlight} loops, which
+     * start with the iteration's first batch and run until its end, so that the requests
+     * outstanding never fall below {@code inFlight} between batches.
+     */
     final long batch(int count) {
-      Long done = CallLoops.run(count, inFlight, this::checked).block(TIMEOUT);
-      if (done == null || done != count) {
-        throw new IllegalStateException("expected " + count + " replies, got " + done);
+      if (steady == null) {
+        steady = CallLoops.steady(inFlight, this::checked);
+        repliesAwaited = 0;
       }
+      repliesAwaited += count;
+      steady.awaitEnded(repliesAwaited, TIMEOUT);
       return replies.get();
     }
 
