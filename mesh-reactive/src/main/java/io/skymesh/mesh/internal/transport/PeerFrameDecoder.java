@@ -30,8 +30,10 @@ import org.jspecify.annotations.Nullable;
  * payload of {@value #SMALLEST_POOLED} bytes or more goes into an array leased from the event
  * loop's {@link PayloadPool} instead of a new one, and the payload is a view of it, handed over
  * with the frame for its receiver to release. (A view of the direct read buffer itself is not to be
- * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Every other frame
- * is copied once into an array of its own, which its bytes fields alias.
+ * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) So is a body longer
+ * than the scratch array may grow, when its payload is pooled: only its other fields go through the
+ * scratch array. Every other frame is copied once into an array of its own, which its bytes fields
+ * alias.
  *
  * <p>The hand decoder takes only the layout protobuf-java and this transport write (one such field
  * filling the frame, known fields with their wire types); anything else, and anything malformed,
@@ -52,8 +54,11 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   /** Payloads shorter than this get their own array even with pooled payloads. */
   static final int SMALLEST_POOLED = PayloadPool.SMALLEST;
 
-  /** The largest scratch array kept between frames; a longer body gets an array of its own. */
-  private static final int LARGEST_SCRATCH = 64 * 1024;
+  /**
+   * The largest scratch array kept between frames; a longer body gets an array of its own, unless
+   * its payload is pooled and the rest of it fits.
+   */
+  static final int LARGEST_SCRATCH = 64 * 1024;
 
   /** Bytes copied into the scratch array at least, when a body is copied there as it is read. */
   private static final int READ_AHEAD = 64;
@@ -63,11 +68,14 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   private byte[] scratch = new byte[512];
 
   // The body being decoded by hand: the read buffer it is in and where, and its bytes copied so far
-  // ([0, filled) of `body`, indexed from the body's start).
+  // (up to `filled`, counted from the body's start). A body position p is at body[p - offset]: the
+  // offset grows by what was skipped (a payload copied straight out) and when the bytes still to be
+  // read move to the array's start to make room, so a body longer than the array decodes in it.
   private ByteBuf in;
   private int start;
   private byte[] body;
   private int filled;
+  private int offset;
   private int position;
   private int limit;
   private @Nullable PooledPayload pooledPayload;
@@ -92,7 +100,12 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     if (first != REQUEST_TAG && first != RESPONSE_TAG && first != DATA_TAG) {
       return parse(copy(in, index, length));
     }
-    byte[] bytes = scratch(length);
+    // Too long for the scratch array, a body is copied whole into an array of its own, which its
+    // payload then aliases; unless the payload is to be pooled anyway: then the body's other fields
+    // are copied into the scratch array as they are read, and the payload straight out.
+    byte[] bytes = length > LARGEST_SCRATCH && pooledPayloads ? scratch : scratch(length);
+    boolean ownArray = bytes != scratch; // (the decoder may replace its scratch array meanwhile)
+    offset = 0;
     if (length >= SMALLEST_POOLED && bytes == scratch) {
       // There may be a payload to copy straight out of the read buffer: copy the rest as needed.
       filled = 0;
@@ -123,7 +136,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       this.in = null;
       body = null;
     }
-    return parse(bytes == scratch ? copy(in, index, length) : bytes);
+    return parse(ownArray ? bytes : copy(in, index, length));
   }
 
   private static byte[] copy(ByteBuf in, int index, int length) {
@@ -270,15 +283,15 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
 
   private long varint() {
     long value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
+    for (int bits = 0; bits < 64; bits += 7) {
       if (position >= limit) {
         throw NOT_HANDLED;
       }
       if (position >= filled) {
         fill(position + 1);
       }
-      byte b = body[position++];
-      value |= (long) (b & 0x7F) << shift;
+      byte b = body[position++ - offset];
+      value |= (long) (b & 0x7F) << bits;
       if (b >= 0) {
         return value;
       }
@@ -308,16 +321,40 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
    * copied out on its own) are skipped.
    */
   private void fill(int end) {
-    int from = Math.max(filled, position);
-    int to = Math.min(limit, Math.max(end, from + READ_AHEAD));
-    in.getBytes(start + from, body, from, to - from);
+    if (position > filled) {
+      offset += position - filled; // bytes copied out on their own: no room kept for them
+      filled = position;
+    }
+    if (end - offset > body.length) {
+      makeRoom(end);
+    }
+    int to = Math.min(Math.min(limit, body.length + offset), Math.max(end, filled + READ_AHEAD));
+    in.getBytes(start + filled, body, filled - offset, to - filled);
     filled = to;
+  }
+
+  /**
+   * Moves the bytes copied but not yet read to the scratch array's start, into a larger scratch
+   * array if they and the body up to {@code end} would not fit; gives the body to protobuf's parser
+   * if that would be longer than {@value #LARGEST_SCRATCH} bytes.
+   */
+  private void makeRoom(int end) {
+    if (body != scratch || end - position > LARGEST_SCRATCH) {
+      throw NOT_HANDLED; // (an array of the body's own holds all of it: never for it)
+    }
+    byte[] to = body;
+    if (end - position > body.length) {
+      to = scratch = new byte[Math.min(LARGEST_SCRATCH, Math.max(end - position, 2 * body.length))];
+    }
+    System.arraycopy(body, position - offset, to, 0, filled - position);
+    body = to;
+    offset = position;
   }
 
   private String string() {
     int length = length();
     need(position + length);
-    String value = strings.get(body, position, length);
+    String value = strings.get(body, position - offset, length);
     if (value == null) {
       throw NOT_HANDLED; // not valid UTF-8: protobuf's parser refuses it
     }
@@ -336,9 +373,9 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       value = ByteString.EMPTY;
     } else if (body != scratch) {
       // A body too long for the scratch array has an array of its own: the payload may alias it.
-      value = UnsafeByteOperations.unsafeWrap(body, position, length);
+      value = UnsafeByteOperations.unsafeWrap(body, position - offset, length);
     } else if (position + length <= filled) {
-      value = ByteString.copyFrom(body, position, length);
+      value = ByteString.copyFrom(body, position - offset, length);
     } else {
       // Not in the scratch array yet: straight from the read buffer into an array of its own.
       byte[] own = new byte[length];
@@ -380,7 +417,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       value = Status.getDefaultInstance();
     } else {
       try {
-        value = Status.parser().parseFrom(body, position, length);
+        value = Status.parser().parseFrom(body, position - offset, length);
       } catch (InvalidProtocolBufferException e) {
         throw NOT_HANDLED;
       }
@@ -394,7 +431,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     need(position + length);
     Header header;
     try {
-      header = Header.parser().parseFrom(body, position, length);
+      header = Header.parser().parseFrom(body, position - offset, length);
     } catch (InvalidProtocolBufferException e) {
       throw NOT_HANDLED;
     }
