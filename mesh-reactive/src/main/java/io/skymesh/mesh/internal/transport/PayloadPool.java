@@ -31,8 +31,11 @@ final class PayloadPool {
   /** The longest payload held in a pooled array; longer ones get an array of their own. */
   static final int LARGEST = 64 * 1024;
 
-  /** Bytes of free arrays a thread keeps per size class. */
-  static final int KEPT_BYTES_PER_CLASS = 256 * 1024;
+  /**
+   * Bytes of free arrays a thread keeps per size class: enough for the leases a loop holds at once
+   * with hundreds of 16 KiB requests in flight (docs/decisions.md, "Pooled payloads").
+   */
+  static final int KEPT_BYTES_PER_CLASS = 1024 * 1024;
 
   private static final int SMALLEST_SHIFT = Integer.numberOfTrailingZeros(SMALLEST);
   private static final int CLASSES = Integer.numberOfTrailingZeros(LARGEST) - SMALLEST_SHIFT + 1;
