@@ -33,7 +33,8 @@ final class PayloadPool {
 
   /**
    * Bytes of free arrays a thread keeps per size class: enough for the leases a loop holds at once
-   * with hundreds of 16 KiB requests in flight (docs/decisions.md, "Pooled payloads").
+   * with hundreds of 16 KiB requests in flight (docs/decisions.md, "Pooled payloads live in arrays
+   * kept per event loop").
    */
   static final int KEPT_BYTES_PER_CLASS = 1024 * 1024;
 
