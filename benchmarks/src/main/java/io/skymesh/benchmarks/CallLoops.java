@@ -79,6 +79,8 @@ final class CallLoops {
   /**
    * Starts {@code concurrency} loops that go on until {@link #stopAndDrain}: the driver of a
    * throughput benchmark whose invocations each wait for the next calls with {@link #awaitEnded}.
+   * The calls must end on another thread (over a connection): calls that all end inside their
+   * subscription would keep the calling thread starting the next ones, never returning.
    */
   static CallLoops steady(int concurrency, Supplier<? extends Mono<?>> call) {
     CallLoops loops = new CallLoops(call, Long.MAX_VALUE, null);
