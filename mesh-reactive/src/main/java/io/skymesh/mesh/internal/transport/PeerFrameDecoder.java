@@ -30,10 +30,10 @@ import org.jspecify.annotations.Nullable;
  * payload of {@value #SMALLEST_POOLED} bytes or more goes into an array leased from the event
  * loop's {@link PayloadPool} instead of a new one, and the payload is a view of it, handed over
  * with the frame for its receiver to release. (A view of the direct read buffer itself is not to be
- * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) So is a body longer
- * than the scratch array may grow, when its payload is pooled: only its other fields go through the
- * scratch array. Every other frame is copied once into an array of its own, which its bytes fields
- * alias.
+ * had: protobuf-java 4 copies a direct {@code ByteBuffer} it is asked to wrap.) Only the fields
+ * around the payload go through the scratch array, so it grows with them, not with the payload: a
+ * body of any length decodes in it unless those fields come to more than {@value #LARGEST_SCRATCH}
+ * bytes. Every other frame is copied once into an array of its own, which its bytes fields alias.
  *
  * <p>The hand decoder takes only the layout protobuf-java and this transport write (one such field
  * filling the frame, known fields with their wire types); anything else, and anything malformed,
@@ -55,8 +55,8 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   static final int SMALLEST_POOLED = PayloadPool.SMALLEST;
 
   /**
-   * The largest scratch array kept between frames; a longer body gets an array of its own, unless
-   * its payload is pooled and the rest of it fits.
+   * The largest scratch array: a body whose fields other than its payload need more goes to
+   * protobuf's parser.
    */
   static final int LARGEST_SCRATCH = 64 * 1024;
 
@@ -68,12 +68,12 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
   private byte[] scratch = new byte[512];
 
   // The body being decoded by hand: the read buffer it is in and where, and its bytes copied so far
-  // (up to `filled`, counted from the body's start). A body position p is at body[p - offset]: the
+  // (up to `filled`, counted from the body's start). A body position p is at scratch[p - offset]:
+  // the
   // offset grows by what was skipped (a payload copied straight out) and when the bytes still to be
   // read move to the array's start to make room, so a body longer than the array decodes in it.
   private ByteBuf in;
   private int start;
-  private byte[] body;
   private int filled;
   private int offset;
   private int position;
@@ -100,22 +100,16 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     if (first != REQUEST_TAG && first != RESPONSE_TAG && first != DATA_TAG) {
       return parse(copy(in, index, length));
     }
-    // Too long for the scratch array, a body is copied whole into an array of its own, which its
-    // payload then aliases; unless the payload is to be pooled anyway: then the body's other fields
-    // are copied into the scratch array as they are read, and the payload straight out.
-    byte[] bytes = length > LARGEST_SCRATCH && pooledPayloads ? scratch : scratch(length);
-    boolean ownArray = bytes != scratch; // (the decoder may replace its scratch array meanwhile)
     offset = 0;
-    if (length >= SMALLEST_POOLED && bytes == scratch) {
+    if (length >= SMALLEST_POOLED) {
       // There may be a payload to copy straight out of the read buffer: copy the rest as needed.
       filled = 0;
     } else {
-      in.getBytes(index, bytes, 0, length);
+      in.getBytes(index, scratch, 0, length); // the scratch array is never shorter than this
       filled = length;
     }
     this.in = in;
     start = index;
-    body = bytes;
     limit = length;
     try {
       return switch (first) {
@@ -134,30 +128,14 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
         pooledPayload = null;
       }
       this.in = null;
-      body = null;
     }
-    return parse(ownArray ? bytes : copy(in, index, length));
+    return parse(copy(in, index, length));
   }
 
   private static byte[] copy(ByteBuf in, int index, int length) {
     byte[] copy = new byte[length];
     in.getBytes(index, copy);
     return copy;
-  }
-
-  /**
-   * An array for a body of {@code length} bytes: the kept scratch array, or, for a body longer than
-   * it may grow, an array of the body's own.
-   */
-  private byte[] scratch(int length) {
-    if (length <= scratch.length) {
-      return scratch;
-    }
-    if (length > LARGEST_SCRATCH) {
-      return new byte[length];
-    }
-    scratch = new byte[Math.min(LARGEST_SCRATCH, Math.max(length, scratch.length * 2))];
-    return scratch;
   }
 
   /** The pooled payload of the frame being built, which now owns it. */
@@ -290,7 +268,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       if (position >= filled) {
         fill(position + 1);
       }
-      byte b = body[position++ - offset];
+      byte b = scratch[position++ - offset];
       value |= (long) (b & 0x7F) << bits;
       if (b >= 0) {
         return value;
@@ -325,11 +303,11 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       offset += position - filled; // bytes copied out on their own: no room kept for them
       filled = position;
     }
-    if (end - offset > body.length) {
+    if (end - offset > scratch.length) {
       makeRoom(end);
     }
-    int to = Math.min(Math.min(limit, body.length + offset), Math.max(end, filled + READ_AHEAD));
-    in.getBytes(start + filled, body, filled - offset, to - filled);
+    int to = Math.min(Math.min(limit, scratch.length + offset), Math.max(end, filled + READ_AHEAD));
+    in.getBytes(start + filled, scratch, filled - offset, to - filled);
     filled = to;
   }
 
@@ -339,22 +317,22 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
    * if that would be longer than {@value #LARGEST_SCRATCH} bytes.
    */
   private void makeRoom(int end) {
-    if (body != scratch || end - position > LARGEST_SCRATCH) {
-      throw NOT_HANDLED; // (an array of the body's own holds all of it: never for it)
+    if (end - position > LARGEST_SCRATCH) {
+      throw NOT_HANDLED;
     }
-    byte[] to = body;
-    if (end - position > body.length) {
-      to = scratch = new byte[Math.min(LARGEST_SCRATCH, Math.max(end - position, 2 * body.length))];
+    byte[] to = scratch;
+    if (end - position > scratch.length) {
+      to = new byte[Math.min(LARGEST_SCRATCH, Math.max(end - position, 2 * scratch.length))];
     }
-    System.arraycopy(body, position - offset, to, 0, filled - position);
-    body = to;
+    System.arraycopy(scratch, position - offset, to, 0, filled - position);
+    scratch = to;
     offset = position;
   }
 
   private String string() {
     int length = length();
     need(position + length);
-    String value = strings.get(body, position - offset, length);
+    String value = strings.get(scratch, position - offset, length);
     if (value == null) {
       throw NOT_HANDLED; // not valid UTF-8: protobuf's parser refuses it
     }
@@ -371,11 +349,8 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     ByteString value;
     if (length == 0) {
       value = ByteString.EMPTY;
-    } else if (body != scratch) {
-      // A body too long for the scratch array has an array of its own: the payload may alias it.
-      value = UnsafeByteOperations.unsafeWrap(body, position - offset, length);
     } else if (position + length <= filled) {
-      value = ByteString.copyFrom(body, position - offset, length);
+      value = ByteString.copyFrom(scratch, position - offset, length);
     } else {
       // Not in the scratch array yet: straight from the read buffer into an array of its own.
       byte[] own = new byte[length];
@@ -417,7 +392,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
       value = Status.getDefaultInstance();
     } else {
       try {
-        value = Status.parser().parseFrom(body, position - offset, length);
+        value = Status.parser().parseFrom(scratch, position - offset, length);
       } catch (InvalidProtocolBufferException e) {
         throw NOT_HANDLED;
       }
@@ -431,7 +406,7 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
     need(position + length);
     Header header;
     try {
-      header = Header.parser().parseFrom(body, position - offset, length);
+      header = Header.parser().parseFrom(scratch, position - offset, length);
     } catch (InvalidProtocolBufferException e) {
       throw NOT_HANDLED;
     }
