@@ -26,12 +26,14 @@ import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Messages with pooled payloads ({@code MeshBuilder.pooledPayloads}): a handler's payload stays
@@ -158,6 +160,8 @@ class PooledMessagesTest {
     await()
         .atMost(DEADLINE)
         .until(() -> heard.stream().filter(PeerFrame::hasUndelivered).count() == 5);
+    // Message 2's report is written before its lane runs message 3.
+    await().atMost(DEADLINE).until(() -> received.size() == 4);
     assertThat(received).containsExactly(0L, 1L, 2L, 3L);
     assertThat(heard)
         .filteredOn(PeerFrame::hasUndelivered)
@@ -168,6 +172,59 @@ class PooledMessagesTest {
             StatusCode.UNKNOWN,
             StatusCode.NOT_FOUND,
             StatusCode.INVALID_ARGUMENT);
+  }
+
+  /**
+   * A handler's {@code Mono} that ends on another thread while the event loop is still inside its
+   * {@code subscribe}: the lane must neither take that for an end inside {@code subscribe} (which
+   * the loop may already have ruled out, so the lane would wait for good) nor miss it.
+   */
+  @Test
+  void handlersWhoseMonosEndOnAnotherThreadDuringTheirSubscribeDoNotStallTheirLane() {
+    DefaultMesh receiver = (DefaultMesh) fixture.mesh(b -> b.pooledPayloads(true));
+    int count = 64;
+    Queue<Long> received = new ConcurrentLinkedQueue<>();
+    register(
+        receiver,
+        CHAT.toString(),
+        message -> {
+          long sequence = sequenceOf(message);
+          received.add(sequence);
+          return Mono.create(
+              sink -> {
+                AtomicBoolean signalling = new AtomicBoolean();
+                Schedulers.parallel()
+                    .schedule(
+                        () -> {
+                          signalling.set(true);
+                          if (sequence % 2 == 0) {
+                            sink.success();
+                          } else {
+                            sink.error(new IllegalStateException("signalled elsewhere"));
+                          }
+                        });
+                // Still inside subscribe, on the event loop, until the other thread signals (a
+                // bare spin: BlockHound counts Thread.onSpinWait as blocking).
+                while (!signalling.get()) {
+                  // spin
+                }
+              });
+        });
+    Queue<PeerFrame> heard = new ConcurrentLinkedQueue<>();
+    raw = TestMeshes.hearing(heard);
+    PeerConnection toReceiver = raw.connection(receiver.listenAddress()).block(DEADLINE);
+
+    Flux.range(0, count)
+        .concatMap(i -> toReceiver.send(data(CHAT.toString(), i)))
+        .then()
+        .block(DEADLINE);
+
+    await().atMost(DEADLINE).until(() -> received.size() == count);
+    await()
+        .atMost(DEADLINE)
+        .until(() -> heard.stream().filter(PeerFrame::hasUndelivered).count() == count / 2);
+    assertThat(received).containsExactlyElementsOf(LongStream.range(0, count).boxed().toList());
+    assertThat(receiver.dataPlane().dropped(StatusCode.UNKNOWN)).isEqualTo(count / 2);
   }
 
   /** A 1 KiB payload: the sequence number, then bytes seeded by it. */

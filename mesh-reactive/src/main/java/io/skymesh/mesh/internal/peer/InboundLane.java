@@ -151,9 +151,9 @@ final class InboundLane {
     }
     Delivery waiting = delivery != null ? delivery : new Delivery(message, lease);
     running = true;
-    waiting.subscribing = true;
+    waiting.subscribingOn = Thread.currentThread();
     handled.subscribe(waiting);
-    waiting.subscribing = false;
+    waiting.subscribingOn = null;
     if (waiting.doneInline) {
       running = false;
       release(lease);
@@ -295,7 +295,17 @@ final class InboundLane {
 
     final Message message;
     final @Nullable PooledPayload lease;
-    boolean subscribing;
+
+    /**
+     * The event loop's thread while it is inside the handler's {@code subscribe}, else null. Only a
+     * signal on that thread, then, ends the message inline: a signal on another thread cannot tell
+     * whether the loop has already looked at {@link #doneInline}, so it always hops back to the
+     * loop. Another thread may read a stale value here, but only null or the loop's thread, never
+     * its own.
+     */
+    @Nullable Thread subscribingOn;
+
+    /** The handler's {@code Mono} ended inside its {@code subscribe}; the event loop only. */
     boolean doneInline;
 
     Delivery(Message message, @Nullable PooledPayload lease) {
@@ -315,7 +325,7 @@ final class InboundLane {
 
     @Override
     public void onError(Throwable t) {
-      if (subscribing) {
+      if (subscribingOn == Thread.currentThread()) {
         failed(message, t);
         doneInline = true;
         return;
@@ -329,7 +339,7 @@ final class InboundLane {
 
     @Override
     public void onComplete() {
-      if (subscribing) {
+      if (subscribingOn == Thread.currentThread()) {
         doneInline = true;
         return;
       }
