@@ -47,7 +47,8 @@ final class MeshGauges {
     }
     metrics.functionCounter(
         "inbound.reports.lost",
-        "reports of inbound.dropped that could not be written back (their connection was closing)",
+        "reports of inbound.dropped that could not be written back (their connection was closing,"
+            + " or its event loop was gone)",
         null,
         Tags.empty(),
         plane,

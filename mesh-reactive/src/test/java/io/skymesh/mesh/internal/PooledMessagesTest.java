@@ -34,6 +34,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
+import reactor.netty.resources.LoopResources;
 
 /**
  * Messages with pooled payloads ({@code MeshBuilder.pooledPayloads}): a handler's payload stays
@@ -225,6 +226,39 @@ class PooledMessagesTest {
         .until(() -> heard.stream().filter(PeerFrame::hasUndelivered).count() == count / 2);
     assertThat(received).containsExactlyElementsOf(LongStream.range(0, count).boxed().toList());
     assertThat(receiver.dataPlane().dropped(StatusCode.UNKNOWN)).isEqualTo(count / 2);
+  }
+
+  @Test
+  void messagesQueuedBehindAHandlerWhoseEventLoopIsGoneAreReleasedAndCounted() {
+    LoopResources loops = LoopResources.create("lane-test", 1, true);
+    DefaultMesh receiver = (DefaultMesh) fixture.mesh(b -> b.pooledPayloads(true).runOn(loops));
+    Sinks.Empty<Void> gate = Sinks.empty();
+    Queue<Long> received = new ConcurrentLinkedQueue<>();
+    register(
+        receiver,
+        CHAT.toString(),
+        message -> {
+          received.add(sequenceOf(message));
+          return gate.asMono();
+        });
+    Queue<PeerFrame> heard = new ConcurrentLinkedQueue<>();
+    raw = TestMeshes.hearing(heard);
+    PeerConnection toReceiver = raw.connection(receiver.listenAddress()).block(DEADLINE);
+    for (int i = 0; i < 4; i++) {
+      toReceiver.send(data(CHAT.toString(), i)).block(DEADLINE);
+    }
+    // Read after the four, so its report says they are in the lane: one running, three queued.
+    toReceiver.send(data("game.zone1.nobody/1", 4)).block(DEADLINE);
+    await().atMost(DEADLINE).until(() -> heard.stream().anyMatch(PeerFrame::hasUndelivered));
+    assertThat(received).containsExactly(0L);
+
+    receiver.close().block(DEADLINE);
+    loops.disposeLater(Duration.ZERO, DEADLINE).block(DEADLINE);
+    gate.tryEmitEmpty();
+
+    assertThat(received).containsExactly(0L);
+    assertThat(receiver.dataPlane().dropped(StatusCode.UNAVAILABLE)).isEqualTo(3);
+    assertThat(receiver.dataPlane().reportsLost()).isEqualTo(3);
   }
 
   /** A 1 KiB payload: the sequence number, then bytes seeded by it. */

@@ -140,7 +140,10 @@ public final class DataPlane implements InboundDispatcher {
     return count == null ? 0 : count.sum();
   }
 
-  /** How many reports of {@link #dropped} could not be written (their connection was closing). */
+  /**
+   * How many reports of {@link #dropped} could not be written (their connection was closing, or its
+   * event loop was gone).
+   */
   public long reportsLost() {
     return reportsLost.sum();
   }
@@ -531,6 +534,28 @@ public final class DataPlane implements InboundDispatcher {
                   e.toString());
               return Mono.empty();
             });
+  }
+
+  /**
+   * Counts messages dropped where no report can be written back, as {@link #report} would have
+   * reported them, with their reports lost, and says so.
+   *
+   * @param connection where they came from
+   * @param service the service they were for
+   * @param code why, as a report would have said
+   * @param count how many
+   * @param why the details
+   */
+  void unreported(
+      PeerConnection connection, ServiceUrl service, StatusCode code, int count, String why) {
+    dropped.get(code).add(count);
+    reportsLost.add(count);
+    log.warn(
+        "Dropped {} messages to {} from {} unhandled, and could not tell the sender: {}",
+        count,
+        service,
+        connection,
+        why);
   }
 
   private Mono<Void> onUndelivered(io.skymesh.proto.Undelivered report, PeerConnection connection) {

@@ -32,8 +32,8 @@ import reactor.core.publisher.Sinks;
  *
  * <p>With pooled payloads, a message may come with the pooled array its payload is a view of (its
  * lease): the lane releases it once the message is finished, whichever way that is (handled,
- * failed, refused or dropped with its hold), so the payload stays valid until the handler's {@code
- * Mono} has ended.
+ * failed, refused, dropped with its hold, or abandoned with its event loop), so the payload stays
+ * valid until the handler's {@code Mono} has ended.
  *
  * <p>Event loop only, except the completion of a handler's {@code Mono}, which hops back.
  */
@@ -268,6 +268,32 @@ final class InboundLane {
         .subscribe();
   }
 
+  /**
+   * The event loop is gone, and the connection with it, while a handler ran: the messages queued or
+   * held behind it will never be handled, and no report can reach their sender. Their leases are
+   * released, so that the collector does not report them as leaks, and they are counted as dropped
+   * with their reports lost. Runs on the thread that ended the handler's {@code Mono}; with the
+   * loop gone, nothing else touches the lane.
+   */
+  private void abandon(Delivery running) {
+    release(running.lease);
+    int lost = 0;
+    for (Delivery delivery = queue.poll(); delivery != null; delivery = queue.poll()) {
+      release(delivery.lease);
+      lost++;
+    }
+    if (heldDelivery != null) {
+      release(heldDelivery.lease);
+      held = null;
+      heldDelivery = null;
+      lost++;
+    }
+    if (lost > 0) {
+      plane.unreported(
+          connection, service.url(), StatusCode.UNAVAILABLE, lost, "the event loop is gone");
+    }
+  }
+
   private static void release(@Nullable PooledPayload lease) {
     if (lease != null) {
       lease.release();
@@ -354,9 +380,7 @@ final class InboundLane {
 
     private void resume(Runnable task) {
       if (!execute(task)) {
-        // The event loop is gone, and the connection with it: nothing is left to deliver. The
-        // lease goes to the collector, released so that it is not reported as a leak.
-        release(lease);
+        abandon(this);
       }
     }
   }
