@@ -229,7 +229,7 @@ class PooledMessagesTest {
   }
 
   @Test
-  void messagesQueuedBehindAHandlerWhoseEventLoopIsGoneAreReleasedAndCounted() {
+  void aFailureAndTheMessagesQueuedBehindItWhenTheEventLoopIsGoneAreReleasedAndCounted() {
     LoopResources loops = LoopResources.create("lane-test", 1, true);
     DefaultMesh receiver = (DefaultMesh) fixture.mesh(b -> b.pooledPayloads(true).runOn(loops));
     Sinks.Empty<Void> gate = Sinks.empty();
@@ -254,11 +254,12 @@ class PooledMessagesTest {
 
     receiver.close().block(DEADLINE);
     loops.disposeLater(Duration.ZERO, DEADLINE).block(DEADLINE);
-    gate.tryEmitEmpty();
+    gate.tryEmitError(new IllegalStateException("failed with its loop gone"));
 
     assertThat(received).containsExactly(0L);
+    assertThat(receiver.dataPlane().dropped(StatusCode.UNKNOWN)).isOne();
     assertThat(receiver.dataPlane().dropped(StatusCode.UNAVAILABLE)).isEqualTo(3);
-    assertThat(receiver.dataPlane().reportsLost()).isEqualTo(3);
+    assertThat(receiver.dataPlane().reportsLost()).isEqualTo(4);
   }
 
   /** A 1 KiB payload: the sequence number, then bytes seeded by it. */

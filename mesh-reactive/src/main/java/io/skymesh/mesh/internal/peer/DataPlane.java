@@ -551,7 +551,7 @@ public final class DataPlane implements InboundDispatcher {
     dropped.get(code).add(count);
     reportsLost.add(count);
     log.warn(
-        "Dropped {} messages to {} from {} unhandled, and could not tell the sender: {}",
+        "{} messages to {} from {} were dropped, and their sender cannot be told: {}",
         count,
         service,
         connection,

@@ -269,11 +269,12 @@ final class InboundLane {
   }
 
   /**
-   * The event loop is gone, and the connection with it, while a handler ran: the messages queued or
-   * held behind it will never be handled, and no report can reach their sender. Their leases are
-   * released, so that the collector does not report them as leaks, and they are counted as dropped
-   * with their reports lost. Runs on the thread that ended the handler's {@code Mono}; with the
-   * loop gone, nothing else touches the lane.
+   * The event loop is gone, and the connection with it, while a handler ran (its message is
+   * finished, but a failure of it can no longer be reported): the messages queued or held behind it
+   * will never be handled, and no report can reach their sender. Their leases are released, so that
+   * the collector does not report them as leaks, and they are counted as dropped with their reports
+   * lost. Runs on the thread that ended the handler's {@code Mono}; with the loop gone, nothing
+   * else touches the lane.
    */
   private void abandon(Delivery running) {
     release(running.lease);
@@ -356,11 +357,15 @@ final class InboundLane {
         doneInline = true;
         return;
       }
-      resume(
+      if (!execute(
           () -> {
             failed(message, t);
             next(this);
-          });
+          })) {
+        Status status = Statuses.toStatus(t);
+        plane.unreported(connection, service.url(), status.getCode(), 1, status.getMessage());
+        abandon(this);
+      }
     }
 
     @Override
@@ -369,19 +374,15 @@ final class InboundLane {
         doneInline = true;
         return;
       }
-      resume(this);
+      if (!execute(this)) {
+        abandon(this);
+      }
     }
 
     /** The handler's {@code Mono} completed on another thread: the lane goes on, on the loop. */
     @Override
     public void run() {
       next(this);
-    }
-
-    private void resume(Runnable task) {
-      if (!execute(task)) {
-        abandon(this);
-      }
     }
   }
 }
