@@ -15,7 +15,8 @@ import org.jspecify.annotations.Nullable;
  * the same thread are an array push and pop, and a payload released on another thread (a handler
  * that ends elsewhere) simply becomes garbage, as an unpooled payload would: no lock, no atomic, no
  * hand-off between threads. A thread keeps at most {@value #KEPT_BYTES_PER_CLASS} bytes of free
- * arrays per size class; arrays released past that are left to the collector too.
+ * arrays per size class, but never fewer than {@value #KEPT_ARRAYS_AT_LEAST} arrays; arrays
+ * released past that are left to the collector too.
  *
  * <p>Leases are tracked by Netty's leak detector: every one at its {@code paranoid} level (the
  * tests'), one in {@value #LEAK_SAMPLING_INTERVAL} at the sampling levels, where Netty samples one
@@ -37,6 +38,12 @@ final class PayloadPool {
    * kept per event loop").
    */
   static final int KEPT_BYTES_PER_CLASS = 1024 * 1024;
+
+  /**
+   * Free arrays a thread keeps per size class at least, whatever their bytes: 16 of 64 KiB were too
+   * few for the leases a loop holds at once with 256 such requests in flight (docs/decisions.md).
+   */
+  static final int KEPT_ARRAYS_AT_LEAST = 64;
 
   private static final int SMALLEST_SHIFT = Integer.numberOfTrailingZeros(SMALLEST);
   private static final int CLASSES = Integer.numberOfTrailingZeros(LARGEST) - SMALLEST_SHIFT + 1;
@@ -106,7 +113,7 @@ final class PayloadPool {
     int sizeClass = sizeClass(payload.capacity());
     PooledPayload[] stack = free[sizeClass];
     if (stack == null) {
-      stack = free[sizeClass] = new PooledPayload[KEPT_BYTES_PER_CLASS / payload.capacity()];
+      stack = free[sizeClass] = new PooledPayload[keepable(payload.capacity())];
     }
     int count = kept[sizeClass];
     if (count < stack.length) {
@@ -127,6 +134,11 @@ final class PayloadPool {
       sum += count;
     }
     return sum;
+  }
+
+  /** How many free arrays of {@code capacity} bytes a thread keeps. */
+  static int keepable(int capacity) {
+    return Math.max(KEPT_BYTES_PER_CLASS / capacity, KEPT_ARRAYS_AT_LEAST);
   }
 
   private static int sizeClass(int length) {

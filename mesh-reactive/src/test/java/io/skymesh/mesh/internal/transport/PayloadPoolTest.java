@@ -22,6 +22,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import reactor.core.publisher.Mono;
 import reactor.netty.resources.LoopResources;
 import reactor.test.StepVerifier;
@@ -84,10 +86,10 @@ class PayloadPoolTest {
     assertThat(PayloadPool.current().created()).isEqualTo(created + 1);
   }
 
-  @Test
-  void aThreadKeepsABoundedNumberOfFreeArraysPerSize() {
-    int capacity = 16 * 1024;
-    int keepable = PayloadPool.KEPT_BYTES_PER_CLASS / capacity;
+  /** 1 MiB of free arrays per size, but never fewer than 64 arrays. */
+  @ParameterizedTest
+  @CsvSource({"1024, 1024", "16384, 64", "32768, 64", "65536, 64"})
+  void aThreadKeepsABoundedNumberOfFreeArraysPerSize(int capacity, int keepable) {
     List<PooledPayload> leased = new ArrayList<>();
     for (int i = 0; i < keepable + 5; i++) {
       leased.add(PayloadPool.lease(capacity));
