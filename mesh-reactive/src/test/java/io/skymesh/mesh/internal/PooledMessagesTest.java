@@ -149,13 +149,8 @@ class PooledMessagesTest {
           return Mono.empty();
         });
     Queue<PeerFrame> heard = new ConcurrentLinkedQueue<>();
-    raw = TestMeshes.hearing(heard);
-    PeerConnection toReceiver = raw.connection(receiver.listenAddress()).block(DEADLINE);
 
-    for (int i = 0; i < 4; i++) {
-      toReceiver.send(data(CHAT.toString(), i)).block(DEADLINE);
-    }
-    toReceiver.send(data("game.zone1.nobody/1", 4)).block(DEADLINE);
+    PeerConnection toReceiver = sendFourThenOneToNobody(receiver, heard);
     toReceiver.send(data("not a service url", 5)).block(DEADLINE);
 
     await()
@@ -242,13 +237,10 @@ class PooledMessagesTest {
           return gate.asMono();
         });
     Queue<PeerFrame> heard = new ConcurrentLinkedQueue<>();
-    raw = TestMeshes.hearing(heard);
-    PeerConnection toReceiver = raw.connection(receiver.listenAddress()).block(DEADLINE);
-    for (int i = 0; i < 4; i++) {
-      toReceiver.send(data(CHAT.toString(), i)).block(DEADLINE);
-    }
-    // Read after the four, so its report says they are in the lane: one running, three queued.
-    toReceiver.send(data("game.zone1.nobody/1", 4)).block(DEADLINE);
+
+    // The report of the fifth, read after the four, says they are in the lane: one running, three
+    // queued.
+    sendFourThenOneToNobody(receiver, heard);
     await().atMost(DEADLINE).until(() -> heard.stream().anyMatch(PeerFrame::hasUndelivered));
     assertThat(received).containsExactly(0L);
 
@@ -260,6 +252,22 @@ class PooledMessagesTest {
     assertThat(receiver.dataPlane().dropped(StatusCode.UNKNOWN)).isOne();
     assertThat(receiver.dataPlane().dropped(StatusCode.UNAVAILABLE)).isEqualTo(3);
     assertThat(receiver.dataPlane().reportsLost()).isEqualTo(4);
+  }
+
+  /**
+   * Sends {@code receiver}, from a bare transport that adds what it hears to {@code heard},
+   * messages 0 to 3 for {@link #CHAT}, then message 4 for a service registered nowhere.
+   *
+   * @return the bare transport's connection to {@code receiver}
+   */
+  private PeerConnection sendFourThenOneToNobody(DefaultMesh receiver, Queue<PeerFrame> heard) {
+    raw = TestMeshes.hearing(heard);
+    PeerConnection toReceiver = raw.connection(receiver.listenAddress()).block(DEADLINE);
+    for (int i = 0; i < 4; i++) {
+      toReceiver.send(data(CHAT.toString(), i)).block(DEADLINE);
+    }
+    toReceiver.send(data("game.zone1.nobody/1", 4)).block(DEADLINE);
+    return toReceiver;
   }
 
   /** A 1 KiB payload: the sequence number, then bytes seeded by it. */
