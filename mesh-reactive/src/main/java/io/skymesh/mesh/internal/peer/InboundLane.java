@@ -269,15 +269,22 @@ final class InboundLane {
   }
 
   /**
-   * The event loop is gone, and the connection with it, while a handler ran (its message is
-   * finished, but a failure of it can no longer be reported): the messages queued or held behind it
-   * will never be handled, and no report can reach their sender. Their leases are released, so that
-   * the collector does not report them as leaks, and they are counted as dropped with their reports
-   * lost. Runs on the thread that ended the handler's {@code Mono}; with the loop gone, nothing
-   * else touches the lane.
+   * The event loop is gone, and the connection with it, while a handler ran: its failure, if it
+   * failed, and the messages queued or held behind it can no longer be reported to their sender,
+   * and those messages will never be handled. Their leases are released, so that the collector does
+   * not report them as leaks, and they are counted as dropped with their reports lost. Runs on the
+   * thread that ended the handler's {@code Mono}; with the loop gone, nothing else touches the
+   * lane.
+   *
+   * @param running the handler's message
+   * @param failure how the handler failed, or null if it completed
    */
-  private void abandon(Delivery running) {
+  private void abandon(Delivery running, @Nullable Throwable failure) {
     release(running.lease);
+    if (failure != null) {
+      Status status = Statuses.toStatus(failure);
+      plane.unreported(connection, service.url(), status.getCode(), 1, status.getMessage());
+    }
     int lost = 0;
     for (Delivery delivery = queue.poll(); delivery != null; delivery = queue.poll()) {
       release(delivery.lease);
@@ -357,15 +364,12 @@ final class InboundLane {
         doneInline = true;
         return;
       }
-      if (!execute(
+      resume(
           () -> {
             failed(message, t);
             next(this);
-          })) {
-        Status status = Statuses.toStatus(t);
-        plane.unreported(connection, service.url(), status.getCode(), 1, status.getMessage());
-        abandon(this);
-      }
+          },
+          t);
     }
 
     @Override
@@ -374,15 +378,20 @@ final class InboundLane {
         doneInline = true;
         return;
       }
-      if (!execute(this)) {
-        abandon(this);
-      }
+      resume(this, null);
     }
 
     /** The handler's {@code Mono} completed on another thread: the lane goes on, on the loop. */
     @Override
     public void run() {
       next(this);
+    }
+
+    /** Goes on with the lane on the event loop, or abandons it if the loop is gone. */
+    private void resume(Runnable task, @Nullable Throwable failure) {
+      if (!execute(task)) {
+        abandon(this, failure);
+      }
     }
   }
 }

@@ -69,9 +69,9 @@ final class PeerFrameDecoder implements FrameBodyDecoder<Object> {
 
   // The body being decoded by hand: the read buffer it is in and where, and its bytes copied so far
   // (up to `filled`, counted from the body's start). A body position p is at scratch[p - offset]:
-  // the
-  // offset grows by what was skipped (a payload copied straight out) and when the bytes still to be
-  // read move to the array's start to make room, so a body longer than the array decodes in it.
+  // the offset grows by what was skipped (a payload copied straight out) and when the bytes still
+  // to be read move to the array's start to make room, so a body longer than the array decodes in
+  // it.
   private ByteBuf in;
   private int start;
   private int filled;
