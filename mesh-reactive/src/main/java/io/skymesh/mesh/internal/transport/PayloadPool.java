@@ -15,8 +15,9 @@ import org.jspecify.annotations.Nullable;
  * the same thread are an array push and pop, and a payload released on another thread (a handler
  * that ends elsewhere) simply becomes garbage, as an unpooled payload would: no lock, no atomic, no
  * hand-off between threads. A thread keeps at most {@value #KEPT_BYTES_PER_CLASS} bytes of free
- * arrays per size class, but never fewer than {@value #KEPT_ARRAYS_AT_LEAST} arrays; arrays
- * released past that are left to the collector too.
+ * arrays per size class, but never fewer than {@value #KEPT_ARRAYS_AT_LEAST} arrays, and at most
+ * {@value #KEPT_BYTES_AT_MOST} bytes in all; arrays released past that are left to the collector
+ * too. It never keeps more arrays of a size than it had leased at once.
  *
  * <p>Leases are tracked by Netty's leak detector: every one at its {@code paranoid} level (the
  * tests'), one in {@value #LEAK_SAMPLING_INTERVAL} at the sampling levels, where Netty samples one
@@ -40,10 +41,14 @@ final class PayloadPool {
   static final int KEPT_BYTES_PER_CLASS = 1024 * 1024;
 
   /**
-   * Free arrays a thread keeps per size class at least, whatever their bytes: 16 of 64 KiB were too
-   * few for the leases a loop holds at once with 256 such requests in flight (docs/decisions.md).
+   * Free arrays a thread keeps per size class at least, whatever their bytes: with 256 requests of
+   * 64 KiB in flight a loop holds up to 256 leases at once, and every array it kept fewer than its
+   * peak was allocated again at the next peak (docs/decisions.md).
    */
-  static final int KEPT_ARRAYS_AT_LEAST = 64;
+  static final int KEPT_ARRAYS_AT_LEAST = 256;
+
+  /** Bytes of free arrays a thread keeps in all, over every size class. */
+  static final int KEPT_BYTES_AT_MOST = 16 * 1024 * 1024;
 
   private static final int SMALLEST_SHIFT = Integer.numberOfTrailingZeros(SMALLEST);
   private static final int CLASSES = Integer.numberOfTrailingZeros(LARGEST) - SMALLEST_SHIFT + 1;
@@ -66,6 +71,7 @@ final class PayloadPool {
   private final Thread owner;
   private final PooledPayload[][] free = new PooledPayload[CLASSES][];
   private final int[] kept = new int[CLASSES];
+  private long keptBytes;
   private long created;
 
   private PayloadPool(Thread owner) {
@@ -97,6 +103,7 @@ final class PayloadPool {
       payload = stack[--count];
       stack[count] = null;
       kept[sizeClass] = count;
+      keptBytes -= payload.capacity();
     } else {
       payload = new PooledPayload(SMALLEST << sizeClass, this);
       created++;
@@ -107,24 +114,31 @@ final class PayloadPool {
 
   /** Keeps a released array if it was released on this pool's thread and there is room. */
   void giveBack(PooledPayload payload) {
-    if (Thread.currentThread() != owner) {
+    int capacity = payload.capacity();
+    if (Thread.currentThread() != owner || keptBytes + capacity > KEPT_BYTES_AT_MOST) {
       return;
     }
-    int sizeClass = sizeClass(payload.capacity());
+    int sizeClass = sizeClass(capacity);
     PooledPayload[] stack = free[sizeClass];
     if (stack == null) {
-      stack = free[sizeClass] = new PooledPayload[keepable(payload.capacity())];
+      stack = free[sizeClass] = new PooledPayload[keepable(capacity)];
     }
     int count = kept[sizeClass];
     if (count < stack.length) {
       stack[count] = payload;
       kept[sizeClass] = count + 1;
+      keptBytes += capacity;
     }
   }
 
   /** How many arrays this pool has created; read on its own thread (tests). */
   long created() {
     return created;
+  }
+
+  /** How many bytes of free arrays this pool keeps; read on its own thread (tests). */
+  long keptBytes() {
+    return keptBytes;
   }
 
   /** How many free arrays this pool keeps; read on its own thread (tests). */

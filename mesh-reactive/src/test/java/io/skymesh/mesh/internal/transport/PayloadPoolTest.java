@@ -17,8 +17,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -86,19 +90,57 @@ class PayloadPoolTest {
     assertThat(PayloadPool.current().created()).isEqualTo(created + 1);
   }
 
-  /** 1 MiB of free arrays per size, but never fewer than 64 arrays. */
+  /** 1 MiB of free arrays per size, but never fewer than 256 arrays. */
   @ParameterizedTest
-  @CsvSource({"1024, 1024", "16384, 64", "32768, 64", "65536, 64"})
-  void aThreadKeepsABoundedNumberOfFreeArraysPerSize(int capacity, int keepable) {
+  @CsvSource({"1024, 1024", "4096, 256", "16384, 256", "65536, 256"})
+  void aThreadKeepsABoundedNumberOfFreeArraysPerSize(int capacity, int keepable) throws Exception {
+    int kept =
+        onAThreadOfItsOwn(
+            () -> {
+              releaseAll(leaseMany(capacity, keepable + 5));
+              return PayloadPool.current().kept();
+            });
+
+    assertThat(kept).isEqualTo(keepable);
+  }
+
+  @Test
+  void aThreadKeepsAtMostSixteenMebibytesOfFreeArraysInAll() throws Exception {
+    long[] keptBytesAndArrays =
+        onAThreadOfItsOwn(
+            () -> {
+              List<PooledPayload> large = leaseMany(PayloadPool.LARGEST, 200);
+              List<PooledPayload> smaller = leaseMany(PayloadPool.LARGEST / 2, 200);
+              releaseAll(large);
+              releaseAll(smaller);
+              PayloadPool pool = PayloadPool.current();
+              return new long[] {pool.keptBytes(), pool.kept()};
+            });
+
+    assertThat(keptBytesAndArrays[0]).isEqualTo(PayloadPool.KEPT_BYTES_AT_MOST);
+    assertThat(keptBytesAndArrays[1]).isEqualTo(200 + 112);
+  }
+
+  private static List<PooledPayload> leaseMany(int capacity, int count) {
     List<PooledPayload> leased = new ArrayList<>();
-    for (int i = 0; i < keepable + 5; i++) {
+    for (int i = 0; i < count; i++) {
       leased.add(PayloadPool.lease(capacity));
     }
-    int keptBefore = PayloadPool.current().kept();
+    return leased;
+  }
 
+  private static void releaseAll(List<PooledPayload> leased) {
     leased.forEach(PooledPayload::release);
+  }
 
-    assertThat(PayloadPool.current().kept() - keptBefore).isEqualTo(keepable);
+  /** Runs {@code work} on a new thread, whose pool nothing else has used. */
+  private static <T> T onAThreadOfItsOwn(Callable<T> work) throws Exception {
+    ExecutorService thread = Executors.newSingleThreadExecutor();
+    try {
+      return thread.submit(work).get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+    } finally {
+      thread.shutdown();
+    }
   }
 
   @Test
