@@ -282,7 +282,10 @@ public final class MeshBuilder {
    * The most messages and requests that may wait per peer connection (for the socket, or for the
    * destination to be resolved) before a further send fails at once with {@code
    * OverloadedException}; default {@value PeerTransportConfig#DEFAULT_MAX_PENDING_SENDS}. Bounds
-   * memory when senders outrun a slow or stalled peer.
+   * memory when senders outrun a slow or stalled peer. It bounds the answers too: when twice this
+   * many sends wait on a connection (replies and reports the peer has not read), the connection
+   * stops reading until fewer than this many wait, so a peer that sends but does not read slows
+   * down instead of filling the heap with its answers.
    */
   public MeshBuilder maxPendingSends(int maxPendingSends) {
     this.maxPendingSends = atLeast("maxPendingSends", maxPendingSends, 1);

@@ -121,6 +121,7 @@ public final class ConnectionMeters {
     volatile long retiredBatches;
     volatile long retiredFrames;
     volatile long retiredRefused;
+    volatile long retiredBacklogPauses;
 
     Group(String app) {
       Tags tags = Tags.of("remote.app", app);
@@ -183,6 +184,15 @@ public final class ConnectionMeters {
               tags,
               this,
               group -> group.retiredRefused + group.sum(PeerConnection::refusedSends)));
+      meters.add(
+          metrics.functionCounter(
+              "peer.reads.paused",
+              "times these connections stopped reading because the peer had not read the answers"
+                  + " to maxPendingSends or more of its requests and messages",
+              null,
+              tags,
+              this,
+              group -> group.retiredBacklogPauses + group.sum(PeerConnection::backlogPauses)));
     }
 
     /** A request count over the distinct peer processes of the open connections. */
@@ -212,6 +222,7 @@ public final class ConnectionMeters {
       retiredBatches += connection.writeBatches();
       retiredFrames += connection.framesWritten();
       retiredRefused += connection.refusedSends();
+      retiredBacklogPauses += connection.backlogPauses();
     }
   }
 

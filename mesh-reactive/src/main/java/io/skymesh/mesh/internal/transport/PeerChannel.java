@@ -155,7 +155,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private final AtomicInteger wip = new AtomicInteger();
   private final AtomicInteger pending = new AtomicInteger();
   private final AtomicLong refusedSends = new AtomicLong();
+  private final AtomicLong backlogPauses = new AtomicLong();
   private final Runnable drainTask = this::drain;
+  private final Runnable resumeAfterBacklogTask = this::resumeAfterBacklog;
   private int inSocket;
   private int framesThisTurn;
   private boolean draining;
@@ -192,6 +194,19 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   /** Reading is off because {@code inboundPrefetch} frames wait. */
   private boolean readPaused;
 
+  /**
+   * Reading is off because the peer does not read what this side writes: {@link #pauseMark} sends
+   * wait for the socket. Written on the event loop, read by {@link #sendDone} on any thread.
+   */
+  private volatile boolean backlogPaused;
+
+  /**
+   * Sends waiting for the socket at which reading stops: twice {@code maxPendingSends}. This side's
+   * own work is refused past {@code maxPendingSends}, so the rest are answers to the peer's work
+   * (replies, stream items, reports) that the peer has not read.
+   */
+  private final int pauseMark;
+
   private long received;
   private long processed;
   private final AtomicLong receivedCount = new AtomicLong();
@@ -222,6 +237,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     this.maxFrameLength = config.maxFrameLength();
     this.outboundLimit = config.outboundQueueLimit();
     this.maxPendingSends = config.maxPendingSends();
+    this.pauseMark = (int) Math.min(Integer.MAX_VALUE, 2L * maxPendingSends);
     this.inboundPrefetch = config.inboundPrefetch();
     channel.closeFuture().addListener(future -> onClosed());
   }
@@ -295,6 +311,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   }
 
   @Override
+  public long backlogPauses() {
+    return backlogPauses.get();
+  }
+
+  @Override
   public long inboundBacklog() {
     return Math.max(0, receivedCount.get() - processedCount.get());
   }
@@ -332,6 +353,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     receivedCount.lazySet(++received);
+    if (!backlogPaused && pending.get() >= pauseMark) {
+      pauseForBacklog();
+    }
     if (inboundHeld) {
       waitingFrames.addLast(msg);
       if (waitingFrames.size() >= inboundPrefetch && !readPaused) {
@@ -400,7 +424,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     // Reactor Netty turned reading off for its receive flux, which is not used: frames are
     // dispatched from channelRead. A TLS handshake may have read frames already; they go first.
     resumeInbound();
-    channel.config().setAutoRead(!readPaused);
+    channel.config().setAutoRead(!readPaused && !backlogPaused);
     Duration timeout = transport.config().handshakeTimeout();
     handshakeTimer =
         channel
@@ -633,7 +657,31 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     if (readPaused && !inboundHeld) {
       readPaused = false;
-      channel.config().setAutoRead(true);
+      channel.config().setAutoRead(!backlogPaused);
+    }
+  }
+
+  /**
+   * Stops reading: the peer has not read the answers to {@code maxPendingSends} or more of its
+   * requests and messages, so reading more of them would only queue more answers. The peer's socket
+   * fills and its sends slow down, as a flood of messages does (DESIGN.md, "Backpressure";
+   * docs/decisions.md, "A peer that does not read its answers stops being read"). Event loop only.
+   */
+  private void pauseForBacklog() {
+    backlogPaused = true;
+    channel.config().setAutoRead(false);
+    backlogPauses.lazySet(backlogPauses.get() + 1);
+    // A send that ended meanwhile on another thread may have missed the flag: look again.
+    if (pending.get() < maxPendingSends) {
+      resumeAfterBacklog();
+    }
+  }
+
+  /** Reads again once fewer than {@code maxPendingSends} sends wait; event loop only. */
+  private void resumeAfterBacklog() {
+    if (backlogPaused && pending.get() < maxPendingSends) {
+      backlogPaused = false;
+      channel.config().setAutoRead(!readPaused);
     }
   }
 
@@ -1025,7 +1073,17 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   }
 
   void sendDone() {
-    pending.decrementAndGet();
+    if (pending.decrementAndGet() < maxPendingSends && backlogPaused) {
+      if (channel.eventLoop().inEventLoop()) {
+        resumeAfterBacklog();
+      } else {
+        try {
+          channel.eventLoop().execute(resumeAfterBacklogTask);
+        } catch (RejectedExecutionException e) {
+          // The loop is shutting down, and the connection with it.
+        }
+      }
+    }
   }
 
   void internalSendFailed(@Nullable OutboundFrame frame, Throwable error) {

@@ -108,6 +108,14 @@ public interface PeerConnection {
    */
   long refusedSends();
 
+  /**
+   * How many times this connection stopped reading because the peer had not read the answers to
+   * {@code maxPendingSends} or more of its requests and messages; 0 if not counted.
+   */
+  default long backlogPauses() {
+    return 0;
+  }
+
   /** Frames received and not yet passed to the dispatcher; an instant, approximate reading. */
   long inboundBacklog();
 

@@ -163,8 +163,9 @@ public final class PeerTransportConfig {
 
   /**
    * The most {@code Data} and {@code Request} sends per connection that may wait, queued or in the
-   * socket's share, before a further one fails at once with {@code OverloadedException}. Default
-   * {@value #DEFAULT_MAX_PENDING_SENDS}.
+   * socket's share, before a further one fails at once with {@code OverloadedException}. At twice
+   * as many sends waiting, of any kind, the connection stops reading until fewer than this many
+   * wait. Default {@value #DEFAULT_MAX_PENDING_SENDS}.
    */
   public int maxPendingSends() {
     return maxPendingSends;

@@ -373,7 +373,8 @@ class MeshMetersTest {
           "skymesh.mesh.peer.requests.queued",
           "skymesh.mesh.peer.write.batches",
           "skymesh.mesh.peer.frames.written",
-          "skymesh.mesh.peer.sends.refused"
+          "skymesh.mesh.peer.sends.refused",
+          "skymesh.mesh.peer.reads.paused"
         }) {
       assertThat(client.find(gone).meters()).as(gone).isEmpty();
     }
