@@ -4,7 +4,6 @@ import static io.skymesh.mesh.internal.transport.TestPeers.DEADLINE;
 import static io.skymesh.mesh.internal.transport.TestPeers.data;
 import static io.skymesh.mesh.internal.transport.TestPeers.sequence;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -98,17 +97,7 @@ class PeerFlowTest {
 
     // The sender stalls: nothing is dispatched, so B stops reading, A's socket fills, A's sends
     // stop completing and the generator stops being asked for more.
-    long[] last = {-1};
-    await()
-        .atMost(LONG_DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              long now = generated.get();
-              boolean stalled = now == last[0];
-              last[0] = now;
-              return stalled;
-            });
+    TestPeers.awaitStalled(generated, LONG_DEADLINE);
     long stalledAt = generated.get();
     PeerConnection atB = checker.connection;
     System.out.printf(

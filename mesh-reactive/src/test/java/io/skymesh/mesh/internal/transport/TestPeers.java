@@ -1,5 +1,7 @@
 package io.skymesh.mesh.internal.transport;
 
+import static org.awaitility.Awaitility.await;
+
 import com.google.protobuf.ByteString;
 import io.skymesh.proto.Data;
 import io.skymesh.proto.PeerFrame;
@@ -9,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import reactor.core.publisher.Mono;
 
@@ -49,6 +52,24 @@ final class TestPeers implements AutoCloseable {
                 .setDestination("app.env.receiver/1")
                 .setPayload(ByteString.copyFrom(ByteBuffer.allocate(8).putLong(0, sequence))))
         .build();
+  }
+
+  /**
+   * Waits until {@code count} stops growing: two readings 200 ms apart are equal. A flood that
+   * backpressure has stalled stops being generated.
+   */
+  static void awaitStalled(AtomicLong count, Duration deadline) {
+    long[] last = {-1};
+    await()
+        .atMost(deadline)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              long now = count.get();
+              boolean stalled = now == last[0];
+              last[0] = now;
+              return stalled;
+            });
   }
 
   /** The sequence number {@link #data} put in a frame. */

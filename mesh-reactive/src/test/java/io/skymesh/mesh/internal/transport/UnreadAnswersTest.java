@@ -84,17 +84,7 @@ class UnreadAnswersTest {
     flood.subscribe(v -> {}, e -> {});
 
     // The mesh stops reading, the peer's socket fills and its flood stops being generated.
-    long[] last = {-1};
-    await()
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              long now = generated.get();
-              boolean stalled = now == last[0];
-              last[0] = now;
-              return stalled;
-            });
+    TestPeers.awaitStalled(generated, DEADLINE);
     System.out.printf(
         "stalled after %d of %d requests; %.0f sends queued in the mesh%n",
         generated.get(), FLOOD, queuedSends(registry));
