@@ -353,14 +353,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     receivedCount.lazySet(++received);
-    if (!backlogPaused && pending.get() >= pauseMark) {
-      pauseForBacklog();
-    }
     if (inboundHeld) {
       waitingFrames.addLast(msg);
       if (waitingFrames.size() >= inboundPrefetch && !readPaused) {
         readPaused = true;
-        channel.config().setAutoRead(false);
+        applyAutoRead();
       }
       return;
     }
@@ -374,6 +371,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     int readThisBatch = (int) (received - receivedBeforeBatch);
     receivedBeforeBatch = received;
     eagerDrainFrames = Math.max(EAGER_DRAIN_FRAMES, readThisBatch >> 1);
+    // Once per batch of reads, after its frames' answers were queued.
+    if (!backlogPaused && pending.get() >= pauseMark) {
+      pauseForBacklog();
+    }
     ctx.fireChannelReadComplete();
   }
 
@@ -424,7 +425,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     // Reactor Netty turned reading off for its receive flux, which is not used: frames are
     // dispatched from channelRead. A TLS handshake may have read frames already; they go first.
     resumeInbound();
-    channel.config().setAutoRead(!readPaused && !backlogPaused);
+    applyAutoRead();
     Duration timeout = transport.config().handshakeTimeout();
     handshakeTimer =
         channel
@@ -657,7 +658,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     if (readPaused && !inboundHeld) {
       readPaused = false;
-      channel.config().setAutoRead(!backlogPaused);
+      applyAutoRead();
     }
   }
 
@@ -669,20 +670,23 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
    */
   private void pauseForBacklog() {
     backlogPaused = true;
-    channel.config().setAutoRead(false);
+    applyAutoRead();
     backlogPauses.lazySet(backlogPauses.get() + 1);
     // A send that ended meanwhile on another thread may have missed the flag: look again.
-    if (pending.get() < maxPendingSends) {
-      resumeAfterBacklog();
-    }
+    resumeAfterBacklog();
   }
 
   /** Reads again once fewer than {@code maxPendingSends} sends wait; event loop only. */
   private void resumeAfterBacklog() {
     if (backlogPaused && pending.get() < maxPendingSends) {
       backlogPaused = false;
-      channel.config().setAutoRead(!readPaused);
+      applyAutoRead();
     }
+  }
+
+  /** Reading is on unless the prefetch or the backlog holds it off; event loop only. */
+  private void applyAutoRead() {
+    channel.config().setAutoRead(!readPaused && !backlogPaused);
   }
 
   /**
