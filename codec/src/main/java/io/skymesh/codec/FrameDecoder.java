@@ -39,6 +39,7 @@ public final class FrameDecoder<T> extends ByteToMessageDecoder {
   private final int maxFrameLength;
   private final Function<? super FrameException, ? extends MessageLite> lastWords;
   private boolean failed;
+  private boolean closingHere;
 
   /**
    * Creates a decoder that closes the connection on a protocol error without a last frame.
@@ -123,6 +124,15 @@ public final class FrameDecoder<T> extends ByteToMessageDecoder {
     out.add(message);
   }
 
+  /**
+   * Tells the decoder that this side is closing the connection (its own decision, not the peer's
+   * error): a frame left half read when the connection ends is then not reported as a truncation.
+   * Event loop only.
+   */
+  public void closingHere() {
+    closingHere = true;
+  }
+
   @Override
   protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
     if (in.isReadable()) {
@@ -131,6 +141,9 @@ public final class FrameDecoder<T> extends ByteToMessageDecoder {
     if (in.isReadable() && !failed) {
       int pending = in.readableBytes();
       in.skipBytes(pending);
+      if (closingHere) {
+        return;
+      }
       // Fired here, not thrown, so that it reaches the pipeline before channelInactive does.
       fail(ctx, new TruncatedFrameException(pending));
     }

@@ -205,6 +205,21 @@ class FrameDecoderTest {
   }
 
   @Test
+  void aFrameCutByThisSidesOwnCloseIsNoError() {
+    channel = peerChannel(MAX);
+    ByteBuf frame =
+        Frames.encode(ByteBufAllocator.DEFAULT, SampleFrames.data("a.b.c/1", "a.b.d/1", 100), MAX);
+    channel.writeInbound(frame.retainedSlice(0, frame.readableBytes() / 2));
+    frame.release();
+
+    channel.pipeline().get(FrameDecoder.class).closingHere();
+    channel.close();
+
+    assertThat(errors).isEmpty();
+    assertThat((Object) channel.readInbound()).isNull();
+  }
+
+  @Test
   void cleanEndBetweenFramesIsNoError() {
     channel = peerChannel(MAX);
     channel.writeInbound(

@@ -47,6 +47,7 @@ public final class MeshBuilder {
   private int maxFrameLength = Frames.DEFAULT_MAX_FRAME_LENGTH;
   private Duration pingInterval = Duration.ofSeconds(1);
   private int maxPendingSends = PeerTransportConfig.DEFAULT_MAX_PENDING_SENDS;
+  private Duration writeStallTimeout = PeerTransportConfig.DEFAULT_WRITE_STALL_TIMEOUT;
   private int inboundQueuePerService = 1024;
   private Duration inboundHold = Duration.ofSeconds(2);
   // Request / response
@@ -293,6 +294,24 @@ public final class MeshBuilder {
   }
 
   /**
+   * How long sends may wait for a peer connection's socket with not one byte of them written before
+   * the connection closes; default 30 s, {@link Duration#ZERO} for never. A peer that reads nothing
+   * (its process stopped, the network between the two gone, or the peer itself waiting for this
+   * side to read) would otherwise keep them until TCP gave up, which takes minutes: the close fails
+   * them with {@code PeerUnavailableException}, and the next send dials afresh. A peer that reads
+   * slowly is not closed: any progress restarts the wait. {@code skymesh.mesh.peer.writes.stalled}
+   * counts these closes.
+   */
+  public MeshBuilder writeStallTimeout(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative()) {
+      throw new IllegalArgumentException("timeout: " + timeout + " (expected: >= 0)");
+    }
+    this.writeStallTimeout = timeout;
+    return this;
+  }
+
+  /**
    * How many messages from one peer connection may wait for one service's handler while it is busy
    * (the connection reads on for the other services); default 1,024.
    */
@@ -483,6 +502,7 @@ public final class MeshBuilder {
             maxFrameLength,
             pingInterval,
             maxPendingSends,
+            writeStallTimeout,
             inboundQueuePerService,
             inboundHold,
             new RpcConfig(

@@ -82,6 +82,7 @@ public final class DefaultMesh implements Mesh {
             .appId(config.appId())
             .maxFrameLength(config.maxFrameLength())
             .maxPendingSends(config.maxPendingSends())
+            .writeStallTimeout(config.writeStallTimeout())
             .pooledPayloads(config.rpc().pooledPayloads())
             .loops(config.peerLoops());
     if (config.advertisedHost() != null) {

@@ -24,6 +24,8 @@ import reactor.netty.resources.LoopResources;
  * @param maxFrameLength the largest frame body
  * @param pingInterval how often peers' round trips are measured, zero for never
  * @param maxPendingSends the most sends waiting per peer connection before more are refused
+ * @param writeStallTimeout how long sends may wait for the socket with nothing written before their
+ *     connection closes, zero for never
  * @param inboundQueuePerService the most messages of one connection waiting for one handler
  * @param inboundHold how long a full inbound queue may hold its connection
  * @param rpc the request / response settings
@@ -46,6 +48,7 @@ public record MeshConfig(
     int maxFrameLength,
     Duration pingInterval,
     int maxPendingSends,
+    Duration writeStallTimeout,
     int inboundQueuePerService,
     Duration inboundHold,
     RpcConfig rpc,

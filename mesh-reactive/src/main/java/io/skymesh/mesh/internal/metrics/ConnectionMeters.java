@@ -34,6 +34,7 @@ public final class ConnectionMeters {
   private final Map<String, Group> groups = new HashMap<>();
   private final Counter[] opened = new Counter[2];
   private final Counter[] closed = new Counter[2];
+  private final Counter[] stalled = new Counter[2];
   private volatile RequestLoad requests = RequestLoad.NONE;
 
   ConnectionMeters(MeshMetrics metrics, MeterRegistry registry) {
@@ -51,6 +52,14 @@ public final class ConnectionMeters {
           metrics.own(
               Counter.builder(MeshMetrics.PREFIX + "peer.connections.closed")
                   .description("peer connections closed after their handshake")
+                  .tags(direction)
+                  .register(registry));
+      stalled[i] =
+          metrics.own(
+              Counter.builder(MeshMetrics.PREFIX + "peer.writes.stalled")
+                  .description(
+                      "peer connections closed because sends waited for their socket with nothing"
+                          + " written for writeStallTimeout")
                   .tags(direction)
                   .register(registry));
     }
@@ -88,6 +97,9 @@ public final class ConnectionMeters {
             null,
             () -> {
               closed[index].increment();
+              if (connection.writeStalls() > 0) {
+                stalled[index].increment();
+              }
               closed(app, connection);
             });
   }

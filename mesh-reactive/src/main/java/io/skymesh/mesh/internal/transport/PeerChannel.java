@@ -4,9 +4,11 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.skymesh.codec.FrameDecoder;
 import io.skymesh.codec.FrameException;
 import io.skymesh.codec.Frames;
 import io.skymesh.codec.Tickets;
@@ -106,6 +108,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private final int outboundLimit;
   private final int maxPendingSends;
   private final int inboundPrefetch;
+  private final Duration writeStallTimeout;
 
   /** The pool entry that opened this connection; null for an accepted connection. */
   final PeerTransport.Dial dial;
@@ -173,6 +176,20 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
 
   private boolean again;
   private boolean blocked;
+
+  /**
+   * Write stalls, event loop only: the check armed while sends wait for the socket, the batches
+   * written so far, and what had been written when the check was armed.
+   */
+  private @Nullable ScheduledFuture<?> stallCheck;
+
+  private long batchesDone;
+  private long batchesDoneAtCheck;
+  private @Nullable Object currentAtCheck;
+  private long progressAtCheck;
+  private final AtomicLong writeStalls = new AtomicLong();
+  private final Runnable stallCheckTask = this::checkWriteStall;
+
   private boolean goAwayWritten;
   private boolean closeRequested;
 
@@ -239,6 +256,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     this.maxPendingSends = config.maxPendingSends();
     this.pauseMark = (int) Math.min(Integer.MAX_VALUE, 2L * maxPendingSends);
     this.inboundPrefetch = config.inboundPrefetch();
+    this.writeStallTimeout = config.writeStallTimeout();
     channel.closeFuture().addListener(future -> onClosed());
   }
 
@@ -313,6 +331,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   @Override
   public long backlogPauses() {
     return backlogPauses.get();
+  }
+
+  @Override
+  public long writeStalls() {
+    return writeStalls.get();
   }
 
   @Override
@@ -1249,6 +1272,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     }
     // Set before the flush: writes that complete inside it re-enter drain() through `again`.
     blocked = result == WRITE_BLOCKED;
+    if (stallCheck == null && (wrote || blocked)) {
+      armWriteStallCheck();
+    }
     if (wrote) {
       ctx.flush();
     }
@@ -1314,6 +1340,67 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   /** A batch's write finished: its frames leave the socket's share of the queue. */
   void batchWritten(int frames) {
     inSocket -= frames;
+    batchesDone++;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Write stalls
+
+  /**
+   * Frames were handed to the socket, or wait for room in it: checks after {@code
+   * writeStallTimeout} whether any of their bytes were written meanwhile. One check at a time, so a
+   * busy connection schedules one task per timeout, and an idle one none.
+   */
+  private void armWriteStallCheck() {
+    if (writeStallTimeout.isZero() || lifecycle == CLOSED) {
+      return;
+    }
+    ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
+    batchesDoneAtCheck = batchesDone;
+    currentAtCheck = out == null ? null : out.current();
+    progressAtCheck = out == null ? 0 : out.currentProgress();
+    try {
+      stallCheck =
+          channel
+              .eventLoop()
+              .schedule(stallCheckTask, writeStallTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // The loop is shutting down, and the connection with it.
+    }
+  }
+
+  /**
+   * Closes the connection if frames still wait in or for the socket and not one byte was written
+   * since the check was armed: the peer reads nothing (its process stopped, the network gone, or it
+   * waits for this side to read: docs/decisions.md, "A peer that does not read its answers stops
+   * being read"). The close fails every waiting send, so that their senders learn it now rather
+   * than when TCP gives up. Progress, however slow, arms the next check.
+   */
+  private void checkWriteStall() {
+    stallCheck = null;
+    if (lifecycle == CLOSED || !channel.isActive() || (inSocket == 0 && !blocked)) {
+      // Nothing waits: the next write arms the next check.
+      return;
+    }
+    ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
+    boolean progressed =
+        batchesDone != batchesDoneAtCheck
+            || out == null
+            || out.current() != currentAtCheck
+            || out.currentProgress() != progressAtCheck;
+    if (progressed) {
+      armWriteStallCheck();
+      return;
+    }
+    writeStalls.lazySet(writeStalls.get() + 1);
+    String message =
+        "the peer read nothing for "
+            + writeStallTimeout
+            + " while "
+            + pending.get()
+            + " sends waited for the socket (writeStallTimeout)";
+    log.warn("Closing {}: {}", this, message);
+    closeNow(new PeerUnavailableException(this + ": " + message), null);
   }
 
   /** After a batch's sends were told: resume a drain that waited for room, or finish a close. */
@@ -1412,6 +1499,11 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
           }
           lifecycle = CLOSED;
           handshake.tryEmitError(closeError());
+          // Unread bytes, a frame cut in two among them, are this side's choice, not the peer's.
+          FrameDecoder<?> decoder = ctx.pipeline().get(FrameDecoder.class);
+          if (decoder != null) {
+            decoder.closingHere();
+          }
           if (lastWords != null && channel.isActive()) {
             ctx.writeAndFlush(Frames.encode(ctx.alloc(), lastWords, Frames.MAX_FRAME_LENGTH_LIMIT));
           }
@@ -1439,6 +1531,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     if (handshakeTimer != null) {
       handshakeTimer.cancel(false);
       handshakeTimer = null;
+    }
+    if (stallCheck != null) {
+      stallCheck.cancel(false);
+      stallCheck = null;
     }
     SkymeshException error = closeError();
     handshake.tryEmitError(error);

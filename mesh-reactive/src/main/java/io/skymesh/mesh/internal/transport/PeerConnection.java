@@ -116,6 +116,14 @@ public interface PeerConnection {
     return 0;
   }
 
+  /**
+   * How many times this connection closed because sends waited for its socket with nothing written
+   * for {@code writeStallTimeout} (0 or 1); 0 if not counted.
+   */
+  default long writeStalls() {
+    return 0;
+  }
+
   /** Frames received and not yet passed to the dispatcher; an instant, approximate reading. */
   long inboundBacklog();
 

@@ -30,6 +30,9 @@ public final class PeerTransportConfig {
   /** The default number of sends per connection that may wait for the socket. */
   public static final int DEFAULT_MAX_PENDING_SENDS = 16 * 1024;
 
+  /** The default time sends may wait for the socket with nothing written before a close. */
+  public static final Duration DEFAULT_WRITE_STALL_TIMEOUT = Duration.ofSeconds(30);
+
   /** The default number of inbound frames read ahead of the dispatcher, per connection. */
   public static final int DEFAULT_INBOUND_PREFETCH = 128;
 
@@ -47,6 +50,7 @@ public final class PeerTransportConfig {
   private final int writeBufferLowWaterMark;
   private final int writeBufferHighWaterMark;
   private final Duration handshakeTimeout;
+  private final Duration writeStallTimeout;
   private final Duration connectTimeout;
   private final ByteBufAllocator allocator;
   private final @Nullable LoopResources loops;
@@ -72,6 +76,7 @@ public final class PeerTransportConfig {
     this.writeBufferLowWaterMark = b.writeBufferLowWaterMark;
     this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
     this.handshakeTimeout = b.handshakeTimeout;
+    this.writeStallTimeout = b.writeStallTimeout;
     this.connectTimeout = b.connectTimeout;
     this.allocator = b.allocator;
     this.loops = b.loops;
@@ -105,6 +110,7 @@ public final class PeerTransportConfig {
     b.writeBufferLowWaterMark = writeBufferLowWaterMark;
     b.writeBufferHighWaterMark = writeBufferHighWaterMark;
     b.handshakeTimeout = handshakeTimeout;
+    b.writeStallTimeout = writeStallTimeout;
     b.connectTimeout = connectTimeout;
     b.allocator = allocator;
     b.loops = loops;
@@ -199,6 +205,14 @@ public final class PeerTransportConfig {
     return handshakeTimeout;
   }
 
+  /**
+   * How long sends may wait for the socket with not one byte of them written before the connection
+   * closes, failing them; default 30 s, {@link Duration#ZERO} for never.
+   */
+  public Duration writeStallTimeout() {
+    return writeStallTimeout;
+  }
+
   /** How long a TCP connect may take; default 5 s. */
   public Duration connectTimeout() {
     return connectTimeout;
@@ -287,6 +301,8 @@ public final class PeerTransportConfig {
         + writeBufferHighWaterMark
         + ", handshakeTimeout="
         + handshakeTimeout
+        + ", writeStallTimeout="
+        + writeStallTimeout
         + ", connectTimeout="
         + connectTimeout
         + '}';
@@ -309,6 +325,7 @@ public final class PeerTransportConfig {
     private int writeBufferLowWaterMark = 256 * 1024;
     private int writeBufferHighWaterMark = 512 * 1024;
     private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private Duration writeStallTimeout = DEFAULT_WRITE_STALL_TIMEOUT;
     private Duration connectTimeout = Duration.ofSeconds(5);
     private ByteBufAllocator allocator = PooledByteBufAllocator.DEFAULT;
     private @Nullable LoopResources loops;
@@ -422,6 +439,20 @@ public final class PeerTransportConfig {
     /** Sets how long the {@code Hello} exchange may take; positive. */
     public Builder handshakeTimeout(Duration handshakeTimeout) {
       this.handshakeTimeout = requirePositive(handshakeTimeout, "handshakeTimeout");
+      return this;
+    }
+
+    /**
+     * Sets how long sends may wait for the socket with nothing written before the connection
+     * closes; {@link Duration#ZERO} for never.
+     */
+    public Builder writeStallTimeout(Duration writeStallTimeout) {
+      Objects.requireNonNull(writeStallTimeout, "writeStallTimeout");
+      if (writeStallTimeout.isNegative()) {
+        throw new IllegalArgumentException(
+            "writeStallTimeout: " + writeStallTimeout + " (expected: >= 0)");
+      }
+      this.writeStallTimeout = writeStallTimeout;
       return this;
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -29,7 +30,7 @@ import reactor.test.StepVerifier;
  * A peer that sends requests and reads none of the replies is not read either once {@code
  * maxPendingSends} answers wait for it: its flood stalls in its own socket instead of filling the
  * mesh's heap with replies, other callers are served meanwhile, and once it reads again every reply
- * arrives.
+ * arrives. One that reads nothing for {@code writeStallTimeout} is closed.
  */
 class UnreadAnswersTest {
 
@@ -113,6 +114,57 @@ class UnreadAnswersTest {
               assertThat(frame.getResponse().getStatus().getCode()).isEqualTo(StatusCode.OK);
               assertThat(frame.getResponse().getPayload()).isEqualTo(payload);
             });
+  }
+
+  @Test
+  void aPeerThatReadsNothingForTheWriteStallTimeoutIsClosedAndItsRequestsFail() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    Mesh server =
+        meshes.mesh(
+            b ->
+                b.maxPendingSends(MAX_PENDING_SENDS)
+                    .writeStallTimeout(Duration.ofMillis(500))
+                    .meterRegistry(registry));
+    register(
+        server,
+        ECHO.toString(),
+        Methods.builder().add("Echo", request -> Mono.just(Reply.of(request.payload()))).build());
+    peer = RawPeer.connect(server.listenAddress());
+    peer.send(PeerFrame.newBuilder().setHello(RawPeer.hello("raw", "game")).build());
+    await().atMost(DEADLINE).until(() -> !peer.frames.isEmpty());
+    peer.connection().channel().config().setAutoRead(false);
+
+    ByteString payload = ByteString.copyFrom(new byte[1024]);
+    peer.connection()
+        .outbound()
+        .sendObject(
+            Flux.range(1, FLOOD)
+                .map(
+                    i ->
+                        RawPeer.request(
+                            i, "game.zone1.client/1", ECHO.toString(), "Echo", List.of(), payload)))
+        .then()
+        .subscribe(v -> {}, e -> {});
+
+    // Nothing of the replies is read: the mesh closes the connection instead of keeping them.
+    StepVerifier.create(peer.connection().onDispose()).expectComplete().verify(DEADLINE);
+    await().atMost(DEADLINE).until(() -> stalledWrites(registry) == 1);
+    await().atMost(DEADLINE).until(() -> queuedSends(registry) == 0);
+    assertThat(peer.frames.stream().filter(PeerFrame::hasResponse).count()).isLessThan(FLOOD);
+
+    // The mesh serves others on.
+    MeshService caller = register(meshes.mesh(), "game.zone1.caller/1");
+    StepVerifier.create(caller.request(ECHO, "Echo", ByteString.copyFromUtf8("hi")))
+        .assertNext(reply -> assertThat(reply.payload().toStringUtf8()).isEqualTo("hi"))
+        .expectComplete()
+        .verify(DEADLINE);
+    assertThat(stalledWrites(registry)).isEqualTo(1);
+  }
+
+  private static double stalledWrites(SimpleMeterRegistry registry) {
+    return registry.find("skymesh.mesh.peer.writes.stalled").counters().stream()
+        .mapToDouble(Counter::count)
+        .sum();
   }
 
   private static double pausedReads(SimpleMeterRegistry registry) {
