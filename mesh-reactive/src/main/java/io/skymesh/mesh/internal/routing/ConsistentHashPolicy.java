@@ -47,10 +47,7 @@ public final class ConsistentHashPolicy implements RoutingPolicy {
     Ring ring = rings.of(view.serviceName()).of(view);
     long[] points = ring.points;
     int[] owners = ring.owners;
-    int start = Arrays.binarySearch(points, hash);
-    if (start < 0) {
-      start = -start - 1;
-    }
+    int start = ring.index.firstAtOrAfter(points, hash);
     if (start == points.length) {
       start = 0;
     }
@@ -98,7 +95,65 @@ public final class ConsistentHashPolicy implements RoutingPolicy {
       }
     }
     sort(points, owners, instances);
-    return new Ring(view, points, owners);
+    return new Ring(view, points, owners, RingIndex.of(points));
+  }
+
+  /**
+   * Where on a sorted ring the first point at or after a hash lies, without a binary search over
+   * the whole ring: the ring's range is cut into a power of two of equal buckets, about {@value
+   * #POINTS_PER_BUCKET} points each, and each bucket's first point index is kept. A look-up reads
+   * its bucket's bounds and scans the few points between them, one or two cache lines, where a
+   * binary search over 160,000 points (1,000 instances) touches 17, most of them cache misses. It
+   * costs an {@code int} per {@value #POINTS_PER_BUCKET} or more points: at most a twelfth of the
+   * ring's memory.
+   *
+   * @param starts {@code starts[b]} is the index of the first point in bucket {@code b} or a later
+   *     one; {@code starts[buckets]} is the ring's length
+   * @param shift how far a point, in unsigned order, shifts right to its bucket
+   */
+  record RingIndex(int[] starts, int shift) {
+
+    /** Points per bucket, on average. */
+    static final int POINTS_PER_BUCKET = 4;
+
+    /** The index of a ring sorted in signed order. */
+    static RingIndex of(long[] points) {
+      int bits = 0;
+      while (bits < 30 && (1L << (bits + 1)) * POINTS_PER_BUCKET <= points.length) {
+        bits++;
+      }
+      int buckets = 1 << bits;
+      int shift = 64 - bits;
+      int[] starts = new int[buckets + 1];
+      int at = 0;
+      for (int b = 0; b < buckets; b++) {
+        while (at < points.length && bucket(points[at], shift) < b) {
+          at++;
+        }
+        starts[b] = at;
+      }
+      starts[buckets] = points.length;
+      return new RingIndex(starts, shift);
+    }
+
+    /** {@code point}'s bucket: its top bits in unsigned order, so buckets follow signed order. */
+    private static int bucket(long point, int shift) {
+      return shift == 64 ? 0 : (int) ((point ^ Long.MIN_VALUE) >>> shift);
+    }
+
+    /**
+     * The index of the first of {@code points} (the ring this index was made of) at or after {@code
+     * hash}; {@code points.length} if none is.
+     */
+    int firstAtOrAfter(long[] points, long hash) {
+      int b = bucket(hash, shift);
+      int at = starts[b];
+      int end = starts[b + 1];
+      while (at < end && points[at] < hash) {
+        at++;
+      }
+      return at;
+    }
   }
 
   /** A range this small is finished by insertion sort. */
@@ -238,6 +293,7 @@ public final class ConsistentHashPolicy implements RoutingPolicy {
         : "consistentHash(" + epsilon + ")";
   }
 
-  /** The ring of one view: sorted points and the index of each point's instance. */
-  private record Ring(ServiceView view, long[] points, int[] owners) implements ViewCache.Derived {}
+  /** The ring of one view: sorted points, the index of each point's instance, and a look-up. */
+  private record Ring(ServiceView view, long[] points, int[] owners, RingIndex index)
+      implements ViewCache.Derived {}
 }

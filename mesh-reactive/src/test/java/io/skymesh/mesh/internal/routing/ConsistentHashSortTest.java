@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The ring's sort orders points by value, then equal points by their owners' urls, exactly as a
  * comparison sort of the pairs does, whether the points spread over the whole ring or pile into a
- * few buckets.
+ * few buckets; its index finds the first point at or after a hash.
  */
 class ConsistentHashSortTest {
 
@@ -74,5 +74,52 @@ class ConsistentHashSortTest {
       urls[i] = instances.get(owners[i]).url().toString();
     }
     assertThat(urls).isEqualTo(expectedUrls);
+  }
+
+  @ParameterizedTest(name = "{0} points, values below {1} (0: any)")
+  @CsvSource({
+    "1, 0",
+    "3, 0",
+    "7, 0",
+    "8, 0",
+    "9, 0",
+    "160, 0",
+    "5000, 0",
+    "5000, 16",
+    "160000, 0",
+    "160000, 1000"
+  })
+  void theIndexFindsTheFirstPointAtOrAfterAHashAsABinarySearchDoes(int size, long bound) {
+    Random random = new Random(size * 17L + bound);
+    long[] points = new long[size];
+    for (int i = 0; i < size; i++) {
+      points[i] = bound == 0 ? random.nextLong() : random.nextLong() % bound;
+    }
+    Arrays.sort(points);
+    ConsistentHashPolicy.RingIndex index = ConsistentHashPolicy.RingIndex.of(points);
+    List<Long> hashes = new ArrayList<>();
+    for (int i = 0; i < 20_000; i++) {
+      hashes.add(bound == 0 ? random.nextLong() : random.nextLong() % (bound + 2));
+    }
+    // The ring's own points, their neighbours, and both ends of the range.
+    for (int i = 0; i < size; i += Math.max(1, size / 1000)) {
+      hashes.addAll(List.of(points[i], points[i] - 1, points[i] + 1));
+    }
+    hashes.addAll(List.of(Long.MIN_VALUE, Long.MIN_VALUE + 1, -1L, 0L, 1L, Long.MAX_VALUE));
+    for (long hash : hashes) {
+      // A lower-bound binary search: the first point not below the hash.
+      int low = 0;
+      int high = size;
+      while (low < high) {
+        int middle = (low + high) >>> 1;
+        if (points[middle] < hash) {
+          low = middle + 1;
+        } else {
+          high = middle;
+        }
+      }
+      int expected = low;
+      assertThat(index.firstAtOrAfter(points, hash)).as("hash %d", hash).isEqualTo(expected);
+    }
   }
 }
