@@ -303,11 +303,7 @@ public final class MeshBuilder {
    * counts these closes.
    */
   public MeshBuilder writeStallTimeout(Duration timeout) {
-    Objects.requireNonNull(timeout, "timeout");
-    if (timeout.isNegative()) {
-      throw new IllegalArgumentException("timeout: " + timeout + " (expected: >= 0)");
-    }
-    this.writeStallTimeout = timeout;
+    this.writeStallTimeout = notNegative("timeout", timeout);
     return this;
   }
 
@@ -432,11 +428,7 @@ public final class MeshBuilder {
    * A ping unanswered within the interval counts as a slow round trip of the interval's length.
    */
   public MeshBuilder pingInterval(Duration interval) {
-    Objects.requireNonNull(interval, "interval");
-    if (interval.isNegative()) {
-      throw new IllegalArgumentException("interval: " + interval + " (expected: >= 0)");
-    }
-    this.pingInterval = interval;
+    this.pingInterval = notNegative("interval", interval);
     return this;
   }
 
@@ -536,6 +528,14 @@ public final class MeshBuilder {
   private static int atLeast(String name, int value, int min) {
     if (value < min) {
       throw new IllegalArgumentException(name + ": " + value + " (expected: >= " + min + ")");
+    }
+    return value;
+  }
+
+  private static Duration notNegative(String name, Duration value) {
+    Objects.requireNonNull(value, name);
+    if (value.isNegative()) {
+      throw new IllegalArgumentException(name + ": " + value + " (expected: >= 0)");
     }
     return value;
   }

@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.skymesh.core.ServiceUrl;
 import io.skymesh.mesh.Mesh;
+import io.skymesh.mesh.MeshBuilder;
 import io.skymesh.mesh.MeshService;
 import io.skymesh.mesh.TestMeshes;
 import io.skymesh.mesh.rpc.Methods;
@@ -20,6 +21,7 @@ import io.skymesh.proto.StatusCode;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
@@ -53,15 +55,7 @@ class UnreadAnswersTest {
   @Test
   void aPeerThatReadsNoneOfItsRepliesIsNotReadEitherAndLosesNothingOnceItReads() {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    Mesh server = meshes.mesh(b -> b.maxPendingSends(MAX_PENDING_SENDS).meterRegistry(registry));
-    register(
-        server,
-        ECHO.toString(),
-        Methods.builder().add("Echo", request -> Mono.just(Reply.of(request.payload()))).build());
-    peer = RawPeer.connect(server.listenAddress());
-    peer.send(PeerFrame.newBuilder().setHello(RawPeer.hello("raw", "game")).build());
-    await().atMost(DEADLINE).until(() -> !peer.frames.isEmpty());
-    peer.connection().channel().config().setAutoRead(false);
+    connectNotReading(b -> b.maxPendingSends(MAX_PENDING_SENDS).meterRegistry(registry));
 
     ByteString payload = ByteString.copyFrom(new byte[1024]);
     AtomicLong generated = new AtomicLong();
@@ -119,20 +113,11 @@ class UnreadAnswersTest {
   @Test
   void aPeerThatReadsNothingForTheWriteStallTimeoutIsClosedAndItsRequestsFail() {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    Mesh server =
-        meshes.mesh(
-            b ->
-                b.maxPendingSends(MAX_PENDING_SENDS)
-                    .writeStallTimeout(Duration.ofMillis(500))
-                    .meterRegistry(registry));
-    register(
-        server,
-        ECHO.toString(),
-        Methods.builder().add("Echo", request -> Mono.just(Reply.of(request.payload()))).build());
-    peer = RawPeer.connect(server.listenAddress());
-    peer.send(PeerFrame.newBuilder().setHello(RawPeer.hello("raw", "game")).build());
-    await().atMost(DEADLINE).until(() -> !peer.frames.isEmpty());
-    peer.connection().channel().config().setAutoRead(false);
+    connectNotReading(
+        b ->
+            b.maxPendingSends(MAX_PENDING_SENDS)
+                .writeStallTimeout(Duration.ofMillis(500))
+                .meterRegistry(registry));
 
     ByteString payload = ByteString.copyFrom(new byte[1024]);
     peer.connection()
@@ -159,6 +144,22 @@ class UnreadAnswersTest {
         .expectComplete()
         .verify(DEADLINE);
     assertThat(stalledWrites(registry)).isEqualTo(1);
+  }
+
+  /**
+   * Starts a mesh with an echo service, and a raw peer that says hello to it and then stops
+   * reading.
+   */
+  private void connectNotReading(UnaryOperator<MeshBuilder> settings) {
+    Mesh server = meshes.mesh(settings);
+    register(
+        server,
+        ECHO.toString(),
+        Methods.builder().add("Echo", request -> Mono.just(Reply.of(request.payload()))).build());
+    peer = RawPeer.connect(server.listenAddress());
+    peer.send(PeerFrame.newBuilder().setHello(RawPeer.hello("raw", "game")).build());
+    await().atMost(DEADLINE).until(() -> !peer.frames.isEmpty());
+    peer.connection().channel().config().setAutoRead(false);
   }
 
   private static double stalledWrites(SimpleMeterRegistry registry) {
