@@ -110,6 +110,9 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private final int inboundPrefetch;
   private final Duration writeStallTimeout;
 
+  /** {@code writeStallTimeout} in nanoseconds, saturated (a century is as good as never). */
+  private final long writeStallNanos;
+
   /** The pool entry that opened this connection; null for an accepted connection. */
   final PeerTransport.Dial dial;
 
@@ -257,6 +260,13 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     this.pauseMark = (int) Math.min(Integer.MAX_VALUE, 2L * maxPendingSends);
     this.inboundPrefetch = config.inboundPrefetch();
     this.writeStallTimeout = config.writeStallTimeout();
+    long nanos;
+    try {
+      nanos = writeStallTimeout.toNanos();
+    } catch (ArithmeticException e) {
+      nanos = Long.MAX_VALUE;
+    }
+    this.writeStallNanos = nanos;
     channel.closeFuture().addListener(future -> onClosed());
   }
 
@@ -1352,7 +1362,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
    * busy connection schedules one task per timeout, and an idle one none.
    */
   private void armWriteStallCheck() {
-    if (writeStallTimeout.isZero() || lifecycle == CLOSED) {
+    if (writeStallNanos == 0 || lifecycle == CLOSED) {
       return;
     }
     ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
@@ -1361,9 +1371,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     progressAtCheck = out == null ? 0 : out.currentProgress();
     try {
       stallCheck =
-          channel
-              .eventLoop()
-              .schedule(stallCheckTask, writeStallTimeout.toNanos(), TimeUnit.NANOSECONDS);
+          channel.eventLoop().schedule(stallCheckTask, writeStallNanos, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
       // The loop is shutting down, and the connection with it.
     }
