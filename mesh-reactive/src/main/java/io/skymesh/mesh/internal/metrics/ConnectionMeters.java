@@ -97,7 +97,7 @@ public final class ConnectionMeters {
             null,
             () -> {
               closed[index].increment();
-              if (connection.writeStalls() > 0) {
+              if (connection.closedByWriteStall()) {
                 stalled[index].increment();
               }
               closed(app, connection);

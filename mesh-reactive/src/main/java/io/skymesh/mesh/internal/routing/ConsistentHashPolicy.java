@@ -121,7 +121,8 @@ public final class ConsistentHashPolicy implements RoutingPolicy {
 
     /** The index of a ring sorted in signed order. */
     static RingIndex of(long[] points) {
-      int bits = 0;
+      // At least two buckets, so that the shift is below 64 and a pick needs no special case.
+      int bits = 1;
       while (bits < 30 && (1L << (bits + 1)) * POINTS_PER_BUCKET <= points.length) {
         bits++;
       }
@@ -141,7 +142,7 @@ public final class ConsistentHashPolicy implements RoutingPolicy {
 
     /** {@code point}'s bucket: its top bits in unsigned order, so buckets follow signed order. */
     private static int bucket(long point, int shift) {
-      return shift == 64 ? 0 : (int) ((point ^ Long.MIN_VALUE) >>> shift);
+      return (int) ((point ^ Long.MIN_VALUE) >>> shift);
     }
 
     /**

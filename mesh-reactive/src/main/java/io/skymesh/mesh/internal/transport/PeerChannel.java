@@ -108,9 +108,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private final int outboundLimit;
   private final int maxPendingSends;
   private final int inboundPrefetch;
-  private final Duration writeStallTimeout;
 
-  /** {@code writeStallTimeout} in nanoseconds, saturated (a century is as good as never). */
+  /** {@code writeStallTimeout} in nanoseconds; 0 for never. */
   private final long writeStallNanos;
 
   /** The pool entry that opened this connection; null for an accepted connection. */
@@ -190,7 +189,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   private long batchesDoneAtCheck;
   private @Nullable Object currentAtCheck;
   private long progressAtCheck;
-  private final AtomicLong writeStalls = new AtomicLong();
+  private volatile boolean closedByWriteStall;
   private final Runnable stallCheckTask = this::checkWriteStall;
 
   private boolean goAwayWritten;
@@ -259,14 +258,7 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
     this.maxPendingSends = config.maxPendingSends();
     this.pauseMark = (int) Math.min(Integer.MAX_VALUE, 2L * maxPendingSends);
     this.inboundPrefetch = config.inboundPrefetch();
-    this.writeStallTimeout = config.writeStallTimeout();
-    long nanos;
-    try {
-      nanos = writeStallTimeout.toNanos();
-    } catch (ArithmeticException e) {
-      nanos = Long.MAX_VALUE;
-    }
-    this.writeStallNanos = nanos;
+    this.writeStallNanos = config.writeStallNanos();
     channel.closeFuture().addListener(future -> onClosed());
   }
 
@@ -344,8 +336,8 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
   }
 
   @Override
-  public long writeStalls() {
-    return writeStalls.get();
+  public boolean closedByWriteStall() {
+    return closedByWriteStall;
   }
 
   @Override
@@ -1400,10 +1392,10 @@ final class PeerChannel extends ChannelInboundHandlerAdapter implements PeerConn
       armWriteStallCheck();
       return;
     }
-    writeStalls.lazySet(writeStalls.get() + 1);
+    closedByWriteStall = true;
     String message =
         "the peer read nothing for "
-            + writeStallTimeout
+            + transport.config().writeStallTimeout()
             + " while "
             + pending.get()
             + " sends waited for the socket (writeStallTimeout)";

@@ -117,11 +117,11 @@ public interface PeerConnection {
   }
 
   /**
-   * How many times this connection closed because sends waited for its socket with nothing written
-   * for {@code writeStallTimeout} (0 or 1); 0 if not counted.
+   * Whether this connection closed because frames waited in or for its socket with nothing written
+   * for {@code writeStallTimeout}; false if not tracked.
    */
-  default long writeStalls() {
-    return 0;
+  default boolean closedByWriteStall() {
+    return false;
   }
 
   /** Frames received and not yet passed to the dispatcher; an instant, approximate reading. */

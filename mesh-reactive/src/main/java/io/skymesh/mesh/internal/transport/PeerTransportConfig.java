@@ -213,6 +213,18 @@ public final class PeerTransportConfig {
     return writeStallTimeout;
   }
 
+  /**
+   * {@link #writeStallTimeout()} in nanoseconds, saturated: one longer than nanoseconds can count
+   * is as good as never.
+   */
+  public long writeStallNanos() {
+    try {
+      return writeStallTimeout.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
   /** How long a TCP connect may take; default 5 s. */
   public Duration connectTimeout() {
     return connectTimeout;
