@@ -20,7 +20,6 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.CoreSubscriber;
@@ -132,15 +131,7 @@ class PeerDispatchTest {
     Mono<Void> flood =
         Flux.range(0, count).flatMap(i -> toB.send(big(i, payload)), count).then().cache();
     flood.subscribe(v -> {}, e -> {});
-    AtomicLong last = new AtomicLong(-1);
-    await()
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              long now = toB.pendingOutboundFrames();
-              return now > 0 && now == last.getAndSet(now);
-            });
+    TestPeers.awaitStalled(toB::pendingOutboundFrames, DEADLINE);
     int stalled = toB.pendingOutboundFrames();
 
     AtomicBoolean signalled = new AtomicBoolean();

@@ -97,7 +97,7 @@ class PeerFlowTest {
 
     // The sender stalls: nothing is dispatched, so B stops reading, A's socket fills, A's sends
     // stop completing and the generator stops being asked for more.
-    TestPeers.awaitStalled(generated, LONG_DEADLINE);
+    TestPeers.awaitStalled(generated::get, LONG_DEADLINE);
     long stalledAt = generated.get();
     PeerConnection atB = checker.connection;
     System.out.printf(

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.function.UnaryOperator;
 import reactor.core.publisher.Mono;
 
@@ -55,20 +56,18 @@ final class TestPeers implements AutoCloseable {
   }
 
   /**
-   * Waits until {@code count} stops growing: two readings 200 ms apart are equal. A flood that
-   * backpressure has stalled stops being generated.
+   * Waits until {@code count} has moved and stopped: two readings 200 ms apart are equal and above
+   * zero. A flood that backpressure has stalled stops being generated, or stops leaving its queue.
    */
-  static void awaitStalled(AtomicLong count, Duration deadline) {
-    long[] last = {-1};
+  static void awaitStalled(LongSupplier count, Duration deadline) {
+    AtomicLong last = new AtomicLong(-1);
     await()
         .atMost(deadline)
         .pollInterval(Duration.ofMillis(200))
         .until(
             () -> {
-              long now = count.get();
-              boolean stalled = now == last[0];
-              last[0] = now;
-              return stalled;
+              long now = count.getAsLong();
+              return now > 0 && now == last.getAndSet(now);
             });
   }
 

@@ -79,7 +79,7 @@ class UnreadAnswersTest {
     flood.subscribe(v -> {}, e -> {});
 
     // The mesh stops reading, the peer's socket fills and its flood stops being generated.
-    TestPeers.awaitStalled(generated, DEADLINE);
+    TestPeers.awaitStalled(generated::get, DEADLINE);
     System.out.printf(
         "stalled after %d of %d requests; %.0f sends queued in the mesh%n",
         generated.get(), FLOOD, queuedSends(registry));
